@@ -1,0 +1,209 @@
+//! Raw command-line arguments. Doc comments here are the `--help` text;
+//! `cmd/` turns these into validated options.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
+
+pub mod pki;
+
+const AFTER_HELP: &str = "\
+Exit status: 0 ok, 1 error, 2 usage, 3 check/doctor found a failing daemon.
+Environment: DCTX_HOME (dctx's store), DOCKER_CONFIG (Docker CLI config dir), NO_COLOR.";
+
+/// Docker TLS contexts without the openssl folklore.
+///
+/// Import any certificate bundle, write real Docker CLI contexts and shell
+/// env profiles, and find out exactly why a TLS daemon refuses you.
+#[derive(Debug, Parser)]
+#[command(name = "dctx", version, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import TLS material and create a profile (and a Docker context).
+    Add(AddArgs),
+    /// Print shell code that points the docker CLI at a profile.
+    Env(EnvArgs),
+    /// Switch the Docker CLI's current context (`-` = previous, `default` = none).
+    Use(UseArgs),
+    /// List profiles and Docker contexts.
+    #[command(visible_alias = "list")]
+    Ls(LsArgs),
+    /// Show a profile's endpoint and certificate details.
+    Show(ShowArgs),
+    /// Remove a profile and the Docker context dctx created for it.
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Probe every daemon (or the named ones) in parallel and print a health table.
+    Check(CheckArgs),
+    /// Walk one daemon's connection layer by layer and explain each failure.
+    Doctor(DoctorArgs),
+    /// Issue CA, server and client certificates and render the daemon side.
+    Pki(pki::PkiArgs),
+    /// Print the shell completion script.
+    Completions(CompletionsArgs),
+}
+
+fn profile_names() -> Vec<clap_complete::engine::CompletionCandidate> {
+    crate::cmd::complete::profile_candidates()
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").args(["bundle", "ca", "cert", "key"]).multiple(true)))]
+pub struct AddArgs {
+    /// Profile (and Docker context) name: [a-zA-Z0-9][a-zA-Z0-9_.+-]+, not `default`.
+    pub name: String,
+    /// Bundle: .tar, .tar.gz/.tgz, .zip, directory, .p12/.pfx, `docker context export` tar, docker-machine dir.
+    #[arg(short, long, value_name = "PATH", conflicts_with_all = ["ca", "cert", "key"])]
+    pub bundle: Option<PathBuf>,
+    /// CA certificate file (instead of --bundle).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate file (instead of --bundle).
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Client private key file (instead of --bundle).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Daemon endpoint: tcp://host:2376, unix:///var/run/docker.sock. Defaults to the bundle's own.
+    #[arg(short = 'H', long, value_name = "URL")]
+    pub host: Option<String>,
+    /// Env profile only: do not write a Docker context.
+    #[arg(long)]
+    pub no_context: bool,
+    /// Accept a bundle without CA: verify the daemon with the system roots.
+    #[arg(long)]
+    pub system_roots: bool,
+    /// Do not verify the daemon's certificate (docker's SkipTLSVerify). Insecure.
+    #[arg(long)]
+    pub skip_verify: bool,
+    /// Import an expired or wrong-usage client certificate anyway, with a warning.
+    #[arg(long)]
+    pub force: bool,
+    /// Replace an existing profile of the same name.
+    #[arg(long)]
+    pub replace: bool,
+    /// Read the key / .p12 passphrase from the first line of stdin.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Also make it Docker's current context.
+    #[arg(long = "use")]
+    pub use_it: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShellKind {
+    Bash,
+    Zsh,
+    Sh,
+    Fish,
+    #[value(alias = "pwsh")]
+    Powershell,
+    Cmd,
+    Nu,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Profile name.
+    #[arg(add = ArgValueCandidates::new(profile_names))]
+    pub name: Option<String>,
+    /// Shell syntax to print (default: from $SHELL, else sh).
+    #[arg(long, value_enum)]
+    pub shell: Option<ShellKind>,
+    /// Print code that undoes a previous `dctx env`.
+    #[arg(long, short)]
+    pub unset: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UseArgs {
+    /// Context name, `-` for the previous one, `default` for none.
+    #[arg(add = ArgValueCandidates::new(profile_names))]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Profile or context name.
+    #[arg(add = ArgValueCandidates::new(profile_names))]
+    pub name: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Profile name(s).
+    #[arg(required = true, add = ArgValueCandidates::new(profile_names))]
+    pub names: Vec<String>,
+    /// Keep the Docker context, remove only dctx's profile.
+    #[arg(long)]
+    pub keep_context: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Profiles / contexts to probe (default: all).
+    #[arg(add = ArgValueCandidates::new(profile_names))]
+    pub names: Vec<String>,
+    /// Hard deadline per probe, seconds (connect + handshake + response).
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// Print JSON (an array) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Probes in flight at once.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Profile or context name.
+    #[arg(add = ArgValueCandidates::new(profile_names))]
+    pub name: String,
+    /// Hard deadline, seconds.
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// Print JSON (one object).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to print the completion script for.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// The clap command, for completion generation and tests.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}

@@ -1,0 +1,66 @@
+//! The slice of the process environment dctx reads, captured once in `main`
+//! and passed down explicitly: the core never calls `std::env`, so tests can
+//! inject HOME, DOCKER_CONFIG, DOCKER_HOST… without touching global state.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub home: Option<PathBuf>,
+    /// `$DCTX_HOME`: dctx's own store, overriding the config dir.
+    pub dctx_home: Option<PathBuf>,
+    /// `dirs::config_dir()`, resolved by the caller (XDG_CONFIG_HOME aware).
+    pub config_dir: Option<PathBuf>,
+    pub docker_config: Option<PathBuf>,
+    pub docker_host: Option<String>,
+    pub docker_context: Option<String>,
+    pub shell: Option<String>,
+    pub xdg_runtime_dir: Option<PathBuf>,
+    pub tmp_dir: PathBuf,
+    pub no_color: bool,
+    /// Unix seconds "now": injected so expiry maths is testable.
+    pub now: i64,
+}
+
+fn non_empty(v: Option<OsString>) -> Option<OsString> {
+    v.filter(|s| !s.is_empty())
+}
+
+impl Env {
+    /// Read the real process environment. Only `main` (and completion callbacks) call this.
+    pub fn from_process() -> Self {
+        let var = |k: &str| non_empty(std::env::var_os(k));
+        let string = |k: &str| var(k).and_then(|v| v.into_string().ok());
+        Self {
+            home: dirs::home_dir(),
+            dctx_home: var("DCTX_HOME").map(PathBuf::from),
+            config_dir: dirs::config_dir(),
+            docker_config: var("DOCKER_CONFIG").map(PathBuf::from),
+            docker_host: string("DOCKER_HOST"),
+            docker_context: string("DOCKER_CONTEXT"),
+            shell: string("SHELL"),
+            xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
+            tmp_dir: std::env::temp_dir(),
+            no_color: var("NO_COLOR").is_some(),
+            now: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+        }
+    }
+
+    /// dctx's store root: `$DCTX_HOME`, else `<config dir>/dctx`.
+    pub fn store_root(&self) -> Option<PathBuf> {
+        self.dctx_home
+            .clone()
+            .or_else(|| self.config_dir.as_ref().map(|d| d.join("dctx")))
+    }
+
+    /// The Docker CLI's config dir: `$DOCKER_CONFIG`, else `~/.docker`.
+    pub fn docker_config_dir(&self) -> Option<PathBuf> {
+        self.docker_config
+            .clone()
+            .or_else(|| self.home.as_ref().map(|h| h.join(".docker")))
+    }
+}

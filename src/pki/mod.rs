@@ -1,0 +1,4 @@
+//! Certificates: inspection (used by import, `show` and the probe) and issuing.
+pub mod inspect;
+
+pub use inspect::CertInfo;

@@ -1,0 +1,293 @@
+//! dctx's own store: one directory per profile holding `profile.json` and,
+//! for TLS profiles, `ca.pem`/`cert.pem`/`key.pem` (the DOCKER_CERT_PATH
+//! that `dctx env` prints).
+//!
+//! ```text
+//! $DCTX_HOME/            0700
+//!   .lock
+//!   profiles/<name>/     0700
+//!     profile.json       0600
+//!     ca.pem cert.pem key.pem   0600
+//! ```
+
+pub mod atomic;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+pub use atomic::Lock;
+
+/// How a profile reaches its daemon; the weaker modes are flagged everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// Server verified with the profile's CA, client cert presented.
+    Mtls,
+    /// Server verified with the profile's CA, no client cert.
+    ServerOnly,
+    /// Client cert presented, server NOT verified (docker's SkipTLSVerify).
+    SkipVerify,
+    /// Server verified with the system roots (no CA in the bundle).
+    SystemRoots,
+    /// tcp:// without TLS.
+    Plain,
+    /// unix:// socket (local; TLS does not apply).
+    Unix,
+}
+
+impl TlsMode {
+    pub fn label(self) -> &'static str {
+        match self {
+            TlsMode::Mtls => "mTLS",
+            TlsMode::ServerOnly => "TLS, no client cert",
+            TlsMode::SkipVerify => "mTLS, server NOT verified",
+            TlsMode::SystemRoots => "TLS, system roots",
+            TlsMode::Plain => "PLAINTEXT",
+            TlsMode::Unix => "unix socket",
+        }
+    }
+
+    pub fn uses_tls(self) -> bool {
+        !matches!(self, TlsMode::Plain | TlsMode::Unix)
+    }
+
+    /// Weaker than full mTLS over TCP.
+    pub fn is_weak(self) -> bool {
+        !matches!(self, TlsMode::Mtls | TlsMode::Unix)
+    }
+}
+
+/// Where the client private key lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyStore {
+    #[default]
+    File,
+    Keyring,
+}
+
+/// Summary of a certificate kept in profile.json so `ls` and `env` never parse PEM.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertSummary {
+    pub subject: String,
+    pub issuer: String,
+    pub not_after: i64,
+    pub sha256: String,
+}
+
+/// profile.json
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Profile {
+    pub name: String,
+    pub host: String,
+    pub tls: TlsMode,
+    /// A Docker context of the same name was written by dctx.
+    pub context: bool,
+    #[serde(default)]
+    pub key_store: KeyStore,
+    pub ca: Option<CertSummary>,
+    pub cert: Option<CertSummary>,
+    pub has_key: bool,
+    /// Unix seconds.
+    pub created: i64,
+    /// Where the material came from (for `show`).
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// Profile names follow Docker's context rule; `default` is reserved.
+pub fn validate_name(name: &str) -> anyhow::Result<()> {
+    let ok_first = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    let ok_rest = name
+        .chars()
+        .skip(1)
+        .all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c));
+    if name.len() < 2 || !ok_first || !ok_rest {
+        anyhow::bail!(
+            "invalid profile name {:?}: use letters, digits and _.+- (at least 2 characters, starting with a letter or digit)",
+            name.escape_debug().to_string()
+        );
+    }
+    if name.len() > 200 {
+        anyhow::bail!("invalid profile name: longer than 200 characters");
+    }
+    if name == "default" {
+        anyhow::bail!(
+            "invalid profile name \"default\": reserved by Docker for its built-in context"
+        );
+    }
+    Ok(())
+}
+
+/// PEM files of a TLS profile, as read back from the store.
+pub struct TlsFiles {
+    pub ca: Option<Vec<u8>>,
+    pub cert: Option<Vec<u8>>,
+    pub key: Option<zeroize::Zeroizing<Vec<u8>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub root: PathBuf,
+}
+
+impl Store {
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub fn from_env(env: &crate::environment::Env) -> anyhow::Result<Self> {
+        env.store_root()
+            .map(Self::new)
+            .context("cannot find a config directory: set DCTX_HOME")
+    }
+
+    pub fn profiles_dir(&self) -> PathBuf {
+        self.root.join("profiles")
+    }
+
+    /// The DOCKER_CERT_PATH of a profile.
+    pub fn profile_dir(&self, name: &str) -> PathBuf {
+        self.profiles_dir().join(name)
+    }
+
+    /// Exclusive store lock, held across a whole read-modify-write.
+    pub fn lock(&self) -> anyhow::Result<Lock> {
+        atomic::create_dir(&self.root, atomic::PRIVATE_DIR)
+            .with_context(|| format!("creating {}", self.root.display()))?;
+        Lock::acquire(&self.root.join(".lock"))
+            .with_context(|| format!("locking {}", self.root.display()))
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.profile_dir(name).join("profile.json").is_file()
+    }
+
+    /// Read exactly one profile.json (the `env` hot path).
+    pub fn load(&self, name: &str) -> anyhow::Result<Profile> {
+        let path = self.profile_dir(name).join("profile.json");
+        let data = fs::read(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => anyhow::anyhow!("no profile named {name:?} (see `dctx ls`)"),
+            _ => anyhow::Error::new(e).context(format!("reading {}", path.display())),
+        })?;
+        serde_json::from_slice(&data).with_context(|| format!("{} is corrupt", path.display()))
+    }
+
+    /// Names of all profiles, sorted; no file is parsed.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(self.profiles_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().join("profile.json").is_file())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        names
+    }
+
+    pub fn list(&self) -> anyhow::Result<Vec<Profile>> {
+        self.names().iter().map(|n| self.load(n)).collect()
+    }
+
+    /// Write a profile and its PEM files into a fresh dir, then swap it in:
+    /// a reader never sees half a profile. Caller holds the lock.
+    pub fn save(&self, profile: &Profile, files: &TlsFiles) -> anyhow::Result<()> {
+        let profiles = self.profiles_dir();
+        atomic::create_dir(&profiles, atomic::PRIVATE_DIR)?;
+        let final_dir = self.profile_dir(&profile.name);
+        let staging = profiles.join(format!(".{}.new-{}", profile.name, std::process::id()));
+        let _ = fs::remove_dir_all(&staging);
+        atomic::create_dir(&staging, atomic::PRIVATE_DIR)?;
+        let write_all = || -> anyhow::Result<()> {
+            write_pems(&staging, files)?;
+            let json = serde_json::to_vec_pretty(profile)?;
+            atomic::write(&staging.join("profile.json"), &json, atomic::PRIVATE_FILE)?;
+            Ok(())
+        };
+        if let Err(e) = write_all() {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e.context(format!("writing profile {}", profile.name)));
+        }
+        // Swap: move any old dir aside, move the new one in, drop the old.
+        let old = profiles.join(format!(".{}.old-{}", profile.name, std::process::id()));
+        let had_old = final_dir.exists();
+        if had_old {
+            fs::rename(&final_dir, &old)?;
+        }
+        if let Err(e) = fs::rename(&staging, &final_dir) {
+            if had_old {
+                let _ = fs::rename(&old, &final_dir);
+            }
+            let _ = fs::remove_dir_all(&staging);
+            return Err(anyhow::Error::new(e).context("installing profile"));
+        }
+        if had_old {
+            let _ = fs::remove_dir_all(&old);
+        }
+        atomic::sync_dir(&profiles)?;
+        Ok(())
+    }
+
+    /// Rewrite only profile.json (e.g. after a key move). Caller holds the lock.
+    pub fn update(&self, profile: &Profile) -> anyhow::Result<()> {
+        let json = serde_json::to_vec_pretty(profile)?;
+        atomic::write(
+            &self.profile_dir(&profile.name).join("profile.json"),
+            &json,
+            atomic::PRIVATE_FILE,
+        )?;
+        Ok(())
+    }
+
+    pub fn read_tls(&self, name: &str) -> anyhow::Result<TlsFiles> {
+        read_pems(&self.profile_dir(name))
+    }
+
+    pub fn remove(&self, name: &str) -> anyhow::Result<()> {
+        let dir = self.profile_dir(name);
+        fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        atomic::sync_dir(&self.profiles_dir())?;
+        Ok(())
+    }
+}
+
+/// Write ca.pem / cert.pem / key.pem that are present (all 0600) into `dir`.
+pub fn write_pems(dir: &Path, files: &TlsFiles) -> anyhow::Result<()> {
+    for (file, data) in [
+        ("ca.pem", files.ca.as_deref()),
+        ("cert.pem", files.cert.as_deref()),
+        ("key.pem", files.key.as_ref().map(|k| k.as_slice())),
+    ] {
+        if let Some(data) = data {
+            atomic::write(&dir.join(file), data, atomic::PRIVATE_FILE)
+                .with_context(|| format!("writing {}", dir.join(file).display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Read whichever of ca.pem / cert.pem / key.pem exist in `dir`.
+pub fn read_pems(dir: &Path) -> anyhow::Result<TlsFiles> {
+    let read = |f: &str| -> anyhow::Result<Option<Vec<u8>>> {
+        match fs::read(dir.join(f)) {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("reading {}", dir.join(f).display())))
+            }
+        }
+    };
+    Ok(TlsFiles {
+        ca: read("ca.pem")?,
+        cert: read("cert.pem")?,
+        key: read("key.pem")?.map(zeroize::Zeroizing::new),
+    })
+}

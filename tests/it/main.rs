@@ -1,0 +1,1 @@
+//! One integration-test binary (faster to link, one shared dockerd).
