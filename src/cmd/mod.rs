@@ -19,6 +19,7 @@ pub mod ls;
 pub mod pki;
 pub mod rm;
 pub mod show;
+pub mod targets;
 pub mod use_;
 
 /// Parse, run, and map the outcome to an exit code.

@@ -1,0 +1,113 @@
+//! A real dockerd (Debian docker.io) with --tlsverify on 127.0.0.1, shared by
+//! every test in this binary and killed with it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::certs::{Issued, TestCa};
+use super::procs::{free_port, quiet, scratch_dir, spawn_owned, unix_get, wait_tcp};
+
+pub struct Dockerd {
+    /// The CA that signed the daemon's server cert and that it trusts for clients.
+    pub ca: TestCa,
+    pub port: u16,
+    /// `tcp://127.0.0.1:PORT`
+    pub host: String,
+    /// Plain unix socket (no TLS) of the same daemon.
+    pub socket: PathBuf,
+    /// A valid client cert/key signed by `ca`.
+    pub client: Issued,
+    /// Server version as reported by GET /version.
+    pub version: String,
+    pub dir: PathBuf,
+}
+
+/// Paths to the binaries the suite needs (the test command installs them).
+pub fn dockerd_bin() -> &'static str {
+    "dockerd"
+}
+
+/// Start dockerd with the flags every test instance needs plus `extra`
+/// (TLS flags or `--config-file`). `dir` receives data/exec roots and the log.
+pub fn spawn_dockerd(dir: &Path, extra: &[String]) -> Child {
+    let mut cmd = Command::new(dockerd_bin());
+    cmd.args([
+        "--iptables=false",
+        "--ip6tables=false",
+        "--bridge=none",
+        "--storage-driver=vfs",
+    ])
+    .arg(format!("--data-root={}", dir.join("root").display()))
+    .arg(format!("--exec-root={}", dir.join("exec").display()))
+    .arg(format!("--pidfile={}", dir.join("dockerd.pid").display()))
+    .args(extra);
+    spawn_owned(quiet(cmd, &dir.join("dockerd.log")))
+}
+
+/// Ask a unix-socket dockerd for its version string.
+pub fn socket_version(socket: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(resp) = unix_get(socket, "/version")
+            && let Some(body) = resp.split("\r\n\r\n").nth(1)
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(body)
+        {
+            return v["Version"].as_str().unwrap().to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dockerd socket {socket:?} never answered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The shared daemon, started on first use.
+pub fn dockerd() -> &'static Dockerd {
+    static D: OnceLock<Dockerd> = OnceLock::new();
+    D.get_or_init(|| {
+        let dir = scratch_dir("dockerd");
+        let ca = TestCa::new("dctx test CA");
+        let server = ca.server(&["localhost", "127.0.0.1"]);
+        for (f, data) in [
+            ("ca.pem", &ca.cert_pem),
+            ("server.pem", &server.cert_pem),
+            ("server-key.pem", &server.key_pem),
+        ] {
+            std::fs::write(dir.join(f), data).unwrap();
+        }
+        let port = free_port();
+        let socket = dir.join("docker.sock");
+        let mut child = spawn_dockerd(
+            &dir,
+            &[
+                "--tlsverify".into(),
+                format!("--tlscacert={}", dir.join("ca.pem").display()),
+                format!("--tlscert={}", dir.join("server.pem").display()),
+                format!("--tlskey={}", dir.join("server-key.pem").display()),
+                format!("-H=tcp://127.0.0.1:{port}"),
+                format!("-H=unix://{}", socket.display()),
+            ],
+        );
+        wait_tcp(
+            &format!("127.0.0.1:{port}"),
+            &mut child,
+            "dockerd",
+            &dir.join("dockerd.log"),
+        );
+        let version = socket_version(&socket);
+        let client = ca.client("dctx-test-client");
+        std::mem::forget(child);
+        Dockerd {
+            ca,
+            port,
+            host: format!("tcp://127.0.0.1:{port}"),
+            socket,
+            client,
+            version,
+            dir,
+        }
+    })
+}

@@ -1,0 +1,154 @@
+//! Shared test support: real daemons on loopback, a test PKI, and a sandbox
+//! HOME in which to run the dctx binary and the docker CLI.
+#![allow(dead_code)]
+
+pub mod certs;
+pub mod dockerd;
+pub mod nginx;
+pub mod procs;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub use certs::{Issued, Leaf, TestCa};
+pub use dockerd::dockerd;
+pub use procs::free_port;
+
+/// An isolated HOME (with a space in its path, on purpose) holding dctx's
+/// store (~/.config/dctx) and the Docker CLI config (~/.docker).
+pub struct Sandbox {
+    pub tmp: tempfile::TempDir,
+    pub home: PathBuf,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        let tmp = tempfile::Builder::new()
+            .prefix("dctx-sbx")
+            .tempdir()
+            .unwrap();
+        let home = tmp.path().join("home dir");
+        std::fs::create_dir_all(&home).unwrap();
+        Sandbox { tmp, home }
+    }
+
+    pub fn docker_config(&self) -> PathBuf {
+        self.home.join(".docker")
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.home.join(".config/dctx")
+    }
+
+    /// A scratch path inside the sandbox (outside HOME).
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.tmp.path().join(rel)
+    }
+
+    fn base(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("NO_COLOR", "1")
+            .current_dir(self.tmp.path());
+        c
+    }
+
+    /// The dctx binary under test, with only the sandbox's environment.
+    pub fn dctx(&self) -> Command {
+        self.base(env!("CARGO_BIN_EXE_dctx"))
+    }
+
+    /// The real docker CLI, same environment.
+    pub fn docker(&self) -> Command {
+        self.base("docker")
+    }
+
+    /// Any program with the sandbox environment (shells…).
+    pub fn cmd(&self, program: &str) -> Command {
+        self.base(program)
+    }
+
+    /// Run dctx with `args`, expecting success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.dctx().args(args).output().unwrap();
+        assert_success(&out, &format!("dctx {}", args.join(" ")));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Run dctx with `args`, expecting failure; returns (exit code, stderr).
+    pub fn fails(&self, args: &[&str]) -> (i32, String) {
+        let out = self.dctx().args(args).output().unwrap();
+        assert!(
+            !out.status.success(),
+            "dctx {} unexpectedly succeeded:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Hash of every file (path, mode, bytes) under HOME: proves "nothing written".
+    pub fn snapshot(&self) -> BTreeMap<String, String> {
+        snapshot(&self.home)
+    }
+}
+
+pub fn assert_success(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// path → "mode:sha256" for every file and dir below `root`.
+pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut map = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let mode = meta.permissions().mode() & 0o7777;
+            if meta.is_dir() {
+                map.insert(rel, format!("{mode:o}:dir"));
+                stack.push(p);
+            } else {
+                let digest = aws_lc_rs::digest::digest(
+                    &aws_lc_rs::digest::SHA256,
+                    &std::fs::read(&p).unwrap_or_default(),
+                );
+                map.insert(rel, format!("{mode:o}:{}", hex::encode(digest.as_ref())));
+            }
+        }
+    }
+    map
+}
+
+/// Write `files` (relative path → contents) under `dir`.
+pub fn write_tree(dir: &Path, files: &[(&str, &str)]) {
+    for (rel, data) in files {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+}
