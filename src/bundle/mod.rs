@@ -76,3 +76,12 @@ pub enum BundleError {
     #[error("{0}")]
     Other(String),
 }
+
+/// Read and classify a bundle (implemented in the bundle branch).
+pub fn read(
+    _src: &Source,
+    _opts: &Options,
+    _pass: &mut PassphraseFn<'_>,
+) -> Result<Material, BundleError> {
+    Err(BundleError::Other("not implemented".into()))
+}

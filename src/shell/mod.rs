@@ -1,1 +1,170 @@
-//! shell
+//! Per-shell env rendering. Every statement ends with a separator because
+//! `eval $(dctx env x)` (unquoted) joins all lines into one; the how-to
+//! comment therefore comes last.
+
+use crate::cli::ShellKind;
+
+/// One change to the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Set(&'static str, String),
+    Unset(&'static str),
+}
+
+/// Pick the shell from `$SHELL` (basename), defaulting to POSIX sh.
+pub fn detect(shell_var: Option<&str>) -> ShellKind {
+    let name = shell_var
+        .and_then(|s| s.rsplit('/').next())
+        .unwrap_or("")
+        .trim_end_matches(".exe");
+    match name {
+        "bash" => ShellKind::Bash,
+        "zsh" => ShellKind::Zsh,
+        "fish" => ShellKind::Fish,
+        "pwsh" | "powershell" => ShellKind::Powershell,
+        "nu" => ShellKind::Nu,
+        "cmd" => ShellKind::Cmd,
+        _ => ShellKind::Sh,
+    }
+}
+
+/// Render `changes` for `shell`, followed by a comment showing how to apply
+/// the output (`invocation` is e.g. `dctx env prod`).
+pub fn render(shell: ShellKind, changes: &[Change], invocation: &str) -> String {
+    let mut out = String::new();
+    match shell {
+        ShellKind::Bash | ShellKind::Zsh | ShellKind::Sh => {
+            for c in changes {
+                match c {
+                    Change::Set(k, v) => out.push_str(&format!("export {k}={};\n", posix_quote(v))),
+                    Change::Unset(k) => out.push_str(&format!("unset {k};\n")),
+                }
+            }
+            out.push_str(&format!(
+                "# Run this command to configure your shell:\n# eval \"$({invocation})\"\n"
+            ));
+        }
+        ShellKind::Fish => {
+            for c in changes {
+                match c {
+                    Change::Set(k, v) => out.push_str(&format!("set -gx {k} {};\n", fish_quote(v))),
+                    Change::Unset(k) => out.push_str(&format!("set -e {k};\n")),
+                }
+            }
+            out.push_str(&format!(
+                "# Run this command to configure your shell:\n# {invocation} | source\n"
+            ));
+        }
+        ShellKind::Powershell => {
+            for c in changes {
+                match c {
+                    Change::Set(k, v) => out.push_str(&format!("$Env:{k} = {};\n", ps_quote(v))),
+                    Change::Unset(k) => out.push_str(&format!(
+                        "Remove-Item Env:\\{k} -ErrorAction SilentlyContinue;\n"
+                    )),
+                }
+            }
+            out.push_str(&format!(
+                "# Run this command to configure your shell:\n# & {invocation} | Invoke-Expression\n"
+            ));
+        }
+        ShellKind::Cmd => {
+            // cmd.exe has no quoting for SET values: the value runs to end of line.
+            for c in changes {
+                match c {
+                    Change::Set(k, v) => out.push_str(&format!("SET {k}={v}\n")),
+                    Change::Unset(k) => out.push_str(&format!("SET {k}=\n")),
+                }
+            }
+            out.push_str(&format!(
+                "REM Run this command to configure your shell:\nREM \t@FOR /f \"tokens=*\" %i IN ('{invocation}') DO @%i\n"
+            ));
+        }
+        ShellKind::Nu => {
+            // Nushell cannot eval text; it loads a record. Unset = empty (docker
+            // treats an empty variable as unset).
+            let fields: Vec<String> = changes
+                .iter()
+                .map(|c| match c {
+                    Change::Set(k, v) => format!("{k}: {}", nu_quote(v)),
+                    Change::Unset(k) => format!("{k}: ''"),
+                })
+                .collect();
+            out.push_str(&format!("load-env {{ {} }}\n", fields.join(", ")));
+            out.push_str(&format!(
+                "# Run this command to configure your shell:\n# {invocation} | save -f ~/.dctx-env.nu; source ~/.dctx-env.nu\n"
+            ));
+        }
+    }
+    out
+}
+
+/// POSIX single quotes: only `'` needs care (`'\''`).
+pub fn posix_quote(v: &str) -> String {
+    format!("'{}'", v.replace('\'', r"'\''"))
+}
+
+/// fish single quotes: backslash and `'` are escaped with a backslash.
+pub fn fish_quote(v: &str) -> String {
+    format!("'{}'", v.replace('\\', r"\\").replace('\'', r"\'"))
+}
+
+/// PowerShell single quotes: `'` doubles (also the typographic variants).
+pub fn ps_quote(v: &str) -> String {
+    let mut s = String::from("'");
+    for ch in v.chars() {
+        if matches!(ch, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}') {
+            s.push(ch);
+        }
+        s.push(ch);
+    }
+    s.push('\'');
+    s
+}
+
+/// Nushell raw string `r#'…'#` (no escapes); widen the fence if needed.
+pub fn nu_quote(v: &str) -> String {
+    let mut hashes = "#".to_string();
+    while v.contains(&format!("'{hashes}")) {
+        hashes.push('#');
+    }
+    format!("r{hashes}'{v}'{hashes}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_awkward_values() {
+        assert_eq!(posix_quote("a b'c"), r"'a b'\''c'");
+        assert_eq!(fish_quote(r"a\b'c"), r"'a\\b\'c'");
+        assert_eq!(ps_quote("it's"), "'it''s'");
+        assert_eq!(nu_quote("x'#y"), "r##'x'#y'##");
+    }
+
+    #[test]
+    fn detect_uses_basename() {
+        assert_eq!(detect(Some("/usr/bin/fish")), ShellKind::Fish);
+        assert_eq!(detect(Some("/bin/zsh")), ShellKind::Zsh);
+        assert_eq!(detect(Some("/usr/bin/pwsh")), ShellKind::Powershell);
+        assert_eq!(detect(None), ShellKind::Sh);
+        assert_eq!(detect(Some("/bin/dash")), ShellKind::Sh);
+    }
+
+    #[test]
+    fn every_statement_is_terminated_for_unquoted_eval() {
+        let out = render(
+            ShellKind::Bash,
+            &[
+                Change::Set("DOCKER_HOST", "tcp://h:1".into()),
+                Change::Unset("DOCKER_CONTEXT"),
+            ],
+            "dctx env p",
+        );
+        for line in out.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.ends_with(';'), "{line}");
+        }
+        assert!(out.trim_end().lines().last().unwrap().starts_with('#'));
+    }
+}

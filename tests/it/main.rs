@@ -1,5 +1,7 @@
 //! One integration-test binary: faster to link, and one shared dockerd.
 
+mod core;
+mod hostile;
 mod support;
 
 #[test]

@@ -11,8 +11,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[allow(unused_imports)]
 pub use certs::{Issued, Leaf, TestCa};
 pub use dockerd::dockerd;
+#[allow(unused_imports)]
 pub use procs::free_port;
 
 /// An isolated HOME (with a space in its path, on purpose) holding dctx's
