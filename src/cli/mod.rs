@@ -45,6 +45,10 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Issue CA, server and client certificates and render the daemon side.
     Pki(pki::PkiArgs),
+    /// Run a command with a profile's TLS material in a private temp dir.
+    Exec(ExecArgs),
+    /// Manage where a profile's private key lives.
+    Key(KeyArgs),
     /// Print the shell completion script.
     Completions(CompletionsArgs),
 }
@@ -94,9 +98,53 @@ pub struct AddArgs {
     /// Also make it Docker's current context.
     #[arg(long = "use")]
     pub use_it: bool,
+    /// Where to keep the client private key: a 0600 file, or the OS keyring
+    /// (then no Docker context is written; use `dctx exec`).
+    #[arg(long, value_enum, default_value = "file")]
+    pub key_store: KeyStoreArg,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyStoreArg {
+    File,
+    Keyring,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Profile or context name.
+    #[arg(add = ArgValueCandidates::new(profile_names))]
+    pub name: String,
+    /// The command and its arguments (after `--`).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Move a profile's private key between a file and the OS keyring.
+    Move {
+        /// Profile name.
+        #[arg(add = ArgValueCandidates::new(profile_names))]
+        name: String,
+        /// Destination.
+        #[arg(long, value_enum)]
+        to: KeyStoreArg,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

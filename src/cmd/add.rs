@@ -39,7 +39,16 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
         Some(src) => Some(read_material(src, &args, env)?),
         None => None,
     };
-    let plan = plan(&args, material.as_ref())?;
+    let mut plan = plan(&args, material.as_ref())?;
+    let key_store = match args.key_store {
+        crate::cli::KeyStoreArg::File => KeyStore::File,
+        crate::cli::KeyStoreArg::Keyring => KeyStore::Keyring,
+    };
+    if key_store == KeyStore::Keyring {
+        // The docker CLI can only read key.pem from disk: a context would
+        // either leak the key or not work. Keyring profiles run via `dctx exec`.
+        plan.context = false;
+    }
     let store = Store::from_env(env)?;
     let docker = DockerConfig::from_env(env)?;
 
@@ -67,20 +76,33 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
         );
     }
 
-    let files = tls_files(material.as_ref(), plan.mode);
+    let mut files = tls_files(material.as_ref(), plan.mode);
+    let has_key = files.key.is_some();
+    if key_store == KeyStore::Keyring {
+        let key = files
+            .key
+            .take()
+            .context("--key-store keyring: the bundle has no private key to keep")?;
+        crate::store::keyring::put(&plan.name, &key)?;
+    }
     let profile = Profile {
         name: plan.name.clone(),
         host: plan.host.clone(),
         tls: plan.mode,
         context: plan.context,
-        key_store: KeyStore::File,
+        key_store,
         ca: material.as_ref().and_then(|m| m.ca.as_ref()).map(summary),
         cert: material.as_ref().and_then(|m| m.cert.as_ref()).map(summary),
-        has_key: files.key.is_some(),
+        has_key,
         created: env.now,
         source: plan.source.clone(),
     };
-    store.save(&profile, &files)?;
+    if let Err(e) = store.save(&profile, &files) {
+        if key_store == KeyStore::Keyring {
+            let _ = crate::store::keyring::delete(&plan.name);
+        }
+        return Err(e);
+    }
     if plan.context {
         let meta = ContextMeta {
             name: plan.name.clone(),
@@ -306,12 +328,19 @@ fn report(args: &AddArgs, p: &Profile, m: Option<&Material>, env: &Env) -> anyho
             "Docker context {:?} written: docker --context {} ps\n",
             p.name, p.name
         );
+    } else if p.key_store == KeyStore::Keyring {
+        out += &format!(
+            "Key kept in the OS keyring; no Docker context (docker needs key.pem on disk).\nRun: dctx exec {} -- docker ps\n",
+            p.name
+        );
     } else {
         out += "No Docker context (--no-context).\n";
     }
     if args.use_it && p.context {
         out += &format!("Current context is now {:?}\n", p.name);
     }
-    out += &format!("Shell: eval \"$(dctx env {})\"\n", p.name);
+    if p.key_store == KeyStore::File {
+        out += &format!("Shell: eval \"$(dctx env {})\"\n", p.name);
+    }
     super::print(&out)
 }

@@ -15,6 +15,8 @@ pub mod complete;
 pub mod completions;
 pub mod doctor;
 pub mod env;
+pub mod exec;
+pub mod key;
 pub mod ls;
 pub mod pki;
 pub mod rm;
@@ -56,6 +58,8 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
         Command::Check(a) => check::run(a, env),
         Command::Doctor(a) => doctor::run(a, env),
         Command::Pki(a) => pki::run(a, env),
+        Command::Exec(a) => exec::run(a, env),
+        Command::Key(a) => key::run(a, env),
         Command::Completions(a) => completions::run(a),
     }
 }

@@ -33,6 +33,9 @@ pub fn run(args: RmArgs, env: &Env) -> anyhow::Result<u8> {
                 docker.remove_context(name)?;
             }
         }
+        if profile.key_store == crate::store::KeyStore::Keyring {
+            crate::store::keyring::delete(name)?;
+        }
         store.remove(name)?;
         out += &format!("Removed {name}\n");
     }

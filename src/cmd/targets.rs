@@ -13,7 +13,11 @@ pub fn resolve(env: &Env, names: &[String]) -> anyhow::Result<Vec<Target>> {
     let mut all: Vec<Target> = Vec::new();
     for name in store.names() {
         let p = store.load(&name)?;
-        let files = store.read_tls(&name)?;
+        let mut files = store.read_tls(&name)?;
+        if p.key_store == crate::store::KeyStore::Keyring && p.has_key {
+            // Straight from the keyring into memory; never onto disk.
+            files.key = Some(crate::store::keyring::get(&name)?);
+        }
         all.push(target(
             name,
             p.host,

@@ -43,7 +43,7 @@ pub fn run(args: UseArgs, env: &Env) -> anyhow::Result<u8> {
         if docker.read_context(&target)?.is_none() {
             if store.exists(&target) {
                 anyhow::bail!(
-                    "profile {target:?} has no Docker context (it was added with --no-context): use `eval \"$(dctx env {target})\"`"
+                    "profile {target:?} has no Docker context (added with --no-context or --key-store keyring): use `eval \"$(dctx env {target})\"` or `dctx exec {target} -- docker …`"
                 );
             }
             anyhow::bail!("no Docker context named {target:?} (see `dctx ls`)");

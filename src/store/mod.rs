@@ -11,6 +11,7 @@
 //! ```
 
 pub mod atomic;
+pub mod keyring;
 
 use std::fs;
 use std::io;
