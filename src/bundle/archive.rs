@@ -125,7 +125,11 @@ fn expand(
     out: &mut Loaded,
     allow_gzip: bool,
 ) -> Result<(), BundleError> {
-    match sniff(&data) {
+    let kind = sniff(&data);
+    if kind != Kind::Plain {
+        budget.reset_bytes();
+    }
+    match kind {
         Kind::Gzip if allow_gzip => {
             let inner = budget.read_all(flate2::read::MultiGzDecoder::new(&data[..]))?;
             expand(inner, bundle, budget, out, false)

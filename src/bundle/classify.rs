@@ -201,6 +201,10 @@ fn pem_blocks(data: &[u8]) -> Result<Vec<Block<'_>>, String> {
         for line in body.lines() {
             let line = line.trim();
             if in_headers {
+                // The rest of the BEGIN line comes first: an empty line, not the header end.
+                if line.is_empty() && headers.is_empty() {
+                    continue;
+                }
                 if let Some((k, v)) = line.split_once(':') {
                     headers.push((k.trim(), v.trim()));
                     continue;
@@ -309,7 +313,7 @@ fn classify_der(data: &[u8], file: &str, found: &mut Found) -> Result<(), Bundle
     }
     Err(BundleError::BadDer {
         file: file.into(),
-        detail: format!("DER data is neither a certificate nor a private key ({cert_err})"),
+        detail: format!("DER data is not a certificate (nor a private key): {cert_err}"),
     })
 }
 

@@ -70,6 +70,13 @@ impl Budget {
         Ok(buf)
     }
 
+    /// Start counting bytes afresh once an archive's raw bytes are in
+    /// memory: the limit is on what it expands to, not input + output.
+    /// (Memory stays bounded: at most one raw copy per nesting level.)
+    pub fn reset_bytes(&mut self) {
+        self.used = 0;
+    }
+
     fn too_large(&self) -> BundleError {
         BundleError::TooLarge {
             bundle: self.bundle.clone(),

@@ -1,1 +1,3 @@
 //! One integration-test binary (faster to link, one shared dockerd).
+
+mod bundle;
