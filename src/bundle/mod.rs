@@ -156,8 +156,10 @@ pub fn read(
     };
 
     let mut asker = classify::Asker::new(pass);
-    let mut found = classify::Found::default();
-    found.notes = loaded.notes;
+    let mut found = classify::Found {
+        notes: loaded.notes,
+        ..Default::default()
+    };
     for entry in &loaded.entries {
         classify::classify(entry, &mut asker, &mut found)?;
     }
