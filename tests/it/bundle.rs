@@ -1125,3 +1125,66 @@ fn nothing_is_asked_for_unencrypted_bundles_and_keys_never_leak() {
     assert!(!format!("{e:?}").contains(&body));
     assert!(!e.to_string().contains(&body));
 }
+
+/// A FIFO in a bundle directory would block a naive reader forever.
+#[cfg(unix)]
+#[test]
+fn directory_with_fifo_and_symlinks_does_not_block() {
+    let (ca, c) = std_set();
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "ca.pem", ca.id.cert_pem.as_bytes());
+    write(d.path(), "real/cert.pem", c.cert_pem.as_bytes());
+    write(d.path(), "key.pem", c.key_pem.as_bytes());
+    let fifo = d.path().join("pipe.pem");
+    let cpath = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(cpath.as_ptr(), 0o600) }, 0);
+    std::os::unix::fs::symlink(&fifo, d.path().join("link-to-pipe.pem")).unwrap();
+    // A symlink loop back to the root must not be followed.
+    std::os::unix::fs::symlink(d.path(), d.path().join("loop")).unwrap();
+    let m = read_path(d.path(), &opts()).unwrap();
+    assert_ok(&m, &c, &ca.id);
+    let notes = m.notes.join("\n");
+    assert!(
+        notes.contains("pipe.pem") && notes.contains("loop"),
+        "{notes}"
+    );
+}
+
+/// One passphrase unlocks every object encrypted with it: asked once.
+#[test]
+fn passphrase_is_asked_once_for_several_encrypted_objects() {
+    let (ca, c) = std_set();
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "in.pem", c.key_pem.as_bytes());
+    openssl(
+        &[
+            "pkcs8", "-topk8", "-v2", "aes256", "-in", "in.pem", "-out", "a.pem", "-passout",
+            "pass:pw",
+        ],
+        d.path(),
+    );
+    openssl(
+        &[
+            "ec", "-aes256", "-in", "in.pem", "-out", "b.pem", "-passout", "pass:pw",
+        ],
+        d.path(),
+    );
+    let a = std::fs::read(d.path().join("a.pem")).unwrap();
+    let b = std::fs::read(d.path().join("b.pem")).unwrap();
+    let t = tar_bytes(&[
+        ("ca.pem", ca.id.cert_pem.as_bytes()),
+        ("cert.pem", c.cert_pem.as_bytes()),
+        ("key.pem", &a),
+        ("key-copy.pem", &b),
+    ]);
+    let p = write(d.path(), "x.tar", &t);
+    let mut asked = Vec::new();
+    let m = bundle::read(
+        &Source::Bundle(p),
+        &opts(),
+        &mut with_pass("pw", &mut asked),
+    )
+    .unwrap();
+    assert_ok(&m, &c, &ca.id);
+    assert_eq!(asked, ["key.pem in x.tar"]);
+}
