@@ -3,11 +3,17 @@
 //!
 //! Never prints, never touches the disk outside reading the source.
 
-use std::path::PathBuf;
+mod archive;
+mod classify;
+pub mod limits;
+mod select;
+
+use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
 use crate::pki::CertInfo;
+use crate::pki::keys::pem_encode;
 
 /// Where the material comes from.
 #[derive(Debug, Clone)]
@@ -70,18 +76,122 @@ impl std::fmt::Debug for Material {
     }
 }
 
-/// Typed import failures; every message names the file inside the bundle.
+/// Typed import failures; every message names the file inside the bundle
+/// (`client.crt in prod.tar`) and never quotes key material.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("not a recognised bundle: {bundle}: {detail}")]
+    NotRecognised { bundle: String, detail: String },
+    #[error("{bundle}: corrupt archive: {detail}")]
+    Corrupt { bundle: String, detail: String },
+    #[error("{entry} in {bundle}: {reason}; refusing the whole bundle")]
+    UnsafeEntry {
+        entry: String,
+        bundle: String,
+        reason: String,
+    },
+    #[error("{bundle}: expands to more than {limit} bytes; refusing (a TLS bundle is a few KiB)")]
+    TooLarge { bundle: String, limit: u64 },
+    #[error("{bundle}: more than {limit} entries; refusing (a TLS bundle has a handful)")]
+    TooManyEntries { bundle: String, limit: usize },
+    #[error("{file}: malformed PEM: {detail}")]
+    BadPem { file: String, detail: String },
+    #[error("{file}: {detail}")]
+    BadDer { file: String, detail: String },
+    #[error("{file}: {detail}")]
+    BadKey { file: String, detail: String },
+    #[error("{file}: wrong passphrase")]
+    WrongPassphrase { file: String },
+    #[error("{cert}: no private key in the bundle matches this certificate{hint}")]
+    NoKeyForCert { cert: String, hint: String },
+    #[error("{bundle}: no client certificate with its private key found{hint}")]
+    NoClientCert { bundle: String, hint: String },
+    #[error("ambiguous bundle: two different client identities: {first} and {second}")]
+    AmbiguousKeys { first: String, second: String },
+    #[error(
+        "{bundle}: no CA certificate in the bundle (use --allow-no-ca to verify the daemon with the system roots)"
+    )]
+    NoCa { bundle: String },
+    #[error("{cert}: none of the bundled CA certificates issued this certificate: {cas}")]
+    UnknownCa { cert: String, cas: String },
+    #[error("{cert}: client certificate expired on {not_after}")]
+    Expired { cert: String, not_after: String },
+    #[error(
+        "{cert}: certificate is not valid for client authentication (extended key usage: {eku})"
+    )]
+    NotClientAuth { cert: String, eku: String },
     #[error("{0}")]
     Other(String),
 }
 
-/// Read and classify a bundle (implemented in the bundle branch).
+/// Read a bundle (or separate files), recognise everything by content,
+/// choose the client identity and CA, and validate them.
+///
+/// `pass` is called only when an encrypted object is met, with the name of
+/// that object (`key.pem in prod.tar`); its error is returned as is.
 pub fn read(
-    _src: &Source,
-    _opts: &Options,
-    _pass: &mut PassphraseFn<'_>,
+    src: &Source,
+    opts: &Options,
+    pass: &mut PassphraseFn,
 ) -> Result<Material, BundleError> {
-    Err(BundleError::Other("not implemented".into()))
+    let (loaded, bundle) = match src {
+        Source::Bundle(path) => (archive::load(path)?, archive::short_name(path)),
+        Source::Files { ca, cert, key } => {
+            let paths: Vec<&Path> = [ca, cert, key]
+                .into_iter()
+                .flatten()
+                .map(|p| p.as_path())
+                .collect();
+            if paths.is_empty() {
+                return Err(BundleError::Other("no --ca, --cert or --key given".into()));
+            }
+            (archive::load_files(&paths)?, "the given files".to_string())
+        }
+    };
+
+    let mut asker = classify::Asker::new(pass);
+    let mut found = classify::Found {
+        notes: loaded.notes,
+        ..Default::default()
+    };
+    for entry in &loaded.entries {
+        classify::classify(entry, &mut asker, &mut found)?;
+    }
+    if found.is_empty() && loaded.single_file {
+        return Err(BundleError::NotRecognised {
+            bundle,
+            detail: "not a tar, tar.gz, zip or PKCS#12 archive, nor a PEM/DER certificate file"
+                .into(),
+        });
+    }
+
+    let sel = select::select(found.certs, found.keys, &found.unusable_keys, &bundle, opts)?;
+    let mut notes = found.notes;
+    if let Some((host, from)) = &found.host {
+        notes.push(format!("endpoint {host} from {from}"));
+    }
+    notes.extend(sel.notes);
+
+    let pem_all = |certs: &mut dyn Iterator<Item = &CertInfo>| -> String {
+        certs.map(|c| pem_encode("CERTIFICATE", &c.der)).collect()
+    };
+    let ca_pem = (!sel.ca_chain.is_empty()).then(|| pem_all(&mut sel.ca_chain.iter()));
+    let cert_pem = pem_all(&mut std::iter::once(&sel.cert).chain(&sel.intermediates));
+    Ok(Material {
+        ca_pem,
+        cert_pem: Some(cert_pem),
+        key_pem: Some(sel.key.to_pem()),
+        ca: sel.ca_chain.into_iter().next(),
+        cert: Some(sel.cert),
+        host: found.host.map(|(h, _)| h),
+        skip_verify: found.skip_verify,
+        notes,
+        warnings: sel.warnings,
+    })
 }

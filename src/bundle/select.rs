@@ -1,0 +1,299 @@
+//! Choose the client certificate, its key and the CA among everything a
+//! bundle holds, and validate the choice (key match, EKU, expiry, issuer).
+
+use std::collections::HashSet;
+
+use super::{BundleError, Options};
+use crate::pki::CertInfo;
+use crate::pki::keys::PrivateKey;
+
+/// The outcome: what to import plus the reasons, in words.
+pub struct Selection {
+    pub cert: CertInfo,
+    /// Intermediates between the client cert and the root (sent with the cert).
+    pub intermediates: Vec<CertInfo>,
+    pub key: PrivateKey,
+    /// Chosen CA first, then the rest of its chain up to the root.
+    pub ca_chain: Vec<CertInfo>,
+    pub notes: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+fn describe(c: &CertInfo, origin: &str) -> String {
+    match &c.common_name {
+        Some(cn) => format!("CN={cn} ({origin})"),
+        None => format!("{} ({origin})", c.subject),
+    }
+}
+
+/// Higher is better: usable for client auth, then client-only, then an
+/// explicit clientAuth EKU (rather than no EKU at all).
+fn client_rank(c: &CertInfo) -> u8 {
+    let explicit = c.eku.iter().any(|e| e == "clientAuth");
+    (c.allows_client_auth() as u8) * 4 + (!c.allows_server_auth() as u8) * 2 + explicit as u8
+}
+
+pub fn select(
+    certs: Vec<(CertInfo, String)>,
+    keys: Vec<(PrivateKey, String)>,
+    unusable_keys: &[String],
+    bundle: &str,
+    opts: &Options,
+) -> Result<Selection, BundleError> {
+    let mut notes = Vec::new();
+    let mut warnings = Vec::new();
+
+    // The same cert or key may appear twice (a .p12 next to PEM files).
+    let mut seen = HashSet::new();
+    let certs: Vec<_> = certs
+        .into_iter()
+        .filter(|(c, _)| seen.insert(c.sha256.clone()))
+        .collect();
+    let mut seen = HashSet::new();
+    let keys: Vec<_> = keys
+        .into_iter()
+        .filter(|(k, _)| seen.insert(k.spki_der.clone()))
+        .collect();
+
+    let key_for = |c: &CertInfo| keys.iter().position(|(k, _)| k.spki_der == c.spki_der);
+    // Leaf/key pairs (cert index, key index). A CA cert with its key is not a client identity.
+    let pairs: Vec<(usize, usize)> = certs
+        .iter()
+        .enumerate()
+        .filter(|(_, (c, _))| !c.is_ca)
+        .filter_map(|(i, (c, _))| key_for(c).map(|k| (i, k)))
+        .collect();
+
+    for (k, origin) in &keys {
+        if pairs
+            .iter()
+            .any(|&(_, ki)| keys[ki].0.spki_der == k.spki_der)
+        {
+            continue;
+        }
+        match certs.iter().find(|(c, _)| c.spki_der == k.spki_der) {
+            Some((c, co)) => notes.push(format!(
+                "ignored private key in {origin}: it belongs to CA certificate {}",
+                describe(c, co)
+            )),
+            None => notes.push(format!(
+                "ignored private key in {origin}: it matches no certificate"
+            )),
+        }
+    }
+
+    let Some(best_rank) = pairs.iter().map(|&(i, _)| client_rank(&certs[i].0)).max() else {
+        return Err(no_pair(&certs, &keys, unusable_keys, bundle));
+    };
+    let top: Vec<_> = pairs
+        .iter()
+        .copied()
+        .filter(|&(i, _)| client_rank(&certs[i].0) == best_rank)
+        .collect();
+    // Two different keys with equally good certs: we cannot guess.
+    if let Some(&(i2, k2)) = top.iter().find(|&&(_, k)| k != top[0].1) {
+        let (i1, k1) = top[0];
+        return Err(BundleError::AmbiguousKeys {
+            first: format!(
+                "{} + key {}",
+                describe(&certs[i1].0, &certs[i1].1),
+                keys[k1].1
+            ),
+            second: format!(
+                "{} + key {}",
+                describe(&certs[i2].0, &certs[i2].1),
+                keys[k2].1
+            ),
+        });
+    }
+    // Same key, several certs (a renewal): the one valid longest wins.
+    let &(ci, ki) = top
+        .iter()
+        .max_by_key(|&&(i, _)| certs[i].0.not_after)
+        .expect("top is non-empty");
+    let (cert, cert_origin) = &certs[ci];
+
+    for &(i, _) in &pairs {
+        if i == ci {
+            continue;
+        }
+        let (c, o) = &certs[i];
+        if c.allows_server_auth() && !c.allows_client_auth() {
+            notes.push(format!("ignored server certificate {}", describe(c, o)));
+        } else if top.iter().any(|&(t, _)| t == i) {
+            notes.push(format!(
+                "ignored older certificate {} for the same key",
+                describe(c, o)
+            ));
+        } else {
+            notes.push(format!(
+                "ignored certificate {} (a better client certificate exists)",
+                describe(c, o)
+            ));
+        }
+    }
+
+    if !cert.allows_client_auth() {
+        let e = BundleError::NotClientAuth {
+            cert: cert_origin.clone(),
+            eku: cert.eku.join(", "),
+        };
+        if !opts.force {
+            return Err(e);
+        }
+        warnings.push(format!("{e} (imported anyway: --force)"));
+    }
+    if cert.not_after < opts.now {
+        let e = BundleError::Expired {
+            cert: cert_origin.clone(),
+            not_after: cert.not_after_rfc3339(),
+        };
+        if !opts.force {
+            return Err(e);
+        }
+        warnings.push(format!("{e} (imported anyway: --force)"));
+    } else if cert.not_before > opts.now {
+        warnings.push(format!(
+            "{cert_origin}: client certificate is not valid before {}",
+            cert.not_before_rfc3339()
+        ));
+    }
+
+    // Issuer candidates: CA certs, plus self-signed certs that are nobody's
+    // identity (v1 CA certs have no basicConstraints).
+    let paired: HashSet<usize> = pairs.iter().map(|&(i, _)| i).collect();
+    let pool: Vec<usize> = (0..certs.len())
+        .filter(|&i| {
+            i != ci && (certs[i].0.is_ca || (!paired.contains(&i) && certs[i].0.is_self_signed()))
+        })
+        .collect();
+
+    // Walk up issuer links. `visited` stops loops (A signs B signs A).
+    let mut chain: Vec<usize> = Vec::new();
+    let mut visited: HashSet<usize> = HashSet::from([ci]);
+    let mut cur = ci;
+    while let Some(&next) = pool
+        .iter()
+        .find(|&&p| !visited.contains(&p) && certs[cur].0.is_signed_by(&certs[p].0))
+    {
+        chain.push(next);
+        visited.insert(next);
+        if certs[next].0.is_self_signed() {
+            break;
+        }
+        cur = next;
+    }
+
+    let intermediates: Vec<CertInfo> = chain
+        .iter()
+        .filter(|&&i| !certs[i].0.is_self_signed())
+        .map(|&i| certs[i].0.clone())
+        .collect();
+    let ca_chain: Vec<usize> = if let Some(&issuer) = chain.first() {
+        let (ca, co) = &certs[issuer];
+        if pool.len() > 1 {
+            notes.push(format!(
+                "CA: chose {} of {} CA certificates because it issued the client certificate (signature verified)",
+                describe(ca, co),
+                pool.len()
+            ));
+        } else {
+            notes.push(format!(
+                "CA: {} issued the client certificate",
+                describe(ca, co)
+            ));
+        }
+        if chain.len() > 1 {
+            let names: Vec<_> = chain
+                .iter()
+                .map(|&i| describe(&certs[i].0, &certs[i].1))
+                .collect();
+            notes.push(format!("CA chain: {}", names.join(" -> ")));
+        }
+        chain.clone()
+    } else {
+        match pool.as_slice() {
+            [] if opts.allow_no_ca => {
+                notes.push("no CA certificate in the bundle: the daemon will be verified with the system roots".into());
+                vec![]
+            }
+            [] => {
+                return Err(BundleError::NoCa {
+                    bundle: bundle.into(),
+                });
+            }
+            [only] => {
+                warnings.push(format!(
+                    "client cert is not issued by the bundled CA {}: the daemon may trust a different client CA",
+                    describe(&certs[*only].0, &certs[*only].1)
+                ));
+                vec![*only]
+            }
+            many => {
+                let names: Vec<_> = many
+                    .iter()
+                    .map(|&i| describe(&certs[i].0, &certs[i].1))
+                    .collect();
+                return Err(BundleError::UnknownCa {
+                    cert: cert_origin.clone(),
+                    cas: names.join(", "),
+                });
+            }
+        }
+    };
+    for &p in &pool {
+        if !ca_chain.contains(&p) {
+            notes.push(format!(
+                "ignored CA certificate {}: it did not issue the client certificate",
+                describe(&certs[p].0, &certs[p].1)
+            ));
+        }
+    }
+    for (i, (c, o)) in certs.iter().enumerate() {
+        if i != ci && !pool.contains(&i) && !paired.contains(&i) {
+            notes.push(format!(
+                "ignored certificate {} (no private key for it)",
+                describe(c, o)
+            ));
+        }
+    }
+
+    Ok(Selection {
+        cert: cert.clone(),
+        intermediates,
+        key: keys[ki].0.clone(),
+        ca_chain: ca_chain.iter().map(|&i| certs[i].0.clone()).collect(),
+        notes,
+        warnings,
+    })
+}
+
+/// The most useful error when no leaf certificate has its key.
+fn no_pair(
+    certs: &[(CertInfo, String)],
+    keys: &[(PrivateKey, String)],
+    unusable_keys: &[String],
+    bundle: &str,
+) -> BundleError {
+    let mut hint = String::new();
+    if !keys.is_empty() {
+        let names: Vec<_> = keys.iter().map(|(_, o)| o.as_str()).collect();
+        hint = format!(
+            " (the key in {} matches no client certificate)",
+            names.join(", ")
+        );
+    }
+    if !unusable_keys.is_empty() {
+        hint.push_str(&format!(" (unusable keys: {})", unusable_keys.join("; ")));
+    }
+    match certs.iter().find(|(c, _)| !c.is_ca) {
+        Some((_, origin)) => BundleError::NoKeyForCert {
+            cert: origin.clone(),
+            hint,
+        },
+        None => BundleError::NoClientCert {
+            bundle: bundle.into(),
+            hint,
+        },
+    }
+}
