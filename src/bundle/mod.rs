@@ -96,7 +96,7 @@ pub enum BundleError {
         bundle: String,
         reason: String,
     },
-    #[error("{bundle}: expands to more than {limit} bytes; refusing (a TLS bundle is a few KiB)")]
+    #[error("{bundle}: expands to more than {} MiB ({limit} bytes), the import limit; refusing (a TLS bundle is a few KiB)", limit / (1024 * 1024))]
     TooLarge { bundle: String, limit: u64 },
     #[error("{bundle}: more than {limit} entries; refusing (a TLS bundle has a handful)")]
     TooManyEntries { bundle: String, limit: usize },
@@ -115,15 +115,15 @@ pub enum BundleError {
     #[error("ambiguous bundle: two different client identities: {first} and {second}")]
     AmbiguousKeys { first: String, second: String },
     #[error(
-        "{bundle}: no CA certificate in the bundle (use --allow-no-ca to verify the daemon with the system roots)"
+        "{bundle}: no CA certificate in the bundle (pass --system-roots if the daemon has a publicly trusted certificate)"
     )]
     NoCa { bundle: String },
     #[error("{cert}: none of the bundled CA certificates issued this certificate: {cas}")]
     UnknownCa { cert: String, cas: String },
-    #[error("{cert}: client certificate expired on {not_after}")]
+    #[error("{cert}: client certificate expired on {not_after} (pass --force to import it anyway)")]
     Expired { cert: String, not_after: String },
     #[error(
-        "{cert}: certificate is not valid for client authentication (extended key usage: {eku})"
+        "{cert}: certificate is not valid for client authentication: its extended key usage ({eku}) lacks clientAuth (pass --force to import it anyway)"
     )]
     NotClientAuth { cert: String, eku: String },
     #[error("{0}")]

@@ -48,7 +48,8 @@ pub fn render(shell: ShellKind, changes: &[Change], invocation: &str) -> String 
             for c in changes {
                 match c {
                     Change::Set(k, v) => out.push_str(&format!("set -gx {k} {};\n", fish_quote(v))),
-                    Change::Unset(k) => out.push_str(&format!("set -e {k};\n")),
+                    // Plain `set -e` fails (status 4) on an unset variable.
+                    Change::Unset(k) => out.push_str(&format!("if set -q {k}; set -e {k}; end;\n")),
                 }
             }
             out.push_str(&format!(
