@@ -99,13 +99,11 @@ pub fn classify(entry: &Entry, asker: &mut Asker, found: &mut Found) -> Result<(
         return classify_der(data, file, found);
     }
     let text = String::from_utf8_lossy(data);
-    // (No let-chains: the crate's MSRV is 1.85.)
-    if text.trim_start().starts_with('{') {
-        if let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) {
-            if endpoint_from_json(&json, file, found) {
-                return Ok(());
-            }
-        }
+    if text.trim_start().starts_with('{')
+        && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
+        && endpoint_from_json(&json, file, found)
+    {
+        return Ok(());
     }
     if !data.is_empty() {
         found
