@@ -1,4 +1,6 @@
 //! Certificates: inspection (used by import, `show` and the probe) and issuing.
+pub mod daemon;
 pub mod inspect;
+pub mod issue;
 
 pub use inspect::CertInfo;
