@@ -34,7 +34,8 @@ pub enum PkiCommand {
     /// List the CA and every issued certificate with days left.
     #[command(visible_alias = "list")]
     Ls(PkiLsArgs),
-    /// Re-issue a certificate with the same names and key type (new key, new serial).
+    /// Re-issue a certificate with the same names and key type (new key, new serial);
+    /// `renew ca` re-signs the CA with its same key (issued certs stay valid).
     Renew(RenewArgs),
 }
 
@@ -141,7 +142,7 @@ pub struct PkiLsArgs {
 
 #[derive(Debug, Args)]
 pub struct RenewArgs {
-    /// Name of an issued certificate (see `dctx pki ls`).
+    /// Name of an issued certificate (see `dctx pki ls`), or `ca`.
     pub name: String,
     /// Output: a directory for a server; a tar / directory for a client.
     #[arg(long, value_name = "PATH")]

@@ -367,6 +367,9 @@ fn client(pki: &Pki, a: ClientArgs, env: &Env) -> anyhow::Result<u8> {
 }
 
 fn renew(pki: &Pki, a: RenewArgs, env: &Env) -> anyhow::Result<u8> {
+    if a.name == "ca" {
+        return renew_ca(pki, a, env);
+    }
     let meta = pki.load_record(&a.name)?;
     match meta.kind {
         Kind::Server => {
@@ -435,6 +438,32 @@ fn renew(pki: &Pki, a: RenewArgs, env: &Env) -> anyhow::Result<u8> {
         summary(&issued, env.now, "Renewed"),
         meta.serial,
         rfc3339(meta.not_after)
+    ))?;
+    Ok(exit::OK)
+}
+
+fn renew_ca(pki: &Pki, a: RenewArgs, env: &Env) -> anyhow::Result<u8> {
+    if a.out.is_some() || a.p12.is_some() {
+        bail!(
+            "`renew ca` rewrites {} in place; --out / --p12 do not apply",
+            pki.ca_cert_path().display()
+        );
+    }
+    let _lock = pki.lock()?;
+    let mut secrets = Secrets::new(a.password_stdin);
+    let ca = load_ca(pki, &mut secrets)?;
+    let old = ca.info.clone();
+    let info = pki.renew_ca(&ca, a.days.unwrap_or(issue::DEFAULT_CA_DAYS), env.now)?;
+    print(&format!(
+        "Renewed CA \"{}\" (same key and subject: certificates it issued stay valid)\n  serial {}, valid until {} ({} days)\n  replaces serial {} (expiring {})\n\
+         Distribute the new {} to clients and daemons (ca.pem in bundles and --cert-dir).\n",
+        info.display_name(),
+        info.serial.replace(':', "").to_ascii_uppercase(),
+        info.not_after_rfc3339(),
+        info.days_left(env.now),
+        old.serial.replace(':', "").to_ascii_uppercase(),
+        old.not_after_rfc3339(),
+        pki.ca_cert_path().display(),
     ))?;
     Ok(exit::OK)
 }

@@ -287,6 +287,16 @@ fn dn(cn: &str) -> DistinguishedName {
     dn
 }
 
+/// CA: CA:TRUE (critical, pathlen 0: it signs leaves only), keyCertSign +
+/// cRLSign, subject key identifier (rcgen adds it for CAs).
+fn ca_params(cn: &str) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = dn(cn);
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p
+}
+
 fn random_serial() -> anyhow::Result<SerialNumber> {
     let mut b = [0u8; 16];
     aws_lc_rs::rand::fill(&mut b).map_err(|_| anyhow::anyhow!("system RNG failure"))?;
@@ -388,10 +398,7 @@ impl Pki {
             }
         }
         let key = opts.key_type.generate()?;
-        let mut p = CertificateParams::default();
-        p.distinguished_name = dn(&opts.common_name);
-        p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let mut p = ca_params(&opts.common_name);
         p.not_before = datetime(now - BACKDATE_SECS)?;
         p.not_after = datetime(now + i64::from(opts.days) * 86_400)?;
         p.serial_number = Some(random_serial()?);
@@ -475,6 +482,37 @@ impl Pki {
             info,
             issuer,
         })
+    }
+
+    /// Re-sign the CA certificate with the same subject and key (so everything
+    /// it issued keeps verifying), a new serial and a new validity. The old
+    /// ca.pem is kept as `ca.pem.bak-<now>`. Caller holds the lock.
+    pub fn renew_ca(&self, ca: &Ca, days: u32, now: i64) -> anyhow::Result<CertInfo> {
+        check_days(days)?;
+        let Some(cn) = ca.info.common_name.clone() else {
+            bail!("the CA certificate has no common name; it was not created by dctx");
+        };
+        let mut p = ca_params(&cn);
+        p.not_before = datetime(now - BACKDATE_SECS)?;
+        p.not_after = datetime(now + i64::from(days) * 86_400)?;
+        p.serial_number = Some(random_serial()?);
+        let cert = p
+            .self_signed(ca.issuer.key())
+            .context("signing the CA certificate")?;
+        let info = CertInfo::from_der(cert.der())?;
+        if info.subject != ca.info.subject || info.ski != ca.info.ski {
+            bail!(
+                "cannot renew this CA in place (its subject is not one dctx creates); \
+                 `dctx pki init --force` makes a new one"
+            );
+        }
+        let path = self.ca_cert_path();
+        let mut bak = path.clone().into_os_string();
+        bak.push(format!(".bak-{now}"));
+        fs::copy(&path, &bak).with_context(|| format!("backing up {}", path.display()))?;
+        atomic::write(&path, cert.pem().as_bytes(), atomic::PUBLIC_FILE)
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(info)
     }
 
     /// Issue a server or client certificate signed by `ca` and record it.

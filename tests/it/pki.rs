@@ -917,6 +917,30 @@ fn pki_ls_and_renew_keep_names_and_change_serial() {
         subj.contains("CN = alice") && subj.contains("Client Authentication"),
         "{subj}"
     );
+    // Renewing the CA keeps its key and subject: what it issued still verifies.
+    let ca = pki_dir(&sbx).join("ca.pem");
+    let ca_serial = openssl(&["x509", "-in", p(&ca), "-noout", "-serial"]);
+    pki(&sbx, &["renew", "ca", "--days", "100"]);
+    assert_ne!(
+        ca_serial,
+        openssl(&["x509", "-in", p(&ca), "-noout", "-serial"])
+    );
+    assert!(
+        openssl(&[
+            "verify",
+            "-purpose",
+            "sslserver",
+            "-CAfile",
+            p(&ca),
+            p(&srv.join("server-cert.pem"))
+        ])
+        .contains("OK")
+    );
+    let rows3: serde_json::Value = serde_json::from_str(&pki(&sbx, &["ls", "--json"])).unwrap();
+    assert!(
+        (99..=100).contains(&rows3[0]["days_left"].as_i64().unwrap()),
+        "{rows3}"
+    );
     let e = pki_fails(&sbx, &["renew", "nobody", "--out", "x"]);
     assert!(e.contains("pki ls"), "{e}");
 }
