@@ -1,15 +1,159 @@
 //! `dctx pki …` arguments.
 
+use std::path::PathBuf;
+
 use clap::{Args, Subcommand};
 
+use crate::pki::daemon::Format;
+use crate::pki::issue::KeyType;
+
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Passphrases are never command-line arguments: dctx asks on the terminal, or reads them
+from stdin with --password-stdin, one per line, in this order: the CA key passphrase
+(only when the CA key is encrypted), then the new passphrase (init --encrypt-ca-key,
+or the .p12 export password).")]
 pub struct PkiArgs {
+    /// PKI directory holding ca.pem, ca-key.pem and issued/ (default: <dctx store>/pki).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: PkiCommand,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum PkiCommand {
-    /// Create the certificate authority.
-    Init,
+    /// Create the certificate authority (refuses to replace one without --force).
+    Init(InitArgs),
+    /// Issue a daemon (server) certificate and write ca.pem, server-cert.pem, server-key.pem.
+    Server(ServerArgs),
+    /// Issue a client certificate as a bundle `dctx add` imports as-is (tar or dir) and/or a .p12.
+    Client(ClientArgs),
+    /// Render the daemon side for the issued server certificate.
+    DaemonConfig(DaemonConfigArgs),
+    /// List the CA and every issued certificate with days left.
+    #[command(visible_alias = "list")]
+    Ls(PkiLsArgs),
+    /// Re-issue a certificate with the same names and key type (new key, new serial);
+    /// `renew ca` re-signs the CA with its same key (issued certs stay valid).
+    Renew(RenewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// CA common name.
+    #[arg(long, default_value = "dctx Docker CA", value_name = "NAME")]
+    pub cn: String,
+    /// Key algorithm.
+    #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
+    pub key_type: KeyType,
+    /// Validity in days.
+    #[arg(long, default_value_t = crate::pki::issue::DEFAULT_CA_DAYS, value_name = "N")]
+    pub days: u32,
+    /// Encrypt the CA key at rest with a passphrase (asked for whenever dctx signs).
+    #[arg(long)]
+    pub encrypt_ca_key: bool,
+    /// Read the passphrase from stdin instead of the terminal.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Replace an existing CA (the old files are kept as *.bak-<time>).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// DNS name or IP address clients use to reach the daemon (repeatable).
+    /// An IP becomes an IP SAN, a name a DNS SAN; localhost / 127.0.0.1 only if listed.
+    #[arg(long = "host", value_name = "NAME|IP", required = true)]
+    pub hosts: Vec<String>,
+    /// Output directory for ca.pem, server-cert.pem, server-key.pem.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Record name (for `pki ls`, `renew`, `daemon-config --server`).
+    #[arg(long, default_value = "server")]
+    pub name: String,
+    #[command(flatten)]
+    pub issue: IssueArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// Key algorithm.
+    #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
+    pub key_type: KeyType,
+    /// Validity in days (capped at the CA's expiry).
+    #[arg(long, default_value_t = crate::pki::issue::DEFAULT_LEAF_DAYS, value_name = "N")]
+    pub days: u32,
+    /// Overwrite existing output files / re-issue an existing name.
+    #[arg(long)]
+    pub force: bool,
+    /// Read passphrases from stdin (CA key first if encrypted, then the .p12 password).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("output").args(["out", "p12"]).multiple(true).required(true)))]
+pub struct ClientArgs {
+    /// Client name (the certificate's CN).
+    pub name: String,
+    /// Bundle: NAME.tar / .tar.gz / .tgz, or a directory (ca.pem, cert.pem, key.pem).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Also (or only) write a password-protected PKCS#12 for browsers.
+    #[arg(long, value_name = "FILE")]
+    pub p12: Option<PathBuf>,
+    #[command(flatten)]
+    pub issue: IssueArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonConfigArgs {
+    /// Endpoint the daemon (or nginx) listens on: tcp://0.0.0.0:2376 (repeatable; unix:// too).
+    #[arg(long, value_name = "URL", required = true)]
+    pub listen: Vec<String>,
+    /// What to render.
+    #[arg(long, value_enum, default_value_t = Format::DaemonJson)]
+    pub format: Format,
+    /// Directory holding ca.pem, server-cert.pem, server-key.pem on the daemon host.
+    #[arg(long, default_value = "/etc/docker/certs", value_name = "DIR")]
+    pub cert_dir: PathBuf,
+    /// The daemon's unix socket (kept in hosts; the nginx upstream).
+    #[arg(long, default_value = "/var/run/docker.sock", value_name = "PATH")]
+    pub socket: PathBuf,
+    /// Which issued server certificate (record name).
+    #[arg(long, default_value = "server", value_name = "NAME")]
+    pub server: String,
+    /// Write the rendering to FILE (atomically, 0644) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Do not print the copy / mode instructions on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PkiLsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// Name of an issued certificate (see `dctx pki ls`), or `ca`.
+    pub name: String,
+    /// Output: a directory for a server; a tar / directory for a client.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Client only: write a PKCS#12 too (or instead).
+    #[arg(long, value_name = "FILE")]
+    pub p12: Option<PathBuf>,
+    /// Validity in days (default: the original request's).
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
+    /// Read passphrases from stdin (CA key first if encrypted, then the .p12 password).
+    #[arg(long)]
+    pub password_stdin: bool,
 }

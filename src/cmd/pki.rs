@@ -1,8 +1,625 @@
-//! `dctx pki …`.
+//! `dctx pki …`: glue between the arguments, the terminal (passphrases) and
+//! `pki::issue` / `pki::daemon`.
 
-use crate::cli::pki::PkiArgs;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use zeroize::Zeroizing;
+
+use crate::cli::pki::{
+    ClientArgs, DaemonConfigArgs, InitArgs, PkiArgs, PkiCommand, PkiLsArgs, RenewArgs, ServerArgs,
+};
+use crate::cmd::print;
 use crate::environment::Env;
+use crate::exit;
+use crate::pki::daemon::{self, DaemonOptions};
+use crate::pki::inspect::rfc3339;
+use crate::pki::issue::{self, Host, Issued, IssuedMeta, Kind, LeafRequest, Pki};
+use crate::store::{Store, atomic};
 
-pub fn run(_args: PkiArgs, _env: &Env) -> anyhow::Result<u8> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: PkiArgs, env: &Env) -> anyhow::Result<u8> {
+    let dir = match args.dir {
+        Some(d) => d,
+        None => Store::from_env(env)?.root.join("pki"),
+    };
+    let pki = Pki::new(dir);
+    match args.command {
+        PkiCommand::Init(a) => init(&pki, a, env),
+        PkiCommand::Server(a) => server(&pki, a, env),
+        PkiCommand::Client(a) => client(&pki, a, env),
+        PkiCommand::DaemonConfig(a) => daemon_config(&pki, a),
+        PkiCommand::Ls(a) => ls(&pki, a, env),
+        PkiCommand::Renew(a) => renew(&pki, a, env),
+    }
+}
+
+/// Passphrases: from the terminal (never echoed), or one per line from stdin.
+struct Secrets {
+    stdin: bool,
+    lines: Option<std::io::Lines<std::io::StdinLock<'static>>>,
+    line: usize,
+}
+
+impl Secrets {
+    fn new(stdin: bool) -> Self {
+        Self {
+            stdin,
+            lines: None,
+            line: 0,
+        }
+    }
+
+    /// Ask for `what`; `confirm` asks twice on a terminal (new passphrases).
+    fn ask(&mut self, what: &str, confirm: bool) -> anyhow::Result<Zeroizing<String>> {
+        let pw = if self.stdin {
+            self.line += 1;
+            let lines = self
+                .lines
+                .get_or_insert_with(|| std::io::stdin().lock().lines());
+            match lines.next() {
+                Some(Ok(l)) => Zeroizing::new(l.trim_end_matches('\r').to_string()),
+                Some(Err(e)) => return Err(anyhow::Error::new(e).context("reading stdin")),
+                None => bail!(
+                    "--password-stdin: expected the {what} on line {} of stdin",
+                    self.line
+                ),
+            }
+        } else {
+            let ask = |prompt: String| {
+                rpassword::prompt_password(prompt).map(Zeroizing::new).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot ask for the {what} on a terminal ({e}); pipe it with --password-stdin"
+                    )
+                })
+            };
+            let pw = ask(format!("{what}: "))?;
+            if confirm {
+                let again = ask(format!("{what} (again): "))?;
+                if *again != *pw {
+                    bail!("the two entries do not match");
+                }
+            }
+            pw
+        };
+        if pw.is_empty() {
+            bail!("empty {what}");
+        }
+        Ok(pw)
+    }
+}
+
+fn init(pki: &Pki, a: InitArgs, env: &Env) -> anyhow::Result<u8> {
+    if a.password_stdin && !a.encrypt_ca_key {
+        bail!("--password-stdin only applies with --encrypt-ca-key");
+    }
+    let _lock = pki.lock()?;
+    if pki.has_ca() && !a.force {
+        bail!(
+            "a CA already exists in {} (refusing to overwrite it: everything it signed would stop verifying); \
+             pass --force to replace it (the old files are kept as .bak-<time>)",
+            pki.dir.display()
+        );
+    }
+    let passphrase = if a.encrypt_ca_key {
+        Some(Secrets::new(a.password_stdin).ask("new CA key passphrase", true)?)
+    } else {
+        None
+    };
+    let opts = issue::InitOptions {
+        common_name: a.cn,
+        key_type: a.key_type,
+        days: a.days,
+        force: a.force,
+    };
+    let info = pki.init(&opts, passphrase.as_deref().map(|s| s.as_str()), env.now)?;
+    print(&format!(
+        "Created CA \"{}\" ({}), valid until {} ({} days)\n  certificate: {} (0644)\n  private key: {} (0600{})\n\
+         Next: dctx pki server --host <dns-name-or-ip> --out <dir>\n",
+        info.display_name(),
+        a.key_type,
+        info.not_after_rfc3339(),
+        info.days_left(env.now),
+        pki.ca_cert_path().display(),
+        pki.ca_key_path().display(),
+        if a.encrypt_ca_key {
+            ", passphrase-encrypted"
+        } else {
+            ""
+        },
+    ))?;
+    Ok(exit::OK)
+}
+
+/// Load the CA, asking for its passphrase only when the key is encrypted.
+fn load_ca(pki: &Pki, secrets: &mut Secrets) -> anyhow::Result<issue::Ca> {
+    pki.load_ca(&mut || secrets.ask("CA key passphrase", false))
+}
+
+fn refuse_existing(paths: &[PathBuf], force: bool) -> anyhow::Result<()> {
+    if force {
+        return Ok(());
+    }
+    if let Some(p) = paths.iter().find(|p| p.exists()) {
+        bail!(
+            "{} already exists; pass --force to overwrite it",
+            p.display()
+        );
+    }
+    Ok(())
+}
+
+/// A relative file name gets "./" so its parent is a real directory.
+fn file_path(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => p.to_path_buf(),
+        _ => Path::new(".").join(p),
+    }
+}
+
+fn server_files(dir: &Path) -> [PathBuf; 3] {
+    [
+        dir.join("ca.pem"),
+        dir.join("server-cert.pem"),
+        dir.join("server-key.pem"),
+    ]
+}
+
+fn write_server(dir: &Path, issued: &Issued) -> anyhow::Result<String> {
+    if !dir.exists() {
+        atomic::create_dir(dir, atomic::PRIVATE_DIR)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let [ca, cert, key] = server_files(dir);
+    let mut lines = String::new();
+    for (path, data, mode) in [
+        (&ca, issued.ca_pem.as_bytes(), atomic::PUBLIC_FILE),
+        (&cert, issued.cert_pem.as_bytes(), atomic::PUBLIC_FILE),
+        (&key, issued.key_pem.as_bytes(), atomic::PRIVATE_FILE),
+    ] {
+        atomic::write(path, data, mode).with_context(|| format!("writing {}", path.display()))?;
+        lines.push_str(&format!("  {} ({mode:04o})\n", path.display()));
+    }
+    Ok(lines)
+}
+
+/// Archive flavour of a client `--out`: Some(gzip?) for a tar, None for a directory.
+fn archive_kind(p: &Path) -> Option<bool> {
+    let s = p.to_string_lossy().to_ascii_lowercase();
+    if s.ends_with(".tar.gz") || s.ends_with(".tgz") {
+        Some(true)
+    } else if s.ends_with(".tar") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn client_targets(out: Option<&Path>, p12: Option<&Path>) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Some(out) = out {
+        match archive_kind(out) {
+            Some(_) => v.push(out.to_path_buf()),
+            None => v.extend(["ca.pem", "cert.pem", "key.pem"].map(|f| out.join(f))),
+        }
+    }
+    if let Some(p) = p12 {
+        v.push(p.to_path_buf());
+    }
+    v
+}
+
+fn write_client(
+    out: Option<&Path>,
+    p12: Option<(&Path, &str)>,
+    issued: &Issued,
+    now: i64,
+) -> anyhow::Result<String> {
+    let mut lines = String::new();
+    if let Some(out) = out {
+        match archive_kind(out) {
+            Some(gz) => {
+                let tar = issue::client_tar(issued, now, gz)?;
+                let path = file_path(out);
+                atomic::write(&path, &tar, atomic::PRIVATE_FILE)
+                    .with_context(|| format!("writing {}", out.display()))?;
+                lines.push_str(&format!(
+                    "  {} (0600: ca.pem, cert.pem, key.pem)\n",
+                    out.display()
+                ));
+            }
+            None => {
+                if !out.exists() {
+                    atomic::create_dir(out, atomic::PRIVATE_DIR)
+                        .with_context(|| format!("creating {}", out.display()))?;
+                }
+                for (f, data, mode) in [
+                    ("ca.pem", issued.ca_pem.as_bytes(), atomic::PUBLIC_FILE),
+                    ("cert.pem", issued.cert_pem.as_bytes(), atomic::PUBLIC_FILE),
+                    ("key.pem", issued.key_pem.as_bytes(), atomic::PRIVATE_FILE),
+                ] {
+                    let path = out.join(f);
+                    atomic::write(&path, data, mode)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    lines.push_str(&format!("  {} ({mode:04o})\n", path.display()));
+                }
+            }
+        }
+    }
+    if let Some((path, password)) = p12 {
+        let data = issue::client_p12(issued, password)?;
+        atomic::write(&file_path(path), &data, atomic::PRIVATE_FILE)
+            .with_context(|| format!("writing {}", path.display()))?;
+        lines.push_str(&format!(
+            "  {} (0600, PKCS#12: key, certificate, CA)\n",
+            path.display()
+        ));
+    }
+    Ok(lines)
+}
+
+fn refuse_reissue(pki: &Pki, name: &str, force: bool) -> anyhow::Result<()> {
+    if !force && pki.record_dir(name).join("meta.json").exists() {
+        bail!(
+            "a certificate named {name:?} was already issued; renew it with `dctx pki renew {name}`, \
+             or pass --force to issue a new one under that name"
+        );
+    }
+    Ok(())
+}
+
+fn summary(issued: &Issued, now: i64, verb: &str) -> String {
+    let m = &issued.meta;
+    let what = match m.kind {
+        Kind::Server => format!(
+            "server certificate {:?} for {}",
+            m.name,
+            m.names
+                .iter()
+                .map(|n| match issue::parse_host(n) {
+                    Ok(h) => h.san_label(),
+                    Err(_) => n.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Kind::Client => format!("client certificate {:?} (CN={})", m.name, m.name),
+    };
+    format!(
+        "{verb} {what}\n  key {}, serial {}, valid until {} ({} days)\n",
+        m.key_type,
+        m.serial,
+        rfc3339(m.not_after),
+        (m.not_after - now).div_euclid(86_400)
+    )
+}
+
+fn server(pki: &Pki, a: ServerArgs, env: &Env) -> anyhow::Result<u8> {
+    issue::validate_name(&a.name)?;
+    let mut hosts: Vec<Host> = Vec::new();
+    for h in &a.hosts {
+        let h = issue::parse_host(h)?;
+        if !hosts.contains(&h) {
+            hosts.push(h);
+        }
+    }
+    let _lock = pki.lock()?;
+    refuse_reissue(pki, &a.name, a.issue.force)?;
+    refuse_existing(&server_files(&a.out), a.issue.force)?;
+    let mut secrets = Secrets::new(a.issue.password_stdin);
+    let ca = load_ca(pki, &mut secrets)?;
+    let req = LeafRequest {
+        name: a.name,
+        kind: Kind::Server,
+        hosts,
+        key_type: a.issue.key_type,
+        days: a.issue.days,
+    };
+    let mut issued = pki.issue(&ca, &req, env.now)?;
+    issued.meta.out = Some(absolute(&a.out));
+    let files = write_server(&a.out, &issued)?;
+    pki.record(&issued)?;
+    print(&format!(
+        "{}{files}Next: dctx pki daemon-config --listen tcp://0.0.0.0:2376 --format daemon.json|systemd|flags|nginx\n",
+        summary(&issued, env.now, "Issued")
+    ))?;
+    Ok(exit::OK)
+}
+
+fn client(pki: &Pki, a: ClientArgs, env: &Env) -> anyhow::Result<u8> {
+    issue::validate_name(&a.name)?;
+    let _lock = pki.lock()?;
+    refuse_reissue(pki, &a.name, a.issue.force)?;
+    refuse_existing(
+        &client_targets(a.out.as_deref(), a.p12.as_deref()),
+        a.issue.force,
+    )?;
+    let mut secrets = Secrets::new(a.issue.password_stdin);
+    let ca = load_ca(pki, &mut secrets)?;
+    let p12_password = match a.p12 {
+        Some(_) => Some(secrets.ask(&format!("export password for {}.p12", a.name), true)?),
+        None => None,
+    };
+    let req = LeafRequest {
+        name: a.name,
+        kind: Kind::Client,
+        hosts: vec![],
+        key_type: a.issue.key_type,
+        days: a.issue.days,
+    };
+    let mut issued = pki.issue(&ca, &req, env.now)?;
+    issued.meta.out = a.out.as_deref().or(a.p12.as_deref()).map(absolute);
+    let p12 = a
+        .p12
+        .as_deref()
+        .zip(p12_password.as_ref().map(|p| p.as_str()));
+    let files = write_client(a.out.as_deref(), p12, &issued, env.now)?;
+    pki.record(&issued)?;
+    let mut msg = summary(&issued, env.now, "Issued") + &files;
+    if let Some(out) = &a.out {
+        msg.push_str(&format!(
+            "Import it: dctx add <profile> --bundle {} -H tcp://<daemon>:2376\n",
+            out.display()
+        ));
+    }
+    print(&msg)?;
+    Ok(exit::OK)
+}
+
+fn renew(pki: &Pki, a: RenewArgs, env: &Env) -> anyhow::Result<u8> {
+    if a.name == "ca" {
+        return renew_ca(pki, a, env);
+    }
+    let meta = pki.load_record(&a.name)?;
+    match meta.kind {
+        Kind::Server => {
+            if a.out.is_none() {
+                bail!(
+                    "renewing server {:?} needs --out DIR for the new ca.pem, server-cert.pem, server-key.pem{}",
+                    meta.name,
+                    meta.out
+                        .as_ref()
+                        .map(|o| format!(" (last written to {})", o.display()))
+                        .unwrap_or_default()
+                );
+            }
+            if a.p12.is_some() {
+                bail!("--p12 is for client certificates");
+            }
+        }
+        Kind::Client => {
+            if a.out.is_none() && a.p12.is_none() {
+                bail!(
+                    "renewing client {:?} needs --out (tar or dir) and/or --p12{}",
+                    meta.name,
+                    meta.out
+                        .as_ref()
+                        .map(|o| format!(" (last written to {})", o.display()))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
+    let hosts = meta
+        .names
+        .iter()
+        .filter(|_| meta.kind == Kind::Server)
+        .map(|n| issue::parse_host(n))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let _lock = pki.lock()?;
+    let mut secrets = Secrets::new(a.password_stdin);
+    let ca = load_ca(pki, &mut secrets)?;
+    let p12_password = match a.p12 {
+        Some(_) => Some(secrets.ask(&format!("export password for {}.p12", meta.name), true)?),
+        None => None,
+    };
+    let req = LeafRequest {
+        name: meta.name.clone(),
+        kind: meta.kind,
+        hosts,
+        key_type: meta.key_type,
+        days: a.days.unwrap_or(meta.days),
+    };
+    let mut issued = pki.issue(&ca, &req, env.now)?;
+    issued.meta.out = a.out.as_deref().or(a.p12.as_deref()).map(absolute);
+    let files = match meta.kind {
+        Kind::Server => write_server(a.out.as_deref().expect("checked"), &issued)?,
+        Kind::Client => {
+            let p12 = a
+                .p12
+                .as_deref()
+                .zip(p12_password.as_ref().map(|p| p.as_str()));
+            write_client(a.out.as_deref(), p12, &issued, env.now)?
+        }
+    };
+    pki.record(&issued)?;
+    print(&format!(
+        "{}  replaces serial {} (expiring {})\n{files}",
+        summary(&issued, env.now, "Renewed"),
+        meta.serial,
+        rfc3339(meta.not_after)
+    ))?;
+    Ok(exit::OK)
+}
+
+fn renew_ca(pki: &Pki, a: RenewArgs, env: &Env) -> anyhow::Result<u8> {
+    if a.out.is_some() || a.p12.is_some() {
+        bail!(
+            "`renew ca` rewrites {} in place; --out / --p12 do not apply",
+            pki.ca_cert_path().display()
+        );
+    }
+    let _lock = pki.lock()?;
+    let mut secrets = Secrets::new(a.password_stdin);
+    let ca = load_ca(pki, &mut secrets)?;
+    let old = ca.info.clone();
+    let info = pki.renew_ca(&ca, a.days.unwrap_or(issue::DEFAULT_CA_DAYS), env.now)?;
+    print(&format!(
+        "Renewed CA \"{}\" (same key and subject: certificates it issued stay valid)\n  serial {}, valid until {} ({} days)\n  replaces serial {} (expiring {})\n\
+         Distribute the new {} to clients and daemons (ca.pem in bundles and --cert-dir).\n",
+        info.display_name(),
+        info.serial.replace(':', "").to_ascii_uppercase(),
+        info.not_after_rfc3339(),
+        info.days_left(env.now),
+        old.serial.replace(':', "").to_ascii_uppercase(),
+        old.not_after_rfc3339(),
+        pki.ca_cert_path().display(),
+    ))?;
+    Ok(exit::OK)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn daemon_config(pki: &Pki, a: DaemonConfigArgs) -> anyhow::Result<u8> {
+    let server = pki.load_record(&a.server).map_err(|e| {
+        e.context(format!(
+            "daemon-config renders the daemon side of an issued server certificate; \
+             issue one first: dctx pki server --host <name-or-ip> --out <dir>{}",
+            if a.server == "server" {
+                String::new()
+            } else {
+                format!(" --name {}", a.server)
+            }
+        ))
+    })?;
+    if server.kind != Kind::Server {
+        bail!(
+            "{:?} is a client certificate; pass --server <server record>",
+            a.server
+        );
+    }
+    let listen = a
+        .listen
+        .iter()
+        .map(|l| daemon::parse_listen(l))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let opts = DaemonOptions {
+        listen,
+        cert_dir: a.cert_dir,
+        socket: a.socket,
+    };
+    let text = daemon::render(a.format, &opts, &server);
+    for w in daemon::warnings(&opts, &server) {
+        eprintln!("warning: {w}");
+    }
+    match &a.output {
+        Some(path) => {
+            atomic::write(&file_path(path), text.as_bytes(), atomic::PUBLIC_FILE)
+                .with_context(|| format!("writing {}", path.display()))?;
+            if !a.quiet {
+                eprintln!("wrote {}", path.display());
+            }
+        }
+        None => print(&text)?,
+    }
+    if !a.quiet {
+        eprint!(
+            "{}",
+            daemon::instructions(a.format, &opts, server.out.as_deref())
+        );
+    }
+    Ok(exit::OK)
+}
+
+#[derive(serde::Serialize)]
+struct LsRow {
+    name: String,
+    kind: &'static str,
+    names: Vec<String>,
+    key_type: String,
+    serial: String,
+    not_before: i64,
+    not_after: i64,
+    expires: String,
+    days_left: i64,
+}
+
+fn key_label(cert_key_type: &str) -> String {
+    match cert_key_type {
+        "EC-256" => "ecdsa-p256".into(),
+        "EC-384" => "ecdsa-p384".into(),
+        k => k
+            .strip_prefix("RSA-")
+            .map(|b| format!("rsa-{b}"))
+            .unwrap_or_else(|| k.to_string()),
+    }
+}
+
+fn ls(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<u8> {
+    let mut rows = Vec::new();
+    if pki.ca_cert_path().exists() {
+        let (_, ca) = pki.ca_cert()?;
+        rows.push(LsRow {
+            name: "ca".into(),
+            kind: "ca",
+            names: vec![ca.display_name().to_string()],
+            key_type: key_label(&ca.key_type),
+            serial: ca.serial.replace(':', "").to_ascii_uppercase(),
+            not_before: ca.not_before,
+            not_after: ca.not_after,
+            expires: ca.not_after_rfc3339(),
+            days_left: ca.days_left(env.now),
+        });
+    }
+    for m in pki.records()? {
+        rows.push(row(&m, env.now));
+    }
+    if a.json {
+        print(&(serde_json::to_string_pretty(&rows)? + "\n"))?;
+        return Ok(exit::OK);
+    }
+    if rows.is_empty() {
+        print(&format!(
+            "No CA in {} (create one with `dctx pki init`).\n",
+            pki.dir.display()
+        ))?;
+        return Ok(exit::OK);
+    }
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_header([
+        "NAME",
+        "KIND",
+        "NAMES",
+        "KEY",
+        "SERIAL",
+        "EXPIRES",
+        "DAYS LEFT",
+    ]);
+    for r in &rows {
+        let left = if r.days_left < 0 {
+            format!("EXPIRED {}d ago", -r.days_left)
+        } else if r.days_left < 30 {
+            format!("{} (renew soon)", r.days_left)
+        } else {
+            r.days_left.to_string()
+        };
+        t.add_row([
+            r.name.clone(),
+            r.kind.to_string(),
+            r.names.join(", "),
+            r.key_type.clone(),
+            r.serial.clone(),
+            r.expires.clone(),
+            left,
+        ]);
+    }
+    print(&format!("{t}\n"))?;
+    Ok(exit::OK)
+}
+
+fn row(m: &IssuedMeta, now: i64) -> LsRow {
+    LsRow {
+        name: m.name.clone(),
+        kind: m.kind.label(),
+        names: m.names.clone(),
+        key_type: m.key_type.label().into(),
+        serial: m.serial.clone(),
+        not_before: m.not_before,
+        not_after: m.not_after,
+        expires: rfc3339(m.not_after),
+        days_left: (m.not_after - now).div_euclid(86_400),
+    }
 }

@@ -1,5 +1,7 @@
 //! Certificates: inspection (used by import, `show` and the probe) and issuing.
+pub mod daemon;
 pub mod inspect;
+pub mod issue;
 pub mod keys;
 
 pub use inspect::CertInfo;

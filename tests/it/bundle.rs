@@ -352,7 +352,7 @@ fn docker_context_export_without_trailer() {
     let pad = (512 - key.len() % 512) % 512;
     assert!(pad > 0, "test needs a padded last entry");
     t.truncate(t.len() - 1024 - pad);
-    assert!(t.len() % 512 != 0);
+    assert!(!t.len().is_multiple_of(512));
     let m = read_bytes("prod.dockercontext", &t).unwrap();
     assert_ok(&m, &c, &ca.id);
     assert_eq!(m.host.as_deref(), Some("tcp://10.0.0.5:2376"));

@@ -3,6 +3,7 @@
 mod bundle;
 mod core;
 mod hostile;
+mod pki;
 mod support;
 
 /// The shared daemon is the Debian dockerd, answering on its TLS port.

@@ -1,0 +1,404 @@
+//! Rendering the daemon side for an issued server certificate: daemon.json,
+//! a systemd drop-in, plain dockerd flags, or an nginx server block that
+//! fronts the docker unix socket with client-certificate verification.
+//!
+//! Pure functions: text in, text out. The caller decides where it goes.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+
+use crate::pki::issue::{Host, IssuedMeta};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// /etc/docker/daemon.json (tls*, hosts).
+    #[value(name = "daemon.json", alias = "json", alias = "daemon-json")]
+    DaemonJson,
+    /// systemd drop-in (docker.service.d/override.conf) with the empty `ExecStart=`.
+    Systemd,
+    /// Plain dockerd command-line flags.
+    Flags,
+    /// nginx server block fronting the unix socket, client certs required.
+    Nginx,
+}
+
+/// One `--listen` endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    Tcp { host: String, port: u16 },
+    Unix(PathBuf),
+}
+
+impl Listen {
+    pub fn url(&self) -> String {
+        match self {
+            Listen::Tcp { host, port } => {
+                if host.contains(':') {
+                    format!("tcp://[{host}]:{port}")
+                } else {
+                    format!("tcp://{host}:{port}")
+                }
+            }
+            Listen::Unix(p) => format!("unix://{}", p.display()),
+        }
+    }
+}
+
+/// Parse `tcp://HOST[:PORT]` (port defaults to 2376) or `unix:///path`.
+pub fn parse_listen(raw: &str) -> anyhow::Result<Listen> {
+    if let Some(path) = raw.strip_prefix("unix://") {
+        if !path.starts_with('/') {
+            bail!(
+                "--listen {raw:?}: a unix socket needs an absolute path (unix:///var/run/docker.sock)"
+            );
+        }
+        return Ok(Listen::Unix(PathBuf::from(path)));
+    }
+    let Some(rest) = raw.strip_prefix("tcp://") else {
+        if raw.starts_with("http://") || raw.starts_with("https://") {
+            bail!(
+                "--listen {raw:?}: dockerd listens on tcp://HOST:PORT (TLS is configured separately), e.g. tcp://0.0.0.0:2376"
+            );
+        }
+        bail!(
+            "--listen {raw:?}: expected tcp://HOST:PORT (e.g. tcp://0.0.0.0:2376) or unix:///path"
+        );
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = if let Some(r) = rest.strip_prefix('[') {
+        let Some((h, after)) = r.split_once(']') else {
+            bail!("--listen {raw:?}: unbalanced [ ]");
+        };
+        let port = after.strip_prefix(':').unwrap_or("");
+        (h.to_string(), port)
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h.to_string(), p),
+            _ => (rest.to_string(), ""),
+        }
+    };
+    let host = if host.is_empty() {
+        "0.0.0.0".to_string()
+    } else {
+        host
+    };
+    let port = if port.is_empty() {
+        2376
+    } else {
+        port.parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| anyhow::anyhow!("--listen {raw:?}: invalid port {port:?}"))?
+    };
+    Ok(Listen::Tcp { host, port })
+}
+
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    pub listen: Vec<Listen>,
+    /// Where ca.pem / server-cert.pem / server-key.pem live on the daemon host.
+    pub cert_dir: PathBuf,
+    /// The daemon's unix socket (kept in `hosts`; the nginx upstream).
+    pub socket: PathBuf,
+}
+
+impl DaemonOptions {
+    pub fn ca(&self) -> PathBuf {
+        self.cert_dir.join("ca.pem")
+    }
+    pub fn cert(&self) -> PathBuf {
+        self.cert_dir.join("server-cert.pem")
+    }
+    pub fn key(&self) -> PathBuf {
+        self.cert_dir.join("server-key.pem")
+    }
+
+    /// `hosts` for dockerd: the unix socket first (so local `docker` keeps
+    /// working), then every --listen.
+    pub fn hosts(&self) -> Vec<String> {
+        let mut hosts = Vec::new();
+        if !self.listen.iter().any(|l| matches!(l, Listen::Unix(_))) {
+            hosts.push(Listen::Unix(self.socket.clone()).url());
+        }
+        hosts.extend(self.listen.iter().map(Listen::url));
+        hosts
+    }
+
+    fn tcp(&self) -> impl Iterator<Item = (&str, u16)> {
+        self.listen.iter().filter_map(|l| match l {
+            Listen::Tcp { host, port } => Some((host.as_str(), *port)),
+            Listen::Unix(_) => None,
+        })
+    }
+}
+
+/// Problems worth a warning: a listen address the certificate does not name,
+/// the plaintext port, no TCP endpoint at all.
+pub fn warnings(opts: &DaemonOptions, server: &IssuedMeta) -> Vec<String> {
+    let mut out = Vec::new();
+    if opts.tcp().next().is_none() {
+        out.push("no tcp:// --listen given: the daemon will not be reachable over TLS".into());
+    }
+    for (host, port) in opts.tcp() {
+        let unspecified = host.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified());
+        if !unspecified {
+            let host_l = host.to_ascii_lowercase();
+            let named = server.names.iter().any(|n| {
+                n == &host_l
+                    || n.strip_prefix("*.").is_some_and(|suffix| {
+                        host_l
+                            .split_once('.')
+                            .is_some_and(|(_, rest)| rest == suffix)
+                    })
+            });
+            if !named {
+                out.push(format!(
+                    "listening on {host}, but the certificate {:?} names only {}: clients dialing {host} will fail verification \
+                     (re-issue with `dctx pki server --host {host} …` or listen on 0.0.0.0)",
+                    server.name,
+                    server.names.join(", ")
+                ));
+            }
+        }
+        if port == 2375 {
+            out.push(
+                "port 2375 is Docker's conventional *plaintext* port; TLS daemons use 2376".into(),
+            );
+        }
+    }
+    out
+}
+
+/// Render `format`. The result is the file content only (no instructions).
+pub fn render(format: Format, opts: &DaemonOptions, server: &IssuedMeta) -> String {
+    match format {
+        Format::DaemonJson => daemon_json(opts),
+        Format::Systemd => systemd(opts),
+        Format::Flags => format!("dockerd {}\n", flags(opts).join(" ")),
+        Format::Nginx => nginx(opts, server),
+    }
+}
+
+pub fn daemon_json(opts: &DaemonOptions) -> String {
+    let v = serde_json::json!({
+        "tls": true,
+        "tlsverify": true,
+        "tlscacert": opts.ca().display().to_string(),
+        "tlscert": opts.cert().display().to_string(),
+        "tlskey": opts.key().display().to_string(),
+        "hosts": opts.hosts(),
+    });
+    let mut s = serde_json::to_string_pretty(&v).expect("json");
+    s.push('\n');
+    s
+}
+
+/// dockerd flags, shell-quoted.
+pub fn flags(opts: &DaemonOptions) -> Vec<String> {
+    let mut f = vec![
+        "--tlsverify".to_string(),
+        format!("--tlscacert={}", sh_quote(&opts.ca().display().to_string())),
+        format!("--tlscert={}", sh_quote(&opts.cert().display().to_string())),
+        format!("--tlskey={}", sh_quote(&opts.key().display().to_string())),
+    ];
+    for h in opts.hosts() {
+        f.push(format!("-H {}", sh_quote(&h)));
+    }
+    f
+}
+
+fn systemd(opts: &DaemonOptions) -> String {
+    // Under systemd the unix socket comes from docker.socket (-H fd://).
+    let mut f = vec!["-H fd://".to_string()];
+    f.extend(
+        flags(opts)
+            .into_iter()
+            .filter(|x| !(x.starts_with("-H ") && x.contains("unix://"))),
+    );
+    f.push("--containerd=/run/containerd/containerd.sock".into());
+    let exec = f.iter().map(|x| systemd_escape(x)).collect::<Vec<_>>();
+    format!(
+        "# /etc/systemd/system/docker.service.d/override.conf\n\
+         # The empty ExecStart= clears the packaged command line; without it systemd\n\
+         # refuses a second ExecStart for a simple service.\n\
+         # Do NOT also put \"hosts\" or tls* keys in /etc/docker/daemon.json: dockerd\n\
+         # refuses to start when a setting is given both as a flag and in the file.\n\
+         # Then: systemctl daemon-reload && systemctl restart docker\n\
+         [Service]\n\
+         ExecStart=\n\
+         ExecStart=/usr/bin/dockerd {}\n",
+        exec.join(" ")
+    )
+}
+
+fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
+    let mut listens = String::new();
+    for (host, port) in opts.tcp() {
+        let l = match host.parse::<IpAddr>() {
+            Ok(ip) if ip.is_unspecified() && ip.is_ipv4() => format!("{port}"),
+            Ok(IpAddr::V6(ip)) => format!("[{ip}]:{port}"),
+            _ => format!("{host}:{port}"),
+        };
+        listens.push_str(&format!("    listen {l} ssl;\n"));
+    }
+    if listens.is_empty() {
+        listens.push_str("    listen 2376 ssl;\n");
+    }
+    let names: Vec<&str> = server.names.iter().map(String::as_str).collect();
+    let socket = opts.socket.display();
+    format!(
+        "# nginx in front of the docker socket, client certificates required (dctx pki).\n\
+         # Put this inside http {{ }} (e.g. /etc/nginx/conf.d/docker-tls.conf).\n\
+         # The nginx worker user must be able to read and write {socket}:\n\
+         # add it to the socket's group (usually `docker`: usermod -aG docker www-data)\n\
+         # or run the workers as a user that already is. Anyone holding a client\n\
+         # certificate signed by this CA is root-equivalent on this host.\n\
+         map $http_upgrade $dctx_connection_upgrade {{\n\
+         \x20   default upgrade;\n\
+         \x20   ''      close;\n\
+         }}\n\
+         upstream dctx_docker_socket {{\n\
+         \x20   server unix:{socket};\n\
+         }}\n\
+         server {{\n\
+         {listens}\
+         \x20   server_name {names};\n\
+         \n\
+         \x20   ssl_certificate         {cert};\n\
+         \x20   ssl_certificate_key     {key};\n\
+         \x20   ssl_client_certificate  {ca};\n\
+         \x20   ssl_verify_client       on;\n\
+         \x20   ssl_verify_depth        1;\n\
+         \x20   ssl_protocols           TLSv1.2 TLSv1.3;\n\
+         \n\
+         \x20   # docker build / load / push stream large bodies; logs -f and events stay open.\n\
+         \x20   client_max_body_size    0;\n\
+         \x20   proxy_request_buffering off;\n\
+         \x20   proxy_buffering         off;\n\
+         \x20   proxy_read_timeout      1h;\n\
+         \x20   proxy_send_timeout      1h;\n\
+         \n\
+         \x20   location / {{\n\
+         \x20       proxy_pass http://dctx_docker_socket;\n\
+         \x20       proxy_http_version 1.1;\n\
+         \x20       proxy_set_header Host $host;\n\
+         \x20       # docker attach / exec hijack the connection with Upgrade: tcp\n\
+         \x20       proxy_set_header Upgrade $http_upgrade;\n\
+         \x20       proxy_set_header Connection $dctx_connection_upgrade;\n\
+         \x20   }}\n\
+         }}\n",
+        names = names.join(" "),
+        cert = nginx_quote(&opts.cert()),
+        key = nginx_quote(&opts.key()),
+        ca = nginx_quote(&opts.ca()),
+    )
+}
+
+/// What to do with the files, printed next to the rendering (on stderr).
+/// `source`: the directory `dctx pki server --out` wrote, if known.
+pub fn instructions(format: Format, opts: &DaemonOptions, source: Option<&Path>) -> String {
+    let src = |f: &str| match source {
+        Some(d) => sh_quote(&d.join(f).display().to_string()),
+        None => f.to_string(),
+    };
+    let mut s = format!(
+        "Copy the server files (from `dctx pki server --out`) to the daemon host, with these modes:\n\
+         \x20 install -d -m 0700 {dir_q}\n\
+         \x20 install -m 0644 {sca} {ca}\n\
+         \x20 install -m 0644 {scert} {cert}\n\
+         \x20 install -m 0600 {skey} {key}   # root-owned, never world-readable\n",
+        dir_q = sh_quote(&opts.cert_dir.display().to_string()),
+        sca = src("ca.pem"),
+        scert = src("server-cert.pem"),
+        skey = src("server-key.pem"),
+        ca = sh_quote(&opts.ca().display().to_string()),
+        cert = sh_quote(&opts.cert().display().to_string()),
+        key = sh_quote(&opts.key().display().to_string()),
+    );
+    match format {
+        Format::DaemonJson => s.push_str(
+            "Save the JSON as /etc/docker/daemon.json (0644) and restart docker.\n\
+             systemd caveat: the packaged docker.service starts `dockerd -H fd://`; with \"hosts\" in\n\
+             daemon.json dockerd refuses to start (\"directives are specified both as a flag and in the\n\
+             configuration file\"). Clear the flag with a drop-in containing an empty `ExecStart=` and\n\
+             `ExecStart=/usr/bin/dockerd --containerd=/run/containerd/containerd.sock`\n\
+             (or use --format systemd instead of daemon.json).\n",
+        ),
+        Format::Systemd => s.push_str(
+            "Save it as /etc/systemd/system/docker.service.d/override.conf (0644), then\n\
+             systemctl daemon-reload && systemctl restart docker\n",
+        ),
+        Format::Flags => s.push_str(
+            "Pass the flags to dockerd (and keep hosts/tls* out of daemon.json: a setting may not be given twice).\n",
+        ),
+        Format::Nginx => s.push_str(&format!(
+            "Save the block as /etc/nginx/conf.d/docker-tls.conf (0644; nginx's master process reads the\n\
+             0600 key as root), make sure the nginx worker user can use {} (docker group),\n\
+             then nginx -t && systemctl reload nginx.\n\
+             dockerd itself needs no TCP listener in this layout.\n",
+            opts.socket.display()
+        )),
+    }
+    s
+}
+
+/// A host entry for hints.
+pub fn host_names(hosts: &[Host]) -> String {
+    hosts
+        .iter()
+        .map(Host::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn sh_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:=@,+%".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// systemd ExecStart= words: quote with double quotes when needed.
+fn systemd_escape(word: &str) -> String {
+    // Words from `flags` are already shell-quoted with '…'; systemd understands
+    // single quotes too, so they pass through. Escape % (specifier) only.
+    word.replace('%', "%%")
+}
+
+fn nginx_quote(p: &Path) -> String {
+    let s = p.display().to_string();
+    if s.chars()
+        .any(|c| c.is_whitespace() || c == ';' || c == '"' || c == '\'' || c == '{' || c == '}')
+    {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen() {
+        assert_eq!(
+            parse_listen("tcp://0.0.0.0:2376").unwrap(),
+            Listen::Tcp {
+                host: "0.0.0.0".into(),
+                port: 2376
+            }
+        );
+        assert_eq!(parse_listen("tcp://[::]:1").unwrap().url(), "tcp://[::]:1");
+        assert_eq!(parse_listen("tcp://h").unwrap().url(), "tcp://h:2376");
+        assert!(parse_listen("https://h:2376").is_err());
+        assert!(parse_listen("h:2376").is_err());
+        assert!(parse_listen("tcp://h:0").is_err());
+    }
+}
