@@ -48,6 +48,7 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
         // The docker CLI can only read key.pem from disk: a context would
         // either leak the key or not work. Keyring profiles run via `dctx exec`.
         plan.context = false;
+        crate::store::keyring::ensure_available(&plan.name)?;
     }
     let store = Store::from_env(env)?;
     let docker = DockerConfig::from_env(env)?;

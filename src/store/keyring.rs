@@ -40,6 +40,14 @@ fn map(profile: &str, e: keyring::Error) -> KeyringError {
     }
 }
 
+/// Fail early (before anything is written) when no keyring answers.
+pub fn ensure_available(profile: &str) -> Result<(), KeyringError> {
+    match entry(profile)?.get_secret() {
+        Ok(_) | Err(keyring::Error::NoEntry) => Ok(()),
+        Err(e) => Err(map(profile, e)),
+    }
+}
+
 /// Store (or replace) the key of `profile`.
 pub fn put(profile: &str, key_pem: &[u8]) -> Result<(), KeyringError> {
     entry(profile)?

@@ -3,6 +3,7 @@
 mod bundle;
 mod core;
 mod hostile;
+mod keys;
 mod pki;
 mod support;
 

@@ -4,6 +4,7 @@
 
 pub mod certs;
 pub mod dockerd;
+pub mod keyring;
 pub mod nginx;
 pub mod procs;
 
@@ -22,6 +23,8 @@ pub use procs::free_port;
 pub struct Sandbox {
     pub tmp: tempfile::TempDir,
     pub home: PathBuf,
+    /// Extra variables for every command (e.g. the test Secret Service bus).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Sandbox {
@@ -38,7 +41,20 @@ impl Sandbox {
             .unwrap();
         let home = tmp.path().join("home dir");
         std::fs::create_dir_all(&home).unwrap();
-        Sandbox { tmp, home }
+        Sandbox {
+            tmp,
+            home,
+            env: Vec::new(),
+        }
+    }
+
+    /// Commands see the shared test Secret Service.
+    pub fn with_keyring(mut self) -> Self {
+        self.env.push((
+            "DBUS_SESSION_BUS_ADDRESS".into(),
+            keyring::secret_service().to_string(),
+        ));
+        self
     }
 
     pub fn docker_config(&self) -> PathBuf {
@@ -61,6 +77,9 @@ impl Sandbox {
             .env("HOME", &self.home)
             .env("NO_COLOR", "1")
             .current_dir(self.tmp.path());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
         c
     }
 

@@ -1,0 +1,257 @@
+//! Keys out of plain files: the OS keyring store (a real Secret Service),
+//! `dctx exec`, `dctx key move`, and "no key bytes ever printed".
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::{self, Sandbox, assert_success, dockerd, write_tree};
+
+fn bundle(sb: &Sandbox) -> String {
+    let d = dockerd();
+    let dir = sb.path("bundle");
+    write_tree(
+        &dir,
+        &[
+            ("ca.pem", &d.ca.cert_pem),
+            ("cert.pem", &d.client.cert_pem),
+            ("key.pem", &d.client.key_pem),
+        ],
+    );
+    dir.display().to_string()
+}
+
+/// Base64 body of the shared client key: must never show up in output.
+fn key_marker() -> String {
+    dockerd()
+        .client
+        .key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<String>()[..32]
+        .to_string()
+}
+
+fn assert_no_key(out: &std::process::Output, what: &str) {
+    let marker = key_marker();
+    for s in [&out.stdout, &out.stderr] {
+        let text = String::from_utf8_lossy(s).replace('\n', "");
+        assert!(
+            !text.contains(&marker),
+            "{what}: private key bytes in output"
+        );
+    }
+}
+
+fn secret_tool_lookup(sb: &Sandbox, name: &str) -> Option<String> {
+    let out = sb
+        .cmd("secret-tool")
+        .args(["lookup", "service", "dctx", "username", name])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn runtime_leftovers(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("dctx-exec-"))
+        .collect()
+}
+
+#[test]
+fn keyring_profiles_keep_the_key_off_disk_and_exec_reaches_the_daemon() {
+    let d = dockerd();
+    let sb = Sandbox::new().with_keyring();
+    let b = bundle(&sb);
+    let out = sb
+        .dctx()
+        .args([
+            "add",
+            "vault",
+            "--bundle",
+            &b,
+            "--host",
+            &d.host,
+            "--key-store",
+            "keyring",
+        ])
+        .output()
+        .unwrap();
+    assert_success(&out, "add --key-store keyring");
+    assert_no_key(&out, "add");
+    // The key is in the Secret Service, and nowhere under HOME.
+    let stored = secret_tool_lookup(&sb, "vault").expect("key not in the keyring");
+    assert!(stored.contains("PRIVATE KEY"));
+    let marker = key_marker();
+    for (rel, _) in support::snapshot(&sb.home) {
+        let p = sb.home.join(&rel);
+        if p.is_file() {
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).replace('\n', "");
+            assert!(!text.contains(&marker), "key bytes in {rel}");
+        }
+    }
+    assert!(
+        !sb.docker_config().join("contexts").exists(),
+        "keyring profile wrote a Docker context"
+    );
+    // ls / show say where the key lives.
+    assert!(sb.ok(&["ls"]).contains("keyring"));
+    assert!(sb.ok(&["show", "vault"]).contains("OS keyring"));
+    // env refuses rather than writing the key somewhere permanent.
+    let (_, err) = sb.fails(&["env", "vault"]);
+    assert!(err.contains("dctx exec"), "{err}");
+    // exec materialises the key in a private runtime dir, then removes it.
+    let runtime = sb.path("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = sb
+        .dctx()
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .args(["exec", "vault", "--", "sh", "-c"])
+        .arg("stat -c %a \"$DOCKER_CERT_PATH\" \"$DOCKER_CERT_PATH/key.pem\"; docker version --format '{{.Server.Version}}'")
+        .output()
+        .unwrap();
+    assert_success(&out, "dctx exec");
+    assert_no_key(&out, "exec");
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines, ["700", "600", d.version.as_str()]);
+    assert!(
+        runtime_leftovers(&runtime).is_empty(),
+        "exec left its dir behind"
+    );
+    // Move to a file and back; never two copies, never a stale one.
+    sb.ok(&["key", "move", "vault", "--to", "file"]);
+    assert!(
+        secret_tool_lookup(&sb, "vault").is_none(),
+        "key left in the keyring"
+    );
+    let out = sb
+        .docker()
+        .args([
+            "--context",
+            "vault",
+            "version",
+            "--format",
+            "{{.Server.Version}}",
+        ])
+        .output()
+        .unwrap();
+    assert_success(&out, "docker --context after move to file");
+    sb.ok(&["key", "move", "vault", "--to", "keyring"]);
+    assert!(secret_tool_lookup(&sb, "vault").is_some());
+    assert!(!sb.store().join("profiles/vault/key.pem").exists());
+    assert!(
+        !sb.docker_config()
+            .join("contexts/meta")
+            .read_dir()
+            .map(|mut r| r.next().is_some())
+            .unwrap_or(false),
+        "stale context after move to keyring"
+    );
+    // rm also clears the keyring entry.
+    sb.ok(&["rm", "vault"]);
+    assert!(secret_tool_lookup(&sb, "vault").is_none());
+}
+
+#[test]
+fn keyring_unavailable_fails_clearly_and_writes_nothing() {
+    let sb = Sandbox::new();
+    let b = bundle(&sb);
+    let before = sb.snapshot();
+    let out = sb
+        .dctx()
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}", sb.path("no-bus").display()),
+        )
+        .args([
+            "add",
+            "vault",
+            "--bundle",
+            &b,
+            "--host",
+            "tcp://127.0.0.1:2376",
+            "--key-store",
+            "keyring",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("keyring") && err.contains("--key-store file"),
+        "{err}"
+    );
+    assert_eq!(before, sb.snapshot());
+}
+
+#[test]
+fn exec_forwards_exit_status_and_signals_and_always_cleans_up() {
+    let d = dockerd();
+    let sb = Sandbox::new();
+    let b = bundle(&sb);
+    sb.ok(&["add", "prod", "--bundle", &b, "--host", &d.host]);
+    let runtime = sb.path("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    let out = sb
+        .dctx()
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .args(["exec", "prod", "--", "sh", "-c", "exit 7"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    let out = sb
+        .dctx()
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .args(["exec", "prod", "--", "/nonexistent/cmd"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/cmd"));
+    // SIGTERM to dctx reaches the child; dctx cleans up and reports 128+15.
+    let mut child = sb
+        .dctx()
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .args(["exec", "prod", "--", "sleep", "30"])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while runtime_leftovers(&runtime).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "exec never created its dir"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 15));
+    assert!(
+        runtime_leftovers(&runtime).is_empty(),
+        "dir left after SIGTERM"
+    );
+    // Without XDG_RUNTIME_DIR it falls back to the temp dir.
+    let tmp = sb.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = sb
+        .dctx()
+        .env("TMPDIR", &tmp)
+        .args(["exec", "prod", "--", "sh", "-c", "echo $DOCKER_CERT_PATH"])
+        .output()
+        .unwrap();
+    assert_success(&out, "exec with TMPDIR");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(tmp.to_str().unwrap()));
+    assert!(runtime_leftovers(&tmp).is_empty());
+}
