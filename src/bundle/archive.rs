@@ -78,6 +78,20 @@ pub fn load(path: &Path) -> Result<Loaded, BundleError> {
     Ok(loaded)
 }
 
+/// Load a bundle already in memory (fuzzing, tests): same path as a file.
+pub fn load_bytes(name: &str, data: &[u8]) -> Result<Loaded, BundleError> {
+    let mut budget = Budget::new(name);
+    budget.check_declared(data.len() as u64)?;
+    let data = budget.read_all(data)?;
+    let mut loaded = Loaded {
+        entries: Vec::new(),
+        notes: Vec::new(),
+        single_file: false,
+    };
+    expand(data, name, &mut budget, &mut loaded, true)?;
+    Ok(loaded)
+}
+
 /// Load `--ca/--cert/--key` given separately: each is one plain file
 /// (but still identified by content).
 pub fn load_files(paths: &[&Path]) -> Result<Loaded, BundleError> {

@@ -20,6 +20,8 @@ use crate::pki::keys::pem_encode;
 pub enum Source {
     /// `--bundle PATH`: tar, tar.gz, zip, directory, .p12, docker export, docker-machine dir.
     Bundle(PathBuf),
+    /// A bundle already in memory (named for messages): fuzzing and tests.
+    Memory { name: String, data: Vec<u8> },
     /// `--ca/--cert/--key` given separately.
     Files {
         ca: Option<PathBuf>,
@@ -142,6 +144,7 @@ pub fn read(
 ) -> Result<Material, BundleError> {
     let (loaded, bundle) = match src {
         Source::Bundle(path) => (archive::load(path)?, archive::short_name(path)),
+        Source::Memory { name, data } => (archive::load_bytes(name, data)?, name.clone()),
         Source::Files { ca, cert, key } => {
             let paths: Vec<&Path> = [ca, cert, key]
                 .into_iter()

@@ -199,7 +199,7 @@ fn read_material(src: &Source, args: &AddArgs, env: &Env) -> anyhow::Result<Mate
     };
     let what = match src {
         Source::Bundle(p) => p.display().to_string(),
-        Source::Files { .. } => "the given files".into(),
+        Source::Files { .. } | Source::Memory { .. } => "the given files".into(),
     };
     bundle::read(src, &opts, &mut pass)
         .map_err(anyhow::Error::new)
