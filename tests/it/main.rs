@@ -1,5 +1,6 @@
 //! One integration-test binary: faster to link, and one shared dockerd.
 
+mod probe;
 mod support;
 
 #[test]

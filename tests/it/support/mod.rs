@@ -5,6 +5,7 @@
 pub mod certs;
 pub mod dockerd;
 pub mod nginx;
+pub mod peers;
 pub mod procs;
 
 use std::collections::BTreeMap;
