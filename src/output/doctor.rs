@@ -59,7 +59,7 @@ pub fn render(r: &Report, color: bool) -> String {
                 continue;
             }
             shown[i] = true;
-            finding(&mut out, f, color);
+            finding(&mut out, f, Some(&s.detail), color);
         }
     }
     let rest: Vec<_> = r
@@ -71,7 +71,7 @@ pub fn render(r: &Report, color: bool) -> String {
     if !rest.is_empty() {
         let _ = writeln!(out, "  other findings:");
         for (_, f) in rest {
-            finding(&mut out, f, color);
+            finding(&mut out, f, None, color);
         }
     }
     let errors = r
@@ -99,18 +99,29 @@ pub fn render(r: &Report, color: bool) -> String {
     out
 }
 
-fn finding(out: &mut String, f: &crate::probe::Finding, color: bool) {
+/// A finding under its step; the message is left out when the step line
+/// already says it.
+fn finding(out: &mut String, f: &crate::probe::Finding, step_detail: Option<&str>, color: bool) {
     let (mark, c) = match f.severity {
         Severity::Error => ("✗", RED),
         Severity::Warning => ("!", YELLOW),
         Severity::Info => ("i", DIM),
     };
-    let _ = writeln!(
-        out,
-        "      {} {}: {}",
-        paint(color, c, mark),
-        paint(color, BOLD, f.code.as_str()),
-        f.message
-    );
+    if step_detail == Some(f.message.as_str()) {
+        let _ = writeln!(
+            out,
+            "      {} {}",
+            paint(color, c, mark),
+            paint(color, BOLD, f.code.as_str())
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "      {} {}: {}",
+            paint(color, c, mark),
+            paint(color, BOLD, f.code.as_str()),
+            f.message
+        );
+    }
     let _ = writeln!(out, "        fix: {}", f.fix);
 }

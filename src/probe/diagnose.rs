@@ -789,7 +789,7 @@ pub fn api_failure(
             if says_tls_expected(message) {
                 return tls_expected(ctx);
             }
-            let short: String = message.chars().take(200).collect();
+            let short = clean_body(message);
             if *status_code == 404 {
                 return not_docker(format!("{what} answered HTTP 404 ({short})"));
             }
@@ -857,6 +857,38 @@ pub fn api_failure(
     }
 }
 
+/// An HTTP body in one short line: an HTML page becomes its <title> (or its
+/// text), whitespace collapses, long text is cut.
+pub fn clean_body(body: &str) -> String {
+    let lower = body.to_ascii_lowercase();
+    let text = if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>")) {
+        body.get(a + 7..b).unwrap_or(body).to_string()
+    } else if lower.contains('<') {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for ch in body.chars() {
+            match ch {
+                '<' => {
+                    in_tag = true;
+                    out.push(' ');
+                }
+                '>' => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut one = words.join(" ");
+    if one.chars().count() > 160 {
+        one = one.chars().take(157).collect::<String>() + "…";
+    }
+    one
+}
+
 pub fn not_docker(detail: String) -> Finding {
     Finding::error(
         Code::NotDocker,
@@ -883,6 +915,18 @@ pub fn full_chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodies_are_cleaned() {
+        assert_eq!(
+            clean_body(
+                "<html>\n<head><title>503 Service Temporarily Unavailable</title></head></html>"
+            ),
+            "503 Service Temporarily Unavailable"
+        );
+        assert_eq!(clean_body("<p>a\n  b</p>"), "a b");
+        assert_eq!(clean_body("page not found\n"), "page not found");
+    }
 
     #[test]
     fn alert_names() {

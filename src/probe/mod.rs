@@ -641,10 +641,12 @@ async fn probe_tcp(
     };
     {
         let conn = stream.get_ref().1;
-        let version = conn
-            .protocol_version()
-            .map(|v| format!("{v:?}"))
-            .unwrap_or_default();
+        let version = match conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_string(),
+            Some(v) => format!("{v:?}"),
+            None => String::new(),
+        };
         let suite = conn
             .negotiated_cipher_suite()
             .map(|s| format!("{:?}", s.suite()))
@@ -870,7 +872,7 @@ async fn api_calls(
             ));
         }
         Ok(body) => {
-            let short: String = body.chars().take(80).collect();
+            let short = diagnose::clean_body(&body);
             fail(
                 StepKind::Ping,
                 diagnose::not_docker(format!("GET /_ping answered {short:?} instead of \"OK\"")),

@@ -154,7 +154,8 @@ impl StepKind {
                 StepKind::Connect
             }
             Code::Timeout => StepKind::Connect,
-            Code::PlainHttp | Code::TlsExpected | Code::TlsError => StepKind::TlsHandshake,
+            Code::PlainHttp | Code::TlsError => StepKind::TlsHandshake,
+            Code::TlsExpected => StepKind::Ping,
             Code::UnknownCa => StepKind::ServerChain,
             Code::NameMismatch | Code::CnOnly => StepKind::HostName,
             Code::ServerCertExpired | Code::ServerCertNotYetValid | Code::ServerCertExpiring => {

@@ -594,3 +594,21 @@ fn doctor_rendering_names_each_step() {
     assert!(v["steps"].as_array().unwrap().len() >= 12);
     assert_eq!(v["findings"][0]["severity"], "error");
 }
+
+// ------------------------------------------------------------------ CLI (no profiles needed)
+
+#[test]
+fn cli_rejects_bad_timeouts_with_usage_status() {
+    let sbx = crate::support::Sandbox::new();
+    for args in [
+        &["check", "--timeout", "0"][..],
+        &["check", "--timeout", "nan"],
+        &["check", "--timeout", "soon"],
+        &["check", "--concurrency", "0"],
+        &["doctor", "prod", "--timeout", "0"],
+        &["doctor"],
+    ] {
+        let (code, err) = sbx.fails(args);
+        assert_eq!(code, 2, "dctx {args:?}: {err}");
+    }
+}
