@@ -47,9 +47,12 @@ pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<u8> {
         std::io::stderr().is_terminal(),
     ));
     let p = progress.clone();
-    let reports = runtime()?.block_on(probe::run_all(targets, &opts, move |done, total| {
+    let rt = runtime()?;
+    let reports = rt.block_on(probe::run_all(targets, &opts, move |done, total| {
         p.update(done, total)
     }));
+    // Do not wait for a getaddrinfo the deadline already gave up on.
+    rt.shutdown_background();
     progress.clear();
     if args.json {
         crate::cmd::print(&output::probe_json::check(&reports))?;

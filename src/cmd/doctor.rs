@@ -18,7 +18,9 @@ pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
         0 => anyhow::bail!("no profile or Docker context named {:?}", args.name),
         _ => targets.swap_remove(0),
     };
-    let report = super::check::runtime()?.block_on(probe::run(&target, timeout, env.now));
+    let rt = super::check::runtime()?;
+    let report = rt.block_on(probe::run(&target, timeout, env.now));
+    rt.shutdown_background();
     if args.json {
         crate::cmd::print(&output::probe_json::doctor(&report))?;
     } else {

@@ -612,3 +612,31 @@ fn cli_rejects_bad_timeouts_with_usage_status() {
         assert_eq!(code, 2, "dctx {args:?}: {err}");
     }
 }
+
+#[test]
+fn tls12_client_cert_rejected_during_handshake() {
+    let d = dockerd();
+    let port = peers::rustls_tls12_mtls(&d.ca.server(&["127.0.0.1"]), &d.ca.cert_pem);
+    let foreign = peers::bed().other_ca.client("foreign-client");
+    let host = format!("tcp://127.0.0.1:{port}");
+    let r = run(&tls_target(
+        "tls12",
+        &host,
+        Some(&d.ca.cert_pem),
+        Some(&foreign),
+    ));
+    assert_code(&r, Code::ClientCertRejected, Status::Fail);
+    let f = r.finding(Code::ClientCertRejected).unwrap();
+    assert!(f.message.contains("during the handshake"), "{}", f.message);
+    assert!(r.has(Code::ClientCaNotAccepted), "{:?}", codes(&r));
+    // Without any client certificate: missing, not rejected.
+    let r = run(&tls_target("tls12-none", &host, Some(&d.ca.cert_pem), None));
+    assert_code(&r, Code::ClientCertMissing, Status::Fail);
+    // With the right one the handshake passes; the peer is not Docker.
+    let r = run(&good("tls12-ok", &host));
+    assert_code(&r, Code::NotDocker, Status::Fail);
+    assert_eq!(
+        r.step(StepKind::ClientCertAccepted).unwrap().state,
+        StepState::Ok
+    );
+}

@@ -314,3 +314,73 @@ pub fn blackhole() -> Option<u16> {
         Some(port)
     }
 }
+
+/// An in-process rustls server limited to TLS 1.2 that requires a client
+/// certificate from `client_ca_pem`: a rejected client certificate aborts the
+/// handshake itself with an alert (unlike TLS 1.3, where it comes on the
+/// first read). Answers "OK" to anything after the handshake.
+pub fn rustls_tls12_mtls(server: &Issued, client_ca_pem: &str) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::sync::Arc;
+
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(client_ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(server.cert_pem.as_bytes())
+            .map(|c| c.unwrap())
+            .collect();
+    let key = PrivateKeyDer::from_pem_slice(server.key_pem.as_bytes()).unwrap();
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .unwrap();
+    let cfg = Arc::new(cfg);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let cfg = cfg.clone();
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                let conn = rustls::ServerConnection::new(cfg).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, s);
+                let mut buf = [0u8; 4096];
+                let got = tls.read(&mut buf);
+                // A rejected handshake leaves the alert queued: send it, as real servers do.
+                while tls.conn.wants_write() {
+                    if tls.conn.write_tls(&mut tls.sock).is_err() {
+                        break;
+                    }
+                }
+                if got.is_err() {
+                    // Close gracefully (no RST that could overtake the alert).
+                    let _ = tls.sock.shutdown(std::net::Shutdown::Write);
+                    let _ = tls.sock.set_read_timeout(Some(Duration::from_secs(2)));
+                    while matches!(tls.sock.read(&mut buf), Ok(n) if n > 0) {}
+                    return;
+                }
+                if matches!(got, Ok(n) if n > 0) {
+                    let _ = tls.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK",
+                    );
+                    let _ = tls.flush();
+                    tls.conn.send_close_notify();
+                    let _ = tls.flush();
+                }
+            });
+        }
+    });
+    port
+}
