@@ -45,7 +45,9 @@ pub fn render(reports: &[Report], tty: bool, color: bool) -> String {
         t.load_preset(presets::NOTHING);
         t.set_content_arrangement(ContentArrangement::Disabled);
     }
-    if !color {
+    if color {
+        t.enforce_styling();
+    } else {
         t.force_no_tty();
     }
     t.set_header(HEADERS);

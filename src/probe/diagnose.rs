@@ -155,9 +155,11 @@ pub fn client_request(obs: &Observed, m: &Material, ctx: &Ctx) -> (Vec<Finding>,
     let mut state = StepState::Ok;
     let mut detail = format!("yes; it accepts certificates issued by: {accepted}");
     match (&m.client_info, &m.client_issuer_der) {
+        // Whether that is fatal shows on the first read (or HTTP 400):
+        // some servers ask but do not insist.
         (None, _) => {
-            state = StepState::Fail;
-            out.push(missing_client_cert(ctx, &accepted));
+            state = StepState::Warn;
+            detail.push_str("; the profile has none to send");
         }
         (Some(info), Some(issuer)) => {
             if !obs.acceptable_cas.is_empty() && !obs.acceptable_cas.iter().any(|h| h == issuer) {

@@ -165,19 +165,19 @@ impl Finding {
         let (what, fix) = match phase {
             Phase::Resolve => (
                 "resolving the host name",
-                "Check the DNS server (`getent hosts <host>`), or use an IP address the server certificate holds.",
+                "check the DNS server (`getent hosts <host>`), or use an IP address the server certificate holds",
             ),
             Phase::Connect => (
                 "connecting (no TCP answer: a firewall silently dropping packets, or the host is down)",
-                "Check that the daemon host is up and that a firewall allows the port (`nc -vz <host> <port>`).",
+                "check that the daemon host is up and that a firewall allows the port (`nc -vz <host> <port>`)",
             ),
             Phase::Handshake => (
                 "during the TLS handshake (the peer accepted the connection but never completed TLS)",
-                "Something that is not a TLS dockerd holds the port, or it is overloaded; check what listens there (`ss -ltnp` on the host) and the daemon's -H/--tls flags.",
+                "something that is not a TLS dockerd holds the port, or it is overloaded; check what listens there (`ss -ltnp` on the host) and the daemon's -H/--tls flags",
             ),
             Phase::Response => (
                 "waiting for the API response",
-                "The daemon accepted the connection but does not answer; check `journalctl -u docker` on the host, or raise --timeout.",
+                "the daemon accepted the connection but does not answer; check `journalctl -u docker` on the host, or raise --timeout",
             ),
         };
         let mut f = Finding::error(

@@ -657,13 +657,13 @@ async fn probe_tcp(
             format!("{version}, {suite}"),
         ));
     }
-    let requested = {
+    let (requested, sent) = {
         let o = obs.lock().unwrap();
         server_findings(&o);
         let (fs, step) = diagnose::client_request(&o, &m, &ctx);
         sh.extend(fs);
         sh.step(step);
-        o.client_cert_requested
+        (o.client_cert_requested, o.client_cert_sent)
     };
 
     // A real request on the same connection: TLS 1.3 client-cert rejections
@@ -747,10 +747,14 @@ async fn probe_tcp(
         timeout,
     )
     .await;
-    if ok && !requested {
+    if ok && !(requested && sent) {
         sh.push(Finding::warning(
             Code::ClientAuthNotRequired,
-            "the daemon accepted us without asking for a client certificate: anyone who reaches the port is root on the host",
+            if requested {
+                "the daemon asks for a client certificate but answered without one: anyone who reaches the port is root on the host"
+            } else {
+                "the daemon accepted us without asking for a client certificate: anyone who reaches the port is root on the host"
+            },
             "start dockerd with --tlsverify and --tlscacert (or, behind a proxy, `ssl_verify_client on` and `ssl_client_certificate ca.pem` in nginx)",
         ));
     }

@@ -162,10 +162,8 @@ impl StepKind {
                 StepKind::Validity
             }
             Code::ServerCertBadUsage => StepKind::ServerEku,
-            Code::ClientCertMissing | Code::ClientCaNotAccepted | Code::ClientAuthNotRequired => {
-                StepKind::ClientCertRequest
-            }
-            Code::ClientCertRejected => StepKind::ClientCertAccepted,
+            Code::ClientCaNotAccepted | Code::ClientAuthNotRequired => StepKind::ClientCertRequest,
+            Code::ClientCertMissing | Code::ClientCertRejected => StepKind::ClientCertAccepted,
             Code::ApiError | Code::NotDocker => StepKind::Ping,
         }
     }

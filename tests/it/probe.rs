@@ -266,6 +266,10 @@ fn no_client_cert_against_dockerd() {
     assert_code(&r, Code::ClientCertMissing, Status::Fail);
     assert_eq!(
         r.step(StepKind::ClientCertRequest).unwrap().state,
+        StepState::Warn
+    );
+    assert_eq!(
+        r.step(StepKind::ClientCertAccepted).unwrap().state,
         StepState::Fail
     );
     assert!(
@@ -439,6 +443,25 @@ fn connection_refused() {
 fn dns_failure() {
     let r = run(&good("dns", "tcp://dctx-probe-test.invalid:2376"));
     assert_code(&r, Code::DnsFailure, Status::Fail);
+}
+
+#[test]
+fn unix_path_through_a_file_fails_to_connect() {
+    let r = run(&plain("notdir", "unix:///etc/hostname/docker.sock"));
+    assert_code(&r, Code::ConnectFailed, Status::Fail);
+}
+
+#[test]
+fn system_roots_do_not_trust_a_private_ca() {
+    let d = dockerd();
+    let r = run(&tls_target("sys", &d.host, None, Some(&d.client)));
+    assert_code(&r, Code::UnknownCa, Status::Fail);
+    assert!(
+        r.finding(Code::UnknownCa)
+            .unwrap()
+            .message
+            .contains("system trust store")
+    );
 }
 
 #[test]
@@ -639,4 +662,25 @@ fn tls12_client_cert_rejected_during_handshake() {
         r.step(StepKind::ClientCertAccepted).unwrap().state,
         StepState::Ok
     );
+}
+
+#[test]
+fn optional_client_auth_without_cert_is_a_warning() {
+    // nginx `ssl_verify_client optional`: it asks, but answers without a certificate.
+    let d = dockerd();
+    let r = run(&tls_target(
+        "opt",
+        &front("client_other_ca"),
+        Some(&d.ca.cert_pem),
+        None,
+    ));
+    assert_code(&r, Code::ClientAuthNotRequired, Status::Warn);
+    assert!(!r.has(Code::ClientCertMissing));
+    assert!(
+        r.finding(Code::ClientAuthNotRequired)
+            .unwrap()
+            .message
+            .contains("asks")
+    );
+    assert_eq!(r.docker.as_ref().unwrap().version, d.version);
 }
