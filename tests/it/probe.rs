@@ -684,3 +684,15 @@ fn optional_client_auth_without_cert_is_a_warning() {
     );
     assert_eq!(r.docker.as_ref().unwrap().version, d.version);
 }
+
+#[test]
+fn ipv6_loopback_literal() {
+    let r = run(&good("v6", &format!("tcp://[::1]:{}", free_port())));
+    assert!(
+        r.has(Code::ConnectionRefused) || r.has(Code::ConnectFailed),
+        "{:?}",
+        codes(&r)
+    );
+    assert_eq!(r.status, Status::Fail);
+    assert_eq!(r.step(StepKind::Resolve).unwrap().state, StepState::Ok);
+}
