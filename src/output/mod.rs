@@ -1,5 +1,10 @@
 //! Rendering: tables (comfy-table) and JSON. Nothing here decides anything.
 
+pub mod doctor;
+pub mod health;
+pub mod probe_json;
+pub mod progress;
+
 use std::io::IsTerminal;
 
 use comfy_table::{ContentArrangement, Table, presets};

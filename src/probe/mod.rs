@@ -1,5 +1,960 @@
 //! Probing a daemon: diagnosis handshake (rustls), API calls (bollard),
 //! findings with stable codes. Only `check`/`doctor` start a runtime.
+//!
+//! A TLS probe runs in two passes:
+//! 1. a *diagnosis* handshake whose verifier records the presented chain and
+//!    the verification error but lets the handshake continue, so one
+//!    connection also shows whether the server asks for a client
+//!    certificate, which CAs it accepts, and whether it accepts ours (a real
+//!    request is made: under TLS 1.3 the rejection arrives on the first read);
+//! 2. when the diagnosis found no error, the real API calls (/_ping,
+//!    /version, /info) through bollard over a *verifying* connection. A probe
+//!    is never "ok" on the strength of the unverified pass.
+//!
+//! Every probe has one hard deadline covering all of it; the phase it was
+//! in when the deadline hit is reported.
 
+pub mod api;
+pub mod diagnose;
+pub mod endpoint;
+pub mod finding;
+pub mod report;
 pub mod target;
+pub mod tls;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+pub use endpoint::Endpoint;
+pub use finding::{Code, Finding, Phase, Severity};
+pub use report::{CertSummary, DockerInfo, Report, Status, Step, StepKind, StepState};
 pub use target::Target;
+
+use diagnose::Ctx;
+use tls::{Material, Observations, Observed, VerifyMode};
+
+/// The phase a probe is in, shared with the transport (for `timeout`).
+#[derive(Clone)]
+pub struct PhaseCell(Arc<Mutex<Phase>>);
+
+impl Default for PhaseCell {
+    fn default() -> Self {
+        PhaseCell(Arc::new(Mutex::new(Phase::Resolve)))
+    }
+}
+
+impl PhaseCell {
+    pub fn set(&self, p: Phase) {
+        *self.0.lock().unwrap() = p;
+    }
+    pub fn get(&self) -> Phase {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// Options for probing many targets.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Hard deadline per probe (connect + handshake + response).
+    pub timeout: Duration,
+    /// Probes in flight at once (at least 1).
+    pub concurrency: usize,
+    /// Unix seconds "now" (certificate dates are judged against it).
+    pub now: i64,
+}
+
+impl Options {
+    pub fn new(timeout: Duration, now: i64) -> Self {
+        Options {
+            timeout,
+            concurrency: 64,
+            now,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Partial {
+    steps: Vec<Step>,
+    findings: Vec<Finding>,
+    docker: Option<DockerInfo>,
+    server_cert: Option<CertSummary>,
+    client_cert: Option<CertSummary>,
+    latency_ms: Option<u64>,
+}
+
+/// What a probe has learnt so far; survives the deadline cancelling it.
+#[derive(Default, Clone)]
+struct Shared {
+    phase: PhaseCell,
+    partial: Arc<Mutex<Partial>>,
+}
+
+impl Shared {
+    /// Add a finding (one per code: the first one wins).
+    fn push(&self, f: Finding) {
+        let mut p = self.partial.lock().unwrap();
+        if !p.findings.iter().any(|g| g.code == f.code) {
+            p.findings.push(f);
+        }
+    }
+    fn extend(&self, fs: impl IntoIterator<Item = Finding>) {
+        for f in fs {
+            self.push(f);
+        }
+    }
+    /// Record a step (a later record of the same step replaces it).
+    fn step(&self, s: Step) {
+        let mut p = self.partial.lock().unwrap();
+        p.steps.retain(|x| x.step != s.step);
+        p.steps.push(s);
+    }
+    fn skip(&self, kinds: &[StepKind], why: &str) {
+        for k in kinds {
+            self.step(Step::new(*k, StepState::Skip, why));
+        }
+    }
+    fn has_errors(&self) -> bool {
+        self.partial
+            .lock()
+            .unwrap()
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Error)
+    }
+    fn with<R>(&self, f: impl FnOnce(&mut Partial) -> R) -> R {
+        f(&mut self.partial.lock().unwrap())
+    }
+}
+
+const TLS_STEPS: [StepKind; 7] = [
+    StepKind::TlsHandshake,
+    StepKind::ServerChain,
+    StepKind::HostName,
+    StepKind::Validity,
+    StepKind::ServerEku,
+    StepKind::ClientCertRequest,
+    StepKind::ClientCertAccepted,
+];
+
+/// Probe one target within `timeout`; never fails, never prints.
+pub async fn run(target: &Target, timeout: Duration, now: i64) -> Report {
+    let shared = Shared::default();
+    let started = Instant::now();
+    let res =
+        tokio::time::timeout(timeout, probe(target.clone(), shared.clone(), timeout, now)).await;
+    if res.is_err() {
+        let phase = shared.phase.get();
+        let mut f = Finding::timeout(phase, timeout.as_secs_f64());
+        f.message = format!("{} (after {} ms)", f.message, started.elapsed().as_millis());
+        let kind = match phase {
+            Phase::Resolve => StepKind::Resolve,
+            Phase::Connect => StepKind::Connect,
+            Phase::Handshake => StepKind::TlsHandshake,
+            Phase::Response => {
+                let p = shared.partial.lock().unwrap();
+                [
+                    StepKind::ClientCertAccepted,
+                    StepKind::Ping,
+                    StepKind::Version,
+                    StepKind::Info,
+                ]
+                .into_iter()
+                .find(|k| !p.steps.iter().any(|s| s.step == *k))
+                .unwrap_or(StepKind::Info)
+            }
+        };
+        shared.step(Step::new(kind, StepState::Fail, f.message.clone()));
+        shared.push(f);
+    }
+    finish(target, &shared)
+}
+
+fn finish(target: &Target, shared: &Shared) -> Report {
+    let mut p = std::mem::take(&mut *shared.partial.lock().unwrap());
+    for k in StepKind::ALL {
+        if !p.steps.iter().any(|s| s.step == k) {
+            p.steps.push(Step::new(k, StepState::Skip, "not reached"));
+        }
+    }
+    p.steps.sort_by_key(|s| s.step);
+    Report {
+        name: target.name.clone(),
+        endpoint: target.host.clone(),
+        status: Status::from_findings(&p.findings),
+        latency_ms: p.latency_ms,
+        docker: p.docker,
+        server_cert: p.server_cert,
+        client_cert: p.client_cert,
+        findings: p.findings,
+        steps: p.steps,
+    }
+}
+
+/// Probe every target, at most `opts.concurrency` at once, and return the
+/// reports in the targets' order. `progress(done, total)` is called as
+/// probes finish.
+pub async fn run_all(
+    targets: Vec<Target>,
+    opts: &Options,
+    progress: impl Fn(usize, usize) + Send + Sync + 'static,
+) -> Vec<Report> {
+    let total = targets.len();
+    let sem = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
+    let progress = Arc::new(progress);
+    let mut set = tokio::task::JoinSet::new();
+    let mut ids = std::collections::HashMap::new();
+    for (i, t) in targets.iter().cloned().enumerate() {
+        let sem = sem.clone();
+        let (timeout, now) = (opts.timeout, opts.now);
+        let h = set.spawn(async move {
+            let _permit = sem.acquire_owned().await.expect("semaphore never closed");
+            (i, run(&t, timeout, now).await)
+        });
+        ids.insert(h.id(), i);
+    }
+    let mut out: Vec<Option<Report>> = vec![None; total];
+    let mut done = 0;
+    while let Some(r) = set.join_next_with_id().await {
+        done += 1;
+        match r {
+            Ok((_, (i, report))) => out[i] = Some(report),
+            Err(e) => {
+                if let Some(&i) = ids.get(&e.id()) {
+                    let shared = Shared::default();
+                    shared.push(Finding::error(
+                        Code::ApiError,
+                        format!("the probe crashed: {e}"),
+                        "please report this as a dctx bug",
+                    ));
+                    out[i] = Some(finish(&targets[i], &shared));
+                }
+            }
+        }
+        progress(done, total);
+    }
+    out.into_iter()
+        .enumerate()
+        .map(|(i, r)| r.unwrap_or_else(|| finish(&targets[i], &Shared::default())))
+        .collect()
+}
+
+async fn probe(t: Target, sh: Shared, timeout: Duration, now: i64) {
+    let ep = match Endpoint::parse(&t.host, t.tls) {
+        Ok(ep) => ep,
+        Err(e) => {
+            invalid_profile(&sh, format!("the endpoint {:?} is not usable: {e}", t.host));
+            return;
+        }
+    };
+    match ep {
+        Endpoint::Unsupported(scheme) => {
+            let msg = format!(
+                "{scheme}:// endpoints are not probed by dctx (only tcp://, https://, http:// and unix://)"
+            );
+            sh.push(Finding::warning(
+                Code::UnsupportedEndpoint,
+                msg.clone(),
+                format!(
+                    "check it with the docker CLI instead: `docker --context {} version`",
+                    t.name
+                ),
+            ));
+            sh.step(Step::new(StepKind::Profile, StepState::Warn, msg));
+        }
+        Endpoint::Unix(path) => probe_unix(&t, &sh, path, timeout, now).await,
+        Endpoint::Tcp { host, port, tls } => {
+            probe_tcp(&t, &sh, &host, port, tls, timeout, now).await
+        }
+    }
+}
+
+fn invalid_profile(sh: &Shared, msg: String) {
+    sh.push(Finding::error(
+        Code::InvalidProfile,
+        msg.clone(),
+        "re-import the profile's material: `dctx add NAME --ca ca.pem --cert cert.pem --key key.pem --replace`",
+    ));
+    sh.step(Step::new(StepKind::Profile, StepState::Fail, msg));
+}
+
+async fn probe_unix(
+    t: &Target,
+    sh: &Shared,
+    path: std::path::PathBuf,
+    timeout: Duration,
+    now: i64,
+) {
+    let ctx = Ctx {
+        name: &t.name,
+        host: "docker",
+        port: 0,
+        now,
+        skip_verify: false,
+        timeout_secs: timeout.as_secs_f64(),
+    };
+    sh.step(Step::new(
+        StepKind::Profile,
+        StepState::Ok,
+        format!("unix socket {}", path.display()),
+    ));
+    sh.skip(&[StepKind::Resolve], "unix socket: no name to resolve");
+    sh.phase.set(Phase::Connect);
+    match tokio::net::UnixStream::connect(&path).await {
+        Ok(_) => sh.step(Step::new(
+            StepKind::Connect,
+            StepState::Ok,
+            format!("connected to {}", path.display()),
+        )),
+        Err(e) => {
+            let (code, msg, fix) = match e.kind() {
+                std::io::ErrorKind::NotFound => (
+                    Code::ConnectionRefused,
+                    format!("there is no socket at {}", path.display()),
+                    "start dockerd (`systemctl start docker`), or fix the socket path in the profile",
+                ),
+                std::io::ErrorKind::PermissionDenied => (
+                    Code::ConnectFailed,
+                    format!("permission denied on {}", path.display()),
+                    "add your user to the docker group (`sudo usermod -aG docker $USER`, then log in again)",
+                ),
+                std::io::ErrorKind::ConnectionRefused => (
+                    Code::ConnectionRefused,
+                    format!("nothing listens on {} (stale socket)", path.display()),
+                    "start dockerd (`systemctl start docker`)",
+                ),
+                _ => (
+                    Code::ConnectFailed,
+                    format!("cannot connect to {}: {e}", path.display()),
+                    "check the socket path and that dockerd runs",
+                ),
+            };
+            sh.step(Step::new(StepKind::Connect, StepState::Fail, msg.clone()));
+            sh.push(Finding::error(code, msg, fix));
+            return;
+        }
+    }
+    sh.skip(&TLS_STEPS, "unix socket: no TLS");
+    let obs = Observations::default();
+    api_calls(
+        sh,
+        api::Dial::Unix(path),
+        "docker",
+        &ctx,
+        &obs,
+        None,
+        timeout,
+    )
+    .await;
+}
+
+async fn resolve(sh: &Shared, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
+    sh.phase.set(Phase::Resolve);
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        sh.step(Step::new(
+            StepKind::Resolve,
+            StepState::Ok,
+            format!("{host} is an IP address"),
+        ));
+        return Some(vec![SocketAddr::new(ip, port)]);
+    }
+    let fail = |why: String| {
+        let msg = format!("cannot resolve {host}: {why}");
+        sh.step(Step::new(StepKind::Resolve, StepState::Fail, msg.clone()));
+        sh.push(Finding::error(
+            Code::DnsFailure,
+            msg,
+            format!(
+                "check the spelling and your DNS (`getent hosts {host}`); add it to /etc/hosts, or use a name or IP address the server certificate holds"
+            ),
+        ));
+    };
+    match tokio::net::lookup_host((host, port)).await {
+        Ok(addrs) => {
+            let mut addrs: Vec<SocketAddr> = addrs.collect();
+            addrs.dedup();
+            if addrs.is_empty() {
+                fail("no addresses".into());
+                return None;
+            }
+            let list = addrs
+                .iter()
+                .map(|a| a.ip().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            sh.step(Step::new(
+                StepKind::Resolve,
+                StepState::Ok,
+                format!("{host} → {list}"),
+            ));
+            Some(addrs)
+        }
+        Err(e) => {
+            fail(e.to_string());
+            None
+        }
+    }
+}
+
+async fn connect(
+    sh: &Shared,
+    addrs: &[SocketAddr],
+    host: &str,
+    port: u16,
+) -> Option<(tokio::net::TcpStream, SocketAddr)> {
+    sh.phase.set(Phase::Connect);
+    let mut last = None;
+    for a in addrs {
+        let t0 = Instant::now();
+        match tokio::net::TcpStream::connect(a).await {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                sh.step(Step::new(
+                    StepKind::Connect,
+                    StepState::Ok,
+                    format!("connected to {a} in {} ms", t0.elapsed().as_millis()),
+                ));
+                return Some((s, *a));
+            }
+            Err(e) => last = Some((e, *a)),
+        }
+    }
+    let (e, a) = last?;
+    let (code, msg, fix) = if e.kind() == std::io::ErrorKind::ConnectionRefused {
+        (
+            Code::ConnectionRefused,
+            format!("{a} refused the connection: nothing listens on port {port}"),
+            format!(
+                "start dockerd with `-H tcp://0.0.0.0:{port}` (or `\"hosts\"` in daemon.json), check the port, or a firewall that rejects {host}:{port}"
+            ),
+        )
+    } else {
+        (
+            Code::ConnectFailed,
+            format!("cannot connect to {a}: {e}"),
+            "check the network path to the host (routing, firewall, VPN)".to_string(),
+        )
+    };
+    sh.step(Step::new(StepKind::Connect, StepState::Fail, msg.clone()));
+    sh.push(Finding::error(code, msg, fix));
+    None
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn probe_tcp(
+    t: &Target,
+    sh: &Shared,
+    host: &str,
+    port: u16,
+    tls: bool,
+    timeout: Duration,
+    now: i64,
+) {
+    let ctx = Ctx {
+        name: &t.name,
+        host,
+        port,
+        now,
+        skip_verify: tls && t.skip_verify,
+        timeout_secs: timeout.as_secs_f64(),
+    };
+    let material = if tls {
+        match tls::load_material(t) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                invalid_profile(sh, e);
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    let mut profile = if tls {
+        format!("tcp://{host}:{port} with TLS")
+    } else {
+        format!("tcp://{host}:{port} without TLS")
+    };
+    if let Some(m) = &material {
+        if m.system_roots {
+            profile.push_str(", server verified against the system roots");
+        } else if let Some(ca) = m.ca.first() {
+            profile.push_str(&format!(", CA {}", ca.subject));
+        }
+        match &m.client_info {
+            Some(c) => {
+                profile.push_str(&format!(
+                    ", client cert {} ({} days left)",
+                    c.display_name(),
+                    c.days_left(now)
+                ));
+                sh.with(|p| p.client_cert = Some(CertSummary::new(c, now)));
+                sh.extend(diagnose::client_local(c, m.key_mismatch, &ctx));
+            }
+            None => profile.push_str(", no client cert"),
+        }
+        if ctx.skip_verify {
+            sh.push(Finding::warning(
+                Code::SkipVerify,
+                "the profile skips server certificate verification: anyone on the path can impersonate the daemon",
+                format!(
+                    "import the daemon's CA and drop skip-verify: `dctx add {} --ca ca.pem --cert cert.pem --key key.pem --replace`",
+                    t.name
+                ),
+            ));
+        }
+    }
+    let profile_state = if sh.has_errors() {
+        StepState::Fail
+    } else {
+        StepState::Ok
+    };
+    sh.step(Step::new(StepKind::Profile, profile_state, profile));
+
+    let Some(addrs) = resolve(sh, host, port).await else {
+        return;
+    };
+    let Some((tcp, addr)) = connect(sh, &addrs, host, port).await else {
+        return;
+    };
+    let host_header = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+
+    let Some(m) = material else {
+        // Plain TCP.
+        drop(tcp);
+        sh.skip(&TLS_STEPS, "plain tcp:// profile: no TLS");
+        let obs = Observations::default();
+        let ok = api_calls(
+            sh,
+            api::Dial::Tcp { addr, tls: None },
+            &host_header,
+            &ctx,
+            &obs,
+            None,
+            timeout,
+        )
+        .await;
+        if ok {
+            sh.push(Finding::warning(
+                Code::PlaintextEndpoint,
+                format!(
+                    "{host}:{port} serves the Docker API without TLS: anyone who reaches the port is root on the host"
+                ),
+                "enable TLS on dockerd (`--tlsverify --tlscacert --tlscert --tlskey`, port 2376) or reach it over ssh:// / a unix socket",
+            ));
+        } else if sh.with(|p| {
+            p.findings
+                .iter()
+                .any(|f| matches!(f.code, Code::NotDocker | Code::ApiError))
+        }) && speaks_tls(sh, addr, host).await
+        {
+            sh.with(|p| {
+                p.findings
+                    .retain(|f| !matches!(f.code, Code::NotDocker | Code::ApiError))
+            });
+            sh.push(diagnose::tls_expected(&ctx));
+            sh.step(Step::new(
+                StepKind::Ping,
+                StepState::Fail,
+                "the port speaks TLS, the profile plain HTTP",
+            ));
+        }
+        return;
+    };
+
+    // Pass 1: diagnosis handshake on the connection we already have.
+    let sname = match tls::server_name(host) {
+        Ok(n) => n,
+        Err(e) => {
+            invalid_profile(sh, e);
+            return;
+        }
+    };
+    sh.phase.set(Phase::Handshake);
+    let obs = Observations::default();
+    let cfg = match tls::client_config(Some(&m), VerifyMode::Diagnose, now, obs.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            invalid_profile(sh, e);
+            return;
+        }
+    };
+    let (sniffed, seen) = tls::Sniff::new(tcp);
+    let hs = tokio_rustls::TlsConnector::from(cfg)
+        .connect(sname.clone(), sniffed)
+        .await;
+    let server_findings = |o: &Observed| {
+        let chain: Vec<crate::pki::CertInfo> = o
+            .chain
+            .iter()
+            .filter_map(|d| crate::pki::CertInfo::from_der(d).ok())
+            .collect();
+        if let Some(leaf) = chain.first() {
+            sh.with(|p| p.server_cert = Some(CertSummary::new(leaf, now)));
+            let (fs, steps) = diagnose::server_cert(&chain, o.verify_error.as_ref(), &m, &ctx);
+            sh.extend(fs);
+            for s in steps {
+                sh.step(s);
+            }
+        }
+    };
+    let mut stream = match hs {
+        Err(e) => {
+            let o = obs.lock().unwrap();
+            let sniff = seen.lock().unwrap().clone();
+            let f = diagnose::handshake_failure(&e, &sniff, &o, &m, &ctx);
+            server_findings(&o);
+            let client_side = matches!(f.code, Code::ClientCertRejected | Code::ClientCertMissing);
+            if o.client_cert_requested {
+                let (fs, step) = diagnose::client_request(&o, &m, &ctx);
+                sh.extend(fs);
+                sh.step(step);
+            }
+            if client_side {
+                sh.step(Step::new(
+                    StepKind::TlsHandshake,
+                    StepState::Fail,
+                    "the server aborted the handshake at client authentication",
+                ));
+                sh.step(Step::new(
+                    StepKind::ClientCertAccepted,
+                    StepState::Fail,
+                    f.message.clone(),
+                ));
+            } else {
+                sh.step(Step::new(
+                    StepKind::TlsHandshake,
+                    StepState::Fail,
+                    f.message.clone(),
+                ));
+            }
+            sh.push(f);
+            return;
+        }
+        Ok(s) => s,
+    };
+    {
+        let conn = stream.get_ref().1;
+        let version = match conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_string(),
+            Some(v) => format!("{v:?}"),
+            None => String::new(),
+        };
+        let suite = conn
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite()))
+            .unwrap_or_default();
+        sh.step(Step::new(
+            StepKind::TlsHandshake,
+            StepState::Ok,
+            format!("{version}, {suite}"),
+        ));
+    }
+    let (requested, sent) = {
+        let o = obs.lock().unwrap();
+        server_findings(&o);
+        let (fs, step) = diagnose::client_request(&o, &m, &ctx);
+        sh.extend(fs);
+        sh.step(step);
+        (o.client_cert_requested, o.client_cert_sent)
+    };
+
+    // A real request on the same connection: TLS 1.3 client-cert rejections
+    // and nginx's "400 No required SSL certificate" show up only here.
+    sh.phase.set(Phase::Response);
+    match raw_request(&mut stream, &host_header).await {
+        Err(e) => {
+            let o = obs.lock().unwrap();
+            let f = diagnose::first_read_failure(&e, &o, &m, &ctx);
+            sh.step(Step::new(
+                StepKind::ClientCertAccepted,
+                StepState::Fail,
+                f.message.clone(),
+            ));
+            sh.push(f);
+        }
+        Ok((status, body)) => {
+            let o = obs.lock().unwrap();
+            if let Some(f) = diagnose::http_client_cert_answer(status, &body, &o, &m, &ctx) {
+                sh.step(Step::new(
+                    StepKind::ClientCertAccepted,
+                    StepState::Fail,
+                    f.message.clone(),
+                ));
+                sh.push(f);
+            } else if !requested {
+                sh.step(Step::new(
+                    StepKind::ClientCertAccepted,
+                    StepState::Warn,
+                    "the server answered without asking for a client certificate",
+                ));
+            } else if o.client_cert_sent {
+                sh.step(Step::new(
+                    StepKind::ClientCertAccepted,
+                    StepState::Ok,
+                    format!("the server accepted it and answered HTTP {status}"),
+                ));
+            } else {
+                sh.step(Step::new(
+                    StepKind::ClientCertAccepted,
+                    StepState::Warn,
+                    format!("none sent; the server answered HTTP {status} anyway"),
+                ));
+            }
+        }
+    }
+    drop(stream);
+
+    if sh.has_errors() {
+        sh.skip(
+            &[StepKind::Ping, StepKind::Version, StepKind::Info],
+            "skipped: fix the errors above first",
+        );
+        return;
+    }
+
+    // Pass 2: the real, verifying connection for the API calls.
+    let mode = if ctx.skip_verify {
+        VerifyMode::Insecure
+    } else {
+        VerifyMode::Strict
+    };
+    let obs2 = Observations::default();
+    let cfg = match tls::client_config(Some(&m), mode, now, obs2.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            invalid_profile(sh, e);
+            return;
+        }
+    };
+    let ok = api_calls(
+        sh,
+        api::Dial::Tcp {
+            addr,
+            tls: Some((cfg, sname)),
+        },
+        &host_header,
+        &ctx,
+        &obs2,
+        Some(&m),
+        timeout,
+    )
+    .await;
+    if ok && !(requested && sent) {
+        sh.push(Finding::warning(
+            Code::ClientAuthNotRequired,
+            if requested {
+                "the daemon asks for a client certificate but answered without one: anyone who reaches the port is root on the host"
+            } else {
+                "the daemon accepted us without asking for a client certificate: anyone who reaches the port is root on the host"
+            },
+            "start dockerd with --tlsverify and --tlscacert (or, behind a proxy, `ssl_verify_client on` and `ssl_client_certificate ca.pem` in nginx)",
+        ));
+    }
+}
+
+/// Does the peer speak TLS? (For a plain tcp:// profile that got no Docker answer.)
+async fn speaks_tls(sh: &Shared, addr: SocketAddr, host: &str) -> bool {
+    sh.phase.set(Phase::Connect);
+    let Ok(tcp) = tokio::net::TcpStream::connect(addr).await else {
+        return false;
+    };
+    let Ok(name) = tls::server_name(host) else {
+        return false;
+    };
+    let obs = Observations::default();
+    let Ok(cfg) = tls::client_config(None, VerifyMode::Insecure, 0, obs.clone()) else {
+        return false;
+    };
+    sh.phase.set(Phase::Handshake);
+    let res = tokio_rustls::TlsConnector::from(cfg)
+        .connect(name, tcp)
+        .await;
+    let seen_cert = !obs.lock().unwrap().chain.is_empty();
+    match res {
+        Ok(_) => true,
+        Err(e) => {
+            seen_cert || matches!(tls::find_rustls(&e), Some(rustls::Error::AlertReceived(_)))
+        }
+    }
+}
+
+/// GET /_ping on a raw stream; returns (status, body). Status 0 when the
+/// answer is not HTTP.
+async fn raw_request<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    host_header: &str,
+) -> std::io::Result<(u16, String)> {
+    let req = format!(
+        "GET /_ping HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: dctx/{}\r\nConnection: close\r\n\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    s.write_all(req.as_bytes()).await?;
+    s.flush().await?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match s.read(&mut chunk).await {
+            Ok(0) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.len() > 64 * 1024 || response_complete(&buf) {
+                    break;
+                }
+            }
+            Err(e) if buf.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    if buf.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the server closed the connection without answering",
+        ));
+    }
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .strip_prefix("HTTP/1.")
+        .and_then(|r| r.get(2..5))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or(text);
+    Ok((status, body))
+}
+
+fn response_complete(buf: &[u8]) -> bool {
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    head.lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .is_some_and(|len| buf.len() >= end + 4 + len)
+}
+
+/// /_ping, /version, /info through bollard. True when the daemon answered
+/// like Docker.
+async fn api_calls(
+    sh: &Shared,
+    dial: api::Dial,
+    host_header: &str,
+    ctx: &Ctx<'_>,
+    obs: &Observations,
+    m: Option<&Material>,
+    timeout: Duration,
+) -> bool {
+    let docker = api::docker(dial, host_header, sh.phase.clone(), timeout);
+    let fail = |kind: StepKind, f: Finding| {
+        sh.step(Step::new(kind, StepState::Fail, f.message.clone()));
+        sh.push(f);
+        for k in [StepKind::Ping, StepKind::Version, StepKind::Info] {
+            if k > kind {
+                sh.step(Step::new(k, StepState::Skip, "not reached"));
+            }
+        }
+    };
+    let t0 = Instant::now();
+    match docker.ping().await {
+        Ok(body) if body.trim() == "OK" => {
+            let ms = t0.elapsed().as_millis() as u64;
+            sh.with(|p| p.latency_ms = Some(ms));
+            sh.step(Step::new(
+                StepKind::Ping,
+                StepState::Ok,
+                format!("OK in {ms} ms"),
+            ));
+        }
+        Ok(body) => {
+            let short = diagnose::clean_body(&body);
+            fail(
+                StepKind::Ping,
+                diagnose::not_docker(format!("GET /_ping answered {short:?} instead of \"OK\"")),
+            );
+            return false;
+        }
+        Err(e) => {
+            let o = obs.lock().unwrap();
+            fail(
+                StepKind::Ping,
+                diagnose::api_failure(&e, "GET /_ping", &o, m, ctx),
+            );
+            return false;
+        }
+    }
+    match docker.version().await {
+        Ok(v) if v.version.is_some() || v.api_version.is_some() => {
+            let info = DockerInfo {
+                version: v.version.unwrap_or_default(),
+                api_version: v.api_version.unwrap_or_default(),
+                os: v.os.unwrap_or_default(),
+                arch: v.arch.unwrap_or_default(),
+                ..Default::default()
+            };
+            sh.step(Step::new(
+                StepKind::Version,
+                StepState::Ok,
+                format!(
+                    "Docker {} (API {}, {}/{})",
+                    info.version, info.api_version, info.os, info.arch
+                ),
+            ));
+            sh.with(|p| p.docker = Some(info));
+        }
+        Ok(_) => {
+            fail(
+                StepKind::Version,
+                diagnose::not_docker("GET /version has no Version field".into()),
+            );
+            return false;
+        }
+        Err(e) => {
+            let o = obs.lock().unwrap();
+            fail(
+                StepKind::Version,
+                diagnose::api_failure(&e, "GET /version", &o, m, ctx),
+            );
+            return false;
+        }
+    }
+    match docker.info().await {
+        Ok(i) => {
+            let detail = format!(
+                "{} of {} containers running; {}",
+                i.containers_running.unwrap_or(0),
+                i.containers.unwrap_or(0),
+                i.operating_system.as_deref().unwrap_or("unknown OS")
+            );
+            sh.with(|p| {
+                if let Some(d) = p.docker.as_mut() {
+                    d.operating_system = i.operating_system.clone();
+                    d.containers_running = i.containers_running;
+                    d.containers = i.containers;
+                }
+            });
+            sh.step(Step::new(StepKind::Info, StepState::Ok, detail));
+        }
+        Err(e) => {
+            let o = obs.lock().unwrap();
+            let mut f = diagnose::api_failure(&e, "GET /info", &o, m, ctx);
+            f.severity = Severity::Warning;
+            sh.step(Step::new(
+                StepKind::Info,
+                StepState::Warn,
+                f.message.clone(),
+            ));
+            sh.push(f);
+        }
+    }
+    true
+}

@@ -5,6 +5,7 @@ mod core;
 mod hostile;
 mod keys;
 mod pki;
+mod probe;
 mod support;
 
 /// The shared daemon is the Debian dockerd, answering on its TLS port.

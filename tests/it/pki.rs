@@ -11,7 +11,6 @@ use crate::support::{self, Sandbox, assert_success, free_port};
 
 /// Flip on once `dctx add` / `dctx check` exist: imports the issued bundle
 /// (tar and .p12) and probes the daemon through dctx itself.
-const ENABLE_ADD_CHECK: bool = false;
 
 fn pki(sbx: &Sandbox, args: &[&str]) -> String {
     let mut a = vec!["pki"];
@@ -143,9 +142,7 @@ fn assert_context_reaches(sbx: &Sandbox, name: &str) {
 fn add_and_check(sbx: &Sandbox, bundle: &Path, p12: Option<(&Path, &str)>, host: &str) {
     sbx.ok(&["add", "pki-tar", "--bundle", p(bundle), "-H", host]);
     assert_context_reaches(sbx, "pki-tar");
-    if ENABLE_ADD_CHECK {
-        sbx.ok(&["check", "pki-tar"]);
-    }
+    sbx.ok(&["check", "pki-tar"]);
     if let Some((p12, password)) = p12 {
         let mut child = sbx
             .dctx()
@@ -166,9 +163,7 @@ fn add_and_check(sbx: &Sandbox, bundle: &Path, p12: Option<(&Path, &str)>, host:
         writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
         assert_success(&child.wait_with_output().unwrap(), "dctx add --bundle p12");
         assert_context_reaches(sbx, "pki-p12");
-        if ENABLE_ADD_CHECK {
-            sbx.ok(&["check", "pki-p12"]);
-        }
+        sbx.ok(&["check", "pki-p12"]);
     }
 }
 

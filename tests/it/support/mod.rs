@@ -6,6 +6,7 @@ pub mod certs;
 pub mod dockerd;
 pub mod keyring;
 pub mod nginx;
+pub mod peers;
 pub mod procs;
 
 use std::collections::BTreeMap;

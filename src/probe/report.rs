@@ -1,0 +1,238 @@
+//! The result of probing one daemon: plain data, rendered by `output/`.
+
+use serde::Serialize;
+
+use super::finding::{Code, Finding, Severity};
+use crate::pki::CertInfo;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+        }
+    }
+
+    /// Errors → fail, warnings → warn, otherwise ok.
+    pub fn from_findings(findings: &[Finding]) -> Self {
+        match findings.iter().map(|f| f.severity).max() {
+            Some(Severity::Error) => Status::Fail,
+            Some(Severity::Warning) => Status::Warn,
+            _ => Status::Ok,
+        }
+    }
+}
+
+/// What the daemon says about itself (GET /version, GET /info).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DockerInfo {
+    pub version: String,
+    pub api_version: String,
+    pub os: String,
+    pub arch: String,
+    /// From /info: `OperatingSystem` (e.g. "Debian GNU/Linux 12 (bookworm)").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operating_system: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containers_running: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containers: Option<i64>,
+}
+
+/// The certificate facts shown in tables and JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertSummary {
+    pub subject: String,
+    pub issuer: String,
+    pub sans: Vec<String>,
+    pub eku: Vec<String>,
+    pub not_before: String,
+    pub not_after: String,
+    pub days_left: i64,
+}
+
+impl CertSummary {
+    pub fn new(c: &CertInfo, now: i64) -> Self {
+        CertSummary {
+            subject: c.subject.clone(),
+            issuer: c.issuer.clone(),
+            sans: c.sans.clone(),
+            eku: c.eku.clone(),
+            not_before: c.not_before_rfc3339(),
+            not_after: c.not_after_rfc3339(),
+            days_left: c.days_left(now),
+        }
+    }
+}
+
+/// The layers `doctor` walks, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepKind {
+    Profile,
+    Resolve,
+    Connect,
+    TlsHandshake,
+    ServerChain,
+    HostName,
+    Validity,
+    ServerEku,
+    ClientCertRequest,
+    ClientCertAccepted,
+    Ping,
+    Version,
+    Info,
+}
+
+impl StepKind {
+    pub const ALL: [StepKind; 13] = [
+        StepKind::Profile,
+        StepKind::Resolve,
+        StepKind::Connect,
+        StepKind::TlsHandshake,
+        StepKind::ServerChain,
+        StepKind::HostName,
+        StepKind::Validity,
+        StepKind::ServerEku,
+        StepKind::ClientCertRequest,
+        StepKind::ClientCertAccepted,
+        StepKind::Ping,
+        StepKind::Version,
+        StepKind::Info,
+    ];
+
+    /// Human title for `doctor`.
+    pub fn title(self) -> &'static str {
+        match self {
+            StepKind::Profile => "profile",
+            StepKind::Resolve => "name resolution",
+            StepKind::Connect => "TCP connect",
+            StepKind::TlsHandshake => "TLS handshake",
+            StepKind::ServerChain => "server chain vs CA",
+            StepKind::HostName => "host name vs SANs",
+            StepKind::Validity => "validity dates",
+            StepKind::ServerEku => "server EKU",
+            StepKind::ClientCertRequest => "client cert requested",
+            StepKind::ClientCertAccepted => "client cert accepted",
+            StepKind::Ping => "GET /_ping",
+            StepKind::Version => "GET /version",
+            StepKind::Info => "GET /info",
+        }
+    }
+
+    /// The step a finding belongs to, honouring a timeout's phase.
+    pub fn for_finding(f: &Finding) -> StepKind {
+        match (f.code, f.phase) {
+            (Code::Timeout, Some(super::finding::Phase::Resolve)) => StepKind::Resolve,
+            (Code::Timeout, Some(super::finding::Phase::Handshake)) => StepKind::TlsHandshake,
+            (Code::Timeout, Some(super::finding::Phase::Response)) => StepKind::Ping,
+            (code, _) => StepKind::of(code),
+        }
+    }
+
+    /// The step a finding code belongs to (doctor prints each fix under its step).
+    pub fn of(code: Code) -> StepKind {
+        match code {
+            Code::InvalidProfile | Code::UnsupportedEndpoint | Code::SkipVerify => {
+                StepKind::Profile
+            }
+            Code::KeyMismatch
+            | Code::ClientCertExpired
+            | Code::ClientCertExpiring
+            | Code::ClientCertBadUsage => StepKind::Profile,
+            Code::DnsFailure => StepKind::Resolve,
+            Code::ConnectionRefused | Code::ConnectFailed | Code::PlaintextEndpoint => {
+                StepKind::Connect
+            }
+            Code::Timeout => StepKind::Connect,
+            Code::PlainHttp | Code::TlsError => StepKind::TlsHandshake,
+            Code::TlsExpected => StepKind::Ping,
+            Code::UnknownCa => StepKind::ServerChain,
+            Code::NameMismatch | Code::CnOnly => StepKind::HostName,
+            Code::ServerCertExpired | Code::ServerCertNotYetValid | Code::ServerCertExpiring => {
+                StepKind::Validity
+            }
+            Code::ServerCertBadUsage => StepKind::ServerEku,
+            Code::ClientCaNotAccepted | Code::ClientAuthNotRequired => StepKind::ClientCertRequest,
+            Code::ClientCertMissing | Code::ClientCertRejected => StepKind::ClientCertAccepted,
+            Code::ApiError | Code::NotDocker => StepKind::Ping,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepState {
+    Ok,
+    Warn,
+    Fail,
+    /// Not applicable (unix socket: no TLS) or not reached.
+    Skip,
+}
+
+/// One layer as `doctor` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub step: StepKind,
+    pub name: &'static str,
+    pub ok: bool,
+    pub state: StepState,
+    pub detail: String,
+}
+
+impl Step {
+    pub fn new(step: StepKind, state: StepState, detail: impl Into<String>) -> Self {
+        Step {
+            step,
+            name: step.title(),
+            ok: matches!(state, StepState::Ok | StepState::Warn),
+            state,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Everything known about one daemon after probing it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub name: String,
+    pub endpoint: String,
+    pub status: Status,
+    /// Round trip of GET /_ping (new connection, handshake included), ms.
+    pub latency_ms: Option<u64>,
+    pub docker: Option<DockerInfo>,
+    pub server_cert: Option<CertSummary>,
+    pub client_cert: Option<CertSummary>,
+    pub findings: Vec<Finding>,
+    pub steps: Vec<Step>,
+}
+
+impl Report {
+    /// The first finding worth showing in a one-line summary (errors first).
+    pub fn first_finding(&self) -> Option<&Finding> {
+        [Severity::Error, Severity::Warning, Severity::Info]
+            .iter()
+            .find_map(|s| self.findings.iter().find(|f| f.severity == *s))
+    }
+
+    pub fn has(&self, code: Code) -> bool {
+        self.findings.iter().any(|f| f.code == code)
+    }
+
+    pub fn finding(&self, code: Code) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.code == code)
+    }
+
+    pub fn step(&self, kind: StepKind) -> Option<&Step> {
+        self.steps.iter().find(|s| s.step == kind)
+    }
+}
