@@ -9,9 +9,6 @@ use std::process::{Command, Output, Stdio};
 
 use crate::support::{self, Sandbox, assert_success, free_port};
 
-/// Flip on once `dctx add` / `dctx check` exist: imports the issued bundle
-/// (tar and .p12) and probes the daemon through dctx itself.
-
 fn pki(sbx: &Sandbox, args: &[&str]) -> String {
     let mut a = vec!["pki"];
     a.extend_from_slice(args);
@@ -121,6 +118,18 @@ fn docker_server_version(sbx: &Sandbox, host: &str, cert_path: &Path) -> String 
     run(c, "docker version").trim().to_string()
 }
 
+/// `dctx check --json NAME` says ok and reports the daemon's version.
+fn assert_check_ok(sbx: &Sandbox, name: &str) {
+    let v: serde_json::Value = serde_json::from_str(&sbx.ok(&["check", "--json", name])).unwrap();
+    assert_eq!(v[0]["status"], "ok", "{v:#}");
+    assert!(
+        v[0]["docker"]["version"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "{v:#}"
+    );
+}
+
 /// The real docker CLI reaches the daemon through the context dctx wrote.
 fn assert_context_reaches(sbx: &Sandbox, name: &str) {
     let out = sbx
@@ -142,7 +151,7 @@ fn assert_context_reaches(sbx: &Sandbox, name: &str) {
 fn add_and_check(sbx: &Sandbox, bundle: &Path, p12: Option<(&Path, &str)>, host: &str) {
     sbx.ok(&["add", "pki-tar", "--bundle", p(bundle), "-H", host]);
     assert_context_reaches(sbx, "pki-tar");
-    sbx.ok(&["check", "pki-tar"]);
+    assert_check_ok(sbx, "pki-tar");
     if let Some((p12, password)) = p12 {
         let mut child = sbx
             .dctx()
@@ -163,7 +172,7 @@ fn add_and_check(sbx: &Sandbox, bundle: &Path, p12: Option<(&Path, &str)>, host:
         writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
         assert_success(&child.wait_with_output().unwrap(), "dctx add --bundle p12");
         assert_context_reaches(sbx, "pki-p12");
-        sbx.ok(&["check", "pki-p12"]);
+        assert_check_ok(sbx, "pki-p12");
     }
 }
 
