@@ -98,7 +98,22 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
         created: env.now,
         source: plan.source.clone(),
     };
-    if let Err(e) = store.save(&profile, &files) {
+    // DOCKER_CERT_PATH needs a ca.pem: for system-roots profiles the env dir
+    // gets a snapshot of the system roots (the Docker context needs none).
+    let store_files = if plan.mode == TlsMode::SystemRoots {
+        TlsFiles {
+            ca: Some(system_roots_pem()?),
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+        }
+    } else {
+        TlsFiles {
+            ca: files.ca.clone(),
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+        }
+    };
+    if let Err(e) = store.save(&profile, &store_files) {
         if key_store == KeyStore::Keyring {
             let _ = crate::store::keyring::delete(&plan.name);
         }
@@ -146,6 +161,20 @@ pub fn context_metadata(p: &Profile) -> serde_json::Map<String, serde_json::Valu
         serde_json::json!({"managed": true, "tls": p.tls, "keyStore": p.key_store}),
     );
     m
+}
+
+/// The system's trusted roots as one PEM file.
+fn system_roots_pem() -> anyhow::Result<Vec<u8>> {
+    let found = rustls_native_certs::load_native_certs();
+    if found.certs.is_empty() {
+        anyhow::bail!("--system-roots: no trusted root certificates found on this system");
+    }
+    Ok(found
+        .certs
+        .iter()
+        .map(|c| crate::pki::keys::pem_encode("CERTIFICATE", c.as_ref()))
+        .collect::<String>()
+        .into_bytes())
 }
 
 fn tls_files(m: Option<&Material>, mode: TlsMode) -> TlsFiles {

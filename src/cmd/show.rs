@@ -104,7 +104,10 @@ pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<u8> {
             args.name
         );
     };
-    let TlsFiles { ca, cert, .. } = files;
+    let TlsFiles { mut ca, cert, .. } = files;
+    if tls == TlsMode::SystemRoots {
+        ca = None; // a snapshot of the system roots, not the profile's own CA
+    }
     let v = View {
         name: args.name.clone(),
         endpoint,

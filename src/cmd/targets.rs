@@ -18,6 +18,10 @@ pub fn resolve(env: &Env, names: &[String]) -> anyhow::Result<Vec<Target>> {
             // Straight from the keyring into memory; never onto disk.
             files.key = Some(crate::store::keyring::get(&name)?);
         }
+        if p.tls == TlsMode::SystemRoots {
+            // ca.pem is only a snapshot for the docker CLI; probe with the live roots.
+            files.ca = None;
+        }
         all.push(target(
             name,
             p.host,

@@ -1,6 +1,7 @@
 //! One integration-test binary: faster to link, and one shared dockerd.
 
 mod bundle;
+mod check_cli;
 mod core;
 mod hostile;
 mod keys;

@@ -1,0 +1,375 @@
+//! `dctx check` / `dctx doctor` end to end: profiles made with `dctx add`,
+//! Docker contexts made with the docker CLI, real daemons and peers.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{Sandbox, assert_success, dockerd, write_tree};
+
+fn sandbox_with_prod() -> Sandbox {
+    let d = dockerd();
+    let sb = Sandbox::new();
+    let dir = sb.path("b");
+    write_tree(
+        &dir,
+        &[
+            ("ca.pem", &d.ca.cert_pem),
+            ("cert.pem", &d.client.cert_pem),
+            ("key.pem", &d.client.key_pem),
+        ],
+    );
+    sb.ok(&[
+        "add",
+        "prod",
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--host",
+        &d.host,
+    ]);
+    sb
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn healthy_profile_is_ok_with_the_real_server_version() {
+    let d = dockerd();
+    let sb = sandbox_with_prod();
+    let out = sb.dctx().args(["check", "--json"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let r = &v.as_array().unwrap()[0];
+    assert_eq!(r["name"], "prod");
+    assert_eq!(r["status"], "ok", "{r:#}");
+    assert_eq!(r["docker"]["version"], d.version.as_str());
+    assert!(r["client_cert"]["days_left"].as_i64().unwrap() > 300);
+    assert!(
+        r["server_cert"]["sans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "IP:127.0.0.1")
+    );
+    // The table has the documented columns and the version.
+    let table = sb.ok(&["check"]);
+    let header = table.lines().next().unwrap();
+    for col in [
+        "NAME",
+        "ENDPOINT",
+        "STATUS",
+        "LATENCY",
+        "DOCKER",
+        "API",
+        "SERVER CERT",
+        "CLIENT CERT",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+    assert!(
+        table.contains(&d.version) && table.contains(" ok "),
+        "{table}"
+    );
+    // doctor: every layer, as text and as one JSON object.
+    let text = sb.ok(&["doctor", "prod"]);
+    for step in [
+        "TLS handshake",
+        "host name vs SANs",
+        "client cert accepted",
+        "GET /_ping",
+        "GET /version",
+    ] {
+        assert!(
+            text.lines().any(|l| l.contains('✓') && l.contains(step)),
+            "{step}: {text}"
+        );
+    }
+    let out = sb
+        .dctx()
+        .args(["doctor", "prod", "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "doctor --json");
+    let v = json(&out);
+    assert_eq!(v["status"], "ok");
+    assert!(v["steps"].as_array().unwrap().len() >= 10);
+}
+
+#[test]
+fn failing_daemons_give_exit_3_with_stable_codes() {
+    let d = dockerd();
+    let sb = sandbox_with_prod();
+    let dead = crate::support::free_port();
+    let dir = sb.path("b");
+    sb.ok(&[
+        "add",
+        "dead",
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--host",
+        &format!("tcp://127.0.0.1:{dead}"),
+    ]);
+    sb.ok(&["add", "plain", "--host", &d.host]);
+    // A Docker context dctx did not create is probed too.
+    let out = sb
+        .docker()
+        .args([
+            "context",
+            "create",
+            "foreign",
+            "--docker",
+            &format!("host=tcp://127.0.0.1:{dead}"),
+        ])
+        .output()
+        .unwrap();
+    assert_success(&out, "docker context create");
+    let out = sb.dctx().args(["check", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let v = json(&out);
+    let by = |n: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let codes = |r: &serde_json::Value| -> Vec<String> {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(by("prod")["status"], "ok");
+    assert_eq!(by("dead")["status"], "fail");
+    assert!(codes(&by("dead")).contains(&"connection-refused".into()));
+    assert!(
+        codes(&by("plain")).contains(&"tls-expected".into()),
+        "{:?}",
+        codes(&by("plain"))
+    );
+    assert!(codes(&by("foreign")).contains(&"connection-refused".into()));
+    // Only the named ones, and a healthy subset exits 0.
+    let out = sb.dctx().args(["check", "prod"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let out = sb.dctx().args(["doctor", "dead"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains('✗'));
+    let (code, err) = sb.fails(&["check", "nosuch"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("nosuch"), "{err}");
+}
+
+#[test]
+fn a_silent_peer_cannot_hang_check() {
+    let sb = sandbox_with_prod();
+    // Accepts TCP and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _keep = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let dir = sb.path("b");
+    sb.ok(&[
+        "add",
+        "silent",
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--host",
+        &format!("tcp://127.0.0.1:{port}"),
+    ]);
+    let t = Instant::now();
+    let out = sb
+        .dctx()
+        .args(["check", "--json", "--timeout", "1"])
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(4), "check took {took:?}");
+    assert_eq!(out.status.code(), Some(3));
+    let v = json(&out);
+    let silent = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "silent")
+        .unwrap();
+    let f = &silent["findings"][0];
+    assert_eq!(f["code"], "timeout", "{silent:#}");
+    assert_eq!(f["phase"], "handshake");
+    let prod = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "prod")
+        .unwrap();
+    assert_eq!(prod["status"], "ok");
+}
+
+#[test]
+fn keyring_profiles_are_probed_with_the_key_in_memory() {
+    let d = dockerd();
+    let sb = Sandbox::new().with_keyring();
+    let dir = sb.path("b");
+    write_tree(
+        &dir,
+        &[
+            ("ca.pem", &d.ca.cert_pem),
+            ("cert.pem", &d.client.cert_pem),
+            ("key.pem", &d.client.key_pem),
+        ],
+    );
+    sb.ok(&[
+        "add",
+        "vault",
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--host",
+        &d.host,
+        "--key-store",
+        "keyring",
+    ]);
+    let out = sb
+        .dctx()
+        .args(["check", "--json", "vault"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v[0]["docker"]["version"], d.version.as_str());
+    sb.ok(&["rm", "vault"]);
+}
+
+#[test]
+fn weaker_modes_are_flagged_by_check() {
+    let d = dockerd();
+    let sb = Sandbox::new();
+    let dir = sb.path("b");
+    write_tree(
+        &dir,
+        &[
+            ("ca.pem", &d.ca.cert_pem),
+            ("cert.pem", &d.client.cert_pem),
+            ("key.pem", &d.client.key_pem),
+        ],
+    );
+    sb.ok(&[
+        "add",
+        "unverified",
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--host",
+        &d.host,
+        "--skip-verify",
+    ]);
+    let socket = format!("unix://{}", d.socket.display());
+    sb.ok(&["add", "local", "--host", &socket]);
+    let v: serde_json::Value = serde_json::from_str(&sb.ok(&["check", "--json"])).unwrap();
+    let unverified = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "unverified")
+        .unwrap();
+    assert_eq!(unverified["status"], "warn", "{unverified:#}");
+    assert!(
+        unverified["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "skip-verify")
+    );
+    assert_eq!(unverified["docker"]["version"], d.version.as_str());
+    let local = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "local")
+        .unwrap();
+    assert_eq!(local["status"], "ok", "{local:#}");
+    assert_eq!(local["docker"]["version"], d.version.as_str());
+    // The docker CLI agrees with the skip-verify context dctx wrote.
+    let out = sb
+        .docker()
+        .args([
+            "--context",
+            "unverified",
+            "version",
+            "--format",
+            "{{.Server.Version}}",
+        ])
+        .output()
+        .unwrap();
+    assert_success(&out, "docker --context unverified");
+    // And with the env profile (DOCKER_TLS, not DOCKER_TLS_VERIFY).
+    let dctx = env!("CARGO_BIN_EXE_dctx");
+    let out = sb
+        .cmd("bash")
+        .arg("-c")
+        .arg(format!("eval \"$({dctx} env unverified --shell bash)\"; test -z \"$DOCKER_TLS_VERIFY\" && docker version --format '{{{{.Server.Version}}}}'"))
+        .output()
+        .unwrap();
+    assert_success(&out, "env skip-verify");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), d.version);
+    let ls = sb.ok(&["ls"]);
+    assert!(ls.contains("NOT verified"), "{ls}");
+
+    // System roots: our test CA is not among them, so the daemon is unknown,
+    // and the docker CLI (via env) must fail on trust, not on a missing ca.pem.
+    sb.ok(&[
+        "add",
+        "public",
+        "--cert",
+        dir.join("cert.pem").to_str().unwrap(),
+        "--key",
+        dir.join("key.pem").to_str().unwrap(),
+        "--host",
+        &d.host,
+        "--system-roots",
+    ]);
+    let out = sb
+        .dctx()
+        .args(["check", "--json", "public"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v[0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "unknown-ca"),
+        "{v:#}"
+    );
+    let out = sb
+        .cmd("bash")
+        .arg("-c")
+        .arg(format!(
+            "eval \"$({dctx} env public --shell bash)\"; docker version"
+        ))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown authority") && !err.contains("no such file"),
+        "{err}"
+    );
+    assert!(sb.ok(&["ls"]).contains("system roots"));
+}
