@@ -255,3 +255,66 @@ fn exec_forwards_exit_status_and_signals_and_always_cleans_up() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(tmp.to_str().unwrap()));
     assert!(runtime_leftovers(&tmp).is_empty());
 }
+
+/// Every command that touches a TLS profile, scanned for key bytes, and the
+/// key-bearing files and dirs checked for 0600/0700 after each kind of write.
+#[test]
+fn no_command_prints_the_key_and_every_write_keeps_modes_private() {
+    let d = dockerd();
+    let sb = Sandbox::new();
+    let b = bundle(&sb);
+    let runs: Vec<Vec<String>> = vec![
+        vec![
+            "add".into(),
+            "prod".into(),
+            "--bundle".into(),
+            b.clone(),
+            "--host".into(),
+            d.host.clone(),
+        ],
+        vec![
+            "add".into(),
+            "prod".into(),
+            "--bundle".into(),
+            b.clone(),
+            "--host".into(),
+            d.host.clone(),
+            "--replace".into(),
+            "--json".into(),
+        ],
+        vec!["ls".into()],
+        vec!["ls".into(), "--json".into()],
+        vec!["show".into(), "prod".into()],
+        vec!["show".into(), "prod".into(), "--json".into()],
+        vec!["env".into(), "prod".into()],
+        vec!["use".into(), "prod".into()],
+        vec!["check".into(), "--json".into()],
+        vec!["check".into()],
+        vec!["doctor".into(), "prod".into()],
+        vec!["doctor".into(), "prod".into(), "--json".into()],
+        vec!["exec".into(), "prod".into(), "--".into(), "true".into()],
+        vec!["use".into(), "-".into()],
+    ];
+    for args in &runs {
+        let out = sb.dctx().args(args).output().unwrap();
+        assert_success(&out, &args.join(" "));
+        assert_no_key(&out, &args.join(" "));
+        for root in [
+            sb.store().join("profiles"),
+            sb.docker_config().join("contexts/tls"),
+        ] {
+            for (rel, v) in support::snapshot(&root) {
+                let mode = v.split(':').next().unwrap();
+                let want = if v.ends_with(":dir") { "700" } else { "600" };
+                assert_eq!(mode, want, "{rel} after `dctx {}`", args.join(" "));
+            }
+        }
+        let cfg = sb.docker_config().join("config.json");
+        if cfg.exists() {
+            let mode = std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "config.json after `dctx {}`", args.join(" "));
+        }
+    }
+    let store_root = std::fs::metadata(sb.store()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(store_root, 0o700);
+}
