@@ -265,14 +265,7 @@ pub fn parse_host(raw: &str) -> anyhow::Result<Host> {
 
 /// Certificate names: used as CN and as the record's directory name.
 pub fn validate_name(name: &str) -> anyhow::Result<()> {
-    let ok_first = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    let ok_rest = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "_.@+-".contains(c));
-    if !ok_first || !ok_rest || name.len() > 64 || name == "ca" {
+    if !crate::store::is_simple_name(name, "_.@+-") || name.len() > 64 || name == "ca" {
         bail!(
             "invalid certificate name {:?}: use 1-64 letters, digits and _.@+- starting with a letter or digit (\"ca\" is reserved)",
             name.escape_debug().to_string()

@@ -100,17 +100,16 @@ pub struct Profile {
     pub source: Option<String>,
 }
 
+/// `[a-zA-Z0-9][a-zA-Z0-9<extra>]*`: safe as a file name, never `..` or `/`.
+pub fn is_simple_name(name: &str, extra: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+}
+
 /// Profile names follow Docker's context rule; `default` is reserved.
 pub fn validate_name(name: &str) -> anyhow::Result<()> {
-    let ok_first = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    let ok_rest = name
-        .chars()
-        .skip(1)
-        .all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c));
-    if name.len() < 2 || !ok_first || !ok_rest {
+    if name.len() < 2 || !is_simple_name(name, "_.+-") {
         anyhow::bail!(
             "invalid profile name {:?}: use letters, digits and _.+- (at least 2 characters, starting with a letter or digit)",
             name.escape_debug().to_string()

@@ -3,20 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Sandbox, assert_success, dockerd, write_tree};
+use crate::support::{Sandbox, assert_success, dockerd};
 
 fn sandbox_with_prod() -> Sandbox {
     let d = dockerd();
     let sb = Sandbox::new();
-    let dir = sb.path("b");
-    write_tree(
-        &dir,
-        &[
-            ("ca.pem", &d.ca.cert_pem),
-            ("cert.pem", &d.client.cert_pem),
-            ("key.pem", &d.client.key_pem),
-        ],
-    );
+    let dir = sb.client_bundle();
     sb.ok(&[
         "add",
         "prod",
@@ -106,7 +98,7 @@ fn failing_daemons_give_exit_3_with_stable_codes() {
     let d = dockerd();
     let sb = sandbox_with_prod();
     let dead = crate::support::free_port();
-    let dir = sb.path("b");
+    let dir = sb.path("bundle");
     sb.ok(&[
         "add",
         "dead",
@@ -180,7 +172,7 @@ fn a_silent_peer_cannot_hang_check() {
             held.push(s);
         }
     });
-    let dir = sb.path("b");
+    let dir = sb.path("bundle");
     sb.ok(&[
         "add",
         "silent",
@@ -221,15 +213,7 @@ fn a_silent_peer_cannot_hang_check() {
 fn keyring_profiles_are_probed_with_the_key_in_memory() {
     let d = dockerd();
     let sb = Sandbox::new().with_keyring();
-    let dir = sb.path("b");
-    write_tree(
-        &dir,
-        &[
-            ("ca.pem", &d.ca.cert_pem),
-            ("cert.pem", &d.client.cert_pem),
-            ("key.pem", &d.client.key_pem),
-        ],
-    );
+    let dir = sb.client_bundle();
     sb.ok(&[
         "add",
         "vault",
@@ -260,15 +244,7 @@ fn keyring_profiles_are_probed_with_the_key_in_memory() {
 fn weaker_modes_are_flagged_by_check() {
     let d = dockerd();
     let sb = Sandbox::new();
-    let dir = sb.path("b");
-    write_tree(
-        &dir,
-        &[
-            ("ca.pem", &d.ca.cert_pem),
-            ("cert.pem", &d.client.cert_pem),
-            ("key.pem", &d.client.key_pem),
-        ],
-    );
+    let dir = sb.client_bundle();
     sb.ok(&[
         "add",
         "unverified",

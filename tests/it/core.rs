@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::{self, Sandbox, assert_success, dockerd, write_tree};
@@ -34,17 +34,6 @@ fn client_files() -> (String, String, String) {
         d.client.cert_pem.clone(),
         d.client.key_pem.clone(),
     )
-}
-
-/// A bundle directory with the given file names for ca / cert / key.
-fn bundle_dir(sb: &Sandbox, tag: &str, names: [&str; 3]) -> PathBuf {
-    let (ca, cert, key) = client_files();
-    let dir = sb.path(tag);
-    write_tree(
-        &dir,
-        &[(names[0], &ca), (names[1], &cert), (names[2], &key)],
-    );
-    dir
 }
 
 fn tar_of(dir: &Path, out: &Path, gzip: bool) {
@@ -134,7 +123,7 @@ fn every_naming_style_and_format_imports_and_docker_reaches_the_daemon() {
     ];
     let mut names = Vec::new();
     for (i, style) in styles.iter().enumerate() {
-        let dir = bundle_dir(&sb, &format!("style{i}"), *style);
+        let dir = sb.client_bundle_named(&format!("style{i}"), *style);
         let name = format!("dir{i}");
         sb.ok(&[
             "add",
@@ -180,7 +169,7 @@ fn every_naming_style_and_format_imports_and_docker_reaches_the_daemon() {
         }
     }
     // Separate files.
-    let dir = bundle_dir(&sb, "sep", ["a", "b", "c"]);
+    let dir = sb.client_bundle_named("sep", ["a", "b", "c"]);
     sb.ok(&[
         "add",
         "files",
@@ -240,7 +229,7 @@ fn every_naming_style_and_format_imports_and_docker_reaches_the_daemon() {
 fn a_real_docker_context_export_imports_without_host() {
     let d = dockerd();
     let sb = Sandbox::new();
-    let dir = bundle_dir(&sb, "src", ["ca.pem", "cert.pem", "key.pem"]);
+    let dir = sb.client_bundle_named("src", ["ca.pem", "cert.pem", "key.pem"]);
     let spec = format!(
         "host={},ca={},cert={},key={}",
         d.host,
@@ -313,7 +302,7 @@ fn in_shell(sb: &Sandbox, shell: &str, script: &str) -> String {
 fn env_output_works_in_real_shells() {
     let d = dockerd();
     let sb = Sandbox::new();
-    let dir = bundle_dir(&sb, "b", ["ca.pem", "cert.pem", "key.pem"]);
+    let dir = sb.client_bundle_named("b", ["ca.pem", "cert.pem", "key.pem"]);
     sb.ok(&[
         "add",
         "prod",
@@ -432,7 +421,7 @@ fn use_switches_context_and_keeps_every_other_config_key() {
 fn ls_show_rm_cover_profiles_and_foreign_contexts() {
     let d = dockerd();
     let sb = Sandbox::new();
-    let dir = bundle_dir(&sb, "b", ["ca.pem", "cert.pem", "key.pem"]);
+    let dir = sb.client_bundle_named("b", ["ca.pem", "cert.pem", "key.pem"]);
     sb.ok(&[
         "add",
         "prod",
@@ -506,7 +495,7 @@ fn ls_show_rm_cover_profiles_and_foreign_contexts() {
 fn key_material_is_private_everywhere() {
     let d = dockerd();
     let sb = Sandbox::new();
-    let dir = bundle_dir(&sb, "b", ["ca.pem", "cert.pem", "key.pem"]);
+    let dir = sb.client_bundle_named("b", ["ca.pem", "cert.pem", "key.pem"]);
     let out = sb
         .dctx()
         .args([
@@ -554,7 +543,7 @@ fn key_material_is_private_everywhere() {
 fn no_context_profiles_never_touch_the_docker_dir() {
     let d = dockerd();
     let sb = Sandbox::new();
-    let dir = bundle_dir(&sb, "b", ["ca.pem", "cert.pem", "key.pem"]);
+    let dir = sb.client_bundle_named("b", ["ca.pem", "cert.pem", "key.pem"]);
     sb.ok(&[
         "add",
         "envonly",

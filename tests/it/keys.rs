@@ -5,21 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{self, Sandbox, assert_success, dockerd, write_tree};
-
-fn bundle(sb: &Sandbox) -> String {
-    let d = dockerd();
-    let dir = sb.path("bundle");
-    write_tree(
-        &dir,
-        &[
-            ("ca.pem", &d.ca.cert_pem),
-            ("cert.pem", &d.client.cert_pem),
-            ("key.pem", &d.client.key_pem),
-        ],
-    );
-    dir.display().to_string()
-}
+use crate::support::{self, Sandbox, assert_success, dockerd};
 
 /// Base64 body of the shared client key: must never show up in output.
 fn key_marker() -> String {
@@ -67,7 +53,7 @@ fn runtime_leftovers(dir: &std::path::Path) -> Vec<String> {
 fn keyring_profiles_keep_the_key_off_disk_and_exec_reaches_the_daemon() {
     let d = dockerd();
     let sb = Sandbox::new().with_keyring();
-    let b = bundle(&sb);
+    let b = sb.client_bundle().display().to_string();
     let out = sb
         .dctx()
         .args([
@@ -164,7 +150,7 @@ fn keyring_profiles_keep_the_key_off_disk_and_exec_reaches_the_daemon() {
 #[test]
 fn keyring_unavailable_fails_clearly_and_writes_nothing() {
     let sb = Sandbox::new();
-    let b = bundle(&sb);
+    let b = sb.client_bundle().display().to_string();
     let before = sb.snapshot();
     let out = sb
         .dctx()
@@ -197,7 +183,7 @@ fn keyring_unavailable_fails_clearly_and_writes_nothing() {
 fn exec_forwards_exit_status_and_signals_and_always_cleans_up() {
     let d = dockerd();
     let sb = Sandbox::new();
-    let b = bundle(&sb);
+    let b = sb.client_bundle().display().to_string();
     sb.ok(&["add", "prod", "--bundle", &b, "--host", &d.host]);
     let runtime = sb.path("run");
     std::fs::create_dir_all(&runtime).unwrap();
@@ -262,7 +248,7 @@ fn exec_forwards_exit_status_and_signals_and_always_cleans_up() {
 fn no_command_prints_the_key_and_every_write_keeps_modes_private() {
     let d = dockerd();
     let sb = Sandbox::new();
-    let b = bundle(&sb);
+    let b = sb.client_bundle().display().to_string();
     let runs: Vec<Vec<String>> = vec![
         vec![
             "add".into(),

@@ -121,6 +121,27 @@ impl Sandbox {
         )
     }
 
+    /// A bundle dir (`ca.pem`, `cert.pem`, `key.pem`) for the shared dockerd's
+    /// valid client, at `rel` inside the sandbox; file names as given.
+    pub fn client_bundle_named(&self, rel: &str, names: [&str; 3]) -> PathBuf {
+        let d = dockerd();
+        let dir = self.path(rel);
+        write_tree(
+            &dir,
+            &[
+                (names[0], &d.ca.cert_pem),
+                (names[1], &d.client.cert_pem),
+                (names[2], &d.client.key_pem),
+            ],
+        );
+        dir
+    }
+
+    /// `client_bundle_named` with the usual names, in `bundle/`.
+    pub fn client_bundle(&self) -> PathBuf {
+        self.client_bundle_named("bundle", ["ca.pem", "cert.pem", "key.pem"])
+    }
+
     /// Hash of every file (path, mode, bytes) under HOME: proves "nothing written".
     pub fn snapshot(&self) -> BTreeMap<String, String> {
         snapshot(&self.home)
