@@ -668,3 +668,32 @@ fn concurrent_adds_and_use_flips_leave_a_consistent_store() {
         "docker sees every context + default"
     );
 }
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let sb = Sandbox::new();
+    sb.ok(&["add", "p1", "--host", "tcp://127.0.0.1:2375"]);
+    for args in [["ls", "--json"], ["show", "p1"], ["env", "p1"]] {
+        let mut child = sb
+            .dctx()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before dctx writes: its write gets EPIPE.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -254,6 +254,39 @@ fn hostile_bundles_are_rejected_and_write_nothing() {
             data: good_tar(&ca.cert_pem, &client.cert_pem, ""),
             expect: &["key"],
         },
+        Case {
+            // Two complete client identities: which one? Refuse, don't guess.
+            name: "two-identities",
+            file: "two.tar",
+            data: good_tar(
+                &ca.cert_pem,
+                &format!("{}{}", client.cert_pem, other.cert_pem),
+                &format!("{}{}", client.key_pem, other.key_pem),
+            ),
+            expect: &["ambiguous", "two"],
+        },
+        Case {
+            name: "der-not-a-cert",
+            file: "notcert.tar",
+            // A well-formed DER SEQUENCE { INTEGER 1 } in a certificate's clothes.
+            data: good_tar(
+                "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n",
+                &client.cert_pem,
+                &client.key_pem,
+            ),
+            expect: &["certificate", "der"],
+        },
+        Case {
+            name: "non-utf8-name-and-no-key",
+            file: "latin1.tar",
+            data: tar_with_raw_entry(
+                b"caf\xe9.pem",
+                tar::EntryType::Regular,
+                None,
+                client.cert_pem.as_bytes(),
+            ),
+            expect: &["key", "no client"],
+        },
     ];
 
     let sb = Sandbox::new();
