@@ -26,7 +26,12 @@ pub mod use_;
 
 /// Parse, run, and map the outcome to an exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>, env: Env) -> ExitCode {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let parsed = match env_fast_path(&args) {
+        Some(cli) => Ok(cli),
+        None => Cli::try_parse_from(args),
+    };
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -45,6 +50,29 @@ pub fn main(args: impl IntoIterator<Item = OsString>, env: Env) -> ExitCode {
             exit::code(exit::ERROR)
         }
     }
+}
+
+/// `dctx env NAME`, the form shell rc files and prompts run on every start:
+/// building clap's whole command tree (every subcommand's arguments and
+/// help) costs as much as the rest of `env` together, so this exact form
+/// skips it. It yields what clap would: a valid profile name starts with an
+/// ASCII letter or digit, so it can be neither a flag nor `--`, and `env`
+/// has no subcommands. Anything else goes through clap.
+pub fn env_fast_path(args: &[OsString]) -> Option<Cli> {
+    let [_, cmd, name] = args else {
+        return None;
+    };
+    let name = name.to_str()?;
+    if cmd != "env" || crate::store::validate_name(name).is_err() {
+        return None;
+    }
+    Some(Cli {
+        command: Command::Env(crate::cli::EnvArgs {
+            name: Some(name.to_owned()),
+            shell: None,
+            unset: false,
+        }),
+    })
 }
 
 fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {

@@ -7,6 +7,7 @@ mod hostile;
 mod keys;
 mod pki;
 mod probe;
+mod startup;
 mod support;
 
 /// The shared daemon is the Debian dockerd, answering on its TLS port.

@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# dctx vs the docker CLI, side by side, in one run. Everything it starts
+# (a TLS dockerd, an nginx with mTLS fronts, a silent TCP peer) listens on
+# 127.0.0.0/8 only, lives in one temp dir, and is stopped on exit.
+#
+#   sudo bash bench/run.sh            # ~5 minutes on 2 cores
+#   KEEP=1 sudo bash bench/run.sh     # keep the temp dir (logs, JSON) afterwards
+#
+# Tunables (env): ENV_RUNS (default 500), CHECK_RUNS (10), LOOP_RUNS (3),
+# RESULTS (markdown table also written here; default target/bench-results.md).
+# Method and the published numbers: BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+ENV_RUNS=${ENV_RUNS:-500}
+CHECK_RUNS=${CHECK_RUNS:-10}
+LOOP_RUNS=${LOOP_RUNS:-3}
+RESULTS=${RESULTS:-$ROOT/target/bench-results.md}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if [ "$(id -u)" != 0 ]; then
+  echo "bench/run.sh starts a real dockerd: run it as root (sudo -E bash bench/run.sh)" >&2
+  exit 1
+fi
+
+need=()
+command -v hyperfine >/dev/null || need+=(hyperfine)
+[ -x /usr/bin/time ] || need+=(time)
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v docker >/dev/null || need+=(docker.io)
+command -v nginx >/dev/null || need+=(nginx)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}" >&2
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+log "cargo build --release"
+cargo build --release --locked -q
+D=$ROOT/target/release/dctx
+RUSTC_VERSION=$(rustc --version | cut -d" " -f1-2)
+
+W=$(mktemp -d /tmp/dctx-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ -n "${KEEP:-}" ]; then echo "kept $W" >&2; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+
+# Nothing from the caller's shell may redirect dctx or docker.
+unset DOCKER_HOST DOCKER_CONTEXT DOCKER_CONFIG DOCKER_TLS_VERIFY DOCKER_TLS DOCKER_CERT_PATH \
+  DCTX_HOME XDG_CONFIG_HOME COMPLETE
+export NO_COLOR=1 SHELL=/bin/bash
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_tcp ADDR PORT PID LOG: until something accepts on ADDR:PORT (60 s).
+wait_tcp() {
+  local i
+  for i in $(seq 600); do
+    if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
+    if ! kill -0 "$3" 2>/dev/null; then
+      echo "process $3 died; log $4:" >&2
+      cat "$4" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "nothing listens on $1:$2 after 60 s; log $4:" >&2
+  cat "$4" >&2
+  exit 1
+}
+
+# median_ms FILE.json INDEX: median of hyperfine's per-run times, in ms.
+median_ms() {
+  python3 -c 'import json,sys,statistics
+r = json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]
+print("%.2f" % (statistics.median(r["times"]) * 1000))' "$1" "$2"
+}
+
+# rusage N CMD…: run CMD N times under /usr/bin/time; prints the medians
+# "wall_s user_s sys_s" and the max peak RSS in KiB (exit status ignored).
+rusage() {
+  local n=$1 i
+  shift
+  : >"$W/rusage.txt"
+  for i in $(seq "$n"); do
+    /usr/bin/time -a -o "$W/rusage.txt" -f '%e %U %S %M' "$@" >/dev/null 2>"$W/rusage.err" || true
+  done
+  python3 -c 'import sys,statistics
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l[:1].isdigit()]
+med = lambda k: statistics.median(r[k] for r in rows)
+print("%.3f %.3f %.3f %d" % (med(0), med(1), med(2), max(r[3] for r in rows)))' "$W/rusage.txt"
+}
+
+# cpu_ticks PID…: utime+stime (clock ticks) of the given processes.
+cpu_ticks() {
+  local t=0 p f
+  for p in "$@"; do
+    f=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    f=${f##*) }
+    set -- $f
+    t=$((t + ${12} + ${13}))
+  done
+  echo "$t"
+}
+
+# ---------------------------------------------------------------- PKI
+log "PKI (dctx pki)"
+export HOME=$W/pki-home
+mkdir -p "$HOME"
+"$D" pki init >/dev/null 2>&1
+srv_hosts=()
+for a in 1 2 3 4 5 6 7 8; do srv_hosts+=(--host "127.0.0.$a"); done
+"$D" pki server "${srv_hosts[@]}" --out "$W/srv" >/dev/null 2>&1
+"$D" pki client bench --out "$W/client" >/dev/null 2>&1
+
+# ---------------------------------------------------------------- dockerd
+log "dockerd --tlsverify on 127.0.0.1"
+DPORT=$(free_port)
+mkdir -p "$W/d"
+dockerd --tlsverify \
+  --tlscacert="$W/srv/ca.pem" --tlscert="$W/srv/server-cert.pem" --tlskey="$W/srv/server-key.pem" \
+  -H "tcp://127.0.0.1:$DPORT" -H "unix://$W/d/docker.sock" \
+  --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
+  --data-root="$W/d/root" --exec-root="$W/d/exec" --pidfile="$W/d/dockerd.pid" \
+  </dev/null >"$W/d/dockerd.log" 2>&1 &
+DOCKERD_PID=$!
+PIDS+=("$DOCKERD_PID")
+wait_tcp 127.0.0.1 "$DPORT" "$DOCKERD_PID" "$W/d/dockerd.log"
+
+# ---------------------------------------------------------------- nginx
+# mTLS fronts for the same daemon on 127.0.0.2–8, three ports each.
+log "nginx mTLS fronts on 127.0.0.2-8"
+N=$W/nginx
+mkdir -p "$N"
+ENDPOINTS=("tcp://127.0.0.1:$DPORT")
+listens=""
+for port in $(free_port) $(free_port) $(free_port); do
+  for a in 2 3 4 5 6 7 8; do
+    listens+="    listen 127.0.0.$a:$port ssl;"$'\n'
+    ENDPOINTS+=("tcp://127.0.0.$a:$port")
+  done
+done
+cat >"$N/nginx.conf" <<EOF
+daemon off;
+worker_processes 2;
+worker_rlimit_nofile 16384;
+user root;
+pid $N/nginx.pid;
+error_log $N/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $N/cb; proxy_temp_path $N/px; fastcgi_temp_path $N/fc;
+  uwsgi_temp_path $N/uw; scgi_temp_path $N/sc;
+  server {
+$listens
+    ssl_certificate $W/srv/server-cert.pem;
+    ssl_certificate_key $W/srv/server-key.pem;
+    ssl_verify_client on;
+    ssl_client_certificate $W/srv/ca.pem;
+    location / {
+      proxy_pass http://unix:$W/d/docker.sock:;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+nginx -p "$N" -c "$N/nginx.conf" -e "$N/error.log" </dev/null >"$N/stderr.log" 2>&1 &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+for ep in "${ENDPOINTS[@]:1}"; do
+  hp=${ep#tcp://}
+  wait_tcp "${hp%:*}" "${hp##*:}" "$NGINX_PID" "$N/stderr.log"
+done
+
+# ---------------------------------------------------------------- silent peer
+# Accepts TCP on 127.0.0.9 and never sends a byte (holds every connection).
+log "silent TCP peer on 127.0.0.9"
+SPORT=$(free_port)
+python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.9", int(sys.argv[1])))
+s.listen(1024)
+held = []
+while True:
+    c, _ = s.accept()
+    held.append(c)
+' "$SPORT" </dev/null >"$W/silent.log" 2>&1 &
+SILENT_PID=$!
+PIDS+=("$SILENT_PID")
+wait_tcp 127.0.0.9 "$SPORT" "$SILENT_PID" "$W/silent.log"
+
+# ---------------------------------------------------------------- profiles
+# fleetN: N profiles (and Docker contexts) named prod, n002…, spread over the
+# 22 endpoints. silent: fleet50 with its last member replaced by the silent peer.
+make_fleet() { # make_fleet HOME N [silent]
+  local home=$1 n=$2 i name ep
+  mkdir -p "$home"
+  : >"$home/names"
+  for i in $(seq "$n"); do
+    if [ "$i" = 1 ]; then name=prod; else name=$(printf 'n%03d' "$i"); fi
+    ep=${ENDPOINTS[$(((i - 1) % ${#ENDPOINTS[@]}))]}
+    if [ "${3:-}" = silent ] && [ "$i" = "$n" ]; then
+      name=silent
+      ep="tcp://127.0.0.9:$SPORT"
+    fi
+    HOME=$home "$D" add "$name" --bundle "$W/client" --host "$ep" >/dev/null
+    echo "$name" >>"$home/names"
+  done
+}
+log "creating profiles with dctx add (10 + 50 + 200 + 50)"
+for n in 10 50 200; do make_fleet "$W/fleet$n" "$n"; done
+make_fleet "$W/silent" 50 silent
+
+cat >"$W/docker-loop.sh" <<'EOF'
+# The docker CLI way to check a fleet: one `docker version` per context.
+set -e
+while read -r c; do docker --context "$c" version >/dev/null; done <"$1"
+EOF
+
+# Sanity: every fleet member is healthy for both tools before timing anything.
+for n in 10 50 200; do
+  HOME=$W/fleet$n "$D" check >"$W/check$n.txt" || {
+    echo "dctx check on fleet$n is not all ok:" >&2
+    cat "$W/check$n.txt" >&2
+    exit 1
+  }
+done
+HOME=$W/fleet50 bash "$W/docker-loop.sh" "$W/fleet50/names"
+
+DOCKERD_VERSION=$(docker -H "unix://$W/d/docker.sock" version -f '{{.Server.Version}}')
+
+# ---------------------------------------------------------------- 1. env
+log "1. dctx env prod vs docker context inspect prod ($ENV_RUNS runs each)"
+export HOME=$W/fleet50
+hyperfine -N --style basic --warmup 50 --runs "$ENV_RUNS" --export-json "$W/env.json" \
+  "$D env prod" "docker context inspect prod" >&2
+ENV_DCTX=$(median_ms "$W/env.json" 0)
+ENV_DOCKER=$(median_ms "$W/env.json" 1)
+read -r _ _ _ ENV_DCTX_RSS < <(rusage 20 "$D" env prod)
+read -r _ _ _ ENV_DOCKER_RSS < <(rusage 20 docker context inspect prod)
+
+# ---------------------------------------------------------------- 2. fleet
+log "2. dctx check vs a sequential docker version loop (50 contexts)"
+hyperfine -N --style basic --warmup 2 --runs "$CHECK_RUNS" --export-json "$W/check50.json" \
+  "$D check" >&2
+hyperfine -N --style basic --runs "$LOOP_RUNS" --export-json "$W/loop50.json" \
+  "bash $W/docker-loop.sh $W/fleet50/names" >&2
+CHECK50=$(median_ms "$W/check50.json" 0)
+LOOP50=$(median_ms "$W/loop50.json" 0)
+read -r _ _ _ CHECK50_RSS < <(rusage 5 "$D" check)
+read -r _ _ _ LOOP50_RSS < <(rusage 1 bash "$W/docker-loop.sh" "$W/fleet50/names")
+
+log "2b. dockerd's own floor and one member alone"
+FLOOR1=$(python3 "$ROOT/bench/floor.py" "$W/d/docker.sock" 1)
+FLOOR50=$(python3 "$ROOT/bench/floor.py" "$W/d/docker.sock" 50)
+FLOOR200=$(python3 "$ROOT/bench/floor.py" "$W/d/docker.sock" 200)
+hyperfine -N --style basic --warmup 3 --runs 20 --export-json "$W/one.json" \
+  "$D check prod" "docker --context prod version" >&2
+ONE_DCTX=$(median_ms "$W/one.json" 0)
+ONE_DOCKER=$(median_ms "$W/one.json" 1)
+
+# ---------------------------------------------------------------- 3. silent
+log "3. one silent peer among 50: dctx check --timeout 2"
+export HOME=$W/silent
+hyperfine -N --style basic -i --runs 3 --export-json "$W/silent.json" \
+  "$D check --timeout 2" >&2
+SILENT_WALL=$(median_ms "$W/silent.json" 0)
+read -r _ _ _ SILENT_RSS < <(rusage 1 "$D" check --timeout 2)
+SILENT_ROW=$("$D" check --timeout 2 --json | python3 -c 'import json,sys
+r = [x for x in json.load(sys.stdin) if x["name"] == "silent"][0]
+print(r["status"], "/", "; ".join(f["code"] + ": " + f["message"] for f in r["findings"]))' || true)
+OTHERS_OK=$("$D" check --timeout 2 --json | python3 -c 'import json,sys
+print(sum(1 for x in json.load(sys.stdin) if x["status"] == "ok"))' || true)
+log "   docker --context silent version (bounded by timeout 20)"
+t0=$(date +%s.%N)
+set +e
+timeout 20 docker --context silent version >"$W/docker-silent.out" 2>&1
+DOCKER_SILENT_RC=$?
+set -e
+DOCKER_SILENT_S=$(python3 -c "import sys; print('%.1f' % ($(date +%s.%N) - $t0))")
+DOCKER_SILENT_TAIL=$(tail -n 1 "$W/docker-silent.out" | cut -c1-160)
+
+# ---------------------------------------------------------------- 4. scaling
+log "4. scaling: dctx check over 10, 50, 200 profiles"
+SCALE_ROWS=""
+for n in 10 50 200; do
+  export HOME=$W/fleet$n
+  hyperfine -N --style basic --warmup 1 --runs "$CHECK_RUNS" --export-json "$W/scale$n.json" \
+    "$D check" >&2
+  wall=$(median_ms "$W/scale$n.json" 0)
+  read -r _ u s rss < <(rusage 5 "$D" check)
+  # Server-side CPU (dockerd + nginx workers) for one run.
+  srv_pids=("$DOCKERD_PID" "$NGINX_PID" $(pgrep -P "$NGINX_PID" || true))
+  before=$(cpu_ticks "${srv_pids[@]}")
+  "$D" check >/dev/null
+  after=$(cpu_ticks "${srv_pids[@]}")
+  hz=$(getconf CLK_TCK)
+  SCALE_ROWS+=$(python3 -c 'import sys
+n, wall, u, s, rss, ticks, hz = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+cpu = (u + s) * 1000
+srv = ticks * 1000 / hz
+print("| %d | %.0f | %.0f (%.0f user + %.0f sys) | %.2f | %.0f | %.1f | %.1f |" % (
+    n, wall, cpu, u * 1000, s * 1000, cpu / n, srv, srv / n, rss / 1024))' \
+    "$n" "$wall" "$u" "$s" "$rss" "$((after - before))" "$hz")$'\n'
+done
+
+log "4b. concurrency sweep over 200 profiles"
+export HOME=$W/fleet200
+hyperfine -N --style basic --warmup 1 --runs 5 --export-json "$W/conc.json" \
+  -L c 1,2,4,8,16,32,64,200 "$D check --concurrency {c}" >&2
+CONC_ROW=$(python3 -c 'import json,sys,statistics
+rs = json.load(open(sys.argv[1]))["results"]
+print(" | ".join("%.0f" % (statistics.median(r["times"]) * 1000) for r in rs))' "$W/conc.json")
+
+# ---------------------------------------------------------------- report
+ratio() { python3 -c "import sys; print('%.1f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
+mib() { python3 -c "import sys; print('%.1f' % (int(sys.argv[1]) / 1024))" "$1"; }
+verdict() { python3 -c "import sys; print('met' if eval(sys.argv[1]) else 'MISSED')" "$1"; }
+
+ENV_RATIO=$(ratio "$ENV_DOCKER" "$ENV_DCTX")
+CHECK_RATIO=$(ratio "$LOOP50" "$CHECK50")
+
+{
+  echo "### dctx benchmark results"
+  echo
+  echo "Machine: $(nproc) cores, $(python3 -c 'import os; print("%.0f" % (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30))') GiB, $(uname -sr);" \
+    "dctx $("$D" --version | cut -d' ' -f2) ($RUSTC_VERSION);" \
+    "docker CLI $(docker version -f '{{.Client.Version}}' 2>/dev/null);" \
+    "dockerd $DOCKERD_VERSION; $(nginx -v 2>&1 | cut -d' ' -f3); $(hyperfine --version)."
+  echo
+  echo "| # | measurement | dctx | docker CLI | ratio | target | result |"
+  echo "|---|---|---|---|---|---|---|"
+  echo "| 1 | \`env prod\` vs \`context inspect prod\`, median wall ($ENV_RUNS runs) | $ENV_DCTX ms | $ENV_DOCKER ms | ${ENV_RATIO}× | ≤ 2 ms, ≥ 8× | $(verdict "$ENV_DCTX <= 2") / $(verdict "$ENV_RATIO >= 8") |"
+  echo "| 1 | peak RSS (max of 20) | $(mib "$ENV_DCTX_RSS") MiB | $(mib "$ENV_DOCKER_RSS") MiB | | ≤ 8 MiB | $(verdict "$ENV_DCTX_RSS <= 8192") |"
+  echo "| 2 | 50-profile fleet: \`check\` vs \`docker --context X version\` loop, median wall | $CHECK50 ms | $LOOP50 ms | ${CHECK_RATIO}× | ≥ 15× | $(verdict "$CHECK_RATIO >= 15") |"
+  echo "| 2 | peak RSS (max of 5; docker: largest single \`docker\` process) | $(mib "$CHECK50_RSS") MiB | $(mib "$LOOP50_RSS") MiB | | ≤ 40 MiB | $(verdict "$CHECK50_RSS <= 40960") |"
+  echo "| 2 | one member alone: \`check prod\` vs \`docker --context prod version\`, median (20 runs) | $ONE_DCTX ms | $ONE_DOCKER ms | | | |"
+  echo "| 2 | dockerd's own floor: /_ping + /version + /info on its unix socket, no TLS, by 1 / 50 / 200 concurrent clients | $FLOOR1 / $FLOOR50 / $FLOOR200 ms | | | | |"
+  echo "| 3 | 1 silent peer among 50, \`check --timeout 2\`, median wall (3 runs) | $SILENT_WALL ms | exit $DOCKER_SILENT_RC after ${DOCKER_SILENT_S} s (\`timeout 20\`) | | ≤ 2.5 s | $(verdict "$SILENT_WALL <= 2500") |"
+  echo "| 3 | peak RSS | $(mib "$SILENT_RSS") MiB | | | | |"
+  echo
+  echo "Silent peer in \`dctx check --json\`: $SILENT_ROW ($OTHERS_OK of 50 ok)."
+  echo "docker CLI on the silent peer, last line: \`$DOCKER_SILENT_TAIL\`"
+  echo
+  echo "#### 4. Scaling (\`dctx check\`, default --concurrency 64)"
+  echo
+  echo "| profiles | median wall ms | dctx CPU ms (median of 5) | dctx CPU ms / probe | server CPU ms (dockerd + nginx, 1 run) | server CPU ms / probe | peak RSS MiB |"
+  echo "|---|---|---|---|---|---|---|"
+  printf '%s' "$SCALE_ROWS"
+  echo
+  echo "Concurrency sweep, 200 profiles, median wall ms (5 runs each):"
+  echo
+  echo "| --concurrency | 1 | 2 | 4 | 8 | 16 | 32 | 64 | 200 |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| wall ms | $CONC_ROW |"
+} | tee "$RESULTS"
+echo "(table also written to $RESULTS)" >&2
