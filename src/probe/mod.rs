@@ -130,15 +130,8 @@ impl Shared {
     }
 }
 
-const TLS_STEPS: [StepKind; 7] = [
-    StepKind::TlsHandshake,
-    StepKind::ServerChain,
-    StepKind::HostName,
-    StepKind::Validity,
-    StepKind::ServerEku,
-    StepKind::ClientCertRequest,
-    StepKind::ClientCertAccepted,
-];
+/// The TLS layers (handshake … client cert accepted), in `doctor` order.
+const TLS_STEPS: &[StepKind] = StepKind::TLS;
 
 /// Probe one target within `timeout`; never fails, never prints.
 pub async fn run(target: &Target, timeout: Duration, now: i64) -> Report {
@@ -337,7 +330,7 @@ async fn probe_unix(
             return;
         }
     }
-    sh.skip(&TLS_STEPS, "unix socket: no TLS");
+    sh.skip(TLS_STEPS, "unix socket: no TLS");
     let obs = Observations::default();
     api_calls(
         sh,
@@ -528,7 +521,7 @@ async fn probe_tcp(
     let Some(m) = material else {
         // Plain TCP.
         drop(tcp);
-        sh.skip(&TLS_STEPS, "plain tcp:// profile: no TLS");
+        sh.skip(TLS_STEPS, "plain tcp:// profile: no TLS");
         let obs = Observations::default();
         let ok = api_calls(
             sh,

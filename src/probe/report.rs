@@ -110,6 +110,12 @@ impl StepKind {
         StepKind::Info,
     ];
 
+    /// The TLS layers: handshake through "client cert accepted".
+    pub const TLS: &'static [StepKind] = {
+        let (_, rest) = Self::ALL.split_at(3);
+        rest.split_at(7).0
+    };
+
     /// Human title for `doctor`.
     pub fn title(self) -> &'static str {
         match self {
