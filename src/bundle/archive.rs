@@ -55,7 +55,7 @@ pub fn short_name(path: &Path) -> String {
 fn io_err(path: &Path, source: std::io::Error) -> BundleError {
     BundleError::Io {
         path: path.to_string_lossy().into_owned(),
-        source,
+        err: source,
     }
 }
 

@@ -82,12 +82,10 @@ impl std::fmt::Debug for Material {
 /// (`client.crt in prod.tar`) and never quotes key material.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    // The io::Error is shown in the message, not chained as a source, so
+    // `{:#}` does not print it twice.
+    #[error("{path}: {err}")]
+    Io { path: String, err: std::io::Error },
     #[error("not a recognised bundle: {bundle}: {detail}")]
     NotRecognised { bundle: String, detail: String },
     #[error("{bundle}: corrupt archive: {detail}")]
