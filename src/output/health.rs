@@ -40,7 +40,7 @@ pub fn render(reports: &[Report], tty: bool, color: bool) -> String {
     let mut t = Table::new();
     if tty {
         t.load_preset(presets::UTF8_HORIZONTAL_ONLY);
-        t.set_content_arrangement(ContentArrangement::Dynamic);
+        super::fit_to_terminal(&mut t);
     } else {
         t.load_preset(presets::NOTHING);
         t.set_content_arrangement(ContentArrangement::Disabled);

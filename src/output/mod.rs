@@ -22,7 +22,7 @@ pub fn table(env: &Env, headers: &[&str]) -> Table {
     let mut t = Table::new();
     if std::io::stdout().is_terminal() {
         t.load_preset(presets::UTF8_HORIZONTAL_ONLY);
-        t.set_content_arrangement(ContentArrangement::Dynamic);
+        fit_to_terminal(&mut t);
     } else {
         t.load_preset(presets::NOTHING);
         t.set_content_arrangement(ContentArrangement::Disabled);
@@ -32,6 +32,16 @@ pub fn table(env: &Env, headers: &[&str]) -> Table {
     }
     t.set_header(headers.iter().copied());
     t
+}
+
+/// Wrap to the terminal only when it reports a usable width: a pty of size
+/// 0x0 (`script`, some CI runners, serial consoles) would otherwise squash
+/// every column to one character.
+pub fn fit_to_terminal(t: &mut Table) {
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    if t.width().is_none_or(|w| w < 40) {
+        t.set_content_arrangement(ContentArrangement::Disabled);
+    }
 }
 
 /// "in 41 days" / "EXPIRED 3 days ago" for a cert's `not_after`.

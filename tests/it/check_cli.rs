@@ -349,3 +349,33 @@ fn weaker_modes_are_flagged_by_check() {
     );
     assert!(sb.ok(&["ls"]).contains("system roots"));
 }
+
+/// On a terminal (a real pty via util-linux `script`) `check` shows progress
+/// on stderr and draws a table; piped, it shows neither progress nor colour.
+#[test]
+fn progress_and_colour_only_on_a_terminal() {
+    let sb = sandbox_with_prod();
+    let dctx = env!("CARGO_BIN_EXE_dctx");
+    let out = sb
+        .cmd("script")
+        .args(["-qec", &format!("{dctx} check"), "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm")
+        .output()
+        .unwrap();
+    assert_success(&out, "script dctx check");
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        tty.contains("probing… 0/1") || tty.contains("probing… 1/1"),
+        "{tty:?}"
+    );
+    assert!(tty.contains("\x1b["), "no terminal styling: {tty:?}");
+    assert!(tty.contains("prod"), "{tty:?}");
+    let piped = sb.dctx().args(["check"]).output().unwrap();
+    let all = [piped.stdout, piped.stderr].concat();
+    let piped = String::from_utf8_lossy(&all);
+    assert!(
+        !piped.contains("probing") && !piped.contains('\x1b'),
+        "{piped:?}"
+    );
+}
