@@ -1,8 +1,6 @@
 //! `dctx add`: bundle → validated material → profile → Docker context.
 //! Everything is validated before the first byte is written.
 
-use std::io::{BufRead, IsTerminal};
-
 use anyhow::Context as _;
 use zeroize::Zeroizing;
 
@@ -201,28 +199,16 @@ fn read_material(src: &Source, args: &AddArgs, env: &Env) -> anyhow::Result<Mate
         force: args.force,
         now: env.now,
     };
+    // One passphrase usually unlocks every encrypted object of a bundle.
+    let mut secrets = super::secrets::Secrets::new(args.password_stdin);
     let mut cached: Option<Zeroizing<String>> = None;
-    let password_stdin = args.password_stdin;
-    let mut pass = move |what: &str| -> Result<Zeroizing<String>, BundleError> {
+    let mut pass = |what: &str| -> Result<Zeroizing<String>, BundleError> {
         if let Some(p) = &cached {
             return Ok(p.clone());
         }
-        let p = if password_stdin {
-            let mut line = Zeroizing::new(String::new());
-            std::io::stdin().lock().read_line(&mut line).map_err(|e| {
-                BundleError::Other(format!("reading the passphrase from stdin: {e}"))
-            })?;
-            Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_string())
-        } else if std::io::stdin().is_terminal() {
-            Zeroizing::new(
-                rpassword::prompt_password(format!("Passphrase for {what}: "))
-                    .map_err(|e| BundleError::Other(format!("reading the passphrase: {e}")))?,
-            )
-        } else {
-            return Err(BundleError::Other(format!(
-                "{what} is encrypted: pass --password-stdin and pipe the passphrase"
-            )));
-        };
+        let p = secrets
+            .ask(&format!("passphrase for {what}"), false)
+            .map_err(|e| BundleError::Other(format!("{e:#}")))?;
         cached = Some(p.clone());
         Ok(p)
     };

@@ -44,15 +44,6 @@ pub fn foreign_mode(host: &str, skip_verify: bool, f: &TlsFiles) -> TlsMode {
     }
 }
 
-/// First certificate in a PEM buffer.
-pub fn first_cert(pem_bytes: &[u8]) -> Option<crate::pki::CertInfo> {
-    pem::parse_many(pem_bytes)
-        .ok()?
-        .into_iter()
-        .find(|p| p.tag() == "CERTIFICATE")
-        .and_then(|p| crate::pki::CertInfo::from_der(p.contents()).ok())
-}
-
 pub fn rows(env: &Env) -> anyhow::Result<Vec<Row>> {
     let store = Store::from_env(env)?;
     let docker = DockerConfig::from_env(env).ok();
@@ -83,7 +74,11 @@ pub fn rows(env: &Env) -> anyhow::Result<Vec<Row>> {
                 cert: None,
                 key: None,
             });
-            let cert = files.cert.as_deref().and_then(first_cert);
+            let cert = files
+                .cert
+                .as_deref()
+                .map(crate::pki::inspect::certs_from_pem)
+                .and_then(|c| c.into_iter().next());
             rows.push(Row {
                 current: current.as_deref() == Some(&c.name),
                 tls: foreign_mode(&c.host, c.skip_verify, &files),

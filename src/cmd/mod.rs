@@ -20,6 +20,7 @@ pub mod key;
 pub mod ls;
 pub mod pki;
 pub mod rm;
+pub mod secrets;
 pub mod show;
 pub mod targets;
 pub mod use_;

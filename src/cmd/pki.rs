@@ -1,16 +1,15 @@
 //! `dctx pki …`: glue between the arguments, the terminal (passphrases) and
 //! `pki::issue` / `pki::daemon`.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use zeroize::Zeroizing;
 
 use crate::cli::pki::{
     ClientArgs, DaemonConfigArgs, InitArgs, PkiArgs, PkiCommand, PkiLsArgs, RenewArgs, ServerArgs,
 };
 use crate::cmd::print;
+use crate::cmd::secrets::Secrets;
 use crate::environment::Env;
 use crate::exit;
 use crate::pki::daemon::{self, DaemonOptions};
@@ -31,61 +30,6 @@ pub fn run(args: PkiArgs, env: &Env) -> anyhow::Result<u8> {
         PkiCommand::DaemonConfig(a) => daemon_config(&pki, a),
         PkiCommand::Ls(a) => ls(&pki, a, env),
         PkiCommand::Renew(a) => renew(&pki, a, env),
-    }
-}
-
-/// Passphrases: from the terminal (never echoed), or one per line from stdin.
-struct Secrets {
-    stdin: bool,
-    lines: Option<std::io::Lines<std::io::StdinLock<'static>>>,
-    line: usize,
-}
-
-impl Secrets {
-    fn new(stdin: bool) -> Self {
-        Self {
-            stdin,
-            lines: None,
-            line: 0,
-        }
-    }
-
-    /// Ask for `what`; `confirm` asks twice on a terminal (new passphrases).
-    fn ask(&mut self, what: &str, confirm: bool) -> anyhow::Result<Zeroizing<String>> {
-        let pw = if self.stdin {
-            self.line += 1;
-            let lines = self
-                .lines
-                .get_or_insert_with(|| std::io::stdin().lock().lines());
-            match lines.next() {
-                Some(Ok(l)) => Zeroizing::new(l.trim_end_matches('\r').to_string()),
-                Some(Err(e)) => return Err(anyhow::Error::new(e).context("reading stdin")),
-                None => bail!(
-                    "--password-stdin: expected the {what} on line {} of stdin",
-                    self.line
-                ),
-            }
-        } else {
-            let ask = |prompt: String| {
-                rpassword::prompt_password(prompt).map(Zeroizing::new).map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot ask for the {what} on a terminal ({e}); pipe it with --password-stdin"
-                    )
-                })
-            };
-            let pw = ask(format!("{what}: "))?;
-            if confirm {
-                let again = ask(format!("{what} (again): "))?;
-                if *again != *pw {
-                    bail!("the two entries do not match");
-                }
-            }
-            pw
-        };
-        if pw.is_empty() {
-            bail!("empty {what}");
-        }
-        Ok(pw)
     }
 }
 

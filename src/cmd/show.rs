@@ -55,12 +55,8 @@ fn view(c: &CertInfo, now: i64) -> CertView {
 
 fn certs(pem_bytes: Option<&[u8]>) -> Vec<CertInfo> {
     pem_bytes
-        .and_then(|b| pem::parse_many(b).ok())
+        .map(crate::pki::inspect::certs_from_pem)
         .unwrap_or_default()
-        .iter()
-        .filter(|p| p.tag() == "CERTIFICATE")
-        .filter_map(|p| CertInfo::from_der(p.contents()).ok())
-        .collect()
 }
 
 pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<u8> {

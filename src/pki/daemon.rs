@@ -360,7 +360,7 @@ fn sh_quote(s: &str) -> String {
     {
         s.to_string()
     } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
+        crate::shell::posix_quote(s)
     }
 }
 

@@ -192,6 +192,17 @@ impl CertInfo {
     }
 }
 
+/// Every certificate in a PEM buffer, in order; other blocks and
+/// unparsable certificates are skipped (used for display, not validation).
+pub fn certs_from_pem(pem_bytes: &[u8]) -> Vec<CertInfo> {
+    pem::parse_many(pem_bytes)
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| p.tag() == "CERTIFICATE")
+        .filter_map(|p| CertInfo::from_der(p.contents()).ok())
+        .collect()
+}
+
 /// Unix seconds → `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn rfc3339(ts: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ts)

@@ -6,17 +6,8 @@ use std::time::{Duration, Instant};
 use crate::support::{Sandbox, assert_success, dockerd};
 
 fn sandbox_with_prod() -> Sandbox {
-    let d = dockerd();
     let sb = Sandbox::new();
-    let dir = sb.client_bundle();
-    sb.ok(&[
-        "add",
-        "prod",
-        "--bundle",
-        dir.to_str().unwrap(),
-        "--host",
-        &d.host,
-    ]);
+    sb.add_client_profile("prod", &[]);
     sb
 }
 
@@ -213,17 +204,7 @@ fn a_silent_peer_cannot_hang_check() {
 fn keyring_profiles_are_probed_with_the_key_in_memory() {
     let d = dockerd();
     let sb = Sandbox::new().with_keyring();
-    let dir = sb.client_bundle();
-    sb.ok(&[
-        "add",
-        "vault",
-        "--bundle",
-        dir.to_str().unwrap(),
-        "--host",
-        &d.host,
-        "--key-store",
-        "keyring",
-    ]);
+    sb.add_client_profile("vault", &["--key-store", "keyring"]);
     let out = sb
         .dctx()
         .args(["check", "--json", "vault"])
@@ -245,15 +226,7 @@ fn weaker_modes_are_flagged_by_check() {
     let d = dockerd();
     let sb = Sandbox::new();
     let dir = sb.client_bundle();
-    sb.ok(&[
-        "add",
-        "unverified",
-        "--bundle",
-        dir.to_str().unwrap(),
-        "--host",
-        &d.host,
-        "--skip-verify",
-    ]);
+    sb.add_client_profile("unverified", &["--skip-verify"]);
     let socket = format!("unix://{}", d.socket.display());
     sb.ok(&["add", "local", "--host", &socket]);
     let v: serde_json::Value = serde_json::from_str(&sb.ok(&["check", "--json"])).unwrap();
@@ -281,18 +254,7 @@ fn weaker_modes_are_flagged_by_check() {
     assert_eq!(local["status"], "ok", "{local:#}");
     assert_eq!(local["docker"]["version"], d.version.as_str());
     // The docker CLI agrees with the skip-verify context dctx wrote.
-    let out = sb
-        .docker()
-        .args([
-            "--context",
-            "unverified",
-            "version",
-            "--format",
-            "{{.Server.Version}}",
-        ])
-        .output()
-        .unwrap();
-    assert_success(&out, "docker --context unverified");
+    assert_eq!(sb.context_server_version("unverified"), d.version);
     // And with the env profile (DOCKER_TLS, not DOCKER_TLS_VERIFY).
     let dctx = env!("CARGO_BIN_EXE_dctx");
     let out = sb

@@ -9,23 +9,6 @@ use std::process::Command;
 
 use crate::support::{self, Sandbox, assert_success, dockerd, write_tree};
 
-/// The docker CLI's view of the server version through `--context NAME`.
-fn docker_version_via_context(sb: &Sandbox, name: &str) -> String {
-    let out = sb
-        .docker()
-        .args([
-            "--context",
-            name,
-            "version",
-            "--format",
-            "{{.Server.Version}}",
-        ])
-        .output()
-        .unwrap();
-    assert_success(&out, &format!("docker --context {name} version"));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 /// ca / cert / key of a valid client for the shared dockerd.
 fn client_files() -> (String, String, String) {
     let d = dockerd();
@@ -204,11 +187,7 @@ fn every_naming_style_and_format_imports_and_docker_reaches_the_daemon() {
         names.push(name.into());
     }
     for name in &names {
-        assert_eq!(
-            docker_version_via_context(&sb, name),
-            d.version,
-            "context {name}"
-        );
+        assert_eq!(sb.context_server_version(name), d.version, "context {name}");
         let out = sb
             .docker()
             .args([
@@ -253,7 +232,7 @@ fn a_real_docker_context_export_imports_without_host() {
     assert_success(&out, "docker context export");
     // GNU tar rejects it (no end-of-archive trailer); dctx must not.
     sb.ok(&["add", "imported", "--bundle", tar.to_str().unwrap()]);
-    assert_eq!(docker_version_via_context(&sb, "imported"), d.version);
+    assert_eq!(sb.context_server_version("imported"), d.version);
     let shown = sb.ok(&["show", "imported", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(v["endpoint"], d.host.as_str());
@@ -288,7 +267,7 @@ fn docker_machine_directory_supplies_the_host() {
     );
     let out = sb.ok(&["add", "machine", "--bundle", dir.to_str().unwrap()]);
     assert!(out.contains("ignored"), "decoy not reported: {out}");
-    assert_eq!(docker_version_via_context(&sb, "machine"), d.version);
+    assert_eq!(sb.context_server_version("machine"), d.version);
 }
 
 /// Runs `script` in `shell` with the sandbox env; returns stdout.
@@ -302,16 +281,7 @@ fn in_shell(sb: &Sandbox, shell: &str, script: &str) -> String {
 fn env_output_works_in_real_shells() {
     let d = dockerd();
     let sb = Sandbox::new();
-    let dir = sb.client_bundle_named("b", ["ca.pem", "cert.pem", "key.pem"]);
-    sb.ok(&[
-        "add",
-        "prod",
-        "--bundle",
-        dir.to_str().unwrap(),
-        "--host",
-        &d.host,
-        "--no-context",
-    ]);
+    sb.add_client_profile("prod", &["--no-context"]);
     let dctx = env!("CARGO_BIN_EXE_dctx");
     let fmt = "{{.Server.Version}}";
     let posix = [
@@ -419,18 +389,8 @@ fn use_switches_context_and_keeps_every_other_config_key() {
 
 #[test]
 fn ls_show_rm_cover_profiles_and_foreign_contexts() {
-    let d = dockerd();
     let sb = Sandbox::new();
-    let dir = sb.client_bundle_named("b", ["ca.pem", "cert.pem", "key.pem"]);
-    sb.ok(&[
-        "add",
-        "prod",
-        "--bundle",
-        dir.to_str().unwrap(),
-        "--host",
-        &d.host,
-        "--use",
-    ]);
+    sb.add_client_profile("prod", &["--use"]);
     let out = sb
         .docker()
         .args([
@@ -541,18 +501,8 @@ fn key_material_is_private_everywhere() {
 
 #[test]
 fn no_context_profiles_never_touch_the_docker_dir() {
-    let d = dockerd();
     let sb = Sandbox::new();
-    let dir = sb.client_bundle_named("b", ["ca.pem", "cert.pem", "key.pem"]);
-    sb.ok(&[
-        "add",
-        "envonly",
-        "--bundle",
-        dir.to_str().unwrap(),
-        "--host",
-        &d.host,
-        "--no-context",
-    ]);
+    sb.add_client_profile("envonly", &["--no-context"]);
     assert!(!sb.docker_config().exists());
     sb.ok(&["rm", "envonly"]);
     assert!(!sb.docker_config().exists());

@@ -119,18 +119,7 @@ fn keyring_profiles_keep_the_key_off_disk_and_exec_reaches_the_daemon() {
         secret_tool_lookup(&sb, "vault").is_none(),
         "key left in the keyring"
     );
-    let out = sb
-        .docker()
-        .args([
-            "--context",
-            "vault",
-            "version",
-            "--format",
-            "{{.Server.Version}}",
-        ])
-        .output()
-        .unwrap();
-    assert_success(&out, "docker --context after move to file");
+    assert_eq!(sb.context_server_version("vault"), d.version);
     sb.ok(&["key", "move", "vault", "--to", "keyring"]);
     assert!(secret_tool_lookup(&sb, "vault").is_some());
     assert!(!sb.store().join("profiles/vault/key.pem").exists());

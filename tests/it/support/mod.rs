@@ -142,6 +142,40 @@ impl Sandbox {
         self.client_bundle_named("bundle", ["ca.pem", "cert.pem", "key.pem"])
     }
 
+    /// `dctx add NAME` of the shared dockerd's valid client bundle, pointed
+    /// at its TLS port, plus `extra` flags; returns stdout.
+    pub fn add_client_profile(&self, name: &str, extra: &[&str]) -> String {
+        let dir = self.client_bundle();
+        let host = &dockerd().host;
+        let mut args = vec![
+            "add",
+            name,
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--host",
+            host,
+        ];
+        args.extend_from_slice(extra);
+        self.ok(&args)
+    }
+
+    /// `docker --context NAME version`'s server version, asserting success.
+    pub fn context_server_version(&self, name: &str) -> String {
+        let out = self
+            .docker()
+            .args([
+                "--context",
+                name,
+                "version",
+                "--format",
+                "{{.Server.Version}}",
+            ])
+            .output()
+            .unwrap();
+        assert_success(&out, &format!("docker --context {name} version"));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
     /// Hash of every file (path, mode, bytes) under HOME: proves "nothing written".
     pub fn snapshot(&self) -> BTreeMap<String, String> {
         snapshot(&self.home)
