@@ -583,6 +583,27 @@ fn two_client_identities_are_ambiguous() {
     );
 }
 
+/// `x.tar` is refused naming cert.pem and `problem`; with `force` it
+/// imports, and the warning mentions `warning`.
+fn refused_unless_forced(t: &[u8], problem: &str, warning: &str) {
+    let e = err_bytes("x.tar", t);
+    assert!(
+        e.contains("cert.pem in x.tar") && e.contains(problem),
+        "{e}"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let o = Options {
+        force: true,
+        ..opts()
+    };
+    let m = read_path(&write(d.path(), "x.tar", t), &o).unwrap();
+    assert!(
+        m.warnings.iter().any(|w| w.contains(warning)),
+        "{:?}",
+        m.warnings
+    );
+}
+
 #[test]
 fn expired_client_cert() {
     let ca = ca("Test CA");
@@ -595,22 +616,7 @@ fn expired_client_cert() {
         ("cert.pem", c.cert_pem.as_bytes()),
         ("key.pem", c.key_pem.as_bytes()),
     ]);
-    let e = err_bytes("x.tar", &t);
-    assert!(
-        e.contains("cert.pem in x.tar") && e.contains("expired"),
-        "{e}"
-    );
-    let d = tempfile::tempdir().unwrap();
-    let o = Options {
-        force: true,
-        ..opts()
-    };
-    let m = read_path(&write(d.path(), "x.tar", &t), &o).unwrap();
-    assert!(
-        m.warnings.iter().any(|w| w.contains("expired")),
-        "{:?}",
-        m.warnings
-    );
+    refused_unless_forced(&t, "expired", "expired");
 }
 
 #[test]
@@ -622,22 +628,7 @@ fn server_only_cert_is_refused_unless_forced() {
         ("cert.pem", s.cert_pem.as_bytes()),
         ("key.pem", s.key_pem.as_bytes()),
     ]);
-    let e = err_bytes("x.tar", &t);
-    assert!(
-        e.contains("cert.pem in x.tar") && e.contains("client authentication"),
-        "{e}"
-    );
-    let d = tempfile::tempdir().unwrap();
-    let o = Options {
-        force: true,
-        ..opts()
-    };
-    let m = read_path(&write(d.path(), "x.tar", &t), &o).unwrap();
-    assert!(
-        m.warnings
-            .iter()
-            .any(|w| w.contains("client authentication"))
-    );
+    refused_unless_forced(&t, "client authentication", "client authentication");
 }
 
 #[test]

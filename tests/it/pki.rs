@@ -72,6 +72,16 @@ fn openssl(args: &[&str]) -> String {
     run(c, &format!("openssl {}", args.join(" ")))
 }
 
+/// `openssl x509 -noout -text` of a certificate file.
+fn x509_text(cert: &Path) -> String {
+    openssl(&["x509", "-in", p(cert), "-noout", "-text"])
+}
+
+/// `openssl verify -purpose PURPOSE -CAfile CA CERT`'s output (asserting exit 0).
+fn openssl_verify(purpose: &str, ca: &Path, cert: &Path) -> String {
+    openssl(&["verify", "-purpose", purpose, "-CAfile", p(ca), p(cert)])
+}
+
 fn openssl_ok(args: &[&str]) -> bool {
     Command::new("openssl")
         .args(args)
@@ -401,14 +411,7 @@ fn pki_certificates_pass_openssl_checks() {
     );
     let ca = srv.join("ca.pem");
     let cert = srv.join("server-cert.pem");
-    let verify = openssl(&[
-        "verify",
-        "-purpose",
-        "sslserver",
-        "-CAfile",
-        p(&ca),
-        p(&cert),
-    ]);
+    let verify = openssl_verify("sslserver", &ca, &cert);
     assert!(verify.contains(": OK"), "{verify}");
     let san = openssl(&["x509", "-in", p(&cert), "-noout", "-ext", "subjectAltName"]);
     assert!(san.contains("DNS:docker.example.com"), "{san}");
@@ -460,14 +463,7 @@ fn pki_certificates_pass_openssl_checks() {
     // Client: clientAuth, CN from the name, verifies as sslclient only.
     pki(&sbx, &["client", "alice", "--out", "alice"]);
     let ccert = sbx.path("alice/cert.pem");
-    let v = openssl(&[
-        "verify",
-        "-purpose",
-        "sslclient",
-        "-CAfile",
-        p(&ca),
-        p(&ccert),
-    ]);
+    let v = openssl_verify("sslclient", &ca, &ccert);
     assert!(v.contains(": OK"), "{v}");
     assert!(!openssl_ok(&[
         "verify",
@@ -492,7 +488,7 @@ fn pki_certificates_pass_openssl_checks() {
     let k = openssl(&["pkey", "-in", p(&sbx.path("alice/key.pem")), "-pubout"]);
     let c = openssl(&["x509", "-in", p(&ccert), "-noout", "-pubkey"]);
     assert_eq!(k, c);
-    let kt = openssl(&["x509", "-in", p(&ccert), "-noout", "-text"]);
+    let kt = x509_text(&ccert);
     assert!(kt.contains("prime256v1") || kt.contains("P-256"), "{kt}");
 
     // Modes: keys 0600, key dirs 0700, certs 0644.
@@ -530,27 +526,18 @@ fn pki_rsa_key_types() {
             p(&srv),
         ],
     );
-    let ca_text = openssl(&["x509", "-in", p(&srv.join("ca.pem")), "-noout", "-text"]);
+    let ca_text = x509_text(&srv.join("ca.pem"));
     assert!(ca_text.contains("Public-Key: (2048 bit)"), "{ca_text}");
-    let t = openssl(&[
-        "x509",
-        "-in",
-        p(&srv.join("server-cert.pem")),
-        "-noout",
-        "-text",
-    ]);
+    let t = x509_text(&srv.join("server-cert.pem"));
     assert!(t.contains("Public-Key: (4096 bit)"), "{t}");
     assert!(t.contains("sha256WithRSAEncryption"), "{t}");
     assert!(t.contains("Digital Signature, Key Encipherment"), "{t}");
     assert!(
-        openssl(&[
-            "verify",
-            "-purpose",
+        openssl_verify(
             "sslserver",
-            "-CAfile",
-            p(&srv.join("ca.pem")),
-            p(&srv.join("server-cert.pem"))
-        ])
+            &srv.join("ca.pem"),
+            &srv.join("server-cert.pem")
+        )
         .contains("OK")
     );
     pki(
@@ -564,13 +551,7 @@ fn pki_rsa_key_types() {
             "carol",
         ],
     );
-    let t = openssl(&[
-        "x509",
-        "-in",
-        p(&sbx.path("carol/cert.pem")),
-        "-noout",
-        "-text",
-    ]);
+    let t = x509_text(&sbx.path("carol/cert.pem"));
     assert!(t.contains("Public-Key: (2048 bit)"), "{t}");
     let ls = pki(&sbx, &["ls", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&ls).unwrap();
@@ -871,23 +852,14 @@ fn pki_ls_and_renew_keep_names_and_change_serial() {
         key_before,
         std::fs::read(srv.join("server-key.pem")).unwrap()
     );
-    let t = openssl(&[
-        "x509",
-        "-in",
-        p(&srv.join("server-cert.pem")),
-        "-noout",
-        "-text",
-    ]);
+    let t = x509_text(&srv.join("server-cert.pem"));
     assert!(t.contains("384 bit"), "{t}");
     assert!(
-        openssl(&[
-            "verify",
-            "-purpose",
+        openssl_verify(
             "sslserver",
-            "-CAfile",
-            p(&srv.join("ca.pem")),
-            p(&srv.join("server-cert.pem"))
-        ])
+            &srv.join("ca.pem"),
+            &srv.join("server-cert.pem")
+        )
         .contains("OK")
     );
     let rows2: serde_json::Value = serde_json::from_str(&pki(&sbx, &["ls", "--json"])).unwrap();
@@ -932,17 +904,7 @@ fn pki_ls_and_renew_keep_names_and_change_serial() {
         ca_serial,
         openssl(&["x509", "-in", p(&ca), "-noout", "-serial"])
     );
-    assert!(
-        openssl(&[
-            "verify",
-            "-purpose",
-            "sslserver",
-            "-CAfile",
-            p(&ca),
-            p(&srv.join("server-cert.pem"))
-        ])
-        .contains("OK")
-    );
+    assert!(openssl_verify("sslserver", &ca, &srv.join("server-cert.pem")).contains("OK"));
     let rows3: serde_json::Value = serde_json::from_str(&pki(&sbx, &["ls", "--json"])).unwrap();
     assert!(
         (99..=100).contains(&rows3[0]["days_left"].as_i64().unwrap()),
