@@ -11,6 +11,18 @@ fn sandbox_with_prod() -> Sandbox {
     sb
 }
 
+/// Run dctx, assert its exit status (stderr shown on failure), parse stdout.
+fn run_json(sb: &Sandbox, args: &[&str], code: i32) -> serde_json::Value {
+    let out = sb.dctx().args(args).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&out)
+}
+
 fn json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
@@ -20,14 +32,7 @@ fn json(out: &std::process::Output) -> serde_json::Value {
 fn healthy_profile_is_ok_with_the_real_server_version() {
     let d = dockerd();
     let sb = sandbox_with_prod();
-    let out = sb.dctx().args(["check", "--json"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json(&out);
+    let v = run_json(&sb, &["check", "--json"], 0);
     let r = &v.as_array().unwrap()[0];
     assert_eq!(r["name"], "prod");
     assert_eq!(r["status"], "ok", "{r:#}");
@@ -205,18 +210,7 @@ fn keyring_profiles_are_probed_with_the_key_in_memory() {
     let d = dockerd();
     let sb = Sandbox::new().with_keyring();
     sb.add_client_profile("vault", &["--key-store", "keyring"]);
-    let out = sb
-        .dctx()
-        .args(["check", "--json", "vault"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json(&out);
+    let v = run_json(&sb, &["check", "--json", "vault"], 0);
     assert_eq!(v[0]["docker"]["version"], d.version.as_str());
     sb.ok(&["rm", "vault"]);
 }

@@ -170,10 +170,8 @@ fn keyring_unavailable_fails_clearly_and_writes_nothing() {
 
 #[test]
 fn exec_forwards_exit_status_and_signals_and_always_cleans_up() {
-    let d = dockerd();
     let sb = Sandbox::new();
-    let b = sb.client_bundle().display().to_string();
-    sb.ok(&["add", "prod", "--bundle", &b, "--host", &d.host]);
+    sb.add_client_profile("prod", &[]);
     let runtime = sb.path("run");
     std::fs::create_dir_all(&runtime).unwrap();
     let out = sb
