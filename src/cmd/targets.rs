@@ -4,17 +4,34 @@
 use crate::docker::DockerConfig;
 use crate::environment::Env;
 use crate::probe::Target;
-use crate::store::{Store, TlsFiles, TlsMode};
+use crate::store::{KeyStore, Store, TlsFiles, TlsMode};
 
 /// All targets (when `names` is empty) or the named ones, in a stable order.
+/// Only the selected targets' files are read (and only their keyring
+/// entries unlocked): `dctx exec prod` touches nothing of `staging`.
 pub fn resolve(env: &Env, names: &[String]) -> anyhow::Result<Vec<Target>> {
     let store = Store::from_env(env)?;
     let docker = DockerConfig::from_env(env).ok();
+    let profiles = store.names();
+    let contexts: Vec<_> = docker
+        .as_ref()
+        .map(|d| d.list())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| !profiles.contains(&c.name))
+        .collect();
+    let wanted = |n: &str| names.is_empty() || names.iter().any(|w| w == n);
+    if let Some(missing) = names
+        .iter()
+        .find(|n| !profiles.contains(n) && !contexts.iter().any(|c| &c.name == *n))
+    {
+        anyhow::bail!("no profile or Docker context named {missing:?} (see `dctx ls`)");
+    }
     let mut all: Vec<Target> = Vec::new();
-    for name in store.names() {
+    for name in profiles.into_iter().filter(|n| wanted(n)) {
         let p = store.load(&name)?;
         let mut files = store.read_tls(&name)?;
-        if p.key_store == crate::store::KeyStore::Keyring && p.has_key {
+        if p.key_store == KeyStore::Keyring && p.has_key {
             // Straight from the keyring into memory; never onto disk.
             files.key = Some(crate::store::keyring::get(&name)?);
         }
@@ -31,10 +48,7 @@ pub fn resolve(env: &Env, names: &[String]) -> anyhow::Result<Vec<Target>> {
         ));
     }
     if let Some(docker) = &docker {
-        for ctx in docker.list() {
-            if all.iter().any(|t| t.name == ctx.name) {
-                continue;
-            }
+        for ctx in contexts.into_iter().filter(|c| wanted(&c.name)) {
             let files = docker.read_tls(&ctx.name)?;
             // docker enables TLS for a context whenever it has TLS data.
             let tls =
@@ -42,18 +56,13 @@ pub fn resolve(env: &Env, names: &[String]) -> anyhow::Result<Vec<Target>> {
             all.push(target(ctx.name, ctx.host, tls, ctx.skip_verify, files));
         }
     }
-    all.sort_by(|a, b| a.name.cmp(&b.name));
+    // Names in the order asked for, else alphabetical.
     if names.is_empty() {
-        return Ok(all);
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+    } else {
+        all.sort_by_key(|t| names.iter().position(|n| n == &t.name));
     }
-    names
-        .iter()
-        .map(|n| {
-            all.iter().find(|t| &t.name == n).cloned().ok_or_else(|| {
-                anyhow::anyhow!("no profile or Docker context named {n:?} (see `dctx ls`)")
-            })
-        })
-        .collect()
+    Ok(all)
 }
 
 fn target(name: String, host: String, tls: bool, skip_verify: bool, f: TlsFiles) -> Target {

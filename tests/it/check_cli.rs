@@ -335,3 +335,25 @@ fn progress_and_colour_only_on_a_terminal() {
         "{piped:?}"
     );
 }
+
+/// Naming a profile reads only that profile: a broken neighbour (here a
+/// corrupt profile.json) does not stop `check prod` or `exec prod`.
+#[test]
+fn named_targets_ignore_unrelated_profiles() {
+    let d = dockerd();
+    let sb = sandbox_with_prod();
+    sb.ok(&["add", "other", "--host", "tcp://127.0.0.1:2375"]);
+    std::fs::write(sb.store().join("profiles/other/profile.json"), "{oops").unwrap();
+    let v = run_json(&sb, &["check", "--json", "prod"], 0);
+    assert_eq!(v[0]["docker"]["version"], d.version.as_str());
+    let out = sb
+        .dctx()
+        .args(["exec", "prod", "--", "true"])
+        .output()
+        .unwrap();
+    assert_success(&out, "exec prod next to a corrupt profile");
+    // Checking everything does report the corrupt one.
+    let (code, err) = sb.fails(&["check"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("corrupt"), "{err}");
+}
