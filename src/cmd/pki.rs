@@ -110,10 +110,8 @@ fn server_files(dir: &Path) -> [PathBuf; 3] {
 }
 
 fn write_server(dir: &Path, issued: &Issued) -> anyhow::Result<String> {
-    if !dir.exists() {
-        atomic::create_dir(dir, atomic::PRIVATE_DIR)
-            .with_context(|| format!("creating {}", dir.display()))?;
-    }
+    atomic::create_dir(dir, atomic::PRIVATE_DIR)
+        .with_context(|| format!("creating {}", dir.display()))?;
     let [ca, cert, key] = server_files(dir);
     let mut lines = String::new();
     for (path, data, mode) in [
@@ -173,10 +171,8 @@ fn write_client(
                 ));
             }
             None => {
-                if !out.exists() {
-                    atomic::create_dir(out, atomic::PRIVATE_DIR)
-                        .with_context(|| format!("creating {}", out.display()))?;
-                }
+                atomic::create_dir(out, atomic::PRIVATE_DIR)
+                    .with_context(|| format!("creating {}", out.display()))?;
                 for (f, data, mode) in [
                     ("ca.pem", issued.ca_pem.as_bytes(), atomic::PUBLIC_FILE),
                     ("cert.pem", issued.cert_pem.as_bytes(), atomic::PUBLIC_FILE),

@@ -71,7 +71,6 @@ impl DockerConfig {
     /// Serialises dctx writers of this Docker config (docker itself takes no lock).
     pub fn lock(&self) -> anyhow::Result<Lock> {
         atomic::create_dir(&self.dir, PRIVATE_DIR)
-            .or_else(|_| fs::create_dir_all(&self.dir))
             .with_context(|| format!("creating {}", self.dir.display()))?;
         Lock::acquire(&self.dir.join(".dctx.lock")).context("locking the Docker config dir")
     }
@@ -198,7 +197,7 @@ impl DockerConfig {
                 cfg.shift_remove("currentContext");
             }
         }
-        atomic::create_dir(&self.dir, PRIVATE_DIR).or_else(|_| fs::create_dir_all(&self.dir))?;
+        atomic::create_dir(&self.dir, PRIVATE_DIR)?;
         atomic::write(
             &self.config_path(),
             &to_docker_json(&Value::Object(cfg))?,

@@ -45,9 +45,13 @@ pub fn write(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     result
 }
 
-/// Create `dir` and missing parents; the leaf gets `mode` exactly (parents
-/// created here get the same mode).
+/// Create `dir` and missing parents with `mode` (the leaf exactly, despite
+/// the umask). An existing dir is left as it is: never chmod the user's
+/// ~/.docker or an `--out` directory they chose.
 pub fn create_dir(dir: &Path, mode: u32) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
     DirBuilder::new().recursive(true).mode(mode).create(dir)?;
     fs::set_permissions(dir, fs::Permissions::from_mode(mode))
 }

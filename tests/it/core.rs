@@ -334,6 +334,9 @@ fn env_output_works_in_real_shells() {
 #[test]
 fn use_switches_context_and_keeps_every_other_config_key() {
     let sb = Sandbox::new();
+    // The user's own ~/.docker mode is theirs: dctx must not chmod it.
+    std::fs::create_dir_all(sb.docker_config()).unwrap();
+    std::fs::set_permissions(sb.docker_config(), std::fs::Permissions::from_mode(0o755)).unwrap();
     sb.ok(&["add", "one", "--host", "tcp://127.0.0.1:2375"]);
     sb.ok(&["add", "two", "--host", "unix:///run/x.sock"]);
     let cfg_path = sb.docker_config().join("config.json");
@@ -366,6 +369,12 @@ fn use_switches_context_and_keeps_every_other_config_key() {
     assert_eq!(read()["currentContext"], "one");
     sb.ok(&["use", "default"]);
     assert!(read().get("currentContext").is_none());
+    let mode = std::fs::metadata(sb.docker_config())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o755, "dctx changed the mode of ~/.docker");
     assert_eq!(read()["auths"], original["auths"]);
     // DOCKER_HOST in the environment overrides contexts: say so.
     let out = sb
