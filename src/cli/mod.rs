@@ -212,14 +212,14 @@ pub struct CheckArgs {
     #[arg(add = ArgValueCandidates::new(profile_names))]
     pub names: Vec<String>,
     /// Hard deadline per probe, seconds (connect + handshake + response).
-    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
-    pub timeout: f64,
+    #[arg(long, default_value = "5", value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
     /// Print JSON (an array) instead of a table.
     #[arg(long)]
     pub json: bool,
     /// Probes in flight at once.
-    #[arg(long, default_value_t = 64, value_name = "N")]
-    pub concurrency: usize,
+    #[arg(long, default_value = "64", value_name = "N")]
+    pub concurrency: std::num::NonZeroUsize,
 }
 
 #[derive(Debug, Args)]
@@ -228,11 +228,21 @@ pub struct DoctorArgs {
     #[arg(add = ArgValueCandidates::new(profile_names))]
     pub name: String,
     /// Hard deadline, seconds.
-    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
-    pub timeout: f64,
+    #[arg(long, default_value = "5", value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
     /// Print JSON (one object).
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--timeout`: seconds, more than 0 and at most an hour (fractions allowed).
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 3600.0 => {
+            Ok(std::time::Duration::from_secs_f64(secs))
+        }
+        _ => Err("expected seconds, more than 0 and at most 3600".into()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -1,18 +1,12 @@
 //! `dctx check`.
 
 use std::io::IsTerminal;
-use std::time::Duration;
 
 use crate::cli::CheckArgs;
 use crate::environment::Env;
 use crate::exit;
 use crate::output;
 use crate::probe::{self, Status};
-
-/// Validate `--timeout` (seconds, > 0, at most an hour).
-pub fn timeout_arg(secs: f64) -> Option<Duration> {
-    (secs.is_finite() && secs > 0.0 && secs <= 3600.0).then(|| Duration::from_secs_f64(secs))
-}
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -21,14 +15,6 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<u8> {
-    let Some(timeout) = timeout_arg(args.timeout) else {
-        eprintln!("dctx: --timeout must be a number of seconds between 0 and 3600");
-        return Ok(exit::USAGE);
-    };
-    if args.concurrency == 0 {
-        eprintln!("dctx: --concurrency must be at least 1");
-        return Ok(exit::USAGE);
-    }
     let targets = crate::cmd::targets::resolve(env, &args.names)?;
     if targets.is_empty() {
         if args.json {
@@ -39,8 +25,8 @@ pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     }
     let opts = probe::Options {
-        timeout,
-        concurrency: args.concurrency,
+        timeout: args.timeout,
+        concurrency: args.concurrency.get(),
         now: env.now,
     };
     let progress = std::sync::Arc::new(output::progress::Progress::new(
@@ -58,7 +44,7 @@ pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<u8> {
         crate::cmd::print(&output::probe_json::check(&reports))?;
     } else {
         let tty = std::io::stdout().is_terminal();
-        crate::cmd::print(&output::health::render(&reports, tty, tty && !env.no_color))?;
+        crate::cmd::print(&output::health::render(&reports, tty, output::styled(env)))?;
     }
     Ok(if reports.iter().any(|r| r.status == Status::Fail) {
         exit::UNHEALTHY
