@@ -96,7 +96,7 @@ pub fn classify(entry: &Entry, asker: &mut Asker, found: &mut Found) -> Result<(
         return classify_p12(data, file, asker, found);
     }
     if data.first() == Some(&0x30) && der_len(data) == Some(data.len()) {
-        return classify_der(data, file, found);
+        return classify_der(data, file, asker, found);
     }
     let text = String::from_utf8_lossy(data);
     if text.trim_start().starts_with('{')
@@ -299,7 +299,12 @@ fn classify_pem(
     Ok(())
 }
 
-fn classify_der(data: &[u8], file: &str, found: &mut Found) -> Result<(), BundleError> {
+fn classify_der(
+    data: &[u8],
+    file: &str,
+    asker: &mut Asker,
+    found: &mut Found,
+) -> Result<(), BundleError> {
     let cert_err = match CertInfo::from_der(data) {
         Ok(info) => {
             found.certs.push((info, file.into()));
@@ -308,6 +313,12 @@ fn classify_der(data: &[u8], file: &str, found: &mut Found) -> Result<(), Bundle
         Err(e) => e,
     };
     if let Ok(key) = PrivateKey::from_der_any(data) {
+        found.keys.push((key, file.into()));
+        return Ok(());
+    }
+    // `openssl pkcs8 -topk8 -outform der`: an EncryptedPrivateKeyInfo.
+    if <pkcs8::EncryptedPrivateKeyInfoRef as pkcs8::der::Decode>::from_der(data).is_ok() {
+        let key = asker.unlock(file, None, |pw| PrivateKey::from_encrypted_pkcs8(data, pw))?;
         found.keys.push((key, file.into()));
         return Ok(());
     }
