@@ -58,6 +58,17 @@ impl Sandbox {
         self
     }
 
+    /// docker's `default` context reaches the shared test daemon (through
+    /// DOCKER_HOST at its plain unix socket), so probing "everything" is
+    /// healthy instead of failing on a missing /var/run/docker.sock.
+    pub fn with_local_daemon(mut self) -> Self {
+        self.env.push((
+            "DOCKER_HOST".into(),
+            format!("unix://{}", dockerd().socket.display()),
+        ));
+        self
+    }
+
     pub fn docker_config(&self) -> PathBuf {
         self.home.join(".docker")
     }
