@@ -124,7 +124,11 @@ fn report(args: &AddArgs, added: &Added, env: &Env) -> anyhow::Result<()> {
     }
     let mut out = format!(
         "{} {} → {} ({})\n",
-        if added.replaced.is_some() { "Replaced" } else { "Added" },
+        if added.replaced.is_some() {
+            "Replaced"
+        } else {
+            "Added"
+        },
         p.name,
         crate::output::sanitize(&p.host),
         p.tls.label()

@@ -54,9 +54,11 @@ pub fn probe_all(
             ),
             None => probed.next().expect("one report per target"),
         };
-        r.add_findings(e.drift.iter().map(|d| {
-            probe::Finding::warning(probe::Code::Drift, d.message(), d.fix(&e.name))
-        }));
+        r.add_findings(
+            e.drift
+                .iter()
+                .map(|d| probe::Finding::warning(probe::Code::Drift, d.message(), d.fix(&e.name))),
+        );
         if let Some(err) = e.error.as_ref().filter(|_| e.context) {
             // docker's context was probed; dctx's own record is broken.
             r.add_findings([probe::Finding::warning(

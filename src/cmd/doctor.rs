@@ -12,8 +12,8 @@ pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
         concurrency: 1,
         now: env.now,
     };
-    let report = super::check::probe_all(env, std::slice::from_ref(&args.name), &opts, |_, _| {})?
-        .remove(0);
+    let report =
+        super::check::probe_all(env, std::slice::from_ref(&args.name), &opts, |_, _| {})?.remove(0);
     if args.json {
         crate::cmd::print(&output::probe_json::doctor(&report))?;
     } else {

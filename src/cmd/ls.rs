@@ -21,7 +21,12 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
     let t = super::targets(env)?;
     let entries = t.list();
     if args.quiet {
-        super::print(&entries.iter().map(|e| format!("{}\n", e.name)).collect::<String>())?;
+        super::print(
+            &entries
+                .iter()
+                .map(|e| format!("{}\n", e.name))
+                .collect::<String>(),
+        )?;
         return Ok(crate::exit::OK);
     }
     let (current, source) = t.current();
@@ -46,7 +51,14 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
         let note = if let Some(err) = &e.error {
             format!("unreadable record: {err}")
         } else if !e.drift.is_empty() {
-            format!("drift: {}", e.drift.iter().map(|d| d.message()).collect::<Vec<_>>().join("; "))
+            format!(
+                "drift: {}",
+                e.drift
+                    .iter()
+                    .map(|d| d.message())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
         } else {
             match (e.kind, e.key_store) {
                 (crate::targets::Kind::Default, _) => "docker's default".into(),
@@ -57,7 +69,11 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
             }
         };
         t.add_row(vec![
-            if e.name == current { "*".into() } else { String::new() },
+            if e.name == current {
+                "*".into()
+            } else {
+                String::new()
+            },
             san(&e.name),
             san(&e.endpoint),
             e.mode.label().to_string(),

@@ -172,7 +172,10 @@ mod tests {
         ] {
             assert!(env_fast_path(&os(args)).is_none(), "{args:?}");
         }
-        for args in [&["dctx", "current", "--json"][..], &["dctx", "currentx"][..]] {
+        for args in [
+            &["dctx", "current", "--json"][..],
+            &["dctx", "currentx"][..],
+        ] {
             assert!(current_fast_path(&os(args)).is_none(), "{args:?}");
         }
     }

@@ -6,6 +6,11 @@ use crate::environment::Env;
 
 pub fn run(args: RmArgs, env: &Env) -> anyhow::Result<u8> {
     let out = super::targets(env)?.rm(&args.names, args.force, args.keep_context)?;
-    super::print(&out.lines.iter().map(|l| format!("{l}\n")).collect::<String>())?;
+    super::print(
+        &out.lines
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    )?;
     Ok(crate::exit::OK)
 }

@@ -76,11 +76,11 @@ pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<u8> {
             key: None,
         },
     };
-    let key = match (e.key_store, e.profile.as_ref().map(|p| p.key_store)) {
-        (Some(_), _) if e.context => "file (key.pem in the Docker context, 0600)",
-        (Some(_), _) => "file (key.pem, 0600)",
-        (None, Some(crate::store::KeyStore::Keyring)) if e.profile.as_ref().is_some_and(|p| p.has_key) => "OS keyring",
-        _ => "none",
+    let key = match e.key_store {
+        Some(crate::store::KeyStore::Keyring) => "OS keyring",
+        Some(_) if e.context => "file (key.pem in the Docker context, 0600)",
+        Some(_) => "file (key.pem, 0600)",
+        None => "none",
     };
     let TlsFiles { mut ca, cert, .. } = files;
     if e.mode == TlsMode::SystemRoots {
@@ -113,8 +113,13 @@ pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<u8> {
         san(&v.name),
         san(&v.endpoint),
         v.tls_label,
-        match (e.kind, e.context, e.profile.as_ref().is_some_and(|p| p.adopted)) {
-            (crate::targets::Kind::Default, _, _) => "docker's built-in default (DOCKER_HOST, else the local socket)",
+        match (
+            e.kind,
+            e.context,
+            e.profile.as_ref().is_some_and(|p| p.adopted)
+        ) {
+            (crate::targets::Kind::Default, _, _) =>
+                "docker's built-in default (DOCKER_HOST, else the local socket)",
             (crate::targets::Kind::Foreign, _, _) => "Docker context not managed by dctx",
             (_, true, true) => "Docker context adopted by dctx",
             (_, true, false) => "Docker context written by dctx",
@@ -123,7 +128,11 @@ pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<u8> {
         v.key
     );
     for d in &e.drift {
-        out += &format!("Drift:     {}\n           fix: {}\n", d.message(), d.fix(&e.name));
+        out += &format!(
+            "Drift:     {}\n           fix: {}\n",
+            d.message(),
+            d.fix(&e.name)
+        );
     }
     if let Some(p) = &v.cert_path {
         out += &format!("Cert path: {p}\n");

@@ -146,9 +146,8 @@ impl DockerConfig {
     pub fn lock(&self) -> anyhow::Result<Lock> {
         atomic::create_dir(&self.dir, PRIVATE_DIR)
             .with_context(|| format!("creating {}", self.dir.display()))?;
-        Lock::acquire(&self.dir.join(".dctx.lock")).with_context(|| {
-            format!("locking {}", self.dir.join(".dctx.lock").display())
-        })
+        Lock::acquire(&self.dir.join(".dctx.lock"))
+            .with_context(|| format!("locking {}", self.dir.join(".dctx.lock").display()))
     }
 
     /// A new context's meta.json.
@@ -223,7 +222,9 @@ impl DockerConfig {
         let path = match fs::canonicalize(&link) {
             Ok(p) => p,
             Err(e) if e.kind() == io::ErrorKind::NotFound => link.clone(),
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", link.display()))),
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("reading {}", link.display())));
+            }
         };
         let (entries, mode, owner) = match fs::read(&path) {
             Ok(data) => {
@@ -238,12 +239,18 @@ impl DockerConfig {
                         )
                     })?
                 };
-                (entries, meta.mode() & 0o7777, Some((meta.uid(), meta.gid())))
+                (
+                    entries,
+                    meta.mode() & 0o7777,
+                    Some((meta.uid(), meta.gid())),
+                )
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 (indexmap::IndexMap::new(), atomic::PRIVATE_FILE, None)
             }
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("reading {}", path.display())));
+            }
         };
         Ok(ConfigFile {
             path,

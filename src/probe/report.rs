@@ -248,7 +248,10 @@ impl Report {
     pub fn add_findings(&mut self, fs: impl IntoIterator<Item = Finding>) {
         for f in fs {
             if !self.has(f.code) {
-                if let Some(step) = self.steps.iter_mut().find(|s| s.step == StepKind::for_finding(&f))
+                if let Some(step) = self
+                    .steps
+                    .iter_mut()
+                    .find(|s| s.step == StepKind::for_finding(&f))
                     && step.state == StepState::Ok
                 {
                     step.state = if f.severity == Severity::Error {

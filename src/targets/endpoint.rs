@@ -29,7 +29,9 @@ pub enum EndpointError {
     #[error("endpoint {given:?} has no scheme: did you mean {suggestion}?")]
     NoScheme { given: String, suggestion: String },
     /// A scheme dctx does not write (npipe://, fd://, ftp://…).
-    #[error("endpoint scheme {0:?} is not supported: use tcp://HOST:PORT, unix:///PATH or ssh://[USER@]HOST[:PORT]")]
+    #[error(
+        "endpoint scheme {0:?} is not supported: use tcp://HOST:PORT, unix:///PATH or ssh://[USER@]HOST[:PORT]"
+    )]
     Scheme(String),
     /// The host part is missing or is not a name or IP address.
     #[error("endpoint {0:?}: the host is missing or not a valid name or IP address")]
@@ -83,7 +85,11 @@ impl Endpoint {
     /// Parse and normalise: `https://` becomes `tcp://` (docker's DOCKER_HOST
     /// knows no https), `http://` too.
     pub fn parse(given: &str) -> Result<Endpoint, EndpointError> {
-        if given.is_empty() || given.chars().any(|c| c.is_control() || c.is_whitespace() || !c.is_ascii()) {
+        if given.is_empty()
+            || given
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || !c.is_ascii())
+        {
             return Err(EndpointError::BadCharacter(given.to_string()));
         }
         let Some((scheme, rest)) = given.split_once("://") else {
@@ -114,7 +120,10 @@ impl Endpoint {
                     None => (None, rest),
                 };
                 if let Some(u) = user
-                    && (u.is_empty() || !u.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
+                    && (u.is_empty()
+                        || !u
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
                 {
                     return Err(EndpointError::Host(given.to_string()));
                 }
@@ -181,9 +190,12 @@ fn authority(given: &str, s: &str) -> Result<(String, Option<u16>), EndpointErro
     };
     let valid_name = !host.is_empty()
         && host.len() <= 253
-        && host
-            .split('.')
-            .all(|l| !l.is_empty() && !l.starts_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
     if !(valid_name || host.parse::<std::net::IpAddr>().is_ok()) {
         return Err(EndpointError::Host(given.to_string()));
     }
@@ -217,7 +229,10 @@ mod tests {
         assert_eq!(ok("HTTPS://h"), "tcp://h");
         assert_eq!(ok("tcp://[::1]:9"), "tcp://[::1]:9");
         assert_eq!(ok("tcp://10.0.0.5:2376/"), "tcp://10.0.0.5:2376");
-        assert_eq!(ok("unix:///var/run/docker.sock"), "unix:///var/run/docker.sock");
+        assert_eq!(
+            ok("unix:///var/run/docker.sock"),
+            "unix:///var/run/docker.sock"
+        );
         assert_eq!(ok("ssh://me@box:2222"), "ssh://me@box:2222");
         assert_eq!(ok("ssh://box"), "ssh://box");
     }

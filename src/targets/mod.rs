@@ -379,10 +379,7 @@ impl Targets {
             return Some(self.default_entry());
         }
         let ctx = self.docker.read_context(name).ok().flatten();
-        let prof = self
-            .store
-            .exists(name)
-            .then(|| self.store.load(name));
+        let prof = self.store.exists(name).then(|| self.store.load(name));
         if ctx.is_none() && prof.is_none() {
             return None;
         }
@@ -583,6 +580,13 @@ impl Targets {
         {
             anyhow::bail!("{}: {err}", e.name);
         }
+        if e.drift.contains(&Drift::ContextRemoved) {
+            // Its TLS files went with it: nothing docker could use is left.
+            anyhow::bail!(
+                "the Docker context {} was removed outside dctx, and its TLS files with it",
+                e.name
+            );
+        }
         let mut files = match &e.cert_path {
             Some(dir) if e.mode.uses_tls() => crate::store::read_pems(dir)?,
             _ => crate::store::TlsFiles {
@@ -616,7 +620,10 @@ impl Targets {
 
     /// All targets (`names` empty: every entry but an unreachable `default`
     /// nobody asked for) or the named ones in the order given.
-    pub fn resolve(&self, names: &[String]) -> anyhow::Result<Vec<(Entry, anyhow::Result<Target>)>> {
+    pub fn resolve(
+        &self,
+        names: &[String],
+    ) -> anyhow::Result<Vec<(Entry, anyhow::Result<Target>)>> {
         let entries: Vec<Entry> = if names.is_empty() {
             self.list()
         } else {
@@ -645,18 +652,30 @@ impl Targets {
         }
         if e.kind != Kind::Default
             && !e.context
-            && e.profile.as_ref().is_some_and(|p| p.key_store == KeyStore::Keyring)
+            && e.profile
+                .as_ref()
+                .is_some_and(|p| p.key_store == KeyStore::Keyring)
         {
             anyhow::bail!(
                 "profile {name:?} keeps its key in the OS keyring; `dctx env` would have to write it to disk. Use `dctx shell {name}` (a shell with the key in a private temp dir) or `dctx exec {name} -- docker …`"
             );
         }
+        if e.kind != Kind::Default
+            && let Err(err) = endpoint::Endpoint::parse(&e.endpoint)
+        {
+            // Never hand a shell (or cmd.exe) a host that could inject a line.
+            anyhow::bail!("{name}: the host {:?} is not a valid endpoint ({err})", e.endpoint);
+        }
         let mut c = Vec::new();
-        let use_context = e.kind == Kind::Default
-            || (e.context && e.mode == TlsMode::SystemRoots);
+        let use_context = e.kind == Kind::Default || (e.context && e.mode == TlsMode::SystemRoots);
         if use_context {
             // docker resolves these itself (system roots need no ca.pem).
-            for v in ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_TLS", "DOCKER_CERT_PATH"] {
+            for v in [
+                "DOCKER_HOST",
+                "DOCKER_TLS_VERIFY",
+                "DOCKER_TLS",
+                "DOCKER_CERT_PATH",
+            ] {
                 c.push(Change::Unset(v));
             }
             c.push(Change::Set("DOCKER_CONTEXT", e.name.clone()));

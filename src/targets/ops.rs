@@ -11,7 +11,9 @@ use crate::bundle::Material;
 use crate::docker::{DCTX_KEY, DockerConfig};
 use crate::pki::CertInfo;
 use crate::store::atomic::{self, PRIVATE_DIR, PRIVATE_FILE, PUBLIC_DIR, PUBLIC_FILE};
-use crate::store::{CertSummary, KeyStore, Profile, TlsFiles, TlsMode, read_pems, sha256_hex, validate_name};
+use crate::store::{
+    CertSummary, KeyStore, Profile, TlsFiles, TlsMode, read_pems, sha256_hex, validate_name,
+};
 
 const STATE: &str = "state.json";
 
@@ -57,7 +59,10 @@ pub struct RmOutcome {
 impl Targets {
     /// Run `f` under the store lock (and Docker's, when its dir exists or
     /// `docker` is set), after finishing whatever a killed run left.
-    pub(crate) fn locked<R>(&self, f: impl FnOnce(&Self) -> anyhow::Result<R>) -> anyhow::Result<R> {
+    pub(crate) fn locked<R>(
+        &self,
+        f: impl FnOnce(&Self) -> anyhow::Result<R>,
+    ) -> anyhow::Result<R> {
         self.locked_docker(false, f)
     }
 
@@ -133,7 +138,11 @@ impl Targets {
                     files: pems
                         .into_iter()
                         .map(|(f, data)| {
-                            (format!("docker/{f}"), Zeroizing::new(data.to_vec()), PRIVATE_FILE)
+                            (
+                                format!("docker/{f}"),
+                                Zeroizing::new(data.to_vec()),
+                                PRIVATE_FILE,
+                            )
                         })
                         .collect(),
                 },
@@ -241,9 +250,10 @@ impl Targets {
         let key = tls.key.take();
         let has_key = key.is_some();
         let keyring_key = if req.key_store == KeyStore::Keyring {
-            Some(key.clone().context(
-                "--key-store keyring: the bundle has no private key to keep",
-            )?)
+            Some(
+                key.clone()
+                    .context("--key-store keyring: the bundle has no private key to keep")?,
+            )
         } else {
             None
         };
@@ -288,7 +298,11 @@ impl Targets {
             has_key,
             created: self.now,
             source: req.source.clone(),
-            files: if context { fingerprints(&docker_tls) } else { fingerprints(&profile_pems) },
+            files: if context {
+                fingerprints(&docker_tls)
+            } else {
+                fingerprints(&profile_pems)
+            },
             adopted: false,
         };
 
@@ -338,7 +352,12 @@ impl Targets {
     }
 
     /// `dctx rm`: all named entries or none.
-    pub fn rm(&self, names: &[String], force: bool, keep_context: bool) -> anyhow::Result<RmOutcome> {
+    pub fn rm(
+        &self,
+        names: &[String],
+        force: bool,
+        keep_context: bool,
+    ) -> anyhow::Result<RmOutcome> {
         for n in names {
             Self::check_name(n)?;
             if n == DEFAULT {
@@ -734,7 +753,10 @@ fn decide_mode(
                 TlsMode::ServerOnly
             } else if has_cert && req.system_roots {
                 TlsMode::SystemRoots
-            } else if m.is_none() && !req.system_roots && !given.to_ascii_lowercase().starts_with("https://") {
+            } else if m.is_none()
+                && !req.system_roots
+                && !given.to_ascii_lowercase().starts_with("https://")
+            {
                 TlsMode::Plain
             } else {
                 anyhow::bail!(

@@ -66,9 +66,17 @@ enum Step {
 #[serde(tag = "op", rename_all = "kebab-case")]
 enum KeyStep {
     /// `staged` (a keyring account holding the new key) becomes `account`.
-    Put { account: String, staged: String },
-    Remove { account: String },
-    Move { from: String, to: String },
+    Put {
+        account: String,
+        staged: String,
+    },
+    Remove {
+        account: String,
+    },
+    Move {
+        from: String,
+        to: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,7 +152,13 @@ impl Txn {
 
     /// Replace a file that may live outside any area (config.json through a
     /// symlink): stage it in the same directory as the real file.
-    pub fn put_beside(&mut self, target: PathBuf, data: Vec<u8>, mode: u32, owner: Option<(u32, u32)>) {
+    pub fn put_beside(
+        &mut self,
+        target: PathBuf,
+        data: Vec<u8>,
+        mode: u32,
+        owner: Option<(u32, u32)>,
+    ) {
         let n = self.steps.len();
         let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
         let name = target
@@ -156,7 +170,8 @@ impl Txn {
             backup: dir.join(format!(".{name}.{STAGING}-{}-{n}.old", self.id)),
             target,
         });
-        self.contents.push(Some(Content::File { data, mode, owner }));
+        self.contents
+            .push(Some(Content::File { data, mode, owner }));
     }
 
     /// Delete `target` (file or dir) if it exists.
@@ -376,7 +391,8 @@ fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
 /// Create missing parents (0755 for Docker's public meta dirs is decided by
 /// the caller creating them first; here only what is still missing, 0700).
 fn ensure_parent(dir: &Path) -> anyhow::Result<()> {
-    atomic::create_dir(dir, atomic::PRIVATE_DIR).with_context(|| format!("creating {}", dir.display()))
+    atomic::create_dir(dir, atomic::PRIVATE_DIR)
+        .with_context(|| format!("creating {}", dir.display()))
 }
 
 /// Fail before the commit point when a rename into `dir` would be refused
@@ -386,7 +402,10 @@ fn writable(dir: &Path) -> anyhow::Result<()> {
     let c = std::ffi::CString::new(dir.as_os_str().as_bytes())?;
     if unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
         let e = io::Error::last_os_error();
-        anyhow::bail!("cannot write to {}: {e}; nothing was changed", dir.display());
+        anyhow::bail!(
+            "cannot write to {}: {e}; nothing was changed",
+            dir.display()
+        );
     }
     Ok(())
 }

@@ -379,7 +379,8 @@ fn named_targets_ignore_unrelated_profiles() {
     // ls shows it as one failing row too, and rm removes it.
     let ls = sb.ok(&["ls"]);
     assert!(
-        ls.lines().any(|l| l.contains("other") && l.contains("unreadable record")),
+        ls.lines()
+            .any(|l| l.contains("other") && l.contains("unreadable record")),
         "{ls}"
     );
     sb.ok(&["rm", "other"]);

@@ -69,6 +69,20 @@ impl Sandbox {
         self
     }
 
+    /// The secret dctx keeps for profile `name` in the test Secret Service
+    /// (entries are namespaced by the store's absolute path).
+    pub fn keyring_lookup(&self, name: &str) -> Option<String> {
+        let service = format!("dctx:{}", self.store().display());
+        let out = self
+            .cmd("secret-tool")
+            .args(["lookup", "service", &service, "username", name])
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     pub fn docker_config(&self) -> PathBuf {
         self.home.join(".docker")
     }
