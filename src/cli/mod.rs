@@ -10,7 +10,7 @@ pub mod pki;
 
 const AFTER_HELP: &str = "\
 Exit status: 0 ok, 1 error, 2 usage, 3 check/doctor found a failing daemon.
-Environment: DCTX_HOME (dctx's store), DOCKER_CONFIG (Docker CLI config dir), NO_COLOR.";
+Environment: DCTX_HOME (dctx's store), DOCKER_CONFIG (Docker CLI config dir), NO_COLOR, COLUMNS.";
 
 /// Docker TLS contexts without the openssl folklore.
 ///
@@ -21,6 +21,33 @@ Environment: DCTX_HOME (dctx's store), DOCKER_CONFIG (Docker CLI config dir), NO
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Colour: auto (a terminal, no NO_COLOR, TERM not dumb), always, never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: ColorArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorArg {
+    /// Some(forced) or None for auto (`Env::color`).
+    pub fn forced(self) -> Option<bool> {
+        match self {
+            ColorArg::Auto => None,
+            ColorArg::Always => Some(true),
+            ColorArg::Never => Some(false),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,14 +184,17 @@ pub enum ShellKind {
     Powershell,
     Cmd,
     Nu,
+    /// tcsh and csh (setenv / unsetenv).
+    #[value(alias = "csh")]
+    Tcsh,
 }
 
 #[derive(Debug, Args)]
 pub struct EnvArgs {
     /// Profile name.
-    #[arg(add = ArgValueCandidates::new(profile_names))]
+    #[arg(add = ArgValueCandidates::new(profile_names), required_unless_present = "unset")]
     pub name: Option<String>,
-    /// Shell syntax to print (default: from $SHELL, else sh).
+    /// Shell syntax to print (default: the shell running dctx, else $SHELL, else sh).
     #[arg(long, value_enum)]
     pub shell: Option<ShellKind>,
     /// Print code that undoes a previous `dctx env`.
@@ -184,6 +214,9 @@ pub struct LsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Show every column, whatever the terminal width.
+    #[arg(long)]
+    pub wide: bool,
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +250,9 @@ pub struct CheckArgs {
     /// Print JSON (an array) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Show every column, whatever the terminal width.
+    #[arg(long)]
+    pub wide: bool,
     /// Probes in flight at once.
     #[arg(long, default_value = "64", value_name = "N")]
     pub concurrency: std::num::NonZeroUsize,

@@ -328,9 +328,9 @@ fn report(args: &AddArgs, p: &Profile, m: Option<&Material>, env: &Env) -> anyho
     let mut out = format!("Added {} → {} ({})\n", p.name, p.host, p.tls.label());
     if let Some(c) = &p.cert {
         out += &format!(
-            "  client cert: {} (expires in {})\n",
+            "  client cert: {} ({})\n",
             c.subject,
-            crate::output::days_phrase(c.not_after, env.now)
+            crate::output::expiry::Expiry::new(c.not_after, env.now)
         );
     }
     if let Some(c) = &p.ca {

@@ -44,7 +44,7 @@ pub fn changes(profile: &Profile, cert_path: &std::path::Path) -> Vec<Change> {
 pub fn run(args: EnvArgs, env: &Env) -> anyhow::Result<u8> {
     let shell = args
         .shell
-        .unwrap_or_else(|| shell::detect(env.shell.as_deref()));
+        .unwrap_or_else(|| shell::detect_from(env.parent_comm.as_deref(), env.shell.as_deref()));
     let shell_flag = args
         .shell
         .map(|s| {

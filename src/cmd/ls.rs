@@ -108,25 +108,40 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
         );
         return Ok(crate::exit::OK);
     }
-    let mut t = crate::output::table(
-        env,
-        &["", "NAME", "ENDPOINT", "TLS", "CLIENT CERT", "SOURCE"],
-    );
+    use crate::output::{
+        expiry::Expiry,
+        table::{Cell, Column, Style, Table},
+    };
+    let mut t = Table::new(vec![
+        Column::always("NAME"),
+        Column::optional("ENDPOINT", 1).truncate(16),
+        Column::optional("TLS", 2),
+        Column::optional("CLIENT CERT", 3),
+        Column::optional("SOURCE", 4).truncate(8),
+    ]);
     for r in &rows {
+        let cert = match r.client_cert_days_left.map(Expiry::from_days_left) {
+            Some(e) => Cell::styled(e.short(), e.style()),
+            None => "-".into(),
+        };
         t.add_row(vec![
+            // `docker context ls` marks the current one the same way.
             if r.current {
-                "*".to_string()
+                format!("{} *", r.name)
             } else {
-                String::new()
-            },
-            r.name.clone(),
-            r.endpoint.clone(),
-            r.tls.label().to_string(),
-            match r.client_cert_days_left {
-                Some(d) if d < 0 => format!("EXPIRED ({} days ago)", -d),
-                Some(d) => format!("{d} days left"),
-                None => "-".into(),
-            },
+                r.name.clone()
+            }
+            .into(),
+            r.endpoint.as_str().into(),
+            Cell::styled(
+                r.tls.label(),
+                if r.tls.is_weak() {
+                    Style::Yellow
+                } else {
+                    Style::Plain
+                },
+            ),
+            cert,
             match (r.managed, r.context, r.key_store) {
                 (true, true, Some(KeyStore::Keyring)) => "dctx+context, key in keyring",
                 (true, false, Some(KeyStore::Keyring)) => "dctx env-only, key in keyring",
@@ -134,10 +149,14 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
                 (true, false, _) => "dctx env-only",
                 (false, _, _) => "docker context",
             }
-            .to_string(),
+            .into(),
         ]);
     }
-    super::print(&format!("{t}\n"))?;
+    let out = t.render(
+        crate::output::width(env, args.wide),
+        crate::output::styled(env),
+    );
+    super::print(&out)?;
     Ok(crate::exit::OK)
 }
 

@@ -43,6 +43,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>, env: Env) -> ExitCode {
             });
         }
     };
+    let env = Env {
+        color: cli.color.forced(),
+        ..env
+    };
     match run(cli, &env) {
         Ok(code) => exit::code(code),
         Err(e) if is_broken_pipe(&e) => exit::code(exit::OK),
@@ -73,6 +77,7 @@ pub fn env_fast_path(args: &[OsString]) -> Option<Cli> {
             shell: None,
             unset: false,
         }),
+        color: crate::cli::ColorArg::Auto,
     })
 }
 

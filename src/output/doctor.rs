@@ -5,19 +5,12 @@ use std::fmt::Write;
 
 use crate::probe::{Report, Severity, Status, StepKind, StepState};
 
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const DIM: &str = "\x1b[2m";
-const BOLD: &str = "\x1b[1m";
-const RESET: &str = "\x1b[0m";
+use super::table::Style::{
+    self, Bold as BOLD, Dim as DIM, Green as GREEN, Red as RED, Yellow as YELLOW,
+};
 
-fn paint(color: bool, code: &str, s: &str) -> String {
-    if color {
-        format!("{code}{s}{RESET}")
-    } else {
-        s.to_string()
-    }
+fn paint(color: bool, style: Style, s: &str) -> String {
+    style.paint(color, s)
 }
 
 /// Render the walk. `color` only on a TTY without NO_COLOR.

@@ -7,6 +7,8 @@ mod hostile;
 mod keys;
 mod pki;
 mod probe;
+mod screens;
+mod shells;
 mod startup;
 mod support;
 
