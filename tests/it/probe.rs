@@ -604,7 +604,7 @@ fn many_probes_run_concurrently() {
 #[test]
 fn doctor_rendering_names_each_step() {
     let r = run(&good("ws", &front("wrong_san")));
-    let out = dctx::output::doctor::render(&r, false);
+    let out = dctx::output::doctor::render(&r, None, false);
     for k in StepKind::ALL {
         assert!(out.contains(k.title()), "{out}");
     }

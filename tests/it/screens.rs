@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Sandbox, TestCa, dockerd, free_port, write_tree};
 
-/// A tmux server of its own running bash in a `cols`×50 window.
+/// A tmux server of its own running bash in a `cols`×100 window.
 struct Term {
     socket: String,
     /// Commands run so far: each waits for its own end marker.
@@ -40,7 +40,7 @@ impl Term {
         };
         let out = t
             .tmux()
-            .args(["new-session", "-d", "-x", &cols.to_string(), "-y", "50"])
+            .args(["new-session", "-d", "-x", &cols.to_string(), "-y", "100"])
             // tmux sets PATH for a new pane itself: pass it through env(1).
             .arg("env")
             .arg(format!("HOME={}", sb.home.display()))
@@ -382,13 +382,17 @@ fn fleet() -> Sandbox {
 }
 
 /// `cmd` at 80 and 120 columns, each screen snapshotted as `name`-COLS.
-/// Returns the 80-column terminal for further looks.
-fn screens(sb: &Sandbox, name: &str, cmd: &str, table: bool) {
+/// `fits`: dctx itself fits every line to the width (the terminal wrapped
+/// nothing).
+fn screens(sb: &Sandbox, name: &str, cmd: &str, fits: bool) {
     for cols in [80, 120] {
         let term = Term::start(sb, cols);
         let (screen, joined) = term.run(cmd);
-        if table {
-            // No line was wrapped by the terminal: one line per row.
+        assert!(
+            screen.lines().count() < 95,
+            "{cmd}: scrolled off the screen"
+        );
+        if fits {
             assert_eq!(screen, joined, "{cmd} at {cols} columns wrapped a line");
         }
         assert_snapshot(&format!("{name}-{cols}"), &redact(&joined, sb));
@@ -443,8 +447,9 @@ fn doctor_show_and_pki_screens() {
         &sb,
         "doctor-stranger",
         "dctx doctor stranger --timeout 10",
-        false,
+        true,
     );
+    // show is being rewritten (lead): its Valid line is 81 wide at 80.
     screens(&sb, "show-prod", "dctx show prod", false);
     sb.ok(&["pki", "init", "--cn", "screens CA"]);
     sb.ok(&[
@@ -459,4 +464,83 @@ fn doctor_show_and_pki_screens() {
     ]);
     sb.ok(&["pki", "client", "alice", "--out", "alice.tar"]);
     screens(&sb, "pki-ls", "dctx pki ls", true);
+}
+
+/// JSON in one style across commands: every time an RFC 3339 string (no
+/// epoch integers, as `pki ls --json` printed before), every enum a stable
+/// lowercase word.
+#[test]
+fn json_times_are_rfc3339_and_enums_lowercase_words() {
+    let sb = fleet();
+    sb.ok(&["pki", "init"]);
+    sb.ok(&["pki", "client", "alice", "--out", "alice.tar"]);
+    fn walk(v: &serde_json::Value, key: &str, what: &str, times: &mut usize) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    walk(v, k, what, times);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, key, what, times)),
+            serde_json::Value::Number(n) => {
+                assert!(
+                    n.as_i64().is_none_or(|n| n.abs() < 1_000_000_000),
+                    "{what}: {key} = {n} looks like an epoch time"
+                );
+            }
+            serde_json::Value::String(s) => {
+                if key.starts_with("not_") || key.ends_with("_at") || key.contains("not_after") {
+                    let b = s.as_bytes();
+                    assert!(
+                        b.len() == 20 && b[4] == b'-' && b[10] == b'T' && b[19] == b'Z',
+                        "{what}: {key} = {s:?} is not RFC 3339"
+                    );
+                    *times += 1;
+                }
+                if [
+                    "status",
+                    "severity",
+                    "tls",
+                    "key_store",
+                    "kind",
+                    "code",
+                    "phase",
+                ]
+                .contains(&key)
+                {
+                    assert!(
+                        !s.is_empty()
+                            && s.chars().all(|c| c.is_ascii_lowercase()
+                                || c.is_ascii_digit()
+                                || c == '-'
+                                || c == '_'),
+                        "{what}: {key} = {s:?} is not a lowercase word"
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    for args in [
+        &["ls", "--json"][..],
+        &["show", "prod", "--json"],
+        &["pki", "ls", "--json"],
+        &["doctor", "expiring", "--json"],
+    ] {
+        let text = sb.ok(args);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut times = 0;
+        walk(&v, "", &args.join(" "), &mut times);
+        assert!(times > 0, "{}: no times found in {text}", args.join(" "));
+    }
+    // check exits 3 here (failing daemons) but prints its JSON all the same.
+    let out = sb
+        .dctx()
+        .args(["check", "--json", "--timeout", "10"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut times = 0;
+    walk(&v, "", "check --json", &mut times);
+    assert!(times > 0);
 }
