@@ -544,3 +544,55 @@ fn json_times_are_rfc3339_and_enums_lowercase_words() {
     walk(&v, "", "check --json", &mut times);
     assert!(times > 0);
 }
+
+/// One expiry form: `add --force`, `ls` and `show` give an expired client
+/// certificate the same day count in the same words (add used to print
+/// "expires in EXPIRED 3 days ago" while ls said "EXPIRED (4 days ago)").
+#[test]
+fn expiry_reads_the_same_in_add_ls_and_show() {
+    let d = dockerd();
+    let sb = Sandbox::new();
+    // Expired 3.5 days ago: no command can land on a day boundary.
+    let mut leaf = crate::support::Leaf::client("old").days(-3);
+    leaf.not_after -= time::Duration::hours(12);
+    let old = d.ca.issue(&leaf);
+    let dir = sb.path("old");
+    write_tree(
+        &dir,
+        &[
+            ("ca.pem", &d.ca.cert_pem),
+            ("cert.pem", &old.cert_pem),
+            ("key.pem", &old.key_pem),
+        ],
+    );
+    let add = sb.ok(&[
+        "add",
+        "old",
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--host",
+        &d.host,
+        "--force",
+    ]);
+    let days = |text: &str, unit: &str| -> String {
+        let at = text
+            .find("expired ")
+            .unwrap_or_else(|| panic!("no \"expired \" in {text}"));
+        let rest = &text[at + "expired ".len()..];
+        let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        assert!(
+            rest[n.len()..].starts_with(unit),
+            "{unit:?} after the count in {text}"
+        );
+        n
+    };
+    let n = days(&add, " days ago");
+    // Whole days left, rounded down (as JSON's days_left): -3.5 → -4.
+    assert_eq!(n, "4", "{add}");
+    assert!(
+        !add.contains("EXPIRED") && !add.contains("expires in expired"),
+        "{add}"
+    );
+    assert_eq!(days(&sb.ok(&["ls"]), "d ago"), n);
+    assert_eq!(days(&sb.ok(&["show", "old"]), " days ago"), n);
+}
