@@ -403,6 +403,12 @@ fn screens(sb: &Sandbox, name: &str, cmd: &str, fits: bool) {
 fn ls_screens() {
     let sb = fleet();
     screens(&sb, "ls", "dctx ls", true);
+    // Piped: the same layout at full width (what fits in 120 columns here),
+    // no colour, no trailing blanks.
+    let piped = sb.ok(&["ls"]);
+    let wide = std::fs::read_to_string(snapshot_dir().join("ls-120.txt")).unwrap();
+    assert_eq!(redact(&piped, &sb), wide);
+    assert!(!piped.contains('\x1b') && piped.lines().all(|l| l == l.trim_end()));
     // Colour on a terminal: the expiring client cert in yellow, and none
     // with NO_COLOR or --color never.
     let term = Term::start(&sb, 120);
