@@ -58,12 +58,12 @@ fn init(pki: &Pki, a: InitArgs, env: &Env) -> anyhow::Result<u8> {
     };
     let info = pki.init(&opts, passphrase.as_deref().map(|s| s.as_str()), env.now)?;
     print(&format!(
-        "Created CA \"{}\" ({}), valid until {} ({} days)\n  certificate: {} (0644)\n  private key: {} (0600{})\n\
+        "Created CA \"{}\" ({}), valid until {} ({})\n  certificate: {} (0644)\n  private key: {} (0600{})\n\
          Next: dctx pki server --host <dns-name-or-ip> --out <dir>\n",
         info.display_name(),
         a.key_type,
         info.not_after_rfc3339(),
-        info.days_left(env.now),
+        crate::output::expiry::Expiry::new(info.not_after, env.now),
         pki.ca_cert_path().display(),
         pki.ca_key_path().display(),
         if a.encrypt_ca_key {
@@ -226,11 +226,11 @@ fn summary(issued: &Issued, now: i64, verb: &str) -> String {
         Kind::Client => format!("client certificate {:?} (CN={})", m.name, m.name),
     };
     format!(
-        "{verb} {what}\n  key {}, serial {}, valid until {} ({} days)\n",
+        "{verb} {what}\n  key {}, serial {}, valid until {} ({})\n",
         m.key_type,
         m.serial,
         rfc3339(m.not_after),
-        (m.not_after - now).div_euclid(86_400)
+        crate::output::expiry::Expiry::new(m.not_after, now)
     )
 }
 
@@ -395,12 +395,12 @@ fn renew_ca(pki: &Pki, a: RenewArgs, env: &Env) -> anyhow::Result<u8> {
     let old = ca.info.clone();
     let info = pki.renew_ca(&ca, a.days.unwrap_or(issue::DEFAULT_CA_DAYS), env.now)?;
     print(&format!(
-        "Renewed CA \"{}\" (same key and subject: certificates it issued stay valid)\n  serial {}, valid until {} ({} days)\n  replaces serial {} (expiring {})\n\
+        "Renewed CA \"{}\" (same key and subject: certificates it issued stay valid)\n  serial {}, valid until {} ({})\n  replaces serial {} (expiring {})\n\
          Distribute the new {} to clients and daemons (ca.pem in bundles and --cert-dir).\n",
         info.display_name(),
         info.serial.replace(':', "").to_ascii_uppercase(),
         info.not_after_rfc3339(),
-        info.days_left(env.now),
+        crate::output::expiry::Expiry::new(info.not_after, env.now),
         old.serial.replace(':', "").to_ascii_uppercase(),
         old.not_after_rfc3339(),
         pki.ca_cert_path().display(),
@@ -554,6 +554,6 @@ fn row(m: &IssuedMeta, now: i64) -> LsRow {
         serial: m.serial.clone(),
         not_before: rfc3339(m.not_before),
         not_after: rfc3339(m.not_after),
-        days_left: (m.not_after - now).div_euclid(86_400),
+        days_left: crate::output::expiry::Expiry::new(m.not_after, now).days_left(),
     }
 }
