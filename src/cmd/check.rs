@@ -92,8 +92,10 @@ pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<u8> {
     if args.json {
         crate::cmd::print(&output::probe_json::check(&reports))?;
     } else {
-        let tty = std::io::stdout().is_terminal();
-        crate::cmd::print(&output::health::render(&reports, tty, output::styled(env)))?;
+        let width = output::width(env, args.wide);
+        let mut text = output::health::render(&reports, width, output::styled(env));
+        text += &output::health::hint(&reports, width).unwrap_or_default();
+        crate::cmd::print(&text)?;
     }
     Ok(if reports.iter().any(|r| r.status == Status::Fail) {
         exit::UNHEALTHY

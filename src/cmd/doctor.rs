@@ -17,7 +17,11 @@ pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
     if args.json {
         crate::cmd::print(&output::probe_json::doctor(&report))?;
     } else {
-        crate::cmd::print(&output::doctor::render(&report, output::styled(env)))?;
+        crate::cmd::print(&output::doctor::render(
+            &report,
+            output::width(env, false),
+            output::styled(env),
+        ))?;
     }
     Ok(if report.status == Status::Fail {
         exit::UNHEALTHY
