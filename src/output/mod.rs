@@ -49,3 +49,38 @@ pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
             .collect(),
     )
 }
+
+/// Every daemon- or file-supplied string of a report made terminal-safe
+/// (JSON needs none of this: its encoder escapes control characters).
+pub fn sanitize_report(r: &mut crate::probe::Report) {
+    let fix = |s: &mut String| {
+        if let std::borrow::Cow::Owned(o) = sanitize(s) {
+            *s = o;
+        }
+    };
+    fix(&mut r.name);
+    fix(&mut r.endpoint);
+    for f in &mut r.findings {
+        fix(&mut f.message);
+        fix(&mut f.fix);
+    }
+    for s in &mut r.steps {
+        fix(&mut s.detail);
+    }
+    if let Some(d) = &mut r.docker {
+        fix(&mut d.version);
+        fix(&mut d.api_version);
+        fix(&mut d.os);
+        fix(&mut d.arch);
+        if let Some(o) = &mut d.operating_system {
+            fix(o);
+        }
+    }
+    for c in [&mut r.server_cert, &mut r.client_cert]
+        .into_iter()
+        .flatten()
+    {
+        fix(&mut c.subject);
+        fix(&mut c.issuer);
+    }
+}
