@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let opts = Options {
         allow_no_ca: data.first().is_some_and(|b| b & 1 == 1),
         force: data.first().is_some_and(|b| b & 2 == 2),
+        allow_ca_only: data.first().is_some_and(|b| b & 4 == 4),
         now: 1_800_000_000,
     };
     let mut pass = |_: &str| -> Result<zeroize::Zeroizing<String>, BundleError> {

@@ -20,7 +20,12 @@ fuzz_target!(|data: &[u8]| {
     let mut pass = |_: &str| -> Result<zeroize::Zeroizing<String>, BundleError> {
         Ok(zeroize::Zeroizing::new("fuzz".into()))
     };
-    let opts = Options { allow_no_ca: true, force: true, now: 1_800_000_000 };
+    let opts = Options {
+        allow_no_ca: true,
+        force: true,
+        allow_ca_only: true,
+        now: 1_800_000_000,
+    };
     for bytes in [data.to_vec(), text] {
         let _ = read(&Source::Memory { name: "obj.pem".into(), data: bytes }, &opts, &mut pass);
     }

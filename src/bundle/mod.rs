@@ -37,6 +37,9 @@ pub struct Options {
     pub allow_no_ca: bool,
     /// Import an expired / wrong-EKU client cert with a warning instead of refusing.
     pub force: bool,
+    /// Accept a bundle of CA certificates only (no client cert, no key):
+    /// the daemon is verified, dctx presents no client certificate.
+    pub allow_ca_only: bool,
     /// Unix seconds, for expiry checks.
     pub now: i64,
 }
@@ -172,6 +175,28 @@ pub fn read(
         });
     }
 
+    if opts.allow_ca_only
+        && let Some((cas, ca_notes)) =
+            select::ca_only(&found.certs, &found.keys, &found.unusable_keys)
+    {
+        let mut notes = found.notes;
+        notes.extend(ca_notes);
+        return Ok(Material {
+            ca_pem: Some(
+                cas.iter()
+                    .map(|c| pem_encode("CERTIFICATE", &c.der))
+                    .collect(),
+            ),
+            cert_pem: None,
+            key_pem: None,
+            ca: cas.into_iter().next(),
+            cert: None,
+            host: found.host.map(|(h, _)| h),
+            skip_verify: found.skip_verify,
+            notes,
+            warnings: vec![],
+        });
+    }
     let sel = select::select(found.certs, found.keys, &found.unusable_keys, &bundle, opts)?;
     let mut notes = found.notes;
     if let Some((host, from)) = &found.host {

@@ -197,6 +197,7 @@ fn read_material(src: &Source, args: &AddArgs, env: &Env) -> anyhow::Result<Mate
     let opts = bundle::Options {
         allow_no_ca: args.system_roots || args.skip_verify,
         force: args.force,
+        allow_ca_only: false,
         now: env.now,
     };
     // One passphrase usually unlocks every encrypted object of a bundle.
