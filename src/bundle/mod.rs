@@ -5,6 +5,8 @@
 
 mod archive;
 mod classify;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod limits;
 mod select;
 

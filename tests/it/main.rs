@@ -3,6 +3,7 @@
 mod bundle;
 mod check_cli;
 mod core;
+mod fuzz_seeds;
 mod hostile;
 mod keys;
 mod pki;
