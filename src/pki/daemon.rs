@@ -229,6 +229,12 @@ impl<'de> serde::Deserialize<'de> for RawObject {
 /// re-encoded); dctx's keys replace theirs in place or are appended.
 /// Refuses a file that is not a JSON object (the caller must not write).
 pub fn merge_daemon_json(existing: &str, opts: &DaemonOptions) -> anyhow::Result<String> {
+    // dockerd reads an empty daemon.json as no settings: so do we.
+    let existing = if existing.trim().is_empty() {
+        "{}"
+    } else {
+        existing
+    };
     let RawObject(members) = serde_json::from_str(existing)
         .map_err(|e| anyhow::anyhow!("not a valid JSON object ({e}); refusing to merge into it"))?;
     let serde_json::Value::Object(ours) = daemon_json_value(opts) else {
@@ -563,7 +569,10 @@ mod tests {
         assert!(!m.contains("/dup.pem") && !m.contains("/old.pem"), "{m}");
         let v: serde_json::Value = serde_json::from_str(&m).unwrap();
         assert_eq!(v["tlsverify"], true);
-        for bad in ["", "{", "[1]", "{\"a\": }", "{} x"] {
+        let from_empty: serde_json::Value =
+            serde_json::from_str(&merge_daemon_json(" \n", &opts()).unwrap()).unwrap();
+        assert_eq!(from_empty, daemon_json_value(&opts()));
+        for bad in ["{", "[1]", "{\"a\": }", "{} x", "null"] {
             assert!(merge_daemon_json(bad, &opts()).is_err(), "{bad:?}");
         }
     }
