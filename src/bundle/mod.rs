@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
+pub use select::verifying_ca;
+
 use crate::pki::CertInfo;
 use crate::pki::keys::pem_encode;
 

@@ -273,6 +273,18 @@ pub fn select(
     })
 }
 
+/// Which of the bundle's CAs verifies the chain a daemon served (leaf
+/// first): the first CA that is one of the served certificates or signed
+/// one of them (signature checked). `None`: none of them does, and docker
+/// will fail with "certificate signed by unknown authority".
+pub fn verifying_ca<'a>(cas: &'a [CertInfo], served: &[CertInfo]) -> Option<&'a CertInfo> {
+    cas.iter().find(|ca| {
+        served
+            .iter()
+            .any(|s| s.sha256 == ca.sha256 || s.is_signed_by(ca))
+    })
+}
+
 /// `Some(CAs)` when the bundle is only CA certificates (no key, no leaf,
 /// nothing unusable): the "TLS, no client certificate" mode.
 pub fn ca_only(

@@ -1484,3 +1484,28 @@ fn ca_only_bundle_needs_the_option() {
     let e = read_path(&write(d.path(), "c.tar", &t), &o).unwrap_err();
     assert!(matches!(e, BundleError::NoKeyForCert { .. }), "{e}");
 }
+
+/// The helper `add` can use when the host answers at import: which bundled
+/// CA verifies the chain the daemon served.
+#[test]
+fn verifying_ca_names_the_server_ca() {
+    use dctx::pki::inspect::certs_from_pem;
+    let (client_ca, c) = std_set();
+    let server_ca = ca("Server CA");
+    let srv = server(&server_ca);
+    let t = tar_bytes(&[
+        (
+            "ca.pem",
+            format!("{}{}", client_ca.id.cert_pem, server_ca.id.cert_pem).as_bytes(),
+        ),
+        ("cert.pem", c.cert_pem.as_bytes()),
+        ("key.pem", c.key_pem.as_bytes()),
+    ]);
+    let m = read_bytes("b.tar", &t).unwrap();
+    let cas = certs_from_pem(m.ca_pem.unwrap().as_bytes());
+    let served = certs_from_pem(srv.cert_pem.as_bytes());
+    let v = bundle::verifying_ca(&cas, &served).unwrap();
+    assert_eq!(v.common_name.as_deref(), Some("Server CA"));
+    // The client CA alone does not verify this daemon.
+    assert!(bundle::verifying_ca(&cas[..1], &served).is_none());
+}
