@@ -1008,7 +1008,7 @@ fn zip_absolute_raw_name_traversal_symlink_and_fifo() {
         "{e}"
     );
     let e = err_bytes("evil.zip", &zip_bytes(&[("../evil.pem", b"x")]));
-    assert!(e.contains(".."), "{e}");
+    assert!(e.contains("path with '..' component"), "{e}");
 
     let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
     z.add_symlink(
@@ -1040,14 +1040,20 @@ fn gzip_bomb_is_refused() {
 fn zip_bomb_is_refused() {
     let big = vec![b'A'; 20 << 20];
     let e = err_bytes("bomb.zip", &zip_bytes(&[("a.pem", &big)]));
-    assert!(e.contains("more than") && e.contains("bomb.zip"), "{e}");
+    assert!(
+        e.starts_with("bomb.zip: expands to more than 10 MiB"),
+        "{e}"
+    );
     // Many entries each under the limit, together over it.
     let chunk = vec![b'A'; 3 << 20];
     let e = err_bytes(
         "bomb.zip",
         &zip_bytes(&[("a", &chunk), ("b", &chunk), ("c", &chunk), ("d", &chunk)]),
     );
-    assert!(e.contains("more than"), "{e}");
+    assert!(
+        e.starts_with("bomb.zip: expands to more than 10 MiB"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -1065,9 +1071,9 @@ fn garbage_is_not_a_bundle() {
     let e = err_bytes("junk.bin", b"\x00\x01\x02 this is not a bundle");
     assert!(e.starts_with("not a recognised bundle: junk.bin"), "{e}");
     let e = err_bytes("junk.tgz", b"\x1f\x8b\x08\x00garbage");
-    assert!(e.contains("junk.tgz"), "{e}");
+    assert!(e.starts_with("junk.tgz: corrupt archive"), "{e}");
     let e = err_bytes("junk.zip", b"PK\x03\x04garbage");
-    assert!(e.contains("junk.zip") && e.contains("corrupt"), "{e}");
+    assert!(e.starts_with("junk.zip: corrupt archive"), "{e}");
     let e = err_bytes("empty", b"");
     assert!(e.contains("not a recognised bundle"), "{e}");
 }
@@ -1179,10 +1185,17 @@ fn directory_with_fifo_and_symlinks_does_not_block() {
     let m = read_path(d.path(), &opts()).unwrap();
     assert_ok(&m, &c, &ca.id);
     let notes = m.notes.join("\n");
+    let skipped = |name: &str, why: &str| {
+        m.notes
+            .iter()
+            .any(|n| n.starts_with(&format!("skipped {name} in ")) && n.ends_with(why))
+    };
+    assert!(skipped("pipe.pem", "(not a regular file)"), "{notes}");
     assert!(
-        notes.contains("pipe.pem") && notes.contains("loop"),
+        skipped("link-to-pipe.pem", "(symlink to a non-file)"),
         "{notes}"
     );
+    assert!(skipped("loop", "(symlink to a non-file)"), "{notes}");
 }
 
 /// One passphrase unlocks every object encrypted with it: asked once.
