@@ -126,8 +126,8 @@ pub struct DaemonConfigArgs {
     #[arg(long, default_value = "server", value_name = "NAME")]
     pub server: String,
     /// Write the rendering to FILE (atomically, 0644) instead of stdout. An existing
-    /// daemon.json or systemd drop-in is merged into (other keys and lines kept) and
-    /// backed up as FILE.bak-<time>.
+    /// daemon.json or systemd drop-in is merged into (other keys and lines kept, mode
+    /// kept) and backed up as FILE.bak-<time>.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Do not print the copy / mode instructions on stderr.

@@ -471,7 +471,17 @@ fn daemon_config(pki: &Pki, a: DaemonConfigArgs, env: &Env) -> anyhow::Result<u8
                     eprintln!("kept the previous {} as {}", path.display(), bak.display());
                 }
             }
-            atomic::write(&path, text.as_bytes(), atomic::PUBLIC_FILE)
+            // A merged file keeps its mode (a 0600 daemon.json stays 0600).
+            let mode = match &existing {
+                Some(_) => {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::metadata(&path)
+                        .map(|m| m.permissions().mode() & 0o777)
+                        .unwrap_or(atomic::PUBLIC_FILE)
+                }
+                None => atomic::PUBLIC_FILE,
+            };
+            atomic::write(&path, text.as_bytes(), mode)
                 .with_context(|| format!("writing {}", path.display()))?;
             if !a.quiet {
                 let verb = match (&existing, a.format) {

@@ -1092,6 +1092,7 @@ fn pki_daemon_config_merges_into_existing_files() {
                     \"registry-mirrors\": [\"https://mirror.test\"],\n  \"tlscert\": \"/old/cert.pem\",\n  \
                     \"log-opts\": {\"max-size\": \"10m\", \"max-file\": \"3\"}\n}\n";
     std::fs::write(&conf, original).unwrap();
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).unwrap();
     let args = [
         "daemon-config",
         "--listen",
@@ -1102,6 +1103,7 @@ fn pki_daemon_config_merges_into_existing_files() {
     let out = sbx.dctx().arg("pki").args(args).output().unwrap();
     assert_success(&out, "daemon-config -o existing daemon.json");
     let merged = std::fs::read_to_string(&conf).unwrap();
+    assert_eq!(mode(&conf), 0o600, "the merged file's mode changed");
     let v: serde_json::Value = serde_json::from_str(&merged).unwrap();
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
