@@ -1,22 +1,11 @@
 //! Arbitrary bytes as a `--bundle`: archive sniffing, tar/gzip/zip/p12
 //! readers, limits, classification and selection must never panic or hang.
+//! The body is `dctx::bundle::fuzz::bundle_read`, which `cargo test`
+//! replays over fuzz/seeds (tests/it/fuzz_seeds.rs).
 #![no_main]
 
-use dctx::bundle::{BundleError, Options, Source, read};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let src = Source::Memory {
-        name: "fuzz.bin".into(),
-        data: data.to_vec(),
-    };
-    let opts = Options {
-        allow_no_ca: data.first().is_some_and(|b| b & 1 == 1),
-        force: data.first().is_some_and(|b| b & 2 == 2),
-        now: 1_800_000_000,
-    };
-    let mut pass = |_: &str| -> Result<zeroize::Zeroizing<String>, BundleError> {
-        Ok(zeroize::Zeroizing::new("fuzz".into()))
-    };
-    let _ = read(&src, &opts, &mut pass);
+    let _ = dctx::bundle::fuzz::bundle_read(data);
 });

@@ -226,6 +226,15 @@ fn read_tar(
         match entry.header().entry_type() {
             T::Regular | T::Continuous => {}
             T::Directory => continue,
+            // `git archive` and Python's PAX_FORMAT start with a global
+            // header (metadata only). Local 'x' headers are folded into the
+            // next entry by the tar crate, so `raw` above is already the pax
+            // `path=` when there is one.
+            T::XGlobalHeader => {
+                budget.check_declared(entry.size())?;
+                check_global_pax(&mut entry).map_err(|r| unsafe_entry(&raw, bundle, &r))?;
+                continue;
+            }
             T::Symlink => return Err(unsafe_entry(&raw, bundle, "symbolic link")),
             T::Link => return Err(unsafe_entry(&raw, bundle, "hard link")),
             T::Char | T::Block => return Err(unsafe_entry(&raw, bundle, "device node")),
@@ -244,6 +253,31 @@ fn read_tar(
             name: format!("{} in {bundle}", String::from_utf8_lossy(&raw)),
             data,
         });
+    }
+    Ok(())
+}
+
+/// A global pax header may only carry metadata (git's `comment=<commit>`,
+/// mtime…): one that renames or links what follows is refused.
+fn check_global_pax(entry: &mut tar::Entry<'_, &[u8]>) -> Result<(), String> {
+    let Some(records) = entry
+        .pax_extensions()
+        .map_err(|e| format!("unreadable pax global header: {e}"))?
+    else {
+        return Ok(());
+    };
+    for r in records {
+        let r = r.map_err(|e| format!("malformed pax global header: {e}"))?;
+        let key = r.key_bytes();
+        if matches!(
+            key,
+            b"path" | b"linkpath" | b"GNU.sparse.name" | b"GNU.sparse.map"
+        ) {
+            return Err(format!(
+                "pax global header sets {:?} for every entry",
+                String::from_utf8_lossy(key)
+            ));
+        }
     }
     Ok(())
 }

@@ -5,12 +5,16 @@
 
 mod archive;
 mod classify;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod limits;
 mod select;
 
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
+
+pub use select::verifying_ca;
 
 use crate::pki::CertInfo;
 use crate::pki::keys::pem_encode;
@@ -37,6 +41,9 @@ pub struct Options {
     pub allow_no_ca: bool,
     /// Import an expired / wrong-EKU client cert with a warning instead of refusing.
     pub force: bool,
+    /// Accept a bundle of CA certificates only (no client cert, no key):
+    /// the daemon is verified, dctx presents no client certificate.
+    pub allow_ca_only: bool,
     /// Unix seconds, for expiry checks.
     pub now: i64,
 }
@@ -84,48 +91,66 @@ impl std::fmt::Debug for Material {
 pub enum BundleError {
     // The io::Error is shown in the message, not chained as a source, so
     // `{:#}` does not print it twice.
+    /// The source (or a file in a bundle directory) could not be read.
     #[error("{path}: {err}")]
     Io { path: String, err: std::io::Error },
+    /// Nothing in the source is an archive, certificate, key or endpoint.
     #[error("not a recognised bundle: {bundle}: {detail}")]
     NotRecognised { bundle: String, detail: String },
+    /// The tar/gzip/zip container itself is broken or truncated.
     #[error("{bundle}: corrupt archive: {detail}")]
     Corrupt { bundle: String, detail: String },
+    /// An archive entry that could escape or is not data (`..`, absolute, link, device, renaming pax header).
     #[error("{entry} in {bundle}: {reason}; refusing the whole bundle")]
     UnsafeEntry {
         entry: String,
         bundle: String,
         reason: String,
     },
+    /// Expands past the byte limit (a bomb, or not a TLS bundle).
     #[error("{bundle}: expands to more than {} MiB ({limit} bytes), the import limit; refusing (a TLS bundle is a few KiB)", limit / (1024 * 1024))]
     TooLarge { bundle: String, limit: u64 },
+    /// More entries than the limit.
     #[error("{bundle}: more than {limit} entries; refusing (a TLS bundle has a handful)")]
     TooManyEntries { bundle: String, limit: usize },
+    /// A PEM block that does not decode (armour, base64, contents).
     #[error("{file}: malformed PEM: {detail}")]
     BadPem { file: String, detail: String },
+    /// A DER object that is not what it claims to be.
     #[error("{file}: {detail}")]
     BadDer { file: String, detail: String },
+    /// A private key that cannot be read or used.
     #[error("{file}: {detail}")]
     BadKey { file: String, detail: String },
+    /// The passphrase does not decrypt this key or .p12.
     #[error("{file}: wrong passphrase")]
     WrongPassphrase { file: String },
+    /// A client certificate is present but no key matches it.
     #[error("{cert}: no private key in the bundle matches this certificate{hint}")]
     NoKeyForCert { cert: String, hint: String },
+    /// No leaf certificate with its key at all.
     #[error("{bundle}: no client certificate with its private key found{hint}")]
     NoClientCert { bundle: String, hint: String },
+    /// Two equally good client identities with different keys.
     #[error("ambiguous bundle: two different client identities: {first} and {second}")]
     AmbiguousKeys { first: String, second: String },
+    /// No CA certificate and the options do not allow system roots.
     #[error(
         "{bundle}: no CA certificate in the bundle (pass --system-roots if the daemon has a publicly trusted certificate)"
     )]
     NoCa { bundle: String },
+    /// Several bundled CAs and none issued the client certificate.
     #[error("{cert}: none of the bundled CA certificates issued this certificate: {cas}")]
     UnknownCa { cert: String, cas: String },
+    /// The client certificate expired (refused unless forced).
     #[error("{cert}: client certificate expired on {not_after} (pass --force to import it anyway)")]
     Expired { cert: String, not_after: String },
+    /// The client certificate's EKU lacks clientAuth (refused unless forced).
     #[error(
         "{cert}: certificate is not valid for client authentication: its extended key usage ({eku}) lacks clientAuth (pass --force to import it anyway)"
     )]
     NotClientAuth { cert: String, eku: String },
+    /// Anything else, already phrased for the user (e.g. the prompt's own error).
     #[error("{0}")]
     Other(String),
 }
@@ -172,6 +197,28 @@ pub fn read(
         });
     }
 
+    if opts.allow_ca_only
+        && let Some((cas, ca_notes)) =
+            select::ca_only(&found.certs, &found.keys, &found.unusable_keys)
+    {
+        let mut notes = found.notes;
+        notes.extend(ca_notes);
+        return Ok(Material {
+            ca_pem: Some(
+                cas.iter()
+                    .map(|c| pem_encode("CERTIFICATE", &c.der))
+                    .collect(),
+            ),
+            cert_pem: None,
+            key_pem: None,
+            ca: cas.into_iter().next(),
+            cert: None,
+            host: found.host.map(|(h, _)| h),
+            skip_verify: found.skip_verify,
+            notes,
+            warnings: vec![],
+        });
+    }
     let sel = select::select(found.certs, found.keys, &found.unusable_keys, &bundle, opts)?;
     let mut notes = found.notes;
     if let Some((host, from)) = &found.host {

@@ -241,12 +241,17 @@ pub fn select(
             }
         }
     };
+    // The CA that verifies the daemon need not be the client cert's issuer
+    // (a client CA and a server CA side by side in ca.pem): keep them all,
+    // the issuer's chain first.
+    let mut ca_chain = ca_chain;
     for &p in &pool {
         if !ca_chain.contains(&p) {
             notes.push(format!(
-                "ignored CA certificate {}: it did not issue the client certificate",
+                "CA: also kept {}: it did not issue the client certificate but may verify the daemon",
                 describe(&certs[p].0, &certs[p].1)
             ));
+            ca_chain.push(p);
         }
     }
     for (i, (c, o)) in certs.iter().enumerate() {
@@ -266,6 +271,47 @@ pub fn select(
         notes,
         warnings,
     })
+}
+
+/// Which of the bundle's CAs verifies the chain a daemon served (leaf
+/// first): the first CA that is one of the served certificates or signed
+/// one of them (signature checked). `None`: none of them does, and docker
+/// will fail with "certificate signed by unknown authority".
+pub fn verifying_ca<'a>(cas: &'a [CertInfo], served: &[CertInfo]) -> Option<&'a CertInfo> {
+    cas.iter().find(|ca| {
+        served
+            .iter()
+            .any(|s| s.sha256 == ca.sha256 || s.is_signed_by(ca))
+    })
+}
+
+/// `Some(CAs)` when the bundle is only CA certificates (no key, no leaf,
+/// nothing unusable): the "TLS, no client certificate" mode.
+pub fn ca_only(
+    certs: &[(CertInfo, String)],
+    keys: &[(PrivateKey, String)],
+    unusable_keys: &[String],
+) -> Option<(Vec<CertInfo>, Vec<String>)> {
+    if certs.is_empty()
+        || !keys.is_empty()
+        || !unusable_keys.is_empty()
+        || certs.iter().any(|(c, _)| !c.is_ca && !c.is_self_signed())
+    {
+        return None;
+    }
+    let mut seen = HashSet::new();
+    let mut cas = Vec::new();
+    let mut notes = Vec::new();
+    for (c, origin) in certs {
+        if seen.insert(c.sha256.clone()) {
+            notes.push(format!(
+                "CA: {} (no client certificate in the bundle)",
+                describe(c, origin)
+            ));
+            cas.push(c.clone());
+        }
+    }
+    Some((cas, notes))
 }
 
 /// The most useful error when no leaf certificate has its key.

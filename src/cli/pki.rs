@@ -56,7 +56,7 @@ pub struct InitArgs {
     /// Read the passphrase from stdin instead of the terminal.
     #[arg(long)]
     pub password_stdin: bool,
-    /// Replace an existing CA (the old files are kept as *.bak-<time>).
+    /// Replace an existing CA (the old files are kept as *.bak-<time>, never overwritten).
     #[arg(long)]
     pub force: bool,
 }
@@ -125,7 +125,9 @@ pub struct DaemonConfigArgs {
     /// Which issued server certificate (record name).
     #[arg(long, default_value = "server", value_name = "NAME")]
     pub server: String,
-    /// Write the rendering to FILE (atomically, 0644) instead of stdout.
+    /// Write the rendering to FILE (atomically, 0644) instead of stdout. An existing
+    /// daemon.json or systemd drop-in is merged into (other keys and lines kept, mode
+    /// kept) and backed up as FILE.bak-<time>.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Do not print the copy / mode instructions on stderr.

@@ -72,6 +72,8 @@ fn read_material(src: &Source, args: &AddArgs, env: &Env) -> anyhow::Result<Mate
     let opts = bundle::Options {
         allow_no_ca: args.system_roots || args.skip_verify,
         force: args.force,
+        // A CA alone makes the "TLS, no client cert" mode.
+        allow_ca_only: true,
         now: env.now,
     };
     // One passphrase usually unlocks every encrypted object of a bundle.

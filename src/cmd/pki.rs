@@ -12,6 +12,7 @@ use crate::cmd::print;
 use crate::cmd::secrets::Secrets;
 use crate::environment::Env;
 use crate::exit;
+use crate::pki::backup;
 use crate::pki::daemon::{self, DaemonOptions};
 use crate::pki::inspect::rfc3339;
 use crate::pki::issue::{self, Host, Issued, IssuedMeta, Kind, LeafRequest, Pki};
@@ -27,7 +28,7 @@ pub fn run(args: PkiArgs, env: &Env) -> anyhow::Result<u8> {
         PkiCommand::Init(a) => init(&pki, a, env),
         PkiCommand::Server(a) => server(&pki, a, env),
         PkiCommand::Client(a) => client(&pki, a, env),
-        PkiCommand::DaemonConfig(a) => daemon_config(&pki, a),
+        PkiCommand::DaemonConfig(a) => daemon_config(&pki, a, env),
         PkiCommand::Ls(a) => ls(&pki, a, env),
         PkiCommand::Renew(a) => renew(&pki, a, env),
     }
@@ -412,7 +413,7 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-fn daemon_config(pki: &Pki, a: DaemonConfigArgs) -> anyhow::Result<u8> {
+fn daemon_config(pki: &Pki, a: DaemonConfigArgs, env: &Env) -> anyhow::Result<u8> {
     let server = pki.load_record(&a.server).map_err(|e| {
         e.context(format!(
             "daemon-config renders the daemon side of an issued server certificate; \
@@ -446,10 +447,50 @@ fn daemon_config(pki: &Pki, a: DaemonConfigArgs) -> anyhow::Result<u8> {
     }
     match &a.output {
         Some(path) => {
-            atomic::write(&file_path(path), text.as_bytes(), atomic::PUBLIC_FILE)
+            let path = file_path(path);
+            let existing = match std::fs::read_to_string(&path) {
+                Ok(s) => Some(s),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("reading the existing {}", path.display())));
+                }
+            };
+            // An existing daemon.json / drop-in holds the user's other
+            // settings: merge into it rather than replace it.
+            let text = match (&existing, a.format) {
+                (Some(old), daemon::Format::DaemonJson) => daemon::merge_daemon_json(old, &opts)
+                    .with_context(|| format!("{}", path.display()))?,
+                (Some(old), daemon::Format::Systemd) => daemon::merge_systemd(old, &opts),
+                _ => text,
+            };
+            if existing.is_some() {
+                let bak = backup::backup(&path, env.now)
+                    .with_context(|| format!("backing up {}", path.display()))?;
+                if !a.quiet {
+                    eprintln!("kept the previous {} as {}", path.display(), bak.display());
+                }
+            }
+            // A merged file keeps its mode (a 0600 daemon.json stays 0600).
+            let mode = match &existing {
+                Some(_) => {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::metadata(&path)
+                        .map(|m| m.permissions().mode() & 0o777)
+                        .unwrap_or(atomic::PUBLIC_FILE)
+                }
+                None => atomic::PUBLIC_FILE,
+            };
+            atomic::write(&path, text.as_bytes(), mode)
                 .with_context(|| format!("writing {}", path.display()))?;
             if !a.quiet {
-                eprintln!("wrote {}", path.display());
+                let verb = match (&existing, a.format) {
+                    (Some(_), daemon::Format::DaemonJson | daemon::Format::Systemd) => {
+                        "merged into"
+                    }
+                    _ => "wrote",
+                };
+                eprintln!("{verb} {}", path.display());
             }
         }
         None => print(&text)?,

@@ -182,15 +182,136 @@ pub fn render(format: Format, opts: &DaemonOptions, server: &IssuedMeta) -> Stri
 }
 
 pub fn daemon_json(opts: &DaemonOptions) -> String {
-    let v = serde_json::json!({
+    let mut s = serde_json::to_string_pretty(&daemon_json_value(opts)).expect("json");
+    s.push('\n');
+    s
+}
+
+fn daemon_json_value(opts: &DaemonOptions) -> serde_json::Value {
+    serde_json::json!({
         "tls": true,
         "tlsverify": true,
         "tlscacert": opts.ca().display().to_string(),
         "tlscert": opts.cert().display().to_string(),
         "tlskey": opts.key().display().to_string(),
         "hosts": opts.hosts(),
-    });
-    let mut s = serde_json::to_string_pretty(&v).expect("json");
+    })
+}
+
+/// The top-level members of a JSON object, in file order, values verbatim.
+struct RawObject(Vec<(String, Box<serde_json::value::RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for RawObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<RawObject, A::Error> {
+                let mut out = Vec::new();
+                while let Some(kv) = m.next_entry()? {
+                    out.push(kv);
+                }
+                Ok(RawObject(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Merge dctx's tls*/hosts keys into an existing daemon.json: every other
+/// key stays, in its place, its value byte for byte (numbers are not
+/// re-encoded); dctx's keys replace theirs in place or are appended.
+/// Refuses a file that is not a JSON object (the caller must not write).
+pub fn merge_daemon_json(existing: &str, opts: &DaemonOptions) -> anyhow::Result<String> {
+    // dockerd reads an empty daemon.json as no settings: so do we.
+    let existing = if existing.trim().is_empty() {
+        "{}"
+    } else {
+        existing
+    };
+    let RawObject(members) = serde_json::from_str(existing)
+        .map_err(|e| anyhow::anyhow!("not a valid JSON object ({e}); refusing to merge into it"))?;
+    let serde_json::Value::Object(ours) = daemon_json_value(opts) else {
+        unreachable!("daemon_json_value is an object")
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (k, v) in members {
+        let value = match ours.get(&k) {
+            // A duplicate of one of our keys was already replaced: drop it.
+            Some(_) if out.iter().any(|(o, _)| *o == k) => continue,
+            Some(mine) => serde_json::to_string(mine)?,
+            None => v.get().to_string(),
+        };
+        out.push((k, value));
+    }
+    for (k, v) in &ours {
+        if !out.iter().any(|(o, _)| o == k) {
+            out.push((k.clone(), serde_json::to_string(v)?));
+        }
+    }
+    let body: Vec<String> = out
+        .iter()
+        .map(|(k, v)| format!("  {}: {v}", serde_json::to_string(k).expect("json")))
+        .collect();
+    Ok(format!("{{\n{}\n}}\n", body.join(",\n")))
+}
+
+/// Merge the rendered drop-in into an existing one: every `ExecStart=`
+/// line of its `[Service]` section (a drop-in holds one command line, the
+/// empty reset plus dockerd's) is replaced by dctx's two lines at the place
+/// of the first; every other line (Environment=, other sections, comments)
+/// is kept as is.
+pub fn merge_systemd(existing: &str, opts: &DaemonOptions) -> String {
+    let rendered = systemd(opts);
+    let exec: Vec<&str> = rendered
+        .lines()
+        .filter(|l| l.starts_with("ExecStart="))
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut in_service = false;
+    let mut saw_service = false;
+    let mut placed = false;
+    let mut continuation = false;
+    for line in existing.lines() {
+        let t = line.trim_start();
+        if continuation {
+            // The rest of a removed ExecStart= continued with a backslash.
+            continuation = t.trim_end().ends_with('\\');
+            continue;
+        }
+        if t.starts_with('[') {
+            if in_service && !placed {
+                out.extend(exec.iter().map(|s| s.to_string()));
+                placed = true;
+            }
+            in_service = t.trim_end() == "[Service]";
+            saw_service |= in_service;
+        } else if in_service
+            && t.strip_prefix("ExecStart")
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        {
+            continuation = t.trim_end().ends_with('\\');
+            if !placed {
+                out.extend(exec.iter().map(|s| s.to_string()));
+                placed = true;
+            }
+            continue;
+        }
+        out.push(line.to_string());
+    }
+    if !placed {
+        if !saw_service || !in_service {
+            out.push("[Service]".into());
+        }
+        out.extend(exec.iter().map(|s| s.to_string()));
+    }
+    let mut s = out.join("\n");
     s.push('\n');
     s
 }
@@ -400,5 +521,81 @@ mod tests {
         assert!(parse_listen("https://h:2376").is_err());
         assert!(parse_listen("h:2376").is_err());
         assert!(parse_listen("tcp://h:0").is_err());
+    }
+
+    fn opts() -> DaemonOptions {
+        DaemonOptions {
+            listen: vec![parse_listen("tcp://0.0.0.0:2376").unwrap()],
+            cert_dir: "/etc/docker/certs".into(),
+            socket: "/var/run/docker.sock".into(),
+        }
+    }
+
+    #[test]
+    fn daemon_json_merge_keeps_other_keys_verbatim() {
+        let old = r#"{"data-root": "/srv/docker", "tlscert": "/old.pem",
+            "default-shm-size": 12345678901234567890123, "mtu": 1.50,
+            "log-opts": {"max-size": "10m"}, "tlscert": "/dup.pem"}"#;
+        let m = merge_daemon_json(old, &opts()).unwrap();
+        let keys: Vec<_> = m
+            .lines()
+            .filter_map(|l| l.trim().split('"').nth(1))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "data-root",
+                "tlscert",
+                "default-shm-size",
+                "mtu",
+                "log-opts",
+                "tls",
+                "tlsverify",
+                "tlscacert",
+                "tlskey",
+                "hosts"
+            ]
+        );
+        assert!(
+            m.contains("\"default-shm-size\": 12345678901234567890123,"),
+            "{m}"
+        );
+        assert!(m.contains("\"mtu\": 1.50,"), "{m}");
+        assert!(m.contains(r#""log-opts": {"max-size": "10m"}"#), "{m}");
+        assert!(
+            m.contains(r#""tlscert": "/etc/docker/certs/server-cert.pem""#),
+            "{m}"
+        );
+        assert!(!m.contains("/dup.pem") && !m.contains("/old.pem"), "{m}");
+        let v: serde_json::Value = serde_json::from_str(&m).unwrap();
+        assert_eq!(v["tlsverify"], true);
+        let from_empty: serde_json::Value =
+            serde_json::from_str(&merge_daemon_json(" \n", &opts()).unwrap()).unwrap();
+        assert_eq!(from_empty, daemon_json_value(&opts()));
+        for bad in ["{", "[1]", "{\"a\": }", "{} x", "null"] {
+            assert!(merge_daemon_json(bad, &opts()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn systemd_merge_replaces_only_exec_start() {
+        let old = "[Unit]\nAfter=x.service\n[Service]\nEnvironment=HTTP_PROXY=http://p:3128\n\
+                   ExecStart=\nExecStart=/usr/bin/dockerd -H fd:// \\\n  --old-flag\nLimitNOFILE=1048576\n";
+        let m = merge_systemd(old, &opts());
+        assert!(
+            m.starts_with(
+                "[Unit]\nAfter=x.service\n[Service]\nEnvironment=HTTP_PROXY=http://p:3128\nExecStart=\nExecStart=/usr/bin/dockerd -H fd:// --tlsverify"
+            ),
+            "{m}"
+        );
+        assert!(m.ends_with("containerd.sock\nLimitNOFILE=1048576\n"), "{m}");
+        assert!(!m.contains("--old-flag"), "{m}");
+        assert_eq!(m.matches("ExecStart=").count(), 2, "{m}");
+        // No [Service] section yet: one is added.
+        let m = merge_systemd("[Unit]\nAfter=x.service\n", &opts());
+        assert!(
+            m.starts_with("[Unit]\nAfter=x.service\n[Service]\nExecStart=\n"),
+            "{m}"
+        );
     }
 }

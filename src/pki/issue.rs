@@ -365,7 +365,7 @@ impl Pki {
     }
 
     /// Create the CA. Refuses to replace an existing one unless `force`, in
-    /// which case the old files are kept as `*.bak-<now>`. Caller holds the lock.
+    /// which case the old files are kept as `*.bak-<now>[-N]` (never overwritten). Caller holds the lock.
     pub fn init(
         &self,
         opts: &InitOptions,
@@ -381,12 +381,12 @@ impl Pki {
                     self.dir.display()
                 );
             }
+            // Copies, not renames: the originals stay until the new CA is
+            // written over them, and a backup never replaces an older one.
             for p in [self.ca_cert_path(), self.ca_key_path()] {
                 if p.exists() {
-                    let mut bak = p.clone().into_os_string();
-                    bak.push(format!(".bak-{now}"));
-                    fs::rename(&p, &bak)
-                        .with_context(|| format!("moving {} aside", p.display()))?;
+                    super::backup::backup(&p, now)
+                        .with_context(|| format!("backing up {}", p.display()))?;
                 }
             }
         }
@@ -479,7 +479,7 @@ impl Pki {
 
     /// Re-sign the CA certificate with the same subject and key (so everything
     /// it issued keeps verifying), a new serial and a new validity. The old
-    /// ca.pem is kept as `ca.pem.bak-<now>`. Caller holds the lock.
+    /// ca.pem is kept as `ca.pem.bak-<now>[-N]`. Caller holds the lock.
     pub fn renew_ca(&self, ca: &Ca, days: u32, now: i64) -> anyhow::Result<CertInfo> {
         check_days(days)?;
         let Some(cn) = ca.info.common_name.clone() else {
@@ -500,9 +500,8 @@ impl Pki {
             );
         }
         let path = self.ca_cert_path();
-        let mut bak = path.clone().into_os_string();
-        bak.push(format!(".bak-{now}"));
-        fs::copy(&path, &bak).with_context(|| format!("backing up {}", path.display()))?;
+        super::backup::backup(&path, now)
+            .with_context(|| format!("backing up {}", path.display()))?;
         atomic::write(&path, cert.pem().as_bytes(), atomic::PUBLIC_FILE)
             .with_context(|| format!("writing {}", path.display()))?;
         Ok(info)

@@ -34,10 +34,13 @@ impl KeyFormat {
 /// Why a key could not be used. Messages never contain key bytes.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
+    /// The passphrase does not decrypt the key (or the ciphertext is corrupt).
     #[error("wrong passphrase (or corrupt encrypted key)")]
     WrongPassphrase,
+    /// Encrypted with a cipher or KDF dctx does not implement.
     #[error("unsupported key encryption: {0}")]
     UnsupportedCipher(String),
+    /// Not a private key dctx can parse or use.
     #[error("not a usable private key ({0})")]
     Invalid(String),
 }

@@ -1,4 +1,5 @@
 //! Certificates: inspection (used by import, `show` and the probe) and issuing.
+pub mod backup;
 pub mod daemon;
 pub mod inspect;
 pub mod issue;

@@ -434,11 +434,16 @@ fn several_cas_the_issuer_is_chosen() {
         notes.contains("chose CN=Test CA (b-ca.pem in x.tar)"),
         "{notes}"
     );
+    // The other CA may be the one that verifies the daemon: kept, after the issuer.
     assert!(
-        notes.contains("ignored CA certificate CN=Other CA"),
+        notes.contains("CA: also kept CN=Other CA (a-ca.pem in x.tar)"),
         "{notes}"
     );
-    assert_eq!(m.ca_pem.unwrap().matches("BEGIN CERTIFICATE").count(), 1);
+    let ca_pem = m.ca_pem.unwrap();
+    let pems = pem::parse_many(&ca_pem).unwrap();
+    assert_eq!(pems.len(), 2);
+    assert_eq!(pems[0].contents(), ca.id.cert_der);
+    assert_eq!(pems[1].contents(), other.id.cert_der);
 }
 
 #[test]
@@ -710,10 +715,21 @@ fn tar_with_openssl_key(ca: &Ca, c: &Id, args: &[&str]) -> (tempfile::TempDir, P
     (d, p, key)
 }
 
+/// `check_encrypted`'s marker for a key written as bare DER.
+const DER: &str = "<der>";
+
 fn check_encrypted(args: &[&str], marker: &str, out_label: &str) {
     let (ca, c) = std_set();
     let (_d, p, key) = tar_with_openssl_key(&ca, &c, args);
-    assert!(key.contains(marker), "{key}");
+    if marker == DER {
+        // Bare DER: a SEQUENCE, no PEM armour anywhere.
+        assert!(
+            key.starts_with('0') && !key.contains("-----BEGIN"),
+            "{key:?}"
+        );
+    } else {
+        assert!(!marker.is_empty() && key.contains(marker), "{key}");
+    }
     let src = Source::Bundle(p);
     let mut asked = Vec::new();
     let m = bundle::read(&src, &opts(), &mut with_pass("s3cret", &mut asked)).unwrap();
@@ -779,7 +795,7 @@ fn encrypted_pkcs8_der() {
             "-passout",
             "pass:s3cret",
         ],
-        "",
+        DER,
         "PRIVATE KEY",
     );
 }
@@ -992,7 +1008,7 @@ fn zip_absolute_raw_name_traversal_symlink_and_fifo() {
         "{e}"
     );
     let e = err_bytes("evil.zip", &zip_bytes(&[("../evil.pem", b"x")]));
-    assert!(e.contains(".."), "{e}");
+    assert!(e.contains("path with '..' component"), "{e}");
 
     let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
     z.add_symlink(
@@ -1012,27 +1028,32 @@ fn zip_absolute_raw_name_traversal_symlink_and_fifo() {
 }
 
 #[test]
-fn gzip_bomb_is_refused_fast() {
+fn gzip_bomb_is_refused() {
     let big = vec![0u8; 20 << 20];
     let t = tar_bytes(&[("zeros.pem", &big)]);
-    let start = std::time::Instant::now();
-    let e = err_bytes("bomb.tgz", &gzip(&t));
-    assert!(e.contains("more than") && e.contains("bomb.tgz"), "{e}");
-    assert!(start.elapsed().as_secs() < 10);
+    let e = err_bytes("b.tgz", &gzip(&t));
+    // The reason is the 10 MiB expansion limit (reading stops there).
+    assert!(e.starts_with("b.tgz: expands to more than 10 MiB"), "{e}");
 }
 
 #[test]
 fn zip_bomb_is_refused() {
     let big = vec![b'A'; 20 << 20];
     let e = err_bytes("bomb.zip", &zip_bytes(&[("a.pem", &big)]));
-    assert!(e.contains("more than") && e.contains("bomb.zip"), "{e}");
+    assert!(
+        e.starts_with("bomb.zip: expands to more than 10 MiB"),
+        "{e}"
+    );
     // Many entries each under the limit, together over it.
     let chunk = vec![b'A'; 3 << 20];
     let e = err_bytes(
         "bomb.zip",
         &zip_bytes(&[("a", &chunk), ("b", &chunk), ("c", &chunk), ("d", &chunk)]),
     );
-    assert!(e.contains("more than"), "{e}");
+    assert!(
+        e.starts_with("bomb.zip: expands to more than 10 MiB"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -1050,9 +1071,9 @@ fn garbage_is_not_a_bundle() {
     let e = err_bytes("junk.bin", b"\x00\x01\x02 this is not a bundle");
     assert!(e.starts_with("not a recognised bundle: junk.bin"), "{e}");
     let e = err_bytes("junk.tgz", b"\x1f\x8b\x08\x00garbage");
-    assert!(e.contains("junk.tgz"), "{e}");
+    assert!(e.starts_with("junk.tgz: corrupt archive"), "{e}");
     let e = err_bytes("junk.zip", b"PK\x03\x04garbage");
-    assert!(e.contains("junk.zip") && e.contains("corrupt"), "{e}");
+    assert!(e.starts_with("junk.zip: corrupt archive"), "{e}");
     let e = err_bytes("empty", b"");
     assert!(e.contains("not a recognised bundle"), "{e}");
 }
@@ -1084,8 +1105,12 @@ fn five_megabyte_pem_line() {
     let mut s = b"-----BEGIN CERTIFICATE-----\n".to_vec();
     s.extend(std::iter::repeat_n(b'Q', 5 << 20));
     s.extend_from_slice(b"\n-----END CERTIFICATE-----\n");
-    let e = err_bytes("big.tar", &tar_bytes(&[("big.pem", &s)]));
-    assert!(e.contains("big.pem in big.tar"), "{e}");
+    let e = err_bytes("b.tar", &tar_bytes(&[("b.pem", &s)]));
+    // Parsed, not cut off: 5 MiB is under the limit, and it is no certificate.
+    assert!(
+        e.starts_with("b.pem in b.tar: malformed PEM: CERTIFICATE block: not an X.509 certificate"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -1160,10 +1185,17 @@ fn directory_with_fifo_and_symlinks_does_not_block() {
     let m = read_path(d.path(), &opts()).unwrap();
     assert_ok(&m, &c, &ca.id);
     let notes = m.notes.join("\n");
+    let skipped = |name: &str, why: &str| {
+        m.notes
+            .iter()
+            .any(|n| n.starts_with(&format!("skipped {name} in ")) && n.ends_with(why))
+    };
+    assert!(skipped("pipe.pem", "(not a regular file)"), "{notes}");
     assert!(
-        notes.contains("pipe.pem") && notes.contains("loop"),
+        skipped("link-to-pipe.pem", "(symlink to a non-file)"),
         "{notes}"
     );
+    assert!(skipped("loop", "(symlink to a non-file)"), "{notes}");
 }
 
 /// One passphrase unlocks every object encrypted with it: asked once.
@@ -1203,4 +1235,290 @@ fn passphrase_is_asked_once_for_several_encrypted_objects() {
     .unwrap();
     assert_ok(&m, &c, &ca.id);
     assert_eq!(asked, ["key.pem in x.tar"]);
+}
+
+// ---------------------------------------------------------------- pax / git archive
+
+/// The typeflag of every header block in a tar (walking sizes, no library).
+fn tar_typeflags(t: &[u8]) -> Vec<u8> {
+    let mut flags = Vec::new();
+    let mut off = 0;
+    while off + 512 <= t.len() && t[off] != 0 {
+        let h = &t[off..off + 512];
+        let size = std::str::from_utf8(&h[124..136])
+            .unwrap()
+            .trim_matches(|c: char| c == '\0' || c == ' ');
+        let size = u64::from_str_radix(size, 8).unwrap() as usize;
+        flags.push(h[156]);
+        off += 512 + size.div_ceil(512) * 512;
+    }
+    flags
+}
+
+fn run_ok(cmd: &mut Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run ({e}); install it (see .ci/test)"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issue 10 #13: `git archive` starts with a pax global header ('g'),
+/// which was refused as "unsupported tar entry type".
+#[test]
+fn git_archive_tar_and_tgz_import() {
+    let (ca, c) = std_set();
+    let d = tempfile::tempdir().unwrap();
+    let repo = d.path().join("repo");
+    write(&repo, "docker/ca.pem", ca.id.cert_pem.as_bytes());
+    write(&repo, "docker/cert.pem", c.cert_pem.as_bytes());
+    write(&repo, "docker/key.pem", c.key_pem.as_bytes());
+    let git = |args: &[&str]| {
+        run_ok(
+            Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+                .args(args)
+                .current_dir(&repo)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("HOME", d.path()),
+            &format!("git {}", args.join(" ")),
+        )
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "certs"]);
+    for (file, format) in [("b.tar", "tar"), ("b.tgz", "tgz")] {
+        let out = d.path().join(file);
+        git(&[
+            "archive",
+            &format!("--format={format}"),
+            "-o",
+            out.to_str().unwrap(),
+            "HEAD",
+        ]);
+        let data = std::fs::read(&out).unwrap();
+        if format == "tar" {
+            assert_eq!(
+                tar_typeflags(&data)[0],
+                b'g',
+                "git wrote no pax global header"
+            );
+        }
+        let m = read_path(&out, &opts()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_ok(&m, &c, &ca.id);
+    }
+}
+
+/// Python's `tarfile` in PAX format: a global header and per-entry 'x'
+/// headers (a non-ASCII name, a name longer than 100 bytes).
+#[test]
+fn python_pax_archive_imports() {
+    let (ca, c) = std_set();
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    let long = format!("{}/cert.pem", "d".repeat(120));
+    write(&src, "clé/ca.pem", ca.id.cert_pem.as_bytes());
+    write(&src, &long, c.cert_pem.as_bytes());
+    write(&src, "key.pem", c.key_pem.as_bytes());
+    let out = d.path().join("b.tar");
+    let script = r#"
+import sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT,
+                  pax_headers={"comment": "made by python"}) as t:
+    for name in sys.argv[3:]:
+        t.add(sys.argv[2] + "/" + name, arcname=name)
+"#;
+    run_ok(
+        Command::new("python3")
+            .args(["-c", script])
+            .arg(&out)
+            .arg(&src)
+            .args(["clé/ca.pem", &long, "key.pem"]),
+        "python3 tarfile",
+    );
+    let data = std::fs::read(&out).unwrap();
+    let flags = tar_typeflags(&data);
+    assert_eq!(flags[0], b'g', "{flags:?}");
+    assert!(flags.contains(&b'x'), "{flags:?}");
+    let m = read_path(&out, &opts()).unwrap();
+    assert_ok(&m, &c, &ca.id);
+    assert!(
+        m.notes.iter().any(|n| n.contains("clé/ca.pem in b.tar")),
+        "pax path not used: {:?}",
+        m.notes
+    );
+}
+
+/// A pax `path=` record is the entry's name: traversal through it is
+/// refused like a raw `../` name, and a global header may not rename.
+#[test]
+fn pax_path_records_are_checked() {
+    let (ca, c) = std_set();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_pax_extensions([("path", &b"../../evil.pem"[..])])
+        .unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_size(c.key_pem.len() as u64);
+    h.set_mode(0o644);
+    raw_tar_name(&mut h, b"key.pem");
+    b.append(&h, c.key_pem.as_bytes()).unwrap();
+    let e = err_bytes("b.tar", &b.into_inner().unwrap());
+    assert!(
+        e.starts_with("../../evil.pem in b.tar: path with '..' component"),
+        "{e}"
+    );
+
+    let mut b = tar::Builder::new(Vec::new());
+    let records = b"31 path=../../etc/cron.d/x.pem\n";
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::XGlobalHeader);
+    h.set_size(records.len() as u64);
+    raw_tar_name(&mut h, b"pax_global_header");
+    b.append(&h, &records[..]).unwrap();
+    for (n, d) in [
+        ("ca.pem", &ca.id.cert_pem),
+        ("cert.pem", &c.cert_pem),
+        ("key.pem", &c.key_pem),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(d.len() as u64);
+        h.set_mode(0o644);
+        raw_tar_name(&mut h, n.as_bytes());
+        b.append(&h, d.as_bytes()).unwrap();
+    }
+    let e = err_bytes("b.tar", &b.into_inner().unwrap());
+    assert!(e.contains("pax global header sets \"path\""), "{e}");
+}
+
+// ---------------------------------------------------------------- two CAs, real daemon
+
+/// Issue 10 #12: ca.pem holds the client CA and a separate server CA. The
+/// server CA was dropped at import ("did not issue the client certificate")
+/// and `docker --context` then failed with "unknown authority".
+#[test]
+fn two_ca_bundle_verifies_the_daemon_with_docker() {
+    use crate::support::{self, TestCa};
+    let client_ca = TestCa::new("client CA");
+    let server_ca = TestCa::new("server CA");
+    let srv = server_ca.server(&["127.0.0.1", "localhost"]);
+    let alice = client_ca.client("alice");
+    let dir = support::procs::scratch_dir("two-ca-dockerd");
+    for (f, data) in [
+        ("client-ca.pem", &client_ca.cert_pem),
+        ("server.pem", &srv.cert_pem),
+        ("server-key.pem", &srv.key_pem),
+    ] {
+        std::fs::write(dir.join(f), data).unwrap();
+    }
+    let port = support::free_port();
+    let socket = dir.join("docker.sock");
+    let mut child = support::dockerd::spawn_dockerd(
+        &dir,
+        &[
+            "--tlsverify".into(),
+            format!("--tlscacert={}", dir.join("client-ca.pem").display()),
+            format!("--tlscert={}", dir.join("server.pem").display()),
+            format!("--tlskey={}", dir.join("server-key.pem").display()),
+            format!("-H=tcp://127.0.0.1:{port}"),
+            format!("-H=unix://{}", socket.display()),
+        ],
+    );
+    support::procs::wait_tcp(
+        &format!("127.0.0.1:{port}"),
+        &mut child,
+        "dockerd (two CAs)",
+        &dir.join("dockerd.log"),
+    );
+    let want = support::dockerd::socket_version(&socket);
+
+    let sb = support::Sandbox::new();
+    let bundle = sb.path("b");
+    support::write_tree(
+        &bundle,
+        &[
+            (
+                "ca.pem",
+                &format!("{}{}", client_ca.cert_pem, server_ca.cert_pem),
+            ),
+            ("cert.pem", &alice.cert_pem),
+            ("key.pem", &alice.key_pem),
+        ],
+    );
+    let host = format!("tcp://127.0.0.1:{port}");
+    let out = sb.ok(&[
+        "add",
+        "twoca",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--host",
+        &host,
+    ]);
+    assert_eq!(sb.context_server_version("twoca"), want, "{out}");
+    assert!(
+        out.contains("because it issued the client certificate")
+            && out.contains("CA: also kept CN=server CA (ca.pem in b)"),
+        "{out}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+// ---------------------------------------------------------------- CA only
+
+#[test]
+fn ca_only_bundle_needs_the_option() {
+    let (ca, c) = std_set();
+    let t = tar_bytes(&[("ca.pem", ca.id.cert_pem.as_bytes())]);
+    let e = err_bytes("b.tar", &t);
+    assert!(
+        e.starts_with("b.tar: no client certificate with its private key"),
+        "{e}"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let o = Options {
+        allow_ca_only: true,
+        ..opts()
+    };
+    let m = read_path(&write(d.path(), "b.tar", &t), &o).unwrap();
+    assert!(m.cert.is_none() && m.cert_pem.is_none() && m.key_pem.is_none());
+    assert_eq!(m.ca.unwrap().common_name.as_deref(), Some("Test CA"));
+    assert_eq!(
+        pem::parse(m.ca_pem.unwrap()).unwrap().contents(),
+        ca.id.cert_der
+    );
+    // A client certificate without its key is still an incomplete bundle.
+    let t = tar_bytes(&[
+        ("ca.pem", ca.id.cert_pem.as_bytes()),
+        ("cert.pem", c.cert_pem.as_bytes()),
+    ]);
+    let e = read_path(&write(d.path(), "c.tar", &t), &o).unwrap_err();
+    assert!(matches!(e, BundleError::NoKeyForCert { .. }), "{e}");
+}
+
+/// The helper `add` can use when the host answers at import: which bundled
+/// CA verifies the chain the daemon served.
+#[test]
+fn verifying_ca_names_the_server_ca() {
+    use dctx::pki::inspect::certs_from_pem;
+    let (client_ca, c) = std_set();
+    let server_ca = ca("Server CA");
+    let srv = server(&server_ca);
+    let t = tar_bytes(&[
+        (
+            "ca.pem",
+            format!("{}{}", client_ca.id.cert_pem, server_ca.id.cert_pem).as_bytes(),
+        ),
+        ("cert.pem", c.cert_pem.as_bytes()),
+        ("key.pem", c.key_pem.as_bytes()),
+    ]);
+    let m = read_bytes("b.tar", &t).unwrap();
+    let cas = certs_from_pem(m.ca_pem.unwrap().as_bytes());
+    let served = certs_from_pem(srv.cert_pem.as_bytes());
+    let v = bundle::verifying_ca(&cas, &served).unwrap();
+    assert_eq!(v.common_name.as_deref(), Some("Server CA"));
+    // The client CA alone does not verify this daemon.
+    assert!(bundle::verifying_ca(&cas[..1], &served).is_none());
 }

@@ -200,6 +200,12 @@ fn pki_daemon_json_drives_a_real_dockerd() {
     let port = free_port();
     let socket = dir.join("docker.sock");
     let conf = dir.join("daemon.json");
+    // An existing daemon.json: dctx merges into it and dockerd accepts the result.
+    std::fs::write(
+        &conf,
+        "{\"log-level\": \"warn\", \"max-concurrent-downloads\": 3}\n",
+    )
+    .unwrap();
     pki(
         &sbx,
         &[
@@ -221,6 +227,8 @@ fn pki_daemon_json_drives_a_real_dockerd() {
     assert_eq!(json["tlsverify"], true);
     assert_eq!(json["tlscacert"], p(&srv.join("ca.pem")));
     assert_eq!(json["tlskey"], p(&srv.join("server-key.pem")));
+    assert_eq!(json["log-level"], "warn");
+    assert_eq!(json["max-concurrent-downloads"], 3);
 
     let mut child = support::dockerd::spawn_dockerd(&dir, &[format!("--config-file={}", p(&conf))]);
     support::procs::wait_tcp(
@@ -989,4 +997,192 @@ fn pki_daemon_config_formats() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("warning: listening on 10.9.9.9"));
     let e = pki_fails(&sbx, &["daemon-config", "--listen", "https://x:2376"]);
     assert!(e.contains("tcp://"), "{e}");
+}
+
+/// Every `*.bak-*` file next to `name` in the PKI dir: (file name, bytes).
+fn backups(sbx: &Sandbox, name: &str) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(pki_dir(sbx))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{name}.bak-"))
+        })
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Issue 10 #1: `init --force` twice in one second used the same
+/// `.bak-<seconds>` name and the second rename destroyed the first CA key.
+#[test]
+fn pki_init_force_never_overwrites_a_backup() {
+    let sbx = Sandbox::new();
+    pki(&sbx, &["init"]);
+    let dir = pki_dir(&sbx);
+    let key1 = std::fs::read(dir.join("ca-key.pem")).unwrap();
+    // Decoys on every name the next minute could use: "the same second" is
+    // certain, not a race the test may lose.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for t in now - 1..now + 60 {
+        std::fs::write(
+            dir.join(format!("ca-key.pem.bak-{t}")),
+            format!("decoy {t}"),
+        )
+        .unwrap();
+    }
+    pki(&sbx, &["init", "--force"]);
+    let key2 = std::fs::read(dir.join("ca-key.pem")).unwrap();
+    pki(&sbx, &["init", "--force"]);
+    let key3 = std::fs::read(dir.join("ca-key.pem")).unwrap();
+    assert!(key1 != key2 && key2 != key3);
+    let baks = backups(&sbx, "ca-key.pem");
+    for t in now - 1..now + 60 {
+        let name = format!("ca-key.pem.bak-{t}");
+        let kept = baks
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, d)| String::from_utf8_lossy(d).into_owned());
+        assert_eq!(kept, Some(format!("decoy {t}")), "{name} was overwritten");
+    }
+    for (i, key) in [&key1, &key2].into_iter().enumerate() {
+        let (name, _) = baks
+            .iter()
+            .find(|(_, d)| d == key)
+            .unwrap_or_else(|| panic!("CA key #{} was lost", i + 1));
+        let mode = std::fs::metadata(dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{name}");
+    }
+    assert_eq!(
+        baks.len(),
+        61 + 2,
+        "{:?}",
+        baks.iter().map(|b| &b.0).collect::<Vec<_>>()
+    );
+    // `renew ca` backs up ca.pem the same way.
+    let cas_before = backups(&sbx, "ca.pem").len();
+    pki(&sbx, &["renew", "ca"]);
+    pki(&sbx, &["renew", "ca"]);
+    assert_eq!(backups(&sbx, "ca.pem").len(), cas_before + 2);
+}
+
+/// Issue 10 #2: `daemon-config -o` onto an existing daemon.json / drop-in
+/// replaced the user's settings with dctx's keys only.
+#[test]
+fn pki_daemon_config_merges_into_existing_files() {
+    let sbx = Sandbox::new();
+    pki(&sbx, &["init"]);
+    pki(&sbx, &["server", "--host", "127.0.0.1", "--out", "srv"]);
+    let conf = sbx.path("daemon.json");
+    let original = "{\n  \"data-root\": \"/srv/docker\",\n  \"default-shm-size\": 12345678901234567890123,\n  \
+                    \"registry-mirrors\": [\"https://mirror.test\"],\n  \"tlscert\": \"/old/cert.pem\",\n  \
+                    \"log-opts\": {\"max-size\": \"10m\", \"max-file\": \"3\"}\n}\n";
+    std::fs::write(&conf, original).unwrap();
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let args = [
+        "daemon-config",
+        "--listen",
+        "tcp://127.0.0.1:2376",
+        "-o",
+        p(&conf),
+    ];
+    let out = sbx.dctx().arg("pki").args(args).output().unwrap();
+    assert_success(&out, "daemon-config -o existing daemon.json");
+    let merged = std::fs::read_to_string(&conf).unwrap();
+    assert_eq!(mode(&conf), 0o600, "the merged file's mode changed");
+    let v: serde_json::Value = serde_json::from_str(&merged).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "data-root",
+            "default-shm-size",
+            "registry-mirrors",
+            "tlscert",
+            "log-opts",
+            "tls",
+            "tlsverify",
+            "tlscacert",
+            "tlskey",
+            "hosts"
+        ],
+        "{merged}"
+    );
+    assert!(
+        merged.contains("\"default-shm-size\": 12345678901234567890123,"),
+        "number re-encoded: {merged}"
+    );
+    assert_eq!(v["tlscert"], "/etc/docker/certs/server-cert.pem");
+    assert_eq!(v["log-opts"]["max-file"], "3");
+    let baks: Vec<_> = std::fs::read_dir(sbx.path(""))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("daemon.json.bak-")
+        })
+        .collect();
+    assert_eq!(baks.len(), 1);
+    assert_eq!(std::fs::read_to_string(baks[0].path()).unwrap(), original);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("kept the previous"), "{err}");
+
+    // Invalid JSON: refused, the file and its directory untouched.
+    let broken = "{\"data-root\": \"/srv/docker\",, }";
+    std::fs::write(&conf, broken).unwrap();
+    let before = support::snapshot(&sbx.path(""));
+    let e = pki_fails(&sbx, &args);
+    assert!(e.contains("not a valid JSON object"), "{e}");
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), broken);
+    assert_eq!(before, support::snapshot(&sbx.path("")));
+
+    // systemd drop-in: other lines kept, ExecStart lines replaced.
+    let unit = sbx.path("override.conf");
+    let old_unit = "[Service]\nEnvironment=\"HTTP_PROXY=http://proxy.test:3128\"\nExecStart=\n\
+                    ExecStart=/usr/bin/dockerd -H fd:// --old-flag\nLimitNOFILE=1048576\n";
+    std::fs::write(&unit, old_unit).unwrap();
+    pki(
+        &sbx,
+        &[
+            "daemon-config",
+            "--listen",
+            "tcp://127.0.0.1:2376",
+            "--format",
+            "systemd",
+            "-q",
+            "-o",
+            p(&unit),
+        ],
+    );
+    let merged = std::fs::read_to_string(&unit).unwrap();
+    assert!(
+        merged.starts_with(
+            "[Service]\nEnvironment=\"HTTP_PROXY=http://proxy.test:3128\"\nExecStart=\nExecStart=/usr/bin/dockerd -H fd:// --tlsverify"
+        ),
+        "{merged}"
+    );
+    assert!(merged.ends_with("\nLimitNOFILE=1048576\n"), "{merged}");
+    assert!(!merged.contains("--old-flag"), "{merged}");
+    assert!(
+        std::fs::read_dir(sbx.path("")).unwrap().flatten().any(|e| e
+            .file_name()
+            .to_string_lossy()
+            .starts_with("override.conf.bak-")),
+        "no backup of the drop-in"
+    );
 }

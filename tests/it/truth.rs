@@ -244,9 +244,8 @@ fn default_is_first_class_via_docker_host_and_via_the_socket() {
     assert_success(&out, "ls");
     let ls = String::from_utf8_lossy(&out.stdout);
     assert!(
-        ls.lines().any(|l| l.trim_start().starts_with('*')
-            && l.contains("default")
-            && l.contains(&socket)),
+        ls.lines()
+            .any(|l| l.starts_with("default *") && l.contains(&socket)),
         "{ls}"
     );
     assert!(ls.contains("* = default (set by DOCKER_HOST)"), "{ls}");
@@ -630,4 +629,40 @@ fn a_docker_context_export_pipes_into_add_from_stdin() {
     assert_eq!(std::fs::read(&meta).unwrap(), before);
     let rows = dctx_json(&sb, &["ls", "--json"], 0);
     assert_eq!(row(&rows, "hand")["kind"], "profile");
+}
+
+#[test]
+fn a_ca_only_bundle_makes_a_tls_profile_without_client_cert() {
+    let d = dockerd();
+    let sb = Sandbox::new();
+    let dir = sb.path("caonly");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ca.pem"), &d.ca.cert_pem).unwrap();
+    sb.ok(&[
+        "add",
+        "onlyca",
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--host",
+        &d.host,
+    ]);
+    let rows = dctx_json(&sb, &["ls", "--json"], 0);
+    assert_eq!(row(&rows, "onlyca")["tls"], "server-only");
+    let tls = sb
+        .docker_config()
+        .join("contexts/tls")
+        .join(hex_sha256("onlyca"))
+        .join("docker");
+    assert!(tls.join("ca.pem").exists() && !tls.join("cert.pem").exists());
+    // This daemon requires a client certificate: docker and dctx both say no.
+    assert!(
+        !docker(&sb, &["--context", "onlyca", "version"])
+            .status
+            .success()
+    );
+    let r = dctx_json(&sb, &["check", "onlyca", "--json"], 3);
+    assert!(
+        codes(&r[0]).contains(&"client-cert-missing".into()),
+        "{r:#}"
+    );
 }
