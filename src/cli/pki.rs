@@ -4,8 +4,60 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::pki::daemon::Format;
-use crate::pki::issue::KeyType;
+/// `--key-type`: the CLI mirror of `pki::issue::KeyType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyType {
+    /// ECDSA on P-256 (default: small, fast, supported everywhere Docker runs).
+    #[value(name = "ecdsa-p256", alias = "p256", alias = "ec")]
+    EcdsaP256,
+    /// ECDSA on P-384.
+    #[value(name = "ecdsa-p384", alias = "p384")]
+    EcdsaP384,
+    /// RSA 2048-bit.
+    #[value(name = "rsa-2048", alias = "rsa")]
+    Rsa2048,
+    /// RSA 4096-bit (slow to generate).
+    #[value(name = "rsa-4096")]
+    Rsa4096,
+}
+
+impl From<KeyType> for crate::pki::issue::KeyType {
+    fn from(k: KeyType) -> Self {
+        use crate::pki::issue::KeyType as K;
+        match k {
+            KeyType::EcdsaP256 => K::EcdsaP256,
+            KeyType::EcdsaP384 => K::EcdsaP384,
+            KeyType::Rsa2048 => K::Rsa2048,
+            KeyType::Rsa4096 => K::Rsa4096,
+        }
+    }
+}
+
+/// `--format`: the CLI mirror of `pki::daemon::Format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// /etc/docker/daemon.json (tls*, hosts).
+    #[value(name = "daemon.json", alias = "json", alias = "daemon-json")]
+    DaemonJson,
+    /// systemd drop-in (docker.service.d/override.conf) with the empty `ExecStart=`.
+    Systemd,
+    /// Plain dockerd command-line flags.
+    Flags,
+    /// nginx server block fronting the unix socket, client certs required.
+    Nginx,
+}
+
+impl From<Format> for crate::pki::daemon::Format {
+    fn from(f: Format) -> Self {
+        use crate::pki::daemon::Format as F;
+        match f {
+            Format::DaemonJson => F::DaemonJson,
+            Format::Systemd => F::Systemd,
+            Format::Flags => F::Flags,
+            Format::Nginx => F::Nginx,
+        }
+    }
+}
 
 #[derive(Debug, Args)]
 #[command(after_help = "\

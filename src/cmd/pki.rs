@@ -53,7 +53,7 @@ fn init(pki: &Pki, a: InitArgs, env: &Env) -> anyhow::Result<u8> {
     };
     let opts = issue::InitOptions {
         common_name: a.cn,
-        key_type: a.key_type,
+        key_type: a.key_type.into(),
         days: a.days,
         force: a.force,
     };
@@ -62,7 +62,7 @@ fn init(pki: &Pki, a: InitArgs, env: &Env) -> anyhow::Result<u8> {
         "Created CA \"{}\" ({}), valid until {} ({})\n  certificate: {} (0644)\n  private key: {} (0600{})\n\
          Next: dctx pki server --host <dns-name-or-ip> --out <dir>\n",
         info.display_name(),
-        a.key_type,
+        crate::pki::issue::KeyType::from(a.key_type).label(),
         info.not_after_rfc3339(),
         crate::output::expiry::Expiry::new(info.not_after, env.now),
         pki.ca_cert_path().display(),
@@ -253,7 +253,7 @@ fn server(pki: &Pki, a: ServerArgs, env: &Env) -> anyhow::Result<u8> {
         name: a.name,
         kind: Kind::Server,
         hosts,
-        key_type: a.issue.key_type,
+        key_type: a.issue.key_type.into(),
         days: a.issue.days,
     };
     let mut issued = pki.issue(&ca, &req, env.now)?;
@@ -285,7 +285,7 @@ fn client(pki: &Pki, a: ClientArgs, env: &Env) -> anyhow::Result<u8> {
         name: a.name,
         kind: Kind::Client,
         hosts: vec![],
-        key_type: a.issue.key_type,
+        key_type: a.issue.key_type.into(),
         days: a.issue.days,
     };
     let mut issued = pki.issue(&ca, &req, env.now)?;
@@ -441,7 +441,7 @@ fn daemon_config(pki: &Pki, a: DaemonConfigArgs, env: &Env) -> anyhow::Result<u8
         cert_dir: a.cert_dir,
         socket: a.socket,
     };
-    let text = daemon::render(a.format, &opts, &server);
+    let text = daemon::render(crate::pki::daemon::Format::from(a.format), &opts, &server);
     for w in daemon::warnings(&opts, &server) {
         eprintln!("warning: {w}");
     }
@@ -458,7 +458,7 @@ fn daemon_config(pki: &Pki, a: DaemonConfigArgs, env: &Env) -> anyhow::Result<u8
             };
             // An existing daemon.json / drop-in holds the user's other
             // settings: merge into it rather than replace it.
-            let text = match (&existing, a.format) {
+            let text = match (&existing, crate::pki::daemon::Format::from(a.format)) {
                 (Some(old), daemon::Format::DaemonJson) => daemon::merge_daemon_json(old, &opts)
                     .with_context(|| format!("{}", path.display()))?,
                 (Some(old), daemon::Format::Systemd) => daemon::merge_systemd(old, &opts),
@@ -484,7 +484,7 @@ fn daemon_config(pki: &Pki, a: DaemonConfigArgs, env: &Env) -> anyhow::Result<u8
             atomic::write(&path, text.as_bytes(), mode)
                 .with_context(|| format!("writing {}", path.display()))?;
             if !a.quiet {
-                let verb = match (&existing, a.format) {
+                let verb = match (&existing, crate::pki::daemon::Format::from(a.format)) {
                     (Some(_), daemon::Format::DaemonJson | daemon::Format::Systemd) => {
                         "merged into"
                     }
@@ -498,7 +498,11 @@ fn daemon_config(pki: &Pki, a: DaemonConfigArgs, env: &Env) -> anyhow::Result<u8
     if !a.quiet {
         eprint!(
             "{}",
-            daemon::instructions(a.format, &opts, server.out.as_deref())
+            daemon::instructions(
+                crate::pki::daemon::Format::from(a.format),
+                &opts,
+                server.out.as_deref()
+            )
         );
     }
     Ok(exit::OK)

@@ -11,10 +11,10 @@ use anyhow::bail;
 
 use crate::pki::issue::{Host, IssuedMeta};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// What `daemon-config` renders (the CLI has its own clap mirror).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// /etc/docker/daemon.json (tls*, hosts).
-    #[value(name = "daemon.json", alias = "json", alias = "daemon-json")]
     DaemonJson,
     /// systemd drop-in (docker.service.d/override.conf) with the empty `ExecStart=`.
     Systemd,

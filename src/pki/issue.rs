@@ -45,21 +45,17 @@ const PBKDF2_ROUNDS: u32 = 210_000;
 
 const ENCRYPTED_LABEL: &str = "ENCRYPTED PRIVATE KEY";
 
-/// Key algorithms dctx issues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+/// Key algorithms dctx issues (the CLI has its own clap mirror).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyType {
     /// ECDSA on P-256 (default: small, fast, supported everywhere Docker runs).
-    #[value(name = "ecdsa-p256", alias = "p256", alias = "ec")]
     EcdsaP256,
     /// ECDSA on P-384.
-    #[value(name = "ecdsa-p384", alias = "p384")]
     EcdsaP384,
     /// RSA 2048-bit.
-    #[value(name = "rsa-2048", alias = "rsa")]
     Rsa2048,
     /// RSA 4096-bit (slow to generate).
-    #[value(name = "rsa-4096")]
     Rsa4096,
 }
 
