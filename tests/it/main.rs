@@ -7,6 +7,7 @@ mod hostile;
 mod keys;
 mod pki;
 mod probe;
+mod ssh;
 mod startup;
 mod support;
 
