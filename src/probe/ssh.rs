@@ -333,6 +333,8 @@ fn classify(
     let said = |what: String| {
         if all.is_empty() {
             what
+        } else if all.starts_with("ssh: ") {
+            format!("{what} ({all})")
         } else {
             format!("{what} (ssh: {all})")
         }
@@ -442,10 +444,10 @@ fn classify(
                 all.clone(),
                 Finding::error(
                     Code::ConnectionRefused,
-                    said(format!(
+                    format!(
                         "{} refused the connection: no sshd listens on port {port}",
                         d.host
-                    )),
+                    ),
                     format!(
                         "start sshd on the host (`systemctl start ssh`), check the port (ssh://{}:PORT) or a firewall that rejects it",
                         d.login()
@@ -822,6 +824,8 @@ pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, n
             Some((kind, detail, f)) => {
                 let detail = if detail.is_empty() {
                     f.message.clone()
+                } else if detail.starts_with("ssh: ") {
+                    detail
                 } else {
                     format!("ssh: {detail}")
                 };

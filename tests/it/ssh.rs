@@ -353,7 +353,31 @@ fn sshd_down_is_connection_refused() {
         "{r:#}"
     );
     assert_eq!(step(&r, "connect")["state"], "fail", "{r:#}");
+    assert!(
+        step(&r, "connect")["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("ssh: connect to host 127.0.0.1"),
+        "{r:#}"
+    );
     docker_fails_saying(&sb, "down", "Connection refused");
+}
+
+#[test]
+fn unresolvable_host_is_a_dns_failure() {
+    let (sb, _c) = client();
+    context(&sb, "nodns", "ssh://root@dctx-ssh-test.invalid");
+    let r = fails_with(&sb, "nodns", "dns-failure");
+    let f = finding(&r, "dns-failure");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("Could not resolve hostname"),
+        "{f:#}"
+    );
+    assert_eq!(step(&r, "resolve")["state"], "fail", "{r:#}");
+    docker_fails_saying(&sb, "nodns", "Could not resolve hostname");
 }
 
 /// ssh processes whose command line mentions `port`.
