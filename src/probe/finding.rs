@@ -39,6 +39,9 @@ pub enum Code {
     SkipVerify,
     ApiError,
     NotDocker,
+    /// dctx's record and Docker's context store disagree; what docker would
+    /// use was probed (see `dctx show NAME`).
+    Drift,
     /// ssh:// endpoint, but no `ssh` client on this machine's PATH.
     SshClientMissing,
     /// ssh:// host key not in known_hosts (batch mode cannot ask to accept it).
@@ -90,6 +93,7 @@ impl Code {
             Code::SkipVerify => "skip-verify",
             Code::ApiError => "api-error",
             Code::NotDocker => "not-docker",
+            Code::Drift => "drift",
             Code::SshClientMissing => "ssh-client-missing",
             Code::SshHostKeyUnknown => "ssh-host-key-unknown",
             Code::SshHostKeyChanged => "ssh-host-key-changed",
