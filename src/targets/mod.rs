@@ -369,7 +369,12 @@ impl Targets {
     /// A killed writer's journal is finished before anything is read (reads
     /// take the locks only then; an unwritable store just reads as is).
     fn finish_pending(&self) {
-        if txn::pending(&self.store.root) {
+        let config_dir = self.docker.config_path().parent().map(PathBuf::from);
+        let mut dirs = vec![self.store.root.as_path(), self.docker.dir.as_path()];
+        if let Some(c) = &config_dir {
+            dirs.push(c);
+        }
+        if txn::pending(&self.store.root) || txn::leftovers(&dirs) {
             let _ = self.locked(|_| Ok(()));
         }
     }
@@ -664,7 +669,10 @@ impl Targets {
             && let Err(err) = endpoint::Endpoint::parse(&e.endpoint)
         {
             // Never hand a shell (or cmd.exe) a host that could inject a line.
-            anyhow::bail!("{name}: the host {:?} is not a valid endpoint ({err})", e.endpoint);
+            anyhow::bail!(
+                "{name}: the host {:?} is not a valid endpoint ({err})",
+                e.endpoint
+            );
         }
         let mut c = Vec::new();
         let use_context = e.kind == Kind::Default || (e.context && e.mode == TlsMode::SystemRoots);

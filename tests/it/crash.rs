@@ -68,7 +68,11 @@ fn observe(sb: &Sandbox, step: usize) -> Option<State> {
         .iter()
         .filter(|f| {
             std::fs::read(f)
-                .map(|b| String::from_utf8_lossy(&b).replace('\n', "").contains(&marker))
+                .map(|b| {
+                    String::from_utf8_lossy(&b)
+                        .replace('\n', "")
+                        .contains(&marker)
+                })
                 .unwrap_or(false)
         })
         .collect();
@@ -80,10 +84,17 @@ fn observe(sb: &Sandbox, step: usize) -> Option<State> {
         .and_then(|c| c["currentContext"].as_str().map(str::to_string));
     assert!(mine.len() <= 1, "step {step}: two rows {mine:#?}");
     let Some(r) = mine.first() else {
-        assert!(key_copies.is_empty(), "step {step}: stray keys {key_copies:?}");
+        assert!(
+            key_copies.is_empty(),
+            "step {step}: stray keys {key_copies:?}"
+        );
         assert_eq!(current, None, "step {step}: dangling currentContext");
         for n in ["prod", "prod2"] {
-            assert_eq!(sb.keyring_lookup(n), None, "step {step}: key of {n} left in the keyring");
+            assert_eq!(
+                sb.keyring_lookup(n),
+                None,
+                "step {step}: key of {n} left in the keyring"
+            );
         }
         return None;
     };
@@ -93,20 +104,50 @@ fn observe(sb: &Sandbox, step: usize) -> Option<State> {
     assert!(r["error"].is_null(), "step {step}: {r:#}");
     let keyring = r["key_store"] == "keyring";
     let other = if name == "prod" { "prod2" } else { "prod" };
-    assert_eq!(sb.keyring_lookup(other), None, "step {step}: key of {other} left in the keyring");
+    assert_eq!(
+        sb.keyring_lookup(other),
+        None,
+        "step {step}: key of {other} left in the keyring"
+    );
     let inspect = sb
         .docker()
-        .args(["context", "inspect", &name, "--format", "{{.Endpoints.docker.Host}}"])
+        .args([
+            "context",
+            "inspect",
+            &name,
+            "--format",
+            "{{.Endpoints.docker.Host}}",
+        ])
         .output()
         .unwrap();
     if keyring {
-        assert!(sb.keyring_lookup(&name).is_some(), "step {step}: keyring key missing");
-        assert!(key_copies.is_empty(), "step {step}: key on disk {key_copies:?}");
-        assert!(!inspect.status.success(), "step {step}: keyring profile has a context");
+        assert!(
+            sb.keyring_lookup(&name).is_some(),
+            "step {step}: keyring key missing"
+        );
+        assert!(
+            key_copies.is_empty(),
+            "step {step}: key on disk {key_copies:?}"
+        );
+        assert!(
+            !inspect.status.success(),
+            "step {step}: keyring profile has a context"
+        );
     } else {
-        assert_eq!(sb.keyring_lookup(&name), None, "step {step}: stale keyring key");
-        assert_eq!(key_copies.len(), 1, "step {step}: key copies {key_copies:?}");
-        assert_success(&inspect, &format!("step {step}: docker context inspect {name}"));
+        assert_eq!(
+            sb.keyring_lookup(&name),
+            None,
+            "step {step}: stale keyring key"
+        );
+        assert_eq!(
+            key_copies.len(),
+            1,
+            "step {step}: key copies {key_copies:?}"
+        );
+        assert_success(
+            &inspect,
+            &format!("step {step}: docker context inspect {name}"),
+        );
         assert_eq!(
             String::from_utf8_lossy(&inspect.stdout).trim(),
             r["endpoint"].as_str().unwrap(),
@@ -125,7 +166,12 @@ fn observe(sb: &Sandbox, step: usize) -> Option<State> {
 }
 
 /// The command that moves `s` somewhere else, and where it would end.
-fn next_op(s: &Option<State>, pick: u32, bundle: &str, hosts: [&str; 2]) -> (Vec<String>, Option<State>) {
+fn next_op(
+    s: &Option<State>,
+    pick: u32,
+    bundle: &str,
+    hosts: [&str; 2],
+) -> (Vec<String>, Option<State>) {
     let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let Some(s) = s else {
         let host = hosts[(pick % 2) as usize];
@@ -142,8 +188,21 @@ fn next_op(s: &Option<State>, pick: u32, bundle: &str, hosts: [&str; 2]) -> (Vec
     let mut n = s.clone();
     match pick % 5 {
         0 => {
-            n.host = if s.host == hosts[0] { hosts[1] } else { hosts[0] }.into();
-            let mut a = v(&["add", &s.name, "--bundle", bundle, "--host", &n.host, "--replace"]);
+            n.host = if s.host == hosts[0] {
+                hosts[1]
+            } else {
+                hosts[0]
+            }
+            .into();
+            let mut a = v(&[
+                "add",
+                &s.name,
+                "--bundle",
+                bundle,
+                "--host",
+                &n.host,
+                "--replace",
+            ]);
             if s.keyring {
                 a.extend(v(&["--key-store", "keyring"]));
             }
@@ -161,7 +220,11 @@ fn next_op(s: &Option<State>, pick: u32, bundle: &str, hosts: [&str; 2]) -> (Vec
         }
         3 if !s.keyring => {
             n.current = !s.current;
-            let target = if n.current { s.name.as_str() } else { "default" };
+            let target = if n.current {
+                s.name.as_str()
+            } else {
+                "default"
+            };
             (v(&["use", target]), Some(n))
         }
         _ => (v(&["rm", &s.name]), None),
@@ -181,6 +244,13 @@ fn kill_at_random_points_leaves_the_old_state_or_the_new_one() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(240);
+    // How long one uninterrupted change takes here (debug build, busy
+    // machine): kills are spread over that span and a bit beyond.
+    let t0 = std::time::Instant::now();
+    sb.ok(&[
+        "add", "prod", "--bundle", &bundle, "--host", hosts[0], "--use",
+    ]);
+    let span = t0.elapsed().as_micros().max(20_000) as u64 * 6 / 5;
     let mut state = observe(&sb, 0);
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut rnd = move || {
@@ -200,19 +270,31 @@ fn kill_at_random_points_leaves_the_old_state_or_the_new_one() {
             .spawn()
             .unwrap();
         // Anywhere from before exec to after exit.
-        std::thread::sleep(Duration::from_micros(rnd() % 40_000));
-        let sig = if rnd() % 2 == 0 { libc::SIGKILL } else { libc::SIGINT };
+        std::thread::sleep(Duration::from_micros(rnd() % span));
+        let sig = if rnd() % 2 == 0 {
+            libc::SIGKILL
+        } else {
+            libc::SIGINT
+        };
         unsafe { libc::kill(child.id() as i32, sig) };
         let _ = child.wait();
         let got = observe(&sb, step);
         if got == state {
             old_seen += 1;
         } else {
-            assert_eq!(got, want, "step {step}: `dctx {}` left neither the old state {state:?} nor the new one", args.join(" "));
+            assert_eq!(
+                got,
+                want,
+                "step {step}: `dctx {}` left neither the old state {state:?} nor the new one",
+                args.join(" ")
+            );
             new_seen += 1;
         }
         state = got;
     }
     // The kills landed on both sides of the commit point.
-    assert!(old_seen > 10 && new_seen > 10, "old {old_seen}, new {new_seen}");
+    assert!(
+        old_seen > 10 && new_seen > 10,
+        "old {old_seen}, new {new_seen}"
+    );
 }

@@ -8,6 +8,8 @@ mod hostile;
 mod keys;
 mod pki;
 mod probe;
+mod screens;
+mod shells;
 mod ssh;
 mod startup;
 mod stores;

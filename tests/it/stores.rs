@@ -22,18 +22,27 @@ fn tls_dir(sb: &Sandbox, name: &str) -> std::path::PathBuf {
 /// Run dctx as `nobody` (root ignores permissions; the user does not).
 fn as_nobody(sb: &Sandbox, args: &[&str]) -> std::process::Output {
     let mut c = Command::new("setpriv");
-    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_dctx")])
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &sb.home)
-        .env("NO_COLOR", "1")
-        .current_dir(&sb.home);
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        env!("CARGO_BIN_EXE_dctx"),
+    ])
+    .args(args)
+    .env_clear()
+    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    .env("HOME", &sb.home)
+    .env("NO_COLOR", "1")
+    .current_dir(&sb.home);
     c.output().unwrap()
 }
 
 fn chown_r(p: &std::path::Path, uid: u32) {
-    let st = Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(p).status().unwrap();
+    let st = Command::new("chown")
+        .args(["-R", &format!("{uid}:{uid}")])
+        .arg(p)
+        .status()
+        .unwrap();
     assert!(st.success());
 }
 
@@ -46,7 +55,17 @@ fn a_failed_replace_keeps_the_working_profile_and_names_the_path() {
     chown_r(sb.tmp.path(), 65534);
     let b = sb.client_bundle();
     chown_r(&b, 65534);
-    let out = as_nobody(&sb, &["add", "prod", "--bundle", b.to_str().unwrap(), "--host", &d.host]);
+    let out = as_nobody(
+        &sb,
+        &[
+            "add",
+            "prod",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--host",
+            &d.host,
+        ],
+    );
     assert_success(&out, "add as nobody");
     // `sudo docker context create …` left ~/.docker/contexts root-owned.
     let contexts = sb.docker_config().join("contexts");
@@ -54,12 +73,23 @@ fn a_failed_replace_keeps_the_working_profile_and_names_the_path() {
     let before = sb.snapshot();
     let out = as_nobody(
         &sb,
-        &["add", "prod", "--bundle", b.to_str().unwrap(), "--host", "tcp://localhost:1", "--replace"],
+        &[
+            "add",
+            "prod",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--host",
+            "tcp://localhost:1",
+            "--replace",
+        ],
     );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("cannot write to {}", contexts.join("meta").display())),
+        err.contains(&format!(
+            "cannot write to {}",
+            contexts.join("meta").display()
+        )),
         "{err}"
     );
     assert_eq!(sb.snapshot(), before, "a failed replace changed the stores");
@@ -74,14 +104,37 @@ fn replacing_with_keyring_or_env_only_takes_the_old_context_and_key_away() {
     let host = &dockerd().host;
     sb.ok(&["add", "prod", "--bundle", b, "--host", host, "--use"]);
     assert!(tls_dir(&sb, "prod").join("docker/key.pem").exists());
-    sb.ok(&["add", "prod", "--bundle", b, "--host", host, "--replace", "--key-store", "keyring"]);
+    sb.ok(&[
+        "add",
+        "prod",
+        "--bundle",
+        b,
+        "--host",
+        host,
+        "--replace",
+        "--key-store",
+        "keyring",
+    ]);
     assert!(!meta_dir(&sb, "prod").exists() && !tls_dir(&sb, "prod").exists());
     let cfg = std::fs::read_to_string(sb.docker_config().join("config.json")).unwrap();
     assert!(!cfg.contains("currentContext"), "{cfg}");
     assert!(sb.keyring_lookup("prod").is_some());
     // Back to a key file: the keyring entry goes.
-    sb.ok(&["add", "prod", "--bundle", b, "--host", host, "--replace", "--no-context"]);
-    assert_eq!(sb.keyring_lookup("prod"), None, "old key left in the keyring");
+    sb.ok(&[
+        "add",
+        "prod",
+        "--bundle",
+        b,
+        "--host",
+        host,
+        "--replace",
+        "--no-context",
+    ]);
+    assert_eq!(
+        sb.keyring_lookup("prod"),
+        None,
+        "old key left in the keyring"
+    );
     assert!(sb.store().join("profiles/prod/key.pem").exists());
     sb.ok(&["rm", "prod"]);
     let mut left = Vec::new();
@@ -112,10 +165,25 @@ fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn key_move_to_file_never_overwrites_a_hand_made_context() {
     let sb = Sandbox::new().with_keyring();
     let b = sb.client_bundle();
-    sb.ok(&["add", "kr", "--bundle", b.to_str().unwrap(), "--host", &dockerd().host, "--key-store", "keyring"]);
+    sb.ok(&[
+        "add",
+        "kr",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--host",
+        &dockerd().host,
+        "--key-store",
+        "keyring",
+    ]);
     let out = sb
         .docker()
-        .args(["context", "create", "kr", "--docker", "host=tcp://127.0.0.1:9"])
+        .args([
+            "context",
+            "create",
+            "kr",
+            "--docker",
+            "host=tcp://127.0.0.1:9",
+        ])
         .output()
         .unwrap();
     assert_success(&out, "docker context create kr");
@@ -123,7 +191,10 @@ fn key_move_to_file_never_overwrites_a_hand_made_context() {
     let (code, err) = sb.fails(&["key", "move", "kr", "--to", "file"]);
     assert_eq!(code, 1);
     assert!(err.contains("not overwriting it"), "{err}");
-    assert_eq!(std::fs::read(meta_dir(&sb, "kr").join("meta.json")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(meta_dir(&sb, "kr").join("meta.json")).unwrap(),
+        before
+    );
     assert!(sb.keyring_lookup("kr").is_some());
 }
 
@@ -134,12 +205,25 @@ fn add_use_with_an_invalid_config_json_writes_nothing() {
     std::fs::write(sb.docker_config().join("config.json"), "{broken").unwrap();
     let before = sb.snapshot();
     let b = sb.client_bundle();
-    let (code, err) = sb.fails(&["add", "prod", "--bundle", b.to_str().unwrap(), "--host", &dockerd().host, "--use"]);
+    let (code, err) = sb.fails(&[
+        "add",
+        "prod",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--host",
+        &dockerd().host,
+        "--use",
+    ]);
     assert_eq!(code, 1);
-    assert!(err.contains("config.json is not a valid JSON object"), "{err}");
+    assert!(
+        err.contains("config.json is not a valid JSON object"),
+        "{err}"
+    );
     let mut after = sb.snapshot();
     // Only dctx's own lock files may appear.
-    after.retain(|k, _| !k.ends_with(".lock") && !k.ends_with(".config/dctx") && !k.ends_with(".config"));
+    after.retain(|k, _| {
+        !k.ends_with(".lock") && !k.ends_with(".config/dctx") && !k.ends_with(".config")
+    });
     assert_eq!(after, before);
 }
 
@@ -148,7 +232,16 @@ fn rm_of_several_with_the_keyring_unavailable_removes_none() {
     let sb = Sandbox::new().with_keyring();
     let b = sb.client_bundle();
     sb.ok(&["add", "plainone", "--host", "tcp://127.0.0.1:2375"]);
-    sb.ok(&["add", "kr", "--bundle", b.to_str().unwrap(), "--host", &dockerd().host, "--key-store", "keyring"]);
+    sb.ok(&[
+        "add",
+        "kr",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--host",
+        &dockerd().host,
+        "--key-store",
+        "keyring",
+    ]);
     let before = sb.snapshot();
     let out = sb
         .dctx()
@@ -170,14 +263,23 @@ fn config_json_through_a_symlink_keeps_link_owner_mode_and_numbers() {
     let dotfiles = sb.path("dotfiles");
     std::fs::create_dir_all(&dotfiles).unwrap();
     let real = dotfiles.join("docker-config.json");
-    std::fs::write(&real, "{\n\t\"big\": 12345678901234567890123,\n\t\"ratio\": 1.50\n}").unwrap();
+    std::fs::write(
+        &real,
+        "{\n\t\"big\": 12345678901234567890123,\n\t\"ratio\": 1.50\n}",
+    )
+    .unwrap();
     std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::os::unix::fs::chown(&real, Some(65534), Some(65534)).unwrap();
     let link = sb.docker_config().join("config.json");
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(&real, &link).unwrap();
     sb.ok(&["use", "one"]);
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     let text = std::fs::read_to_string(&real).unwrap();
     assert_eq!(
         text,
@@ -196,12 +298,36 @@ fn keyring_entries_of_two_stores_never_collide() {
     let b = Sandbox::new().with_keyring();
     for sb in [&a, &b] {
         let bundle = sb.client_bundle();
-        sb.ok(&["add", "vaultx", "--bundle", bundle.to_str().unwrap(), "--host", &d.host, "--key-store", "keyring"]);
+        sb.ok(&[
+            "add",
+            "vaultx",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--host",
+            &d.host,
+            "--key-store",
+            "keyring",
+        ]);
     }
     a.ok(&["rm", "vaultx"]);
     assert_eq!(a.keyring_lookup("vaultx"), None);
-    assert!(b.keyring_lookup("vaultx").is_some(), "removing a's key took b's");
-    let out = b.dctx().args(["exec", "vaultx", "--", "docker", "version", "--format", "{{.Server.Version}}"]).output().unwrap();
+    assert!(
+        b.keyring_lookup("vaultx").is_some(),
+        "removing a's key took b's"
+    );
+    let out = b
+        .dctx()
+        .args([
+            "exec",
+            "vaultx",
+            "--",
+            "docker",
+            "version",
+            "--format",
+            "{{.Server.Version}}",
+        ])
+        .output()
+        .unwrap();
     assert_success(&out, "exec in the second store");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), d.version);
 }
@@ -237,19 +363,42 @@ fn names_are_validated_at_every_entry_point() {
 fn endpoints_are_parsed_strictly_and_control_characters_never_reach_a_terminal() {
     let sb = Sandbox::new();
     let (_, err) = sb.fails(&["add", "p1", "--host", "prod.example.com:2376"]);
-    assert!(err.contains("did you mean tcp://prod.example.com:2376?"), "{err}");
-    for bad in ["tcp://h:notaport", "tcp:// spaced:2376", "tcp://h:99999", "tcp://h:0", "tcp://h\r\n REM\ncalc.exe & echo pwned"] {
+    assert!(
+        err.contains("did you mean tcp://prod.example.com:2376?"),
+        "{err}"
+    );
+    for bad in [
+        "tcp://h:notaport",
+        "tcp:// spaced:2376",
+        "tcp://h:99999",
+        "tcp://h:0",
+        "tcp://h\r\n REM\ncalc.exe & echo pwned",
+    ] {
         let (code, err) = sb.fails(&["add", "p1", "--host", bad]);
         assert_eq!(code, 1, "{bad:?}");
         assert!(!err.contains('\r') && !err.contains("\n REM"), "{err:?}");
     }
     // https:// is docker's tcp:// with TLS.
     let b = sb.client_bundle();
-    sb.ok(&["add", "p2", "--bundle", b.to_str().unwrap(), "--host", "https://127.0.0.1:2376"]);
+    sb.ok(&[
+        "add",
+        "p2",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--host",
+        "https://127.0.0.1:2376",
+    ]);
     let env = sb.ok(&["env", "p2", "--shell", "bash"]);
-    assert!(env.contains("export DOCKER_HOST='tcp://127.0.0.1:2376';"), "{env}");
+    assert!(
+        env.contains("export DOCKER_HOST='tcp://127.0.0.1:2376';"),
+        "{env}"
+    );
     // Port conventions are warnings.
-    let out = sb.dctx().args(["add", "p3", "--host", "tcp://127.0.0.1:2376"]).output().unwrap();
+    let out = sb
+        .dctx()
+        .args(["add", "p3", "--host", "tcp://127.0.0.1:2376"])
+        .output()
+        .unwrap();
     assert_success(&out, "plain on 2376");
     assert!(String::from_utf8_lossy(&out.stderr).contains("port 2376 is the TLS Docker port"));
     // A hostile foreign context (written by hand): escaped in ls, refused by env.
@@ -273,12 +422,28 @@ fn a_relative_dctx_home_gives_an_absolute_cert_path() {
     let sb = Sandbox::new();
     let b = sb.client_bundle();
     let run = |args: &[&str]| {
-        let out = sb.dctx().args(args).env("DCTX_HOME", "rel-store").output().unwrap();
+        let out = sb
+            .dctx()
+            .args(args)
+            .env("DCTX_HOME", "rel-store")
+            .output()
+            .unwrap();
         assert_success(&out, &args.join(" "));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    run(&["add", "envonly", "--bundle", b.to_str().unwrap(), "--host", &dockerd().host, "--no-context"]);
+    run(&[
+        "add",
+        "envonly",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--host",
+        &dockerd().host,
+        "--no-context",
+    ]);
     let env = run(&["env", "envonly", "--shell", "bash"]);
     let want = sb.tmp.path().join("rel-store/profiles/envonly");
-    assert!(env.contains(&format!("export DOCKER_CERT_PATH='{}';", want.display())), "{env}");
+    assert!(
+        env.contains(&format!("export DOCKER_CERT_PATH='{}';", want.display())),
+        "{env}"
+    );
 }

@@ -458,7 +458,7 @@ fn complete(sb: &Sandbox, words: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
+        .filter(|l| !l.is_empty() && (l == "-" || !l.starts_with('-')))
         .collect();
     v.sort();
     v
@@ -468,10 +468,28 @@ fn complete(sb: &Sandbox, words: &[&str]) -> Vec<String> {
 fn completion_offers_what_each_command_accepts() {
     let sb = Sandbox::new();
     sb.ok(&["add", "ctxone", "--host", "tcp://127.0.0.1:2375"]);
-    sb.ok(&["add", "envonly", "--host", "tcp://127.0.0.1:2375", "--no-context"]);
-    docker_ok(&sb, &["context", "create", "theirs", "--docker", "host=tcp://127.0.0.1:2375"]);
+    sb.ok(&[
+        "add",
+        "envonly",
+        "--host",
+        "tcp://127.0.0.1:2375",
+        "--no-context",
+    ]);
+    docker_ok(
+        &sb,
+        &[
+            "context",
+            "create",
+            "theirs",
+            "--docker",
+            "host=tcp://127.0.0.1:2375",
+        ],
+    );
     // use: contexts, default and `-`; never an env-only profile.
-    assert_eq!(complete(&sb, &["use", ""]), ["-", "ctxone", "default", "theirs"]);
+    assert_eq!(
+        complete(&sb, &["use", ""]),
+        ["-", "ctxone", "default", "theirs"]
+    );
     // env / show / check: everything with an endpoint.
     let all = ["ctxone", "default", "envonly", "theirs"];
     assert_eq!(complete(&sb, &["env", ""]), all);
@@ -486,7 +504,10 @@ fn completion_offers_what_each_command_accepts() {
     // A typo gets a suggestion.
     let (code, err) = sb.fails(&["show", "ctxon"]);
     assert_eq!(code, 1);
-    assert!(err.contains("no profile or Docker context named \"ctxon\"; did you mean ctxone?"), "{err}");
+    assert!(
+        err.contains("no profile or Docker context named \"ctxon\"; did you mean ctxone?"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -497,7 +518,10 @@ fn use_history_survives_repeating_the_current_one() {
     }
     sb.ok(&["use", "alice"]);
     sb.ok(&["use", "prodx"]);
-    assert_eq!(sb.ok(&["use", "prodx"]), "Current context is already \"prodx\"\n");
+    assert_eq!(
+        sb.ok(&["use", "prodx"]),
+        "Current context is already \"prodx\"\n"
+    );
     sb.ok(&["use", "-"]);
     assert_eq!(docker_ok(&sb, &["context", "show"]).trim(), "alice");
     sb.ok(&["use", "-"]);
@@ -514,19 +538,37 @@ fn mv_renames_everything_docker_and_the_keyring_see() {
     sb.ok(&["use", "default"]);
     sb.ok(&["use", "alpha"]);
     sb.ok(&["mv", "alpha", "beta"]);
-    assert!(!docker(&sb, &["context", "inspect", "alpha"]).status.success());
+    assert!(
+        !docker(&sb, &["context", "inspect", "alpha"])
+            .status
+            .success()
+    );
     assert_eq!(sb.context_server_version("beta"), d.version);
     assert_eq!(docker_ok(&sb, &["context", "show"]).trim(), "beta");
     let rows = dctx_json(&sb, &["ls", "--json"], 0);
     assert_eq!(row(&rows, "beta")["drift"], serde_json::json!([]));
-    assert!(rows.as_array().unwrap().iter().all(|r| r["name"] != "alpha"));
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["name"] != "alpha")
+    );
     // The history follows the rename.
     sb.ok(&["use", "default"]);
     sb.ok(&["use", "-"]);
     assert_eq!(docker_ok(&sb, &["context", "show"]).trim(), "beta");
     // A keyring profile's entry moves with it.
     let b = sb.client_bundle();
-    sb.ok(&["add", "kone", "--bundle", b.to_str().unwrap(), "--host", &d.host, "--key-store", "keyring"]);
+    sb.ok(&[
+        "add",
+        "kone",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--host",
+        &d.host,
+        "--key-store",
+        "keyring",
+    ]);
     sb.ok(&["mv", "kone", "ktwo"]);
     assert_eq!(sb.keyring_lookup("kone"), None);
     assert!(sb.keyring_lookup("ktwo").is_some());
@@ -556,15 +598,33 @@ fn a_docker_context_export_pipes_into_add_from_stdin() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(&export.stdout).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&export.stdout)
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_success(&out, "dctx add copy -b -");
     assert_eq!(sb.context_server_version("copy"), d.version);
     let show = sb.ok(&["show", "copy"]);
     assert!(show.contains(&format!("Endpoint:  {}", d.host)), "{show}");
     // Adopting a foreign context leaves its meta.json byte for byte.
-    docker_ok(&sb, &["context", "create", "hand", "--docker", &format!("host={}", d.host)]);
-    let meta = sb.docker_config().join("contexts/meta").join(hex_sha256("hand")).join("meta.json");
+    docker_ok(
+        &sb,
+        &[
+            "context",
+            "create",
+            "hand",
+            "--docker",
+            &format!("host={}", d.host),
+        ],
+    );
+    let meta = sb
+        .docker_config()
+        .join("contexts/meta")
+        .join(hex_sha256("hand"))
+        .join("meta.json");
     let before = std::fs::read(&meta).unwrap();
     sb.ok(&["adopt", "hand"]);
     assert_eq!(std::fs::read(&meta).unwrap(), before);
