@@ -13,13 +13,21 @@ pub enum Endpoint {
         tls: bool,
     },
     Unix(PathBuf),
-    /// A scheme the probe does not speak (ssh://, npipe://, fd://).
+    /// `ssh://[user@]host[:port]`: the system ssh client runs `docker system
+    /// dial-stdio` there. No user / port: ~/.ssh/config (or ssh's defaults) decide.
+    Ssh {
+        user: Option<String>,
+        host: String,
+        port: Option<u16>,
+    },
+    /// A scheme the probe does not speak (npipe://, fd://).
     Unsupported(String),
 }
 
 impl Endpoint {
     /// `tcp://h:p` (TLS when `tls`), `https://h[:p]`, `http://h[:p]`,
-    /// `unix:///path`, bare `h:p`. Errors say what is wrong with the string.
+    /// `unix:///path`, `ssh://[user@]host[:port]`, bare `h:p`. Errors say
+    /// what is wrong with the string.
     pub fn parse(host: &str, tls: bool) -> Result<Endpoint, String> {
         let host = host.trim();
         let (scheme, rest) = match host.split_once("://") {
@@ -56,6 +64,26 @@ impl Endpoint {
                     host: h,
                     port: p,
                     tls: false,
+                })
+            }
+            "ssh" => {
+                let authority = rest.split('/').next().unwrap_or_default();
+                let (user, hostport) = match authority.rsplit_once('@') {
+                    Some(("", _)) => {
+                        return Err(format!("{host}: empty user before '@'"));
+                    }
+                    Some((u, h)) => (Some(u.to_string()), h),
+                    None => (None, authority),
+                };
+                // Port 0 never reaches ssh: it marks "no port given".
+                let (h, p) = split_host_port(hostport, 0)?;
+                if h.is_empty() || h.starts_with('-') {
+                    return Err(format!("{host}: no usable host name"));
+                }
+                Ok(Endpoint::Ssh {
+                    user,
+                    host: h,
+                    port: (p != 0).then_some(p),
                 })
             }
             other => Ok(Endpoint::Unsupported(other.to_string())),
@@ -130,8 +158,8 @@ mod tests {
             Endpoint::Unix("/var/run/docker.sock".into())
         );
         assert_eq!(
-            Endpoint::parse("ssh://me@host", false).unwrap(),
-            Endpoint::Unsupported("ssh".into())
+            Endpoint::parse("npipe:////./pipe/docker_engine", false).unwrap(),
+            Endpoint::Unsupported("npipe".into())
         );
         assert!(Endpoint::parse("tcp://h:x", true).is_err());
         assert_eq!(
@@ -142,5 +170,35 @@ mod tests {
                 tls: false
             }
         );
+    }
+
+    #[test]
+    fn ssh_forms() {
+        let ssh = |u: Option<&str>, h: &str, p: Option<u16>| Endpoint::Ssh {
+            user: u.map(String::from),
+            host: h.into(),
+            port: p,
+        };
+        assert_eq!(
+            Endpoint::parse("ssh://me@host", false).unwrap(),
+            ssh(Some("me"), "host", None)
+        );
+        assert_eq!(
+            Endpoint::parse("SSH://root@127.0.0.1:2222", false).unwrap(),
+            ssh(Some("root"), "127.0.0.1", Some(2222))
+        );
+        assert_eq!(
+            Endpoint::parse("ssh://prod-box", true).unwrap(),
+            ssh(None, "prod-box", None)
+        );
+        assert_eq!(
+            Endpoint::parse("ssh://a@b@[::1]:22", false).unwrap(),
+            ssh(Some("a@b"), "::1", Some(22))
+        );
+        assert!(Endpoint::parse("ssh://", false).is_err());
+        assert!(Endpoint::parse("ssh://me@", false).is_err());
+        assert!(Endpoint::parse("ssh://@host", false).is_err());
+        assert!(Endpoint::parse("ssh://host:0", false).is_err());
+        assert!(Endpoint::parse("ssh://-oProxyCommand=x", false).is_err());
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 pub enum Code {
     /// The profile itself is unusable (unparsable host URL, CA, cert or key).
     InvalidProfile,
-    /// An endpoint scheme the probe does not speak (ssh://, npipe://).
+    /// An endpoint scheme the probe does not speak (npipe://, fd://).
     UnsupportedEndpoint,
     DnsFailure,
     ConnectionRefused,
@@ -42,6 +42,24 @@ pub enum Code {
     /// dctx's record and Docker's context store disagree; what docker would
     /// use was probed (see `dctx show NAME`).
     Drift,
+    /// ssh:// endpoint, but no `ssh` client on this machine's PATH.
+    SshClientMissing,
+    /// ssh:// host key not in known_hosts (batch mode cannot ask to accept it).
+    SshHostKeyUnknown,
+    /// ssh:// host key differs from the one in known_hosts (possible MITM).
+    SshHostKeyChanged,
+    /// The ssh server refused every identity offered.
+    SshAuthRefused,
+    /// No `docker` on the PATH of the remote ssh session.
+    SshNoDocker,
+    /// The remote user may not open the Docker daemon socket.
+    SshSocketDenied,
+    /// The remote `docker system dial-stdio` finds no daemon behind its socket.
+    SshDaemonNotRunning,
+    /// The remote docker CLI is too old for `docker system dial-stdio` (< 18.09).
+    SshDialStdioUnsupported,
+    /// ssh failed for a reason none of the other ssh codes explain (stderr quoted).
+    SshError,
 }
 
 impl Code {
@@ -76,6 +94,15 @@ impl Code {
             Code::ApiError => "api-error",
             Code::NotDocker => "not-docker",
             Code::Drift => "drift",
+            Code::SshClientMissing => "ssh-client-missing",
+            Code::SshHostKeyUnknown => "ssh-host-key-unknown",
+            Code::SshHostKeyChanged => "ssh-host-key-changed",
+            Code::SshAuthRefused => "ssh-auth-refused",
+            Code::SshNoDocker => "ssh-no-docker",
+            Code::SshSocketDenied => "ssh-socket-denied",
+            Code::SshDaemonNotRunning => "ssh-daemon-not-running",
+            Code::SshDialStdioUnsupported => "ssh-dial-stdio-unsupported",
+            Code::SshError => "ssh-error",
         }
     }
 }
@@ -112,6 +139,9 @@ pub enum Phase {
     Connect,
     Handshake,
     Response,
+    /// ssh:// only: key exchange, host key check and authentication.
+    #[serde(rename = "ssh-handshake")]
+    SshHandshake,
 }
 
 impl Phase {
@@ -121,6 +151,7 @@ impl Phase {
             Phase::Connect => "connect",
             Phase::Handshake => "handshake",
             Phase::Response => "response",
+            Phase::SshHandshake => "ssh-handshake",
         }
     }
 }
@@ -182,6 +213,10 @@ impl Finding {
             Phase::Response => (
                 "waiting for the API response",
                 "the daemon accepted the connection but does not answer; check `journalctl -u docker` on the host, or raise --timeout",
+            ),
+            Phase::SshHandshake => (
+                "during the ssh handshake (the peer accepted the connection but never completed ssh key exchange and authentication)",
+                "something that is not an sshd holds the port, or sshd is overloaded (MaxStartups); check what listens there (`ss -ltnp` on the host)",
             ),
         };
         let mut f = Finding::error(

@@ -19,6 +19,7 @@ pub mod diagnose;
 pub mod endpoint;
 pub mod finding;
 pub mod report;
+pub mod ssh;
 pub mod target;
 pub mod tls;
 
@@ -141,12 +142,18 @@ pub async fn run(target: &Target, timeout: Duration, now: i64) -> Report {
         tokio::time::timeout(timeout, probe(target.clone(), shared.clone(), timeout, now)).await;
     if res.is_err() {
         let phase = shared.phase.get();
-        let mut f = Finding::timeout(phase, timeout.as_secs_f64());
+        let is_ssh = ssh::is_ssh(&target.host);
+        let mut f = if is_ssh {
+            ssh::timeout(phase, timeout.as_secs_f64())
+        } else {
+            Finding::timeout(phase, timeout.as_secs_f64())
+        };
         f.message = format!("{} (after {} ms)", f.message, started.elapsed().as_millis());
         let kind = match phase {
+            _ if is_ssh => ssh::timeout_step(phase, &shared),
             Phase::Resolve => StepKind::Resolve,
             Phase::Connect => StepKind::Connect,
-            Phase::Handshake => StepKind::TlsHandshake,
+            Phase::Handshake | Phase::SshHandshake => StepKind::TlsHandshake,
             Phase::Response => {
                 let p = shared.partial.lock().unwrap();
                 [
@@ -168,7 +175,12 @@ pub async fn run(target: &Target, timeout: Duration, now: i64) -> Report {
 
 fn finish(target: &Target, shared: &Shared) -> Report {
     let mut p = std::mem::take(&mut *shared.partial.lock().unwrap());
-    for k in StepKind::ALL {
+    let kinds: &[StepKind] = if ssh::is_ssh(&target.host) {
+        StepKind::SSH
+    } else {
+        &StepKind::ALL
+    };
+    for &k in kinds {
         if !p.steps.iter().any(|s| s.step == k) {
             p.steps.push(Step::new(k, StepState::Skip, "not reached"));
         }
@@ -259,6 +271,9 @@ async fn probe(t: Target, sh: Shared, timeout: Duration, now: i64) {
             sh.step(Step::new(StepKind::Profile, StepState::Warn, msg));
         }
         Endpoint::Unix(path) => probe_unix(&t, &sh, path, timeout, now).await,
+        Endpoint::Ssh { user, host, port } => {
+            ssh::probe(&t, &sh, ssh::Dest { user, host, port }, timeout, now).await
+        }
         Endpoint::Tcp { host, port, tls } => {
             probe_tcp(&t, &sh, &host, port, tls, timeout, now).await
         }
@@ -848,6 +863,17 @@ async fn api_calls(
     timeout: Duration,
 ) -> bool {
     let docker = api::docker(dial, host_header, sh.phase.clone(), timeout);
+    api_calls_with(sh, &docker, ctx, obs, m).await
+}
+
+/// `api_calls` on a ready client (ssh:// brings its own stream).
+async fn api_calls_with(
+    sh: &Shared,
+    docker: &bollard::Docker,
+    ctx: &Ctx<'_>,
+    obs: &Observations,
+    m: Option<&Material>,
+) -> bool {
     let fail = |kind: StepKind, f: Finding| {
         sh.step(Step::new(kind, StepState::Fail, f.message.clone()));
         sh.push(f);

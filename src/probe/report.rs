@@ -81,6 +81,12 @@ pub enum StepKind {
     Profile,
     Resolve,
     Connect,
+    /// ssh:// only: key exchange and the host key vs known_hosts.
+    SshHandshake,
+    /// ssh:// only: public-key authentication.
+    SshAuth,
+    /// ssh:// only: the remote `docker system dial-stdio` reaching the daemon.
+    DialStdio,
     TlsHandshake,
     ServerChain,
     HostName,
@@ -110,6 +116,19 @@ impl StepKind {
         StepKind::Info,
     ];
 
+    /// The layers of an ssh:// probe (no TLS ones).
+    pub const SSH: &'static [StepKind] = &[
+        StepKind::Profile,
+        StepKind::Resolve,
+        StepKind::Connect,
+        StepKind::SshHandshake,
+        StepKind::SshAuth,
+        StepKind::DialStdio,
+        StepKind::Ping,
+        StepKind::Version,
+        StepKind::Info,
+    ];
+
     /// The TLS layers: handshake through "client cert accepted".
     pub const TLS: &'static [StepKind] = {
         let (_, rest) = Self::ALL.split_at(3);
@@ -122,6 +141,9 @@ impl StepKind {
             StepKind::Profile => "profile",
             StepKind::Resolve => "name resolution",
             StepKind::Connect => "TCP connect",
+            StepKind::SshHandshake => "ssh host key",
+            StepKind::SshAuth => "ssh authentication",
+            StepKind::DialStdio => "remote dial-stdio",
             StepKind::TlsHandshake => "TLS handshake",
             StepKind::ServerChain => "server chain vs CA",
             StepKind::HostName => "host name vs SANs",
@@ -141,6 +163,7 @@ impl StepKind {
             (Code::Timeout, Some(super::finding::Phase::Resolve)) => StepKind::Resolve,
             (Code::Timeout, Some(super::finding::Phase::Handshake)) => StepKind::TlsHandshake,
             (Code::Timeout, Some(super::finding::Phase::Response)) => StepKind::Ping,
+            (Code::Timeout, Some(super::finding::Phase::SshHandshake)) => StepKind::SshHandshake,
             (code, _) => StepKind::of(code),
         }
     }
@@ -171,6 +194,15 @@ impl StepKind {
             Code::ClientCaNotAccepted | Code::ClientAuthNotRequired => StepKind::ClientCertRequest,
             Code::ClientCertMissing | Code::ClientCertRejected => StepKind::ClientCertAccepted,
             Code::ApiError | Code::NotDocker => StepKind::Ping,
+            Code::SshClientMissing => StepKind::Profile,
+            Code::SshHostKeyUnknown | Code::SshHostKeyChanged | Code::SshError => {
+                StepKind::SshHandshake
+            }
+            Code::SshAuthRefused => StepKind::SshAuth,
+            Code::SshNoDocker
+            | Code::SshSocketDenied
+            | Code::SshDaemonNotRunning
+            | Code::SshDialStdioUnsupported => StepKind::DialStdio,
         }
     }
 }
@@ -226,7 +258,12 @@ impl Report {
     /// A target that could not even be probed (unreadable record, missing
     /// keyring entry): one failing row, with every step skipped.
     pub fn unprobed(name: &str, endpoint: &str, message: String, fix: String) -> Report {
-        let mut steps: Vec<Step> = StepKind::ALL
+        let kinds: &[StepKind] = if super::ssh::is_ssh(endpoint) {
+            StepKind::SSH
+        } else {
+            &StepKind::ALL
+        };
+        let mut steps: Vec<Step> = kinds
             .iter()
             .map(|k| Step::new(*k, StepState::Skip, "not reached"))
             .collect();

@@ -11,6 +11,7 @@ mod pki;
 mod probe;
 mod screens;
 mod shells;
+mod ssh;
 mod startup;
 mod stores;
 mod support;

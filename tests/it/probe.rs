@@ -465,8 +465,8 @@ fn system_roots_do_not_trust_a_private_ca() {
 }
 
 #[test]
-fn ssh_is_not_supported() {
-    let r = run(&plain("ssh", "ssh://me@localhost"));
+fn npipe_is_not_supported() {
+    let r = run(&plain("npipe", "npipe:////./pipe/docker_engine"));
     assert_code(&r, Code::UnsupportedEndpoint, Status::Warn);
 }
 

@@ -1,0 +1,1079 @@
+//! ssh:// endpoints, probed the way the docker CLI connects: the system
+//! `ssh` client (so ~/.ssh/config, the agent and known_hosts apply) runs
+//! `docker system dial-stdio` on the remote host, and the Docker API is
+//! spoken over the child's stdin/stdout.
+//!
+//! ssh runs with `-v`: its log on stderr says how far it got (resolved,
+//! connected, host key, authenticated, command sent). That drives the doctor
+//! steps live, so a deadline hit still shows the layer it was stuck in, and
+//! when the session ends early it says which finding applies. The child is
+//! killed and reaped when the probe ends, also when the deadline cancels it.
+
+use std::pin::Pin;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bollard::{BollardRequest, Docker};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, BufReader, ReadBuf};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+
+use super::diagnose::{self, Ctx};
+use super::finding::{Code, Finding, Phase};
+use super::report::{Step, StepKind, StepState};
+use super::tls::Observations;
+use super::{Shared, Target};
+
+/// Whether `host` is an `ssh://` endpoint (any case).
+pub fn is_ssh(host: &str) -> bool {
+    host.trim()
+        .get(..6)
+        .is_some_and(|s| s.eq_ignore_ascii_case("ssh://"))
+}
+
+/// Where ssh connects, as the endpoint gives it (absent parts: ssh decides).
+#[derive(Debug, Clone)]
+pub struct Dest {
+    pub user: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl Dest {
+    /// `[user@]host` as typed on an ssh command line.
+    fn login(&self) -> String {
+        match &self.user {
+            Some(u) => format!("{u}@{}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    /// `[-p PORT ]` for commands in fixes.
+    fn port_flag(&self, p: &str) -> String {
+        match self.port {
+            Some(port) if port != 22 => format!("{p} {port} "),
+            _ => String::new(),
+        }
+    }
+
+    /// The known_hosts name: `host`, or `[host]:port` off port 22.
+    fn known_name(&self) -> String {
+        match self.port {
+            Some(p) if p != 22 => format!("[{}]:{p}", self.host),
+            _ => self.host.clone(),
+        }
+    }
+}
+
+/// The docker CLI's ssh command line (`-o ConnectTimeout=… -T … -- host
+/// docker system dial-stdio`) plus BatchMode (never prompt: a probe has no
+/// one to ask) and -v (progress on stderr).
+pub fn command(d: &Dest, timeout: Duration) -> Command {
+    let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
+    let mut c = Command::new("ssh");
+    c.arg("-o")
+        .arg(format!("ConnectTimeout={secs}"))
+        .args(["-o", "BatchMode=yes", "-T", "-v"]);
+    if let Some(u) = &d.user {
+        c.arg("-l").arg(u);
+    }
+    if let Some(p) = d.port {
+        c.arg("-p").arg(p.to_string());
+    }
+    c.arg("--")
+        .arg(&d.host)
+        .args(["docker", "system", "dial-stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    c
+}
+
+/// The child's stdout and stdin as one byte stream: what dial-stdio relays
+/// to and from the remote daemon socket.
+pub struct ChildStream {
+    out: ChildStdout,
+    inp: ChildStdin,
+}
+
+impl AsyncRead for ChildStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().out).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ChildStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inp).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inp).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inp).poll_shutdown(cx)
+    }
+}
+
+/// Owns the ssh child. Dropping it (probe over, or cancelled by the
+/// deadline) kills and reaps it: no ssh is ever left running.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if !matches!(self.0.try_wait(), Ok(None)) {
+            return;
+        }
+        let _ = self.0.start_kill();
+        // SIGKILL takes effect at once; reap now instead of leaving a zombie.
+        for _ in 0..1000 {
+            if !matches!(self.0.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// What ssh's stderr said so far.
+#[derive(Debug, Default)]
+struct Log {
+    /// Every line (capped), for quoting.
+    lines: Vec<String>,
+    bytes: usize,
+    /// "Authenticating to H:P as 'U'".
+    user: Option<String>,
+    /// (ip, port) of the last "Connecting to H [IP] port P."
+    peer: Option<(String, String)>,
+    /// "ssh-ed25519 SHA256:…", the key the server presented.
+    server_key: Option<String>,
+    key_matches: bool,
+    host_key_done: bool,
+    /// Identities tried, as ssh names them (path, type, fingerprint).
+    offered: Vec<String>,
+    accepted: Option<String>,
+    authenticated: bool,
+    command_sent: bool,
+    exit_status: Option<i32>,
+}
+
+/// Progress worth a doctor step.
+#[derive(Debug, PartialEq)]
+enum Event {
+    Resolved(String),
+    Connected(String),
+    HostKeyOk(String),
+    Authenticated(String),
+    CommandSent,
+}
+
+const MAX_LOG: usize = 64 * 1024;
+
+impl Log {
+    fn observe(&mut self, line: &str) -> Vec<Event> {
+        if self.bytes < MAX_LOG {
+            self.bytes += line.len();
+            self.lines.push(line.to_string());
+        }
+        let mut ev = Vec::new();
+        if let Some(rest) = line.strip_prefix("debug1: ") {
+            if let Some(r) = rest.strip_prefix("Connecting to ")
+                && let Some((host, r)) = r.split_once(" [")
+                && let Some((ip, r)) = r.split_once("] port ")
+            {
+                let port = r.trim_end_matches('.').to_string();
+                ev.push(Event::Resolved(if host == ip {
+                    format!("{ip} is an IP address")
+                } else {
+                    format!("{host} → {ip} (resolved by ssh)")
+                }));
+                self.peer = Some((ip.to_string(), port));
+            } else if rest.starts_with("Connection established") {
+                let to = match &self.peer {
+                    Some((ip, port)) => format!(" to {ip} port {port}"),
+                    None => String::new(),
+                };
+                ev.push(Event::Connected(format!("ssh connected{to}")));
+            } else if let Some(r) = rest.strip_prefix("Authenticating to ")
+                && let Some((_, u)) = r.rsplit_once(" as '")
+            {
+                self.user = Some(u.trim_end_matches('\'').to_string());
+            } else if let Some(k) = rest.strip_prefix("Server host key: ") {
+                self.server_key = Some(k.trim().to_string());
+            } else if rest.starts_with("Host '") && rest.contains("is known and matches") {
+                self.key_matches = true;
+            } else if let Some(at) = rest.strip_prefix("Found key in ")
+                && self.key_matches
+                && !self.host_key_done
+            {
+                self.host_key_done = true;
+                ev.push(Event::HostKeyOk(format!(
+                    "{} matches {}",
+                    self.server_key.as_deref().unwrap_or("the host key"),
+                    at.trim()
+                )));
+            } else if let Some(k) = rest
+                .strip_prefix("Offering public key: ")
+                .or_else(|| rest.strip_prefix("Trying private key: "))
+            {
+                self.offered.push(k.trim().to_string());
+            } else if let Some(k) = rest.strip_prefix("Server accepts key: ") {
+                self.accepted = Some(k.trim().to_string());
+            } else if let Some(r) = rest.strip_prefix("Authentication succeeded (") {
+                ev.extend(self.authenticated(r.trim_end_matches(['.', ')'])));
+            } else if rest.starts_with("Sending command: ") {
+                self.command_sent = true;
+                ev.push(Event::CommandSent);
+            } else if let Some(n) = rest.strip_prefix("Exit status ") {
+                self.exit_status = n.trim().parse().ok();
+            }
+        } else if let Some(r) = line.strip_prefix("Authenticated to ")
+            && let Some((_, method)) = r.split_once(" using \"")
+        {
+            ev.extend(self.authenticated(method.trim_end_matches(['.', '"'])));
+        }
+        ev
+    }
+
+    fn authenticated(&mut self, method: &str) -> Vec<Event> {
+        if self.authenticated {
+            return Vec::new();
+        }
+        self.authenticated = true;
+        let mut ev = Vec::new();
+        if !self.host_key_done {
+            // StrictHostKeyChecking no / accept-new: ssh went on regardless.
+            self.host_key_done = true;
+            ev.push(Event::HostKeyOk(format!(
+                "{} accepted by ssh",
+                self.server_key.as_deref().unwrap_or("the host key")
+            )));
+        }
+        let key = match &self.accepted {
+            Some(k) => format!(
+                " with {}",
+                k.trim_end_matches(" explicit").trim_end_matches(" agent")
+            ),
+            None => String::new(),
+        };
+        let user = self.user.as_deref().unwrap_or("the user");
+        ev.push(Event::Authenticated(format!(
+            "{user} logged in by {method}{key}"
+        )));
+        ev
+    }
+
+    /// ssh's own words: the lines that are not debug chatter, joined.
+    fn quote(&self, keep: impl Fn(&str) -> bool) -> String {
+        let mut out = String::new();
+        for l in &self.lines {
+            let l = l.trim();
+            let noise = l.is_empty()
+                || l.starts_with("debug")
+                || l.starts_with("OpenSSH_")
+                || l.starts_with("Transferred: ")
+                || l.starts_with("Bytes per second")
+                || l.starts_with('@');
+            if noise || !keep(l) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push_str(" / ");
+            }
+            out.push_str(l);
+            if out.len() > 600 {
+                let mut cut = 600;
+                while !out.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                out.truncate(cut);
+                out.push('…');
+                break;
+            }
+        }
+        out
+    }
+
+    fn has(&self, needle: &str) -> bool {
+        self.lines.iter().any(|l| l.contains(needle))
+    }
+
+    /// Remote lines (after the command was sent) containing `needle`.
+    fn remote_has(&self, needle: &str) -> bool {
+        self.lines
+            .iter()
+            .skip_while(|l| !l.starts_with("debug1: Sending command"))
+            .any(|l| l.contains(needle))
+    }
+}
+
+/// Why the session ended, from ssh's log and exit status: the step that
+/// failed, ssh's words for its detail, and the finding. None when ssh's log
+/// explains nothing (the API error is reported instead).
+fn classify(
+    log: &Log,
+    d: &Dest,
+    exit: Option<i32>,
+    secs: f64,
+) -> Option<(StepKind, String, Finding)> {
+    let all = log.quote(|_| true);
+    let said = |what: String| {
+        if all.is_empty() {
+            what
+        } else if all.starts_with("ssh: ") {
+            format!("{what} ({all})")
+        } else {
+            format!("{what} (ssh: {all})")
+        }
+    };
+    let login = match (&d.user, &log.user) {
+        (Some(u), _) | (None, Some(u)) => format!("{u}@{}", d.host),
+        _ => d.host.clone(),
+    };
+    let user = log
+        .user
+        .clone()
+        .or(d.user.clone())
+        .unwrap_or_else(|| "USER".into());
+    let key = log.server_key.as_deref().unwrap_or("(not shown)");
+    let fp = key.split_whitespace().last().unwrap_or(key);
+    let port = d
+        .port
+        .map(|p| p.to_string())
+        .or_else(|| log.peer.as_ref().map(|(_, p)| p.clone()))
+        .unwrap_or_else(|| "22".into());
+    let host_fp_cmd = "`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host";
+
+    if log.has("Could not resolve hostname") {
+        return Some((
+            StepKind::Resolve,
+            all.clone(),
+            Finding::error(
+                Code::DnsFailure,
+                said(format!("ssh cannot resolve {}", d.host)),
+                format!(
+                    "check the spelling, your DNS (`getent hosts {h}`) and any HostName for it in ~/.ssh/config (`ssh -G {h} | grep ^hostname`)",
+                    h = d.host
+                ),
+            ),
+        ));
+    }
+    if log.has("REMOTE HOST IDENTIFICATION HAS CHANGED") || log.has("has changed and you have") {
+        let detail = log.quote(|l| l.contains("has changed") || l.starts_with("Offending"));
+        let offending = log
+            .lines
+            .iter()
+            .find_map(|l| l.strip_prefix("Offending "))
+            .and_then(|r| r.split_once(" key in "))
+            .map(|(_, at)| at.trim().to_string())
+            .unwrap_or_else(|| "known_hosts".into());
+        return Some((
+            StepKind::SshHandshake,
+            detail,
+            Finding::error(
+                Code::SshHostKeyChanged,
+                format!(
+                    "WARNING: the host key of {} has CHANGED: the server now presents {key}, not the key recorded in {offending}. Someone may be intercepting the connection (man-in-the-middle), or the host was reinstalled",
+                    d.known_name()
+                ),
+                format!(
+                    "do not accept the new key blindly: confirm {fp} with the host's administrator over another channel ({host_fp_cmd}); only if it matches, replace the stale entry at {offending}"
+                ),
+            ),
+        ));
+    }
+    if log.has("Host key verification failed") || log.has("host key is known for") {
+        return Some((
+            StepKind::SshHandshake,
+            all.clone(),
+            Finding::error(
+                Code::SshHostKeyUnknown,
+                format!(
+                    "the host key of {} is not in known_hosts (the server presents {key}); ssh in batch mode, as dctx and the docker CLI run it, cannot ask you to accept it",
+                    d.known_name()
+                ),
+                format!(
+                    "check that {fp} is the host's key ({host_fp_cmd}), then: `ssh-keyscan -p {port} {h} >> ~/.ssh/known_hosts`",
+                    h = d.host
+                ),
+            ),
+        ));
+    }
+    if log.has("Permission denied (") || log.has("Too many authentication failures") {
+        let offered = if log.offered.is_empty() {
+            "no key was offered (none in ~/.ssh, the agent or an IdentityFile)".to_string()
+        } else {
+            format!("keys offered: {}", log.offered.join("; "))
+        };
+        return Some((
+            StepKind::SshAuth,
+            all.clone(),
+            Finding::error(
+                Code::SshAuthRefused,
+                format!("{login} refused the authentication; {offered}"),
+                format!(
+                    "authorize your public key for {user} on the host: `ssh-copy-id {}{}` (or append it to ~{user}/.ssh/authorized_keys there), or set the right IdentityFile for the host in ~/.ssh/config",
+                    d.port_flag("-p"),
+                    d.login()
+                ),
+            ),
+        ));
+    }
+    if let Some(l) = log
+        .lines
+        .iter()
+        .find(|l| l.starts_with("ssh: connect to host"))
+    {
+        let step = StepKind::Connect;
+        if l.contains("Connection refused") {
+            return Some((
+                step,
+                all.clone(),
+                Finding::error(
+                    Code::ConnectionRefused,
+                    format!(
+                        "{} refused the connection: no sshd listens on port {port}",
+                        d.host
+                    ),
+                    format!(
+                        "start sshd on the host (`systemctl start ssh`), check the port (ssh://{}:PORT) or a firewall that rejects it",
+                        d.login()
+                    ),
+                ),
+            ));
+        }
+        if l.contains("timed out") {
+            let mut f = timeout(Phase::Connect, secs);
+            f.message = said("ssh gave up connecting (ConnectTimeout)".into());
+            return Some((step, all.clone(), f));
+        }
+        return Some((
+            step,
+            all.clone(),
+            Finding::error(
+                Code::ConnectFailed,
+                said(format!("ssh cannot connect to {}", d.host)),
+                "check the network path to the host (routing, firewall, VPN)",
+            ),
+        ));
+    }
+    if log.has("timed out during banner exchange") {
+        let mut f = timeout(Phase::SshHandshake, secs);
+        f.message = said("ssh gave up waiting for the server's greeting (ConnectTimeout)".into());
+        return Some((StepKind::SshHandshake, all.clone(), f));
+    }
+
+    // The session was up: the remote side failed.
+    if log.command_sent || log.authenticated {
+        let remote = log.quote(|l| !l.starts_with("Authenticated to "));
+        let code = exit.or(log.exit_status);
+        if code == Some(127)
+            || log.remote_has("docker: command not found")
+            || log.remote_has("docker: not found")
+        {
+            return Some((
+                StepKind::DialStdio,
+                remote,
+                Finding::error(
+                    Code::SshNoDocker,
+                    format!("there is no `docker` on the PATH of {login}'s ssh sessions"),
+                    format!(
+                        "install the docker CLI on the host, or put it on the PATH non-interactive ssh sessions get (`ssh {}{} command -v docker` must print it)",
+                        d.port_flag("-p"),
+                        d.login()
+                    ),
+                ),
+            ));
+        }
+        if log.remote_has("dial-stdio")
+            && (log.remote_has("not a docker command")
+                || log.remote_has("unknown command")
+                || log.remote_has("unrecognized command"))
+        {
+            return Some((
+                StepKind::DialStdio,
+                remote,
+                Finding::error(
+                    Code::SshDialStdioUnsupported,
+                    format!(
+                        "the docker CLI on {} has no `docker system dial-stdio` (Docker older than 18.09)",
+                        d.host
+                    ),
+                    "upgrade Docker on the host to 18.09 or later (the docker CLI's own ssh:// needs it too)",
+                ),
+            ));
+        }
+        if log.remote_has("connect: permission denied")
+            || log.remote_has("permission denied while trying to connect")
+        {
+            return Some((
+                StepKind::DialStdio,
+                remote,
+                Finding::error(
+                    Code::SshSocketDenied,
+                    format!("{user} on {} may not open the Docker daemon socket", d.host),
+                    format!(
+                        "on the host: `sudo usermod -aG docker {user}` (then a new ssh login; docker group members are root-equivalent), or connect as a user who may"
+                    ),
+                ),
+            ));
+        }
+        if log.remote_has("connect: no such file or directory")
+            || log.remote_has("connect: connection refused")
+            || log.remote_has("Cannot connect to the Docker daemon")
+        {
+            return Some((
+                StepKind::DialStdio,
+                remote,
+                Finding::error(
+                    Code::SshDaemonNotRunning,
+                    format!(
+                        "the remote docker finds no daemon behind its socket on {}: dockerd is not running there (or DOCKER_HOST points elsewhere)",
+                        d.host
+                    ),
+                    "start the daemon on the host (`sudo systemctl start docker`); check which socket the remote docker dials (quoted above)",
+                ),
+            ));
+        }
+        if log.command_sent && code.is_some_and(|c| c != 0) {
+            return Some((
+                StepKind::DialStdio,
+                remote.clone(),
+                Finding::error(
+                    Code::SshError,
+                    format!(
+                        "the remote `docker system dial-stdio` failed (exit status {}): {remote}",
+                        code.unwrap_or(-1)
+                    ),
+                    format!(
+                        "run it by hand to see why: `ssh {}{} docker system dial-stdio`",
+                        d.port_flag("-p"),
+                        d.login()
+                    ),
+                ),
+            ));
+        }
+        return None;
+    }
+    // ssh failed before authenticating, for a reason not matched above.
+    if exit == Some(255) || !all.is_empty() {
+        return Some((
+            StepKind::SshHandshake,
+            all.clone(),
+            Finding::error(
+                Code::SshError,
+                if all.is_empty() {
+                    "ssh failed without saying why".to_string()
+                } else {
+                    format!("ssh failed: {all}")
+                },
+                format!(
+                    "run ssh by hand to see more: `ssh -v {}{} docker version`",
+                    d.port_flag("-p"),
+                    d.login()
+                ),
+            ),
+        ));
+    }
+    None
+}
+
+/// A `timeout` finding worded for ssh.
+pub fn timeout(phase: Phase, secs: f64) -> Finding {
+    let mut f = Finding::timeout(phase, secs);
+    let (what, fix) = match phase {
+        Phase::Resolve => (
+            "while ssh resolved the host name",
+            "check the DNS server (`getent hosts <host>`) and the host's HostName in ~/.ssh/config",
+        ),
+        Phase::Connect => (
+            "while ssh connected (no TCP answer: a firewall silently dropping packets, or the host is down)",
+            "check that the host is up and that a firewall allows the ssh port (`nc -vz <host> <port>`)",
+        ),
+        Phase::Handshake | Phase::SshHandshake => (
+            "during the ssh handshake (the peer accepted the connection but never completed key exchange and authentication)",
+            "something that is not an sshd holds the port, or sshd is overloaded (MaxStartups); check what listens there (`ss -ltnp` on the host)",
+        ),
+        Phase::Response => (
+            "waiting for the remote `docker system dial-stdio` and the daemon behind it (ssh itself was done)",
+            "the daemon on the host does not answer; check `journalctl -u docker` there, or raise --timeout",
+        ),
+    };
+    f.message = format!("no answer within {secs} s: timed out {what}");
+    f.fix = fix.into();
+    f
+}
+
+/// The step a deadline hit in `phase` belongs to.
+pub(super) fn timeout_step(phase: Phase, sh: &Shared) -> StepKind {
+    let has = |k: StepKind| sh.with(|p| p.steps.iter().any(|s| s.step == k));
+    match phase {
+        Phase::Resolve => StepKind::Resolve,
+        Phase::Connect => StepKind::Connect,
+        Phase::Handshake | Phase::SshHandshake if has(StepKind::SshHandshake) => StepKind::SshAuth,
+        Phase::Handshake | Phase::SshHandshake => StepKind::SshHandshake,
+        Phase::Response => [
+            StepKind::DialStdio,
+            StepKind::Ping,
+            StepKind::Version,
+            StepKind::Info,
+        ]
+        .into_iter()
+        .find(|k| !has(*k))
+        .unwrap_or(StepKind::Info),
+    }
+}
+
+async fn read_stderr(err: ChildStderr, log: Arc<Mutex<Log>>, sh: Shared) {
+    let mut r = BufReader::new(err);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        // Bounded lines: the remote side may print anything.
+        match (&mut r).take(8192).read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let events = log
+            .lock()
+            .unwrap()
+            .observe(line.trim_end_matches(['\r', '\n']));
+        for ev in events {
+            match ev {
+                Event::Resolved(d) => {
+                    sh.step(Step::new(StepKind::Resolve, StepState::Ok, d));
+                    sh.phase.set(Phase::Connect);
+                }
+                Event::Connected(d) => {
+                    sh.step(Step::new(StepKind::Connect, StepState::Ok, d));
+                    sh.phase.set(Phase::SshHandshake);
+                }
+                Event::HostKeyOk(d) => sh.step(Step::new(StepKind::SshHandshake, StepState::Ok, d)),
+                Event::Authenticated(d) => {
+                    sh.step(Step::new(StepKind::SshAuth, StepState::Ok, d));
+                    sh.phase.set(Phase::Response);
+                }
+                Event::CommandSent => sh.phase.set(Phase::Response),
+            }
+        }
+    }
+}
+
+type BErr = bollard::errors::Error;
+type Sender = Arc<tokio::sync::Mutex<SendRequest<Full<Bytes>>>>;
+
+/// A bollard client over one established stream (HTTP/1.1 keep-alive).
+async fn docker_over<S>(
+    s: S,
+    deadline: Duration,
+) -> Result<(Docker, tokio::task::JoinHandle<()>), BErr>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s)).await?;
+    let driver = tokio::spawn(async move {
+        let _ = tokio::time::timeout(deadline, conn).await;
+    });
+    let sender: Sender = Arc::new(tokio::sync::Mutex::new(sender));
+    let docker = Docker::connect_with_custom_transport(
+        move |req: BollardRequest| {
+            let sender = sender.clone();
+            async move { send(&sender, req).await }
+        },
+        Some("http://docker"),
+        deadline.as_secs() + 1,
+        bollard::API_DEFAULT_VERSION,
+    )?;
+    Ok((docker, driver))
+}
+
+async fn send(sender: &Sender, req: BollardRequest) -> Result<hyper::Response<Incoming>, BErr> {
+    use hyper::header::{HOST, HeaderValue, USER_AGENT};
+    let (mut parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+        .to_bytes();
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    // No /vX.Y prefix: the daemon answers at its own API version.
+    parts.uri = strip_version(&pq).parse()?;
+    parts
+        .headers
+        .insert(HOST, HeaderValue::from_static("docker"));
+    parts.headers.insert(
+        USER_AGENT,
+        HeaderValue::from_static(concat!("dctx/", env!("CARGO_PKG_VERSION"))),
+    );
+    let mut s = sender.lock().await;
+    s.ready().await?;
+    Ok(
+        s.send_request(hyper::Request::from_parts(parts, Full::new(body)))
+            .await?,
+    )
+}
+
+/// `/v1.53/_ping` → `/_ping` (as api.rs does for its dials).
+fn strip_version(pq: &str) -> String {
+    if let Some(rest) = pq.strip_prefix("/v")
+        && let Some(i) = rest.find('/')
+        && !rest[..i].is_empty()
+        && rest[..i].chars().all(|c| c.is_ascii_digit() || c == '.')
+    {
+        return rest[i..].to_string();
+    }
+    pq.to_string()
+}
+
+/// Probe an ssh:// target: ssh, dial-stdio, then the API calls on that stream.
+pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, now: i64) {
+    let started = Instant::now();
+    let ctx = Ctx {
+        name: &t.name,
+        host: &d.host,
+        port: d.port.unwrap_or(22),
+        now,
+        skip_verify: false,
+        timeout_secs: timeout.as_secs_f64(),
+    };
+    sh.step(Step::new(
+        StepKind::Profile,
+        StepState::Ok,
+        format!(
+            "ssh {}{} docker system dial-stdio (the system ssh client, as the docker CLI runs it)",
+            d.port_flag("-p"),
+            d.login()
+        ),
+    ));
+    let child = match command(&d, timeout).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = if e.kind() == std::io::ErrorKind::NotFound {
+                "there is no `ssh` client on this machine's PATH".to_string()
+            } else {
+                format!("cannot start ssh: {e}")
+            };
+            sh.step(Step::new(StepKind::Profile, StepState::Fail, msg.clone()));
+            sh.push(Finding::error(
+                Code::SshClientMissing,
+                msg,
+                "install the OpenSSH client (`apt install openssh-client`, `dnf install openssh-clients`)",
+            ));
+            return;
+        }
+    };
+    let mut child = Reaped(child);
+    let (Some(out), Some(inp), Some(err)) = (
+        child.0.stdout.take(),
+        child.0.stdin.take(),
+        child.0.stderr.take(),
+    ) else {
+        return;
+    };
+    let log = Arc::new(Mutex::new(Log::default()));
+    let reader = tokio::spawn(read_stderr(err, log.clone(), sh.clone()));
+    let (docker, driver) = match docker_over(ChildStream { out, inp }, timeout).await {
+        Ok(x) => x,
+        Err(e) => {
+            sh.push(Finding::error(
+                Code::SshError,
+                format!("cannot speak HTTP over ssh: {e}"),
+                "please report this as a dctx bug",
+            ));
+            return;
+        }
+    };
+    // Closing our end of the stream ends dial-stdio and then ssh.
+    let grace = || {
+        timeout
+            .saturating_sub(started.elapsed())
+            .saturating_sub(Duration::from_millis(100))
+            .min(Duration::from_secs(2))
+    };
+
+    let t0 = Instant::now();
+    let first = docker.ping().await;
+    let first_ms = t0.elapsed().as_millis() as u64;
+    if let Err(e) = first {
+        drop(docker);
+        driver.abort();
+        let status = tokio::time::timeout(grace(), child.0.wait()).await;
+        let exit = status.ok().and_then(|s| s.ok()).and_then(|s| s.code());
+        drop(child);
+        let _ = tokio::time::timeout(grace(), reader).await;
+        let verdict = classify(&log.lock().unwrap(), &d, exit, ctx.timeout_secs);
+        let kind = match verdict {
+            Some((kind, detail, f)) => {
+                let detail = if detail.is_empty() {
+                    f.message.clone()
+                } else if detail.starts_with("ssh: ") {
+                    detail
+                } else {
+                    format!("ssh: {detail}")
+                };
+                sh.step(Step::new(kind, StepState::Fail, detail));
+                sh.push(f);
+                kind
+            }
+            None => {
+                let f = diagnose::api_failure(&e, "GET /_ping", &Default::default(), None, &ctx);
+                sh.step(Step::new(
+                    StepKind::Ping,
+                    StepState::Fail,
+                    f.message.clone(),
+                ));
+                sh.push(f);
+                StepKind::Ping
+            }
+        };
+        for k in StepKind::SSH.iter().filter(|k| **k > kind) {
+            sh.skip(&[*k], "not reached");
+        }
+        return;
+    }
+    sh.step(Step::new(
+        StepKind::DialStdio,
+        StepState::Ok,
+        format!("the remote `docker system dial-stdio` answered GET /_ping in {first_ms} ms (ssh login included)"),
+    ));
+    let obs = Observations::default();
+    if super::api_calls_with(sh, &docker, &ctx, &obs, None).await {
+        // Like a TLS probe's: the first answer on a fresh connection.
+        sh.with(|p| p.latency_ms = Some(first_ms));
+    }
+    drop(docker);
+    driver.abort();
+    let _ = tokio::time::timeout(grace(), child.0.wait()).await;
+    drop(child);
+    let _ = tokio::time::timeout(grace(), reader).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(text: &str) -> Log {
+        let mut l = Log::default();
+        for line in text.lines() {
+            l.observe(line);
+        }
+        l
+    }
+
+    fn dest() -> Dest {
+        Dest {
+            user: Some("root".into()),
+            host: "127.0.0.1".into(),
+            port: Some(2222),
+        }
+    }
+
+    fn code(text: &str, exit: Option<i32>) -> Option<Code> {
+        classify(&log(text), &dest(), exit, 5.0).map(|(_, _, f)| f.code)
+    }
+
+    #[test]
+    fn progress_events() {
+        let mut l = Log::default();
+        assert_eq!(
+            l.observe("debug1: Connecting to box.lan [10.0.0.5] port 2222."),
+            vec![Event::Resolved(
+                "box.lan → 10.0.0.5 (resolved by ssh)".into()
+            )]
+        );
+        assert_eq!(
+            l.observe("debug1: Connection established."),
+            vec![Event::Connected(
+                "ssh connected to 10.0.0.5 port 2222".into()
+            )]
+        );
+        l.observe("debug1: Server host key: ssh-ed25519 SHA256:abc");
+        l.observe("debug1: Host '[box.lan]:2222' is known and matches the ED25519 host key.");
+        assert_eq!(
+            l.observe("debug1: Found key in /home/me/.ssh/known_hosts:3"),
+            vec![Event::HostKeyOk(
+                "ssh-ed25519 SHA256:abc matches /home/me/.ssh/known_hosts:3".into()
+            )]
+        );
+        l.observe("debug1: Authenticating to box.lan:2222 as 'me'");
+        l.observe("debug1: Server accepts key: /k ED25519 SHA256:kk explicit");
+        assert_eq!(
+            l.observe("Authenticated to box.lan ([10.0.0.5]:2222) using \"publickey\"."),
+            vec![Event::Authenticated(
+                "me logged in by publickey with /k ED25519 SHA256:kk".into()
+            )]
+        );
+        // Older clients say it at debug level; once is enough.
+        assert_eq!(
+            l.observe("debug1: Authentication succeeded (publickey)."),
+            vec![]
+        );
+        assert_eq!(
+            l.observe("debug1: Sending command: docker system dial-stdio"),
+            vec![Event::CommandSent]
+        );
+    }
+
+    #[test]
+    fn classifies_ssh_failures() {
+        assert_eq!(
+            code(
+                "ssh: Could not resolve hostname nosuch.invalid: Name or service not known",
+                Some(255)
+            ),
+            Some(Code::DnsFailure)
+        );
+        assert_eq!(
+            code(
+                "ssh: connect to host 127.0.0.1 port 2222: Connection refused",
+                Some(255)
+            ),
+            Some(Code::ConnectionRefused)
+        );
+        assert_eq!(
+            code(
+                "ssh: connect to host 10.1.1.1 port 22: Connection timed out",
+                Some(255)
+            ),
+            Some(Code::Timeout)
+        );
+        assert_eq!(
+            code(
+                "ssh: connect to host 10.1.1.1 port 22: No route to host",
+                Some(255)
+            ),
+            Some(Code::ConnectFailed)
+        );
+        assert_eq!(
+            code("Connection timed out during banner exchange", Some(255)),
+            Some(Code::Timeout)
+        );
+        assert_eq!(
+            code(
+                "debug1: Server host key: ssh-ed25519 SHA256:xyz\nHost key verification failed.",
+                Some(255)
+            ),
+            Some(Code::SshHostKeyUnknown)
+        );
+        assert_eq!(
+            code(
+                "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nOffending ED25519 key in /k:1\nHost key verification failed.",
+                Some(255)
+            ),
+            Some(Code::SshHostKeyChanged)
+        );
+        assert_eq!(
+            code(
+                "debug1: Offering public key: /k ED25519 SHA256:kk explicit\nroot@127.0.0.1: Permission denied (publickey).",
+                Some(255)
+            ),
+            Some(Code::SshAuthRefused)
+        );
+        assert_eq!(
+            code(
+                "kex_exchange_identification: Connection closed by remote host",
+                Some(255)
+            ),
+            Some(Code::SshError)
+        );
+    }
+
+    #[test]
+    fn classifies_remote_failures() {
+        let after = |remote: &str| {
+            format!(
+                "Authenticated to h ([h]:22) using \"publickey\".\ndebug1: Sending command: docker system dial-stdio\n{remote}"
+            )
+        };
+        assert_eq!(
+            code(&after("bash: line 1: docker: command not found"), Some(127)),
+            Some(Code::SshNoDocker)
+        );
+        assert_eq!(
+            code(&after("sh: 1: docker: not found"), None),
+            Some(Code::SshNoDocker)
+        );
+        assert_eq!(
+            code(
+                &after("docker: 'system dial-stdio' is not a docker command.\nSee 'docker --help'"),
+                Some(1)
+            ),
+            Some(Code::SshDialStdioUnsupported)
+        );
+        assert_eq!(
+            code(
+                &after(
+                    "failed to open the raw stream connection: dial unix /var/run/docker.sock: connect: permission denied"
+                ),
+                Some(1)
+            ),
+            Some(Code::SshSocketDenied)
+        );
+        assert_eq!(
+            code(
+                &after(
+                    "failed to open the raw stream connection: dial unix /var/run/docker.sock: connect: no such file or directory"
+                ),
+                Some(1)
+            ),
+            Some(Code::SshDaemonNotRunning)
+        );
+        assert_eq!(code(&after("something odd"), Some(3)), Some(Code::SshError));
+        assert_eq!(code(&after(""), Some(0)), None);
+    }
+
+    #[test]
+    fn fixes_name_the_host_and_fingerprint() {
+        let (_, _, f) = classify(
+            &log("debug1: Server host key: ssh-ed25519 SHA256:xyz\nHost key verification failed."),
+            &dest(),
+            Some(255),
+            5.0,
+        )
+        .unwrap();
+        assert!(f.message.contains("SHA256:xyz"), "{f:?}");
+        assert!(
+            f.fix
+                .contains("ssh-keyscan -p 2222 127.0.0.1 >> ~/.ssh/known_hosts"),
+            "{f:?}"
+        );
+        let (_, _, f) = classify(
+            &log("debug1: Offering public key: /k ED25519 SHA256:kk explicit\nroot@127.0.0.1: Permission denied (publickey)."),
+            &dest(),
+            Some(255),
+            5.0,
+        )
+        .unwrap();
+        assert!(f.message.contains("/k ED25519 SHA256:kk"), "{f:?}");
+        assert!(
+            f.fix.contains("ssh-copy-id -p 2222 root@127.0.0.1"),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn ssh_scheme() {
+        assert!(is_ssh("SSH://h"));
+        assert!(is_ssh(" ssh://u@h:1"));
+        assert!(!is_ssh("tcp://h"));
+        assert!(!is_ssh("ssh:/"));
+    }
+}
