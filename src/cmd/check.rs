@@ -15,6 +15,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<u8> {
+    crate::harden::no_core_dumps()?; // it may load keys: no core file of them
     let targets = crate::cmd::targets::resolve(env, &args.names)?;
     if targets.is_empty() {
         if args.json {

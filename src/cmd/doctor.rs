@@ -7,6 +7,7 @@ use crate::output;
 use crate::probe::{self, Status};
 
 pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
+    crate::harden::no_core_dumps()?; // it may load keys: no core file of them
     // resolve() fails for an unknown name, so there is exactly one.
     let target = crate::cmd::targets::resolve(env, std::slice::from_ref(&args.name))?.remove(0);
     let rt = super::check::runtime()?;
