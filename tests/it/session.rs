@@ -319,7 +319,7 @@ enum Pick {
 /// in front of the user's prompt, the real docker CLI inside reaches the
 /// test dockerd, a nested `dctx shell` is refused, and `exit` ends it all
 /// with the private dir gone.
-fn drive_shell(shell: &str, name: &str, pick: Pick, rc: (&str, &str)) {
+fn drive_shell(shell: &str, name: &str, pick: Pick, rc: (&str, &str), via_flag: bool) {
     let d = crate::support::dockerd();
     let sb = match pick {
         Pick::KeyringProfile => Sandbox::new().with_keyring(),
@@ -353,14 +353,32 @@ fn drive_shell(shell: &str, name: &str, pick: Pick, rc: (&str, &str)) {
     std::fs::create_dir_all(rc_path.parent().unwrap()).unwrap();
     std::fs::write(&rc_path, rc.1).unwrap();
     let run = runtime_dir(&sb);
+    // `--shell` beats $SHELL (which then names a shell that is not used).
     let shell_path = PathBuf::from(format!("/usr/bin/{shell}"));
+    let login_shell = if via_flag {
+        PathBuf::from("/bin/sh")
+    } else {
+        shell_path.clone()
+    };
+    let mut argv = vec![env!("CARGO_BIN_EXE_dctx"), "shell", name];
+    if via_flag {
+        argv.extend(["--shell", shell]);
+    }
     let t = Tmux::start(
         &sb,
-        &[("XDG_RUNTIME_DIR", &run), ("SHELL", &shell_path)],
-        &[env!("CARGO_BIN_EXE_dctx"), "shell", name],
+        &[("XDG_RUNTIME_DIR", &run), ("SHELL", &login_shell)],
+        &argv,
     );
     let marker = format!("(dctx:{name}) user-prompt");
     t.wait_for("the marked prompt", |s| s.contains(&marker));
+    // ^C at the prompt is the shell's business: it drops the line and
+    // prompts again; dctx stays (the commands below still run in it).
+    t.tmux(&["send-keys", "-l", "echo dropped-line"]);
+    t.wait_for("the typed line", |s| s.contains("echo dropped-line"));
+    t.keys("C-c");
+    t.wait_for("a fresh prompt after ^C", |s| {
+        s.matches(&marker).count() >= 2
+    });
     let dirs = leftovers(&run);
     assert_eq!(dirs.len(), 1, "no private dir while the shell runs");
     // Material only for a profile; a foreign context is selected by name.
@@ -371,9 +389,19 @@ fn drive_shell(shell: &str, name: &str, pick: Pick, rc: (&str, &str)) {
         s.contains(&format!("profile={name}")) || s.contains("rror")
     });
     assert!(
+        !screen.lines().any(|l| l.trim() == "dropped-line"),
+        "{screen}"
+    );
+    assert!(
         screen.lines().any(|l| l.trim() == d.version),
         "docker inside the shell did not reach the daemon:\n{screen}"
     );
+    if shell == "zsh" {
+        // Our ZDOTDIR was only for start-up: a zsh started in here reads
+        // the user's files again.
+        t.line("echo \"zdotdir=${ZDOTDIR-none}\"");
+        t.wait_for("ZDOTDIR restored", |s| s.contains("zdotdir=none"));
+    }
     t.line(&format!("{} shell {name}", env!("CARGO_BIN_EXE_dctx")));
     t.wait_for("the nesting guard", |s| {
         s.contains(&format!("already in a dctx shell for {name}"))
@@ -400,11 +428,12 @@ fn shell_bash_with_a_keyring_profile() {
             ".bashrc",
             "PS1='user-prompt$ '\nexport DOCKER_HOST=tcp://127.0.0.1:9\n",
         ),
+        false,
     );
 }
 
 #[test]
-fn shell_zsh_with_a_file_profile() {
+fn shell_zsh_with_a_file_profile_chosen_by_flag() {
     drive_shell(
         "zsh",
         "prod",
@@ -413,6 +442,7 @@ fn shell_zsh_with_a_file_profile() {
             ".zshrc",
             "PROMPT='user-prompt%# '\nexport DOCKER_HOST=tcp://127.0.0.1:9\n",
         ),
+        true,
     );
 }
 
@@ -426,5 +456,6 @@ fn shell_fish_with_a_docker_context() {
             ".config/fish/config.fish",
             "function fish_prompt; printf 'user-prompt> '; end\nset -gx DOCKER_HOST tcp://127.0.0.1:9\nset -g fish_greeting\n",
         ),
+        false,
     );
 }
