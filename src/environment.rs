@@ -15,6 +15,13 @@ pub struct Env {
     pub docker_config: Option<PathBuf>,
     pub docker_host: Option<String>,
     pub docker_context: Option<String>,
+    /// `DOCKER_TLS_VERIFY` (on for any non-empty value), `DOCKER_TLS`,
+    /// `DOCKER_CERT_PATH`: how docker's `default` context talks TLS.
+    pub docker_tls_verify: Option<String>,
+    pub docker_tls: Option<String>,
+    pub docker_cert_path: Option<PathBuf>,
+    /// The working directory, to make relative `DCTX_HOME`/`DOCKER_CONFIG` absolute.
+    pub cwd: Option<PathBuf>,
     pub shell: Option<String>,
     pub xdg_runtime_dir: Option<PathBuf>,
     pub tmp_dir: PathBuf,
@@ -39,6 +46,10 @@ impl Env {
             docker_config: var("DOCKER_CONFIG").map(PathBuf::from),
             docker_host: string("DOCKER_HOST"),
             docker_context: string("DOCKER_CONTEXT"),
+            docker_tls_verify: string("DOCKER_TLS_VERIFY"),
+            docker_tls: string("DOCKER_TLS"),
+            docker_cert_path: var("DOCKER_CERT_PATH").map(PathBuf::from),
+            cwd: std::env::current_dir().ok(),
             shell: string("SHELL"),
             xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
             tmp_dir: std::env::temp_dir(),
@@ -50,11 +61,13 @@ impl Env {
         }
     }
 
-    /// dctx's store root: `$DCTX_HOME`, else `<config dir>/dctx`.
+    /// dctx's store root: `$DCTX_HOME`, else `<config dir>/dctx`; always
+    /// absolute (it ends up in `DOCKER_CERT_PATH` and the keyring namespace).
     pub fn store_root(&self) -> Option<PathBuf> {
         self.dctx_home
             .clone()
             .or_else(|| self.config_dir.as_ref().map(|d| d.join("dctx")))
+            .map(|p| self.absolute(p))
     }
 
     /// The Docker CLI's config dir: `$DOCKER_CONFIG`, else `~/.docker`.
@@ -62,5 +75,13 @@ impl Env {
         self.docker_config
             .clone()
             .or_else(|| self.home.as_ref().map(|h| h.join(".docker")))
+            .map(|p| self.absolute(p))
+    }
+
+    fn absolute(&self, p: PathBuf) -> PathBuf {
+        match &self.cwd {
+            Some(cwd) if p.is_relative() => cwd.join(p),
+            _ => p,
+        }
     }
 }

@@ -1,9 +1,11 @@
-//! dctx: Docker TLS contexts. The data path runs one way:
-//! bundle → store (profile) → {docker context, shell env} → probe → output.
+//! dctx, the library: the domain (`targets`) over three stores (Docker's
+//! context store, dctx's records, the OS keyring), bundle import, PKI,
+//! probes and rendering. The command line (clap) lives in the binary only.
+//!
+//! bundle → targets (docker + store + keyring, transactions) →
+//! {shell env, probe → report} → output
 
 pub mod bundle;
-pub mod cli;
-pub mod cmd;
 pub mod docker;
 pub mod environment;
 pub mod exit;
@@ -14,3 +16,4 @@ pub mod probe;
 pub mod session;
 pub mod shell;
 pub mod store;
+pub mod targets;

@@ -1,9 +1,21 @@
+//! The dctx command line: clap types (`cli`) and one thin file per
+//! subcommand (`cmd`) over the library's domain.
+
 use std::process::ExitCode;
+
+mod cli;
+mod cmd;
+
+// The CLI reaches the library through the same `crate::` paths everywhere.
+#[allow(unused_imports)]
+use dctx::{
+    bundle, docker, environment, exit, harden, output, pki, probe, session, shell, store, targets,
+};
 
 fn main() -> ExitCode {
     // Dynamic completion: `COMPLETE=bash dctx …` answers and exits here.
-    clap_complete::CompleteEnv::with_factory(dctx::cli::command)
+    clap_complete::CompleteEnv::with_factory(cli::command)
         .completer("dctx")
         .complete();
-    dctx::cmd::main(std::env::args_os(), dctx::environment::Env::from_process())
+    cmd::main(std::env::args_os(), environment::Env::from_process())
 }

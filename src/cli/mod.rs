@@ -10,7 +10,8 @@ pub mod pki;
 
 const AFTER_HELP: &str = "\
 Exit status: 0 ok, 1 error, 2 usage, 3 check/doctor found a failing daemon.
-Environment: DCTX_HOME (dctx's store), DOCKER_CONFIG (Docker CLI config dir), NO_COLOR.";
+Environment: DCTX_HOME (dctx's store), DOCKER_CONFIG (Docker CLI config dir), NO_COLOR,
+DOCKER_HOST / DOCKER_CONTEXT (which context docker uses, exactly as docker decides).";
 
 /// Docker TLS contexts without the openssl folklore.
 ///
@@ -31,6 +32,8 @@ pub enum Command {
     Env(EnvArgs),
     /// Switch the Docker CLI's current context (`-` = previous, `default` = none).
     Use(UseArgs),
+    /// Print the name docker would use now (DOCKER_HOST > DOCKER_CONTEXT > currentContext).
+    Current(CurrentArgs),
     /// List profiles and Docker contexts.
     #[command(visible_alias = "list")]
     Ls(LsArgs),
@@ -39,6 +42,13 @@ pub enum Command {
     /// Remove a profile and the Docker context dctx created for it.
     #[command(visible_alias = "remove")]
     Rm(RmArgs),
+    /// Rename a profile or context (both stores, the current context, the keyring entry).
+    Mv(MvArgs),
+    /// Take a Docker context under management without rewriting it.
+    Adopt(AdoptArgs),
+    /// Change a profile's or context's endpoint, in both stores.
+    #[command(visible_alias = "edit")]
+    SetHost(SetHostArgs),
     /// Probe every daemon (or the named ones) in parallel and print a health table.
     Check(CheckArgs),
     /// Walk one daemon's connection layer by layer and explain each failure.
@@ -55,8 +65,22 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
+use crate::targets::Accepts;
+
+fn any_names() -> Vec<clap_complete::engine::CompletionCandidate> {
+    crate::cmd::complete::candidates(Accepts::Any, &[])
+}
+fn use_names() -> Vec<clap_complete::engine::CompletionCandidate> {
+    crate::cmd::complete::candidates(Accepts::Contexts, &["-"])
+}
+fn removable_names() -> Vec<clap_complete::engine::CompletionCandidate> {
+    crate::cmd::complete::candidates(Accepts::Removable, &[])
+}
 fn profile_names() -> Vec<clap_complete::engine::CompletionCandidate> {
-    crate::cmd::complete::profile_candidates()
+    crate::cmd::complete::candidates(Accepts::Profiles, &[])
+}
+fn foreign_names() -> Vec<clap_complete::engine::CompletionCandidate> {
+    crate::cmd::complete::candidates(Accepts::Foreign, &[])
 }
 
 #[derive(Debug, Args)]
@@ -64,7 +88,7 @@ fn profile_names() -> Vec<clap_complete::engine::CompletionCandidate> {
 pub struct AddArgs {
     /// Profile (and Docker context) name: [a-zA-Z0-9][a-zA-Z0-9_.+-]+, not `default`.
     pub name: String,
-    /// Bundle: .tar, .tar.gz/.tgz, .zip, directory, .p12/.pfx, `docker context export` tar, docker-machine dir.
+    /// Bundle: .tar, .tar.gz/.tgz, .zip, directory, .p12/.pfx, `docker context export` tar, docker-machine dir; `-` reads it from stdin.
     #[arg(short, long, value_name = "PATH", conflicts_with_all = ["ca", "cert", "key"])]
     pub bundle: Option<PathBuf>,
     /// CA certificate file (instead of --bundle).
@@ -76,7 +100,8 @@ pub struct AddArgs {
     /// Client private key file (instead of --bundle).
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
-    /// Daemon endpoint: tcp://host:2376, unix:///var/run/docker.sock. Defaults to the bundle's own.
+    /// Daemon endpoint: tcp://host:2376, unix:///var/run/docker.sock, ssh://user@host. Defaults to the
+    /// bundle's own, or with --replace the existing one.
     #[arg(short = 'H', long, value_name = "URL")]
     pub host: Option<String>,
     /// Env profile only: do not write a Docker context.
@@ -118,7 +143,7 @@ pub enum KeyStoreArg {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// Profile or context name.
-    #[arg(add = ArgValueCandidates::new(profile_names))]
+    #[arg(add = ArgValueCandidates::new(any_names))]
     pub name: String,
     /// The command and its arguments (after `--`).
     #[arg(
@@ -159,8 +184,9 @@ pub enum KeyCommand {
     },
 }
 
+/// `--shell`: the CLI mirror of `shell::ShellKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ShellKind {
+pub enum ShellArg {
     Bash,
     Zsh,
     Sh,
@@ -171,14 +197,29 @@ pub enum ShellKind {
     Nu,
 }
 
+impl From<ShellArg> for crate::shell::ShellKind {
+    fn from(s: ShellArg) -> Self {
+        use crate::shell::ShellKind as K;
+        match s {
+            ShellArg::Bash => K::Bash,
+            ShellArg::Zsh => K::Zsh,
+            ShellArg::Sh => K::Sh,
+            ShellArg::Fish => K::Fish,
+            ShellArg::Powershell => K::Powershell,
+            ShellArg::Cmd => K::Cmd,
+            ShellArg::Nu => K::Nu,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct EnvArgs {
-    /// Profile name.
-    #[arg(add = ArgValueCandidates::new(profile_names))]
+    /// Profile or context name (`default`: docker's built-in context).
+    #[arg(required_unless_present = "unset", add = ArgValueCandidates::new(any_names))]
     pub name: Option<String>,
     /// Shell syntax to print (default: from $SHELL, else sh).
     #[arg(long, value_enum)]
-    pub shell: Option<ShellKind>,
+    pub shell: Option<ShellArg>,
     /// Print code that undoes a previous `dctx env`.
     #[arg(long, short)]
     pub unset: bool,
@@ -186,22 +227,58 @@ pub struct EnvArgs {
 
 #[derive(Debug, Args)]
 pub struct UseArgs {
-    /// Context name, `-` for the previous one, `default` for none.
-    #[arg(add = ArgValueCandidates::new(profile_names))]
-    pub name: String,
+    /// Context name, `-` for the previous one, `default` for docker's own.
+    /// Without it: a picker on a terminal, else the names, one a line.
+    #[arg(add = ArgValueCandidates::new(use_names))]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct LsArgs {
-    /// Print JSON instead of a table.
+pub struct CurrentArgs {
+    /// Print JSON: the name and which variable or file decided it.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long, conflicts_with = "quiet")]
+    pub json: bool,
+    /// Print names only, one a line.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MvArgs {
+    /// Current name.
+    #[arg(add = ArgValueCandidates::new(removable_names))]
+    pub old: String,
+    /// New name.
+    pub new: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// A Docker context dctx does not manage yet (or a drifted profile: accept docker's version).
+    #[arg(add = ArgValueCandidates::new(foreign_names))]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SetHostArgs {
+    /// Profile or context name.
+    #[arg(add = ArgValueCandidates::new(removable_names))]
+    pub name: String,
+    /// New endpoint: tcp://HOST:PORT, unix:///PATH or ssh://[USER@]HOST[:PORT].
+    pub url: String,
+}
+
+#[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Profile or context name.
-    #[arg(add = ArgValueCandidates::new(profile_names))]
+    #[arg(add = ArgValueCandidates::new(any_names))]
     pub name: String,
     /// Print JSON.
     #[arg(long)]
@@ -210,18 +287,21 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Profile name(s).
-    #[arg(required = true, add = ArgValueCandidates::new(profile_names))]
+    /// Profile or context name(s): all of them are removed, or none.
+    #[arg(required = true, add = ArgValueCandidates::new(removable_names))]
     pub names: Vec<String>,
     /// Keep the Docker context, remove only dctx's profile.
     #[arg(long)]
     pub keep_context: bool,
+    /// Also remove Docker contexts dctx did not create.
+    #[arg(long, short)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Profiles / contexts to probe (default: all).
-    #[arg(add = ArgValueCandidates::new(profile_names))]
+    /// Profiles / contexts to probe (default: all, `default` included).
+    #[arg(add = ArgValueCandidates::new(any_names))]
     pub names: Vec<String>,
     /// Hard deadline per probe, seconds (connect + handshake + response).
     #[arg(long, default_value = "5", value_name = "SECS", value_parser = parse_timeout)]
@@ -237,7 +317,7 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// Profile or context name.
-    #[arg(add = ArgValueCandidates::new(profile_names))]
+    #[arg(add = ArgValueCandidates::new(any_names))]
     pub name: String,
     /// Hard deadline, seconds.
     #[arg(long, default_value = "5", value_name = "SECS", value_parser = parse_timeout)]

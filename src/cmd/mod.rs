@@ -10,17 +10,22 @@ use crate::environment::Env;
 use crate::exit;
 
 pub mod add;
+pub mod adopt;
 pub mod check;
 pub mod complete;
 pub mod completions;
+pub mod current;
 pub mod doctor;
 pub mod env;
 pub mod exec;
 pub mod key;
 pub mod ls;
+pub mod mv;
+pub mod pick;
 pub mod pki;
 pub mod rm;
 pub mod secrets;
+pub mod set_host;
 pub mod shell;
 pub mod show;
 pub mod targets;
@@ -29,7 +34,7 @@ pub mod use_;
 /// Parse, run, and map the outcome to an exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>, env: Env) -> ExitCode {
     let args: Vec<OsString> = args.into_iter().collect();
-    let parsed = match env_fast_path(&args) {
+    let parsed = match env_fast_path(&args).or_else(|| current_fast_path(&args)) {
         Some(cli) => Ok(cli),
         None => Cli::try_parse_from(args),
     };
@@ -77,11 +82,25 @@ pub fn env_fast_path(args: &[OsString]) -> Option<Cli> {
     })
 }
 
+/// `dctx current`, which prompts run on every line: the same shortcut.
+pub fn current_fast_path(args: &[OsString]) -> Option<Cli> {
+    match args {
+        [_, cmd] if cmd == "current" => Some(Cli {
+            command: Command::Current(crate::cli::CurrentArgs { json: false }),
+        }),
+        _ => None,
+    }
+}
+
 fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
     match cli.command {
         Command::Add(a) => add::run(a, env),
         Command::Env(a) => env::run(a, env),
         Command::Use(a) => use_::run(a, env),
+        Command::Current(a) => current::run(a, env),
+        Command::Mv(a) => mv::run(a, env),
+        Command::Adopt(a) => adopt::run(a, env),
+        Command::SetHost(a) => set_host::run(a, env),
         Command::Ls(a) => ls::run(a, env),
         Command::Show(a) => show::run(a, env),
         Command::Rm(a) => rm::run(a, env),
@@ -103,6 +122,11 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The domain object every command works through.
+pub fn targets(env: &Env) -> anyhow::Result<crate::targets::Targets> {
+    crate::targets::Targets::from_env(env)
+}
+
 /// Write to stdout, surfacing EPIPE as an error the caller maps to success.
 pub fn print(s: &str) -> anyhow::Result<()> {
     use std::io::Write;
@@ -110,4 +134,51 @@ pub fn print(s: &str) -> anyhow::Result<()> {
     out.write_all(s.as_bytes())?;
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(a: &[&str]) -> Vec<OsString> {
+        a.iter().map(OsString::from).collect()
+    }
+
+    /// `dctx env NAME` and `dctx current` skip building clap's command: they
+    /// must yield exactly what clap yields, and leave every other form to clap.
+    #[test]
+    fn fast_paths_are_what_clap_parses() {
+        for args in [
+            &["dctx", "env", "prod"][..],
+            &["dctx", "env", "a.b+c_d-1"][..],
+            &["dctx", "env", "help"][..],
+        ] {
+            let fast = env_fast_path(&os(args)).expect("fast path taken");
+            let clap = Cli::try_parse_from(args).unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{clap:?}"), "{args:?}");
+        }
+        let fast = current_fast_path(&os(&["dctx", "current"])).unwrap();
+        let clap = Cli::try_parse_from(["dctx", "current"]).unwrap();
+        assert_eq!(format!("{fast:?}"), format!("{clap:?}"));
+        for args in [
+            &["dctx", "env", "-u"][..],
+            &["dctx", "env", "--help"][..],
+            &["dctx", "env", "--"][..],
+            &["dctx", "env", "x"][..],
+            &["dctx", "env", "default"][..],
+            &["dctx", "env", "a/b"][..],
+            &["dctx", "env", "-prod"][..],
+            &["dctx", "env"][..],
+            &["dctx", "show", "prod"][..],
+            &["dctx", "env", "prod", "--shell", "fish"][..],
+        ] {
+            assert!(env_fast_path(&os(args)).is_none(), "{args:?}");
+        }
+        for args in [
+            &["dctx", "current", "--json"][..],
+            &["dctx", "currentx"][..],
+        ] {
+            assert!(current_fast_path(&os(args)).is_none(), "{args:?}");
+        }
+    }
 }

@@ -3,10 +3,9 @@
 use serde::Serialize;
 
 use crate::cli::ShowArgs;
-use crate::docker::DockerConfig;
 use crate::environment::Env;
 use crate::pki::CertInfo;
-use crate::store::{Store, TlsFiles, TlsMode};
+use crate::store::{TlsFiles, TlsMode};
 
 #[derive(Serialize)]
 struct CertView {
@@ -26,13 +25,15 @@ struct CertView {
 #[derive(Serialize)]
 struct View {
     name: String,
+    kind: crate::targets::Kind,
     endpoint: String,
+    source: crate::targets::Source,
     tls: TlsMode,
     tls_label: &'static str,
-    managed: bool,
     context: bool,
     cert_path: Option<String>,
     key: &'static str,
+    drift: Vec<serde_json::Value>,
     ca: Vec<CertView>,
     client_cert: Option<CertView>,
 }
@@ -60,59 +61,42 @@ fn certs(pem_bytes: Option<&[u8]>) -> Vec<CertInfo> {
 }
 
 pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<u8> {
-    let store = Store::from_env(env)?;
-    let docker = DockerConfig::from_env(env).ok();
-    let (endpoint, tls, managed, context, files, cert_path, key) = if store.exists(&args.name) {
-        let p = store.load(&args.name)?;
-        let files = store.read_tls(&args.name)?;
-        let key = match (p.has_key, p.key_store) {
-            (false, _) => "none",
-            (true, crate::store::KeyStore::File) => "file (key.pem, 0600)",
-            (true, crate::store::KeyStore::Keyring) => "OS keyring",
-        };
-        let dir = p
-            .tls
-            .uses_tls()
-            .then(|| store.profile_dir(&p.name).display().to_string());
-        (p.host, p.tls, true, p.context, files, dir, key)
-    } else if let Some(ctx) = docker
-        .as_ref()
-        .map(|d| d.read_context(&args.name))
-        .transpose()?
-        .flatten()
+    let t = super::targets(env)?;
+    let e = t.entry(&args.name)?;
+    if let Some(err) = &e.error
+        && !e.context
     {
-        let d = docker.as_ref().expect("checked above");
-        let files = d.read_tls(&args.name)?;
-        let mode = super::ls::foreign_mode(&ctx.host, ctx.skip_verify, &files);
-        let key = if files.key.is_some() {
-            "file (Docker context)"
-        } else {
-            "none"
-        };
-        let dir = files
-            .cert
-            .as_ref()
-            .map(|_| d.tls_dir(&args.name).display().to_string());
-        (ctx.host, mode, false, true, files, dir, key)
-    } else {
-        anyhow::bail!(
-            "no profile or Docker context named {:?} (see `dctx ls`)",
-            args.name
-        );
+        anyhow::bail!("{}: {err} (`dctx rm {}` removes it)", e.name, e.name);
+    }
+    let files = match &e.cert_path {
+        Some(dir) if e.mode.uses_tls() => crate::store::read_pems(dir)?,
+        _ => TlsFiles {
+            ca: None,
+            cert: None,
+            key: None,
+        },
+    };
+    let key = match e.key_store {
+        Some(crate::store::KeyStore::Keyring) => "OS keyring",
+        Some(_) if e.context => "file (key.pem in the Docker context, 0600)",
+        Some(_) => "file (key.pem, 0600)",
+        None => "none",
     };
     let TlsFiles { mut ca, cert, .. } = files;
-    if tls == TlsMode::SystemRoots {
+    if e.mode == TlsMode::SystemRoots {
         ca = None; // a snapshot of the system roots, not the profile's own CA
     }
     let v = View {
-        name: args.name.clone(),
-        endpoint,
-        tls,
-        tls_label: tls.label(),
-        managed,
-        context,
-        cert_path,
+        name: e.name.clone(),
+        kind: e.kind,
+        endpoint: e.endpoint.clone(),
+        source: e.source,
+        tls: e.mode,
+        tls_label: e.mode.label(),
+        context: e.context,
+        cert_path: e.cert_path.as_ref().map(|p| p.display().to_string()),
         key,
+        drift: e.drift.iter().map(|d| d.to_json(&e.name)).collect(),
         ca: certs(ca.as_deref())
             .iter()
             .map(|c| view(c, env.now))
@@ -123,18 +107,33 @@ pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<u8> {
         super::print(&crate::output::json(&v)?)?;
         return Ok(crate::exit::OK);
     }
+    let san = crate::output::sanitize;
     let mut out = format!(
         "Name:      {}\nEndpoint:  {}\nTLS:       {}\nContext:   {}\nKey:       {}\n",
-        v.name,
-        v.endpoint,
+        san(&v.name),
+        san(&v.endpoint),
         v.tls_label,
-        match (v.managed, v.context) {
-            (true, true) => "Docker context written by dctx",
-            (true, false) => "none (env-only profile)",
-            _ => "Docker context not created by dctx",
+        match (
+            e.kind,
+            e.context,
+            e.profile.as_ref().is_some_and(|p| p.adopted)
+        ) {
+            (crate::targets::Kind::Default, _, _) =>
+                "docker's built-in default (DOCKER_HOST, else the local socket)",
+            (crate::targets::Kind::Foreign, _, _) => "Docker context not managed by dctx",
+            (_, true, true) => "Docker context adopted by dctx",
+            (_, true, false) => "Docker context written by dctx",
+            _ => "none (env-only profile)",
         },
         v.key
     );
+    for d in &e.drift {
+        out += &format!(
+            "Drift:     {}\n           fix: {}\n",
+            d.message(),
+            d.fix(&e.name)
+        );
+    }
     if let Some(p) = &v.cert_path {
         out += &format!("Cert path: {p}\n");
     }

@@ -1,20 +1,24 @@
-//! The Docker CLI's own files: the context store and config.json.
+//! The Docker CLI's own files, the truth for every endpoint: the context
+//! store and config.json. Reading only; changes are staged as bytes here and
+//! applied by `targets::txn`.
 //!
 //! ```text
-//! $DOCKER_CONFIG/config.json                         0600, currentContext + the user's keys
+//! $DOCKER_CONFIG/config.json                         currentContext + the user's keys
 //! $DOCKER_CONFIG/contexts/meta/<sha256(name)>/meta.json   0644
 //! $DOCKER_CONFIG/contexts/tls/<sha256(name)>/docker/{ca,cert,key}.pem  0600, dirs 0700
 //! ```
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::store::atomic::{self, Lock, PRIVATE_DIR, PRIVATE_FILE, PUBLIC_DIR, PUBLIC_FILE};
-use crate::store::{TlsFiles, read_pems, write_pems};
+use crate::store::atomic::{self, Lock, PRIVATE_DIR};
+use crate::store::{TlsFiles, read_pems};
 
 /// Key inside a context's `Metadata` that marks it as written by dctx.
 pub const DCTX_KEY: &str = "dctx";
@@ -29,20 +33,88 @@ pub struct ContextMeta {
 }
 
 impl ContextMeta {
-    /// Written by dctx (so `rm` may delete it and `ls` shows it as a profile).
-    pub fn managed(&self) -> bool {
+    /// Carries dctx's marker in its Metadata (written by some dctx store).
+    pub fn marked(&self) -> bool {
         self.metadata.contains_key(DCTX_KEY)
+    }
+}
+
+/// Which TLS files a context has (from `stat`, nothing is read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TlsPresence {
+    pub ca: bool,
+    pub cert: bool,
+    pub key: bool,
+}
+
+impl TlsPresence {
+    pub fn any(self) -> bool {
+        self.ca || self.cert || self.key
+    }
+
+    pub fn of_dir(dir: &Path) -> Self {
+        TlsPresence {
+            ca: dir.join("ca.pem").exists(),
+            cert: dir.join("cert.pem").exists(),
+            key: dir.join("key.pem").exists(),
+        }
     }
 }
 
 /// The context store id: lower-case hex SHA-256 of the name (what docker uses).
 pub fn context_id(name: &str) -> String {
-    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, name.as_bytes()).as_ref())
+    crate::store::sha256_hex(name.as_bytes())
 }
 
 #[derive(Debug, Clone)]
 pub struct DockerConfig {
     pub dir: PathBuf,
+}
+
+/// config.json as the docker CLI keeps it, with every value verbatim
+/// (numbers too) and the key order kept.
+pub struct ConfigFile {
+    /// The real file (through a dotfiles symlink).
+    pub path: PathBuf,
+    entries: indexmap::IndexMap<String, Box<RawValue>>,
+    /// Mode and owner to keep when rewriting it.
+    pub mode: u32,
+    pub owner: Option<(u32, u32)>,
+}
+
+impl ConfigFile {
+    pub fn current_context(&self) -> Option<String> {
+        let raw = self.entries.get("currentContext")?;
+        serde_json::from_str::<String>(raw.get())
+            .ok()
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The file's bytes with `currentContext` set (or, with `None`, removed).
+    pub fn with_current(&self, name: Option<&str>) -> Vec<u8> {
+        let mut entries = self.entries.clone();
+        match name {
+            Some(n) => {
+                let v = RawValue::from_string(serde_json::to_string(n).expect("a string"))
+                    .expect("valid JSON");
+                entries.insert("currentContext".into(), v);
+            }
+            None => {
+                entries.shift_remove("currentContext");
+            }
+        }
+        // Tab-indented like the docker CLI's json.MarshalIndent(…, "", "\t");
+        // nested values keep their own text.
+        let mut out = String::from("{");
+        for (i, (k, v)) in entries.iter().enumerate() {
+            out.push_str(if i == 0 { "\n\t" } else { ",\n\t" });
+            out.push_str(&serde_json::to_string(k).expect("a string"));
+            out.push_str(": ");
+            out.push_str(v.get());
+        }
+        out.push_str(if entries.is_empty() { "}" } else { "\n}" });
+        out.into_bytes()
+    }
 }
 
 impl DockerConfig {
@@ -56,57 +128,62 @@ impl DockerConfig {
             .context("cannot find the Docker config dir: set HOME or DOCKER_CONFIG")
     }
 
-    fn meta_dir(&self, name: &str) -> PathBuf {
+    pub fn meta_dir(&self, name: &str) -> PathBuf {
         self.dir.join("contexts/meta").join(context_id(name))
+    }
+
+    /// `contexts/tls/<id>`: every endpoint's TLS files of one context.
+    pub fn tls_root(&self, name: &str) -> PathBuf {
+        self.dir.join("contexts/tls").join(context_id(name))
     }
 
     /// Where docker keeps the context's ca.pem / cert.pem / key.pem.
     pub fn tls_dir(&self, name: &str) -> PathBuf {
-        self.dir
-            .join("contexts/tls")
-            .join(context_id(name))
-            .join("docker")
+        self.tls_root(name).join("docker")
     }
 
     /// Serialises dctx writers of this Docker config (docker itself takes no lock).
     pub fn lock(&self) -> anyhow::Result<Lock> {
         atomic::create_dir(&self.dir, PRIVATE_DIR)
             .with_context(|| format!("creating {}", self.dir.display()))?;
-        Lock::acquire(&self.dir.join(".dctx.lock")).context("locking the Docker config dir")
+        Lock::acquire(&self.dir.join(".dctx.lock"))
+            .with_context(|| format!("locking {}", self.dir.join(".dctx.lock").display()))
     }
 
-    /// Write (or replace) a context: TLS files first, then meta.json, so docker
-    /// never sees a context whose certificates are missing.
-    pub fn write_context(&self, meta: &ContextMeta, tls: &TlsFiles) -> anyhow::Result<()> {
-        let tls_dir = self.tls_dir(&meta.name);
-        let tls_root = tls_dir.parent().expect("tls dir has a parent");
-        // Never leave a stale key behind: clear what the old context had.
-        match fs::remove_dir_all(tls_root) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(anyhow::Error::new(e).context("removing old context TLS files")),
-        }
-        if tls.ca.is_some() || tls.cert.is_some() || tls.key.is_some() {
-            atomic::create_dir(&self.dir.join("contexts/tls"), PRIVATE_DIR)?;
-            atomic::create_dir(tls_root, PRIVATE_DIR)?;
-            atomic::create_dir(&tls_dir, PRIVATE_DIR)?;
-            write_pems(&tls_dir, tls)?;
-        }
-        let meta_dir = self.meta_dir(&meta.name);
-        atomic::create_dir(&self.dir.join("contexts"), PUBLIC_DIR)?;
-        atomic::create_dir(&self.dir.join("contexts/meta"), PUBLIC_DIR)?;
-        atomic::create_dir(&meta_dir, PUBLIC_DIR)?;
+    /// A new context's meta.json.
+    pub fn meta_json(
+        name: &str,
+        host: &str,
+        skip_verify: bool,
+        metadata: &Map<String, Value>,
+    ) -> Vec<u8> {
         let json = serde_json::json!({
-            "Name": meta.name,
-            "Metadata": meta.metadata,
-            "Endpoints": {"docker": {"Host": meta.host, "SkipTLSVerify": meta.skip_verify}},
+            "Name": name,
+            "Metadata": metadata,
+            "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": skip_verify}},
         });
-        atomic::write(
-            &meta_dir.join("meta.json"),
-            &serde_json::to_vec(&json)?,
-            PUBLIC_FILE,
-        )
-        .with_context(|| format!("writing Docker context {}", meta.name))
+        serde_json::to_vec(&json).expect("json")
+    }
+
+    /// The existing meta.json of `name` with a new name and/or docker host,
+    /// every other field kept (other endpoints, Metadata).
+    pub fn edited_meta(
+        &self,
+        name: &str,
+        new_name: Option<&str>,
+        new_host: Option<&str>,
+    ) -> anyhow::Result<Vec<u8>> {
+        let path = self.meta_dir(name).join("meta.json");
+        let data = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let mut v: Value = serde_json::from_slice(&data)
+            .with_context(|| format!("{} is not valid JSON", path.display()))?;
+        if let Some(n) = new_name {
+            v["Name"] = Value::String(n.into());
+        }
+        if let Some(h) = new_host {
+            v["Endpoints"]["docker"]["Host"] = Value::String(h.into());
+        }
+        Ok(serde_json::to_vec(&v)?)
     }
 
     /// Read one context, `None` when it does not exist.
@@ -130,94 +207,63 @@ impl DockerConfig {
         read_pems(&self.tls_dir(name))
     }
 
-    pub fn remove_context(&self, name: &str) -> anyhow::Result<()> {
-        for dir in [
-            self.meta_dir(name),
-            self.dir.join("contexts/tls").join(context_id(name)),
-        ] {
-            match fs::remove_dir_all(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(
-                        anyhow::Error::new(e).context(format!("removing {}", dir.display()))
-                    );
-                }
-            }
-        }
-        Ok(())
+    pub fn tls_presence(&self, name: &str) -> TlsPresence {
+        TlsPresence::of_dir(&self.tls_dir(name))
     }
 
-    fn config_path(&self) -> PathBuf {
+    fn config_link(&self) -> PathBuf {
         self.dir.join("config.json")
     }
 
-    /// config.json as an ordered JSON object (empty when missing).
-    fn read_config(&self) -> anyhow::Result<Map<String, Value>> {
-        let path = self.config_path();
-        match fs::read(&path) {
-            Ok(data) if data.iter().all(u8::is_ascii_whitespace) => Ok(Map::new()),
-            Ok(data) => match serde_json::from_slice(&data) {
-                Ok(Value::Object(m)) => Ok(m),
-                Ok(_) => anyhow::bail!("{} is not a JSON object; not touching it", path.display()),
-                Err(e) => anyhow::bail!(
-                    "{} is not valid JSON ({e}); not touching it",
-                    path.display()
-                ),
-            },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Map::new()),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
-        }
+    /// config.json (empty when missing), read through a symlink.
+    pub fn config(&self) -> anyhow::Result<ConfigFile> {
+        let link = self.config_link();
+        // A dotfiles manager's symlink: write through it, never replace it.
+        let path = match fs::canonicalize(&link) {
+            Ok(p) => p,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => link.clone(),
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("reading {}", link.display())));
+            }
+        };
+        let (entries, mode, owner) = match fs::read(&path) {
+            Ok(data) => {
+                let meta = fs::metadata(&path)?;
+                let entries = if data.iter().all(u8::is_ascii_whitespace) {
+                    indexmap::IndexMap::new()
+                } else {
+                    serde_json::from_slice(&data).map_err(|e| {
+                        anyhow::anyhow!(
+                            "{} is not a valid JSON object ({e}); not touching it",
+                            path.display()
+                        )
+                    })?
+                };
+                (
+                    entries,
+                    meta.mode() & 0o7777,
+                    Some((meta.uid(), meta.gid())),
+                )
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                (indexmap::IndexMap::new(), atomic::PRIVATE_FILE, None)
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("reading {}", path.display())));
+            }
+        };
+        Ok(ConfigFile {
+            path,
+            entries,
+            mode,
+            owner,
+        })
     }
 
     /// `currentContext` from config.json (None = docker's `default`).
     pub fn current_context(&self) -> Option<String> {
-        self.read_config()
-            .ok()?
-            .get("currentContext")?
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
+        self.config().ok()?.current_context()
     }
-
-    /// Set (or with `None`, remove) `currentContext`, keeping every other key
-    /// and its order. Returns the previous value. Caller holds the lock.
-    pub fn set_current_context(&self, name: Option<&str>) -> anyhow::Result<Option<String>> {
-        let mut cfg = self.read_config()?;
-        let previous = cfg
-            .get("currentContext")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned);
-        match name {
-            Some(n) => {
-                cfg.insert("currentContext".into(), Value::String(n.into()));
-            }
-            None => {
-                cfg.shift_remove("currentContext");
-            }
-        }
-        atomic::create_dir(&self.dir, PRIVATE_DIR)?;
-        atomic::write(
-            &self.config_path(),
-            &to_docker_json(&Value::Object(cfg))?,
-            PRIVATE_FILE,
-        )
-        .with_context(|| format!("writing {}", self.config_path().display()))?;
-        Ok(previous)
-    }
-}
-
-/// Tab-indented, like the docker CLI's own `json.MarshalIndent(…, "", "\t")`.
-fn to_docker_json(v: &Value) -> anyhow::Result<Vec<u8>> {
-    use serde::Serialize;
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(
-        &mut out,
-        serde_json::ser::PrettyFormatter::with_indent(b"\t"),
-    );
-    v.serialize(&mut ser)?;
-    Ok(out)
 }
 
 fn read_meta(path: &Path) -> anyhow::Result<Option<ContextMeta>> {
@@ -235,4 +281,27 @@ fn read_meta(path: &Path) -> anyhow::Result<Option<ContextMeta>> {
         skip_verify: ep["SkipTLSVerify"].as_bool().unwrap_or(false),
         metadata: v["Metadata"].as_object().cloned().unwrap_or_default(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_keeps_numbers_order_and_nested_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "{\n\t\"auths\": {\"r\": {\"auth\": \"eA==\"}},\n\t\"big\": 12345678901234567890123,\n\t\"currentContext\": \"a\",\n\t\"z\": 1.50\n}";
+        fs::write(dir.path().join("config.json"), text).unwrap();
+        let d = DockerConfig::new(dir.path().to_path_buf());
+        let c = d.config().unwrap();
+        assert_eq!(c.current_context().as_deref(), Some("a"));
+        let out = String::from_utf8(c.with_current(Some("b"))).unwrap();
+        assert_eq!(
+            out,
+            "{\n\t\"auths\": {\"r\": {\"auth\": \"eA==\"}},\n\t\"big\": 12345678901234567890123,\n\t\"currentContext\": \"b\",\n\t\"z\": 1.50\n}"
+        );
+        let out = String::from_utf8(c.with_current(None)).unwrap();
+        assert!(!out.contains("currentContext"), "{out}");
+        assert!(out.contains("12345678901234567890123"), "{out}");
+    }
 }

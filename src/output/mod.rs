@@ -58,3 +58,22 @@ pub fn days_phrase(not_after: i64, now: i64) -> String {
 pub fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(v)? + "\n")
 }
+
+/// Text from files, bundles or daemons made safe for a terminal: control
+/// characters (ESC sequences, CR, newlines) are shown escaped, never sent.
+pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}

@@ -39,6 +39,9 @@ pub enum Code {
     SkipVerify,
     ApiError,
     NotDocker,
+    /// dctx's record and Docker's context store disagree; what docker would
+    /// use was probed (see `dctx show NAME`).
+    Drift,
 }
 
 impl Code {
@@ -72,6 +75,7 @@ impl Code {
             Code::SkipVerify => "skip-verify",
             Code::ApiError => "api-error",
             Code::NotDocker => "not-docker",
+            Code::Drift => "drift",
         }
     }
 }

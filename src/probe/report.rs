@@ -148,7 +148,7 @@ impl StepKind {
     /// The step a finding code belongs to (doctor prints each fix under its step).
     pub fn of(code: Code) -> StepKind {
         match code {
-            Code::InvalidProfile | Code::UnsupportedEndpoint | Code::SkipVerify => {
+            Code::InvalidProfile | Code::UnsupportedEndpoint | Code::SkipVerify | Code::Drift => {
                 StepKind::Profile
             }
             Code::KeyMismatch
@@ -223,6 +223,50 @@ pub struct Report {
 }
 
 impl Report {
+    /// A target that could not even be probed (unreadable record, missing
+    /// keyring entry): one failing row, with every step skipped.
+    pub fn unprobed(name: &str, endpoint: &str, message: String, fix: String) -> Report {
+        let mut steps: Vec<Step> = StepKind::ALL
+            .iter()
+            .map(|k| Step::new(*k, StepState::Skip, "not reached"))
+            .collect();
+        steps[0] = Step::new(StepKind::Profile, StepState::Fail, message.clone());
+        Report {
+            name: name.to_string(),
+            endpoint: endpoint.to_string(),
+            status: Status::Fail,
+            latency_ms: None,
+            docker: None,
+            server_cert: None,
+            client_cert: None,
+            findings: vec![Finding::error(Code::InvalidProfile, message, fix)],
+            steps,
+        }
+    }
+
+    /// Add findings found outside the probe (drift) and settle the status.
+    pub fn add_findings(&mut self, fs: impl IntoIterator<Item = Finding>) {
+        for f in fs {
+            if !self.has(f.code) {
+                if let Some(step) = self
+                    .steps
+                    .iter_mut()
+                    .find(|s| s.step == StepKind::for_finding(&f))
+                    && step.state == StepState::Ok
+                {
+                    step.state = if f.severity == Severity::Error {
+                        StepState::Fail
+                    } else {
+                        StepState::Warn
+                    };
+                    step.detail = format!("{}; {}", step.detail, f.message);
+                }
+                self.findings.push(f);
+            }
+        }
+        self.status = Status::from_findings(&self.findings);
+    }
+
     /// The first finding worth showing in a one-line summary (errors first).
     pub fn first_finding(&self) -> Option<&Finding> {
         [Severity::Error, Severity::Warning, Severity::Info]

@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use crate::cli::ShellKind;
+use crate::shell::ShellKind;
 use crate::shell::{Change, fish_quote, posix_quote, render};
 
 /// The shells that get a prompt marker; any other gets the variables only.

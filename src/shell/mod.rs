@@ -2,7 +2,32 @@
 //! `eval $(dctx env x)` (unquoted) joins all lines into one; the how-to
 //! comment therefore comes last.
 
-use crate::cli::ShellKind;
+/// The shells `dctx env` speaks (the CLI has its own clap mirror).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShellKind {
+    Bash,
+    Zsh,
+    Sh,
+    Fish,
+    Powershell,
+    Cmd,
+    Nu,
+}
+
+impl ShellKind {
+    /// The name `--shell` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            ShellKind::Bash => "bash",
+            ShellKind::Zsh => "zsh",
+            ShellKind::Sh => "sh",
+            ShellKind::Fish => "fish",
+            ShellKind::Powershell => "powershell",
+            ShellKind::Cmd => "cmd",
+            ShellKind::Nu => "nu",
+        }
+    }
+}
 
 /// One change to the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]

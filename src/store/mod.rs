@@ -1,14 +1,17 @@
-//! dctx's own store: one directory per profile holding `profile.json` and,
-//! for TLS profiles, `ca.pem`/`cert.pem`/`key.pem` (the DOCKER_CERT_PATH
-//! that `dctx env` prints).
+//! dctx's own records: what Docker's context store has no place for. One
+//! directory per profile holding `profile.json`; the PEM files live here
+//! only for profiles without a Docker context (env-only, keyring): where a
+//! context exists its TLS files are Docker's, never copied.
 //!
 //! ```text
 //! $DCTX_HOME/            0700
-//!   .lock
+//!   .lock  journal.json  state.json
 //!   profiles/<name>/     0700
 //!     profile.json       0600
-//!     ca.pem cert.pem key.pem   0600
+//!     ca.pem cert.pem [key.pem]   0600   (no Docker context only)
 //! ```
+//!
+//! Writes go through `targets::txn` (all-or-nothing across the stores).
 
 pub mod atomic;
 pub mod keyring;
@@ -38,6 +41,8 @@ pub enum TlsMode {
     Plain,
     /// unix:// socket (local; TLS does not apply).
     Unix,
+    /// ssh:// (docker runs `ssh HOST docker system dial-stdio`; TLS does not apply).
+    Ssh,
 }
 
 impl TlsMode {
@@ -49,16 +54,17 @@ impl TlsMode {
             TlsMode::SystemRoots => "TLS, system roots",
             TlsMode::Plain => "PLAINTEXT",
             TlsMode::Unix => "unix socket",
+            TlsMode::Ssh => "ssh",
         }
     }
 
     pub fn uses_tls(self) -> bool {
-        !matches!(self, TlsMode::Plain | TlsMode::Unix)
+        !matches!(self, TlsMode::Plain | TlsMode::Unix | TlsMode::Ssh)
     }
 
     /// Weaker than full mTLS over TCP.
     pub fn is_weak(self) -> bool {
-        !matches!(self, TlsMode::Mtls | TlsMode::Unix)
+        !matches!(self, TlsMode::Mtls | TlsMode::Unix | TlsMode::Ssh)
     }
 }
 
@@ -98,6 +104,25 @@ pub struct Profile {
     /// Where the material came from (for `show`).
     #[serde(default)]
     pub source: Option<String>,
+    /// SHA-256 of each TLS file as dctx wrote (or adopted) it: a file that
+    /// differs later was changed outside dctx (drift).
+    #[serde(default)]
+    pub files: std::collections::BTreeMap<String, String>,
+    /// Taken under management by `dctx adopt` (the context was not written by dctx).
+    #[serde(default)]
+    pub adopted: bool,
+}
+
+impl Profile {
+    /// The bytes of profile.json.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("a profile serializes")
+    }
+}
+
+/// Lower-case hex SHA-256 (drift fingerprints of TLS files).
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref())
 }
 
 /// `[a-zA-Z0-9][a-zA-Z0-9<extra>]*`: safe as a file name, never `..` or `/`.
@@ -166,8 +191,9 @@ impl Store {
             .with_context(|| format!("locking {}", self.root.display()))
     }
 
+    /// A profile dir of that name exists (its profile.json may be unreadable).
     pub fn exists(&self, name: &str) -> bool {
-        self.profile_dir(name).join("profile.json").is_file()
+        self.profile_dir(name).is_dir()
     }
 
     /// Read exactly one profile.json (the `env` hot path).
@@ -180,82 +206,24 @@ impl Store {
         serde_json::from_slice(&data).with_context(|| format!("{} is corrupt", path.display()))
     }
 
-    /// Names of all profiles, sorted; no file is parsed.
+    /// Names of all profile dirs, sorted; no file is parsed. A dir whose
+    /// profile.json is missing or corrupt is still listed (one failing row,
+    /// removable), but never a name dctx could not have made.
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(self.profiles_dir())
             .into_iter()
             .flatten()
             .flatten()
-            .filter(|e| e.path().join("profile.json").is_file())
+            .filter(|e| e.path().is_dir())
             .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| validate_name(n).is_ok())
             .collect();
         names.sort();
         names
     }
 
-    pub fn list(&self) -> anyhow::Result<Vec<Profile>> {
-        self.names().iter().map(|n| self.load(n)).collect()
-    }
-
-    /// Write a profile and its PEM files into a fresh dir, then swap it in:
-    /// a reader never sees half a profile. Caller holds the lock.
-    pub fn save(&self, profile: &Profile, files: &TlsFiles) -> anyhow::Result<()> {
-        let profiles = self.profiles_dir();
-        atomic::create_dir(&profiles, atomic::PRIVATE_DIR)?;
-        let final_dir = self.profile_dir(&profile.name);
-        let staging = profiles.join(format!(".{}.new-{}", profile.name, std::process::id()));
-        let _ = fs::remove_dir_all(&staging);
-        atomic::create_dir(&staging, atomic::PRIVATE_DIR)?;
-        let write_all = || -> anyhow::Result<()> {
-            write_pems(&staging, files)?;
-            let json = serde_json::to_vec_pretty(profile)?;
-            atomic::write(&staging.join("profile.json"), &json, atomic::PRIVATE_FILE)?;
-            Ok(())
-        };
-        if let Err(e) = write_all() {
-            let _ = fs::remove_dir_all(&staging);
-            return Err(e.context(format!("writing profile {}", profile.name)));
-        }
-        // Swap: move any old dir aside, move the new one in, drop the old.
-        let old = profiles.join(format!(".{}.old-{}", profile.name, std::process::id()));
-        let had_old = final_dir.exists();
-        if had_old {
-            fs::rename(&final_dir, &old)?;
-        }
-        if let Err(e) = fs::rename(&staging, &final_dir) {
-            if had_old {
-                let _ = fs::rename(&old, &final_dir);
-            }
-            let _ = fs::remove_dir_all(&staging);
-            return Err(anyhow::Error::new(e).context("installing profile"));
-        }
-        if had_old {
-            let _ = fs::remove_dir_all(&old);
-        }
-        atomic::sync_dir(&profiles)?;
-        Ok(())
-    }
-
-    /// Rewrite only profile.json (e.g. after a key move). Caller holds the lock.
-    pub fn update(&self, profile: &Profile) -> anyhow::Result<()> {
-        let json = serde_json::to_vec_pretty(profile)?;
-        atomic::write(
-            &self.profile_dir(&profile.name).join("profile.json"),
-            &json,
-            atomic::PRIVATE_FILE,
-        )?;
-        Ok(())
-    }
-
     pub fn read_tls(&self, name: &str) -> anyhow::Result<TlsFiles> {
         read_pems(&self.profile_dir(name))
-    }
-
-    pub fn remove(&self, name: &str) -> anyhow::Result<()> {
-        let dir = self.profile_dir(name);
-        fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-        atomic::sync_dir(&self.profiles_dir())?;
-        Ok(())
     }
 }
 

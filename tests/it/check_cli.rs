@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crate::support::{Sandbox, assert_success, dockerd};
 
 fn sandbox_with_prod() -> Sandbox {
-    let sb = Sandbox::new();
+    let sb = Sandbox::new().with_local_daemon();
     sb.add_client_profile("prod", &[]);
     sb
 }
@@ -33,7 +33,13 @@ fn healthy_profile_is_ok_with_the_real_server_version() {
     let d = dockerd();
     let sb = sandbox_with_prod();
     let v = run_json(&sb, &["check", "--json"], 0);
-    let r = &v.as_array().unwrap()[0];
+    // docker's `default` comes first (as in `docker context ls`), here
+    // through DOCKER_HOST at the same daemon's unix socket.
+    let def = &v.as_array().unwrap()[0];
+    assert_eq!(def["name"], "default");
+    assert_eq!(def["status"], "ok", "{def:#}");
+    assert_eq!(def["docker"]["version"], d.version.as_str());
+    let r = &v.as_array().unwrap()[1];
     assert_eq!(r["name"], "prod");
     assert_eq!(r["status"], "ok", "{r:#}");
     assert_eq!(r["docker"]["version"], d.version.as_str());
@@ -218,7 +224,7 @@ fn keyring_profiles_are_probed_with_the_key_in_memory() {
 #[test]
 fn weaker_modes_are_flagged_by_check() {
     let d = dockerd();
-    let sb = Sandbox::new();
+    let sb = Sandbox::new().with_local_daemon();
     let dir = sb.client_bundle();
     sb.add_client_profile("unverified", &["--skip-verify"]);
     let socket = format!("unix://{}", d.socket.display());
@@ -322,7 +328,7 @@ fn progress_and_colour_only_on_a_terminal() {
     assert_success(&out, "script dctx check");
     let tty = String::from_utf8_lossy(&out.stdout);
     assert!(
-        tty.contains("probing… 0/1") || tty.contains("probing… 1/1"),
+        tty.contains("probing… 1/2") || tty.contains("probing… 2/2"),
         "{tty:?}"
     );
     assert!(tty.contains("\x1b["), "no terminal styling: {tty:?}");
@@ -352,8 +358,31 @@ fn named_targets_ignore_unrelated_profiles() {
         .output()
         .unwrap();
     assert_success(&out, "exec prod next to a corrupt profile");
-    // Checking everything does report the corrupt one.
-    let (code, err) = sb.fails(&["check"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("corrupt"), "{err}");
+    // Checking everything reports the corrupt one as one failing row; the
+    // others are still probed.
+    let v = run_json(&sb, &["check", "--json"], 3);
+    let rows = v.as_array().unwrap();
+    let other = rows.iter().find(|r| r["name"] == "other").unwrap();
+    assert_eq!(other["status"], "fail");
+    let finding = other["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "invalid-profile")
+        .unwrap_or_else(|| panic!("{other:#}"));
+    assert!(
+        finding["message"].as_str().unwrap().contains("is corrupt"),
+        "{other:#}"
+    );
+    let prod = rows.iter().find(|r| r["name"] == "prod").unwrap();
+    assert_eq!(prod["status"], "ok");
+    // ls shows it as one failing row too, and rm removes it.
+    let ls = sb.ok(&["ls"]);
+    assert!(
+        ls.lines()
+            .any(|l| l.contains("other") && l.contains("unreadable record")),
+        "{ls}"
+    );
+    sb.ok(&["rm", "other"]);
+    assert!(!sb.store().join("profiles/other").exists());
 }

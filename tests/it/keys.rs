@@ -31,14 +31,7 @@ fn assert_no_key(out: &std::process::Output, what: &str) {
 }
 
 fn secret_tool_lookup(sb: &Sandbox, name: &str) -> Option<String> {
-    let out = sb
-        .cmd("secret-tool")
-        .args(["lookup", "service", "dctx", "username", name])
-        .output()
-        .unwrap();
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    sb.keyring_lookup(name)
 }
 
 fn runtime_leftovers(dir: &std::path::Path) -> Vec<String> {
@@ -238,7 +231,7 @@ fn exec_forwards_exit_status_and_signals_and_always_cleans_up() {
 #[test]
 fn no_command_prints_the_key_and_every_write_keeps_modes_private() {
     let d = dockerd();
-    let sb = Sandbox::new();
+    let sb = Sandbox::new().with_local_daemon();
     let b = sb.client_bundle().display().to_string();
     let runs: Vec<Vec<String>> = vec![
         vec![

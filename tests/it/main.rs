@@ -3,13 +3,16 @@
 mod bundle;
 mod check_cli;
 mod core;
+mod crash;
 mod hostile;
 mod keys;
 mod pki;
 mod probe;
 mod session;
 mod startup;
+mod stores;
 mod support;
+mod truth;
 
 /// The shared daemon is the Debian dockerd, answering on its TLS port.
 #[test]

@@ -162,34 +162,3 @@ fn hot_path_commands_start_no_runtime_touch_no_network_parse_one_profile() {
     assert_quiet(&calls, "COMPLETE=bash dctx -- dctx env pr");
     assert!(profile_jsons(&opened).is_empty(), "{opened:#?}");
 }
-
-/// `dctx env NAME` skips building clap's command: it must yield exactly what
-/// clap yields, and leave every other form to clap.
-#[test]
-fn env_fast_path_is_what_clap_parses() {
-    use clap::Parser;
-    let os = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
-    for args in [
-        &["dctx", "env", "prod"][..],
-        &["dctx", "env", "a.b+c_d-1"][..],
-        &["dctx", "env", "help"][..],
-    ] {
-        let fast = dctx::cmd::env_fast_path(&os(args)).expect("fast path taken");
-        let clap = dctx::cli::Cli::try_parse_from(args).unwrap();
-        assert_eq!(format!("{fast:?}"), format!("{clap:?}"), "{args:?}");
-    }
-    for args in [
-        &["dctx", "env", "-u"][..],
-        &["dctx", "env", "--help"][..],
-        &["dctx", "env", "--"][..],
-        &["dctx", "env", "x"][..],
-        &["dctx", "env", "default"][..],
-        &["dctx", "env", "a/b"][..],
-        &["dctx", "env", "-prod"][..],
-        &["dctx", "env"][..],
-        &["dctx", "show", "prod"][..],
-        &["dctx", "env", "prod", "--shell", "fish"][..],
-    ] {
-        assert!(dctx::cmd::env_fast_path(&os(args)).is_none(), "{args:?}");
-    }
-}

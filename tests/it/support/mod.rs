@@ -58,6 +58,31 @@ impl Sandbox {
         self
     }
 
+    /// docker's `default` context reaches the shared test daemon (through
+    /// DOCKER_HOST at its plain unix socket), so probing "everything" is
+    /// healthy instead of failing on a missing /var/run/docker.sock.
+    pub fn with_local_daemon(mut self) -> Self {
+        self.env.push((
+            "DOCKER_HOST".into(),
+            format!("unix://{}", dockerd().socket.display()),
+        ));
+        self
+    }
+
+    /// The secret dctx keeps for profile `name` in the test Secret Service
+    /// (entries are namespaced by the store's absolute path).
+    pub fn keyring_lookup(&self, name: &str) -> Option<String> {
+        let service = format!("dctx:{}", self.store().display());
+        let out = self
+            .cmd("secret-tool")
+            .args(["lookup", "service", &service, "username", name])
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     pub fn docker_config(&self) -> PathBuf {
         self.home.join(".docker")
     }

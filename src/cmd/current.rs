@@ -1,0 +1,18 @@
+//! `dctx current`: the name docker would use now. Runs in prompts: reads
+//! config.json at most, no clap tree, no runtime.
+
+use crate::cli::CurrentArgs;
+use crate::environment::Env;
+
+pub fn run(args: CurrentArgs, env: &Env) -> anyhow::Result<u8> {
+    let (name, source) = super::targets(env)?.current();
+    if args.json {
+        super::print(&crate::output::json(&serde_json::json!({
+            "name": name,
+            "source": source,
+        }))?)?;
+    } else {
+        super::print(&format!("{name}\n"))?;
+    }
+    Ok(crate::exit::OK)
+}

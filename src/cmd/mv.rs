@@ -1,0 +1,10 @@
+//! `dctx mv OLD NEW`.
+
+use crate::cli::MvArgs;
+use crate::environment::Env;
+
+pub fn run(args: MvArgs, env: &Env) -> anyhow::Result<u8> {
+    super::targets(env)?.rename(&args.old, &args.new)?;
+    super::print(&format!("Renamed {} to {}\n", args.old, args.new))?;
+    Ok(crate::exit::OK)
+}

@@ -1,0 +1,293 @@
+//! Nothing lost: every change is all-or-nothing across Docker's store,
+//! dctx's store and the keyring, also when dctx is killed (SIGKILL, SIGINT)
+//! at a random point. After each kill the next dctx command recovers, and
+//! the state is exactly the old one or the new one: the docker CLI, `ls`,
+//! the keyring and a scan for stray key copies all agree.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::support::{Sandbox, assert_success, dockerd};
+
+/// What a user could observe about the one profile the loop plays with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct State {
+    name: String,
+    keyring: bool,
+    host: String,
+    current: bool,
+}
+
+/// Base64 of the client key, to find any copy of it on disk.
+fn key_marker() -> String {
+    dockerd()
+        .client
+        .key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<String>()[..40]
+        .to_string()
+}
+
+fn files_under(root: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Recover (any dctx command does), then read the state and check that
+/// every store agrees with it.
+fn observe(sb: &Sandbox, step: usize) -> Option<State> {
+    let out = sb.dctx().args(["ls", "--json"]).output().unwrap();
+    assert_success(&out, &format!("ls after step {step}"));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mine: Vec<&serde_json::Value> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"] != "default")
+        .collect();
+    // No journal, no staging, no half-written temp file is left anywhere.
+    let mut files = Vec::new();
+    files_under(&sb.home, &mut files);
+    for f in &files {
+        let s = f.display().to_string();
+        assert!(
+            !s.contains(".dctx-txn") && !s.ends_with("journal.json") && !s.contains(".tmp-"),
+            "step {step}: leftover {s}"
+        );
+    }
+    let marker = key_marker();
+    let key_copies: Vec<_> = files
+        .iter()
+        .filter(|f| {
+            std::fs::read(f)
+                .map(|b| {
+                    String::from_utf8_lossy(&b)
+                        .replace('\n', "")
+                        .contains(&marker)
+                })
+                .unwrap_or(false)
+        })
+        .collect();
+    let cfg = std::fs::read(sb.docker_config().join("config.json"))
+        .ok()
+        .map(|b| serde_json::from_slice::<serde_json::Value>(&b).unwrap());
+    let current = cfg
+        .as_ref()
+        .and_then(|c| c["currentContext"].as_str().map(str::to_string));
+    assert!(mine.len() <= 1, "step {step}: two rows {mine:#?}");
+    let Some(r) = mine.first() else {
+        assert!(
+            key_copies.is_empty(),
+            "step {step}: stray keys {key_copies:?}"
+        );
+        assert_eq!(current, None, "step {step}: dangling currentContext");
+        for n in ["prod", "prod2"] {
+            assert_eq!(
+                sb.keyring_lookup(n),
+                None,
+                "step {step}: key of {n} left in the keyring"
+            );
+        }
+        return None;
+    };
+    let name = r["name"].as_str().unwrap().to_string();
+    assert_eq!(r["kind"], "profile", "step {step}: {r:#}");
+    assert_eq!(r["drift"], serde_json::json!([]), "step {step}: {r:#}");
+    assert!(r["error"].is_null(), "step {step}: {r:#}");
+    let keyring = r["key_store"] == "keyring";
+    let other = if name == "prod" { "prod2" } else { "prod" };
+    assert_eq!(
+        sb.keyring_lookup(other),
+        None,
+        "step {step}: key of {other} left in the keyring"
+    );
+    let inspect = sb
+        .docker()
+        .args([
+            "context",
+            "inspect",
+            &name,
+            "--format",
+            "{{.Endpoints.docker.Host}}",
+        ])
+        .output()
+        .unwrap();
+    if keyring {
+        assert!(
+            sb.keyring_lookup(&name).is_some(),
+            "step {step}: keyring key missing"
+        );
+        assert!(
+            key_copies.is_empty(),
+            "step {step}: key on disk {key_copies:?}"
+        );
+        assert!(
+            !inspect.status.success(),
+            "step {step}: keyring profile has a context"
+        );
+    } else {
+        assert_eq!(
+            sb.keyring_lookup(&name),
+            None,
+            "step {step}: stale keyring key"
+        );
+        assert_eq!(
+            key_copies.len(),
+            1,
+            "step {step}: key copies {key_copies:?}"
+        );
+        assert_success(
+            &inspect,
+            &format!("step {step}: docker context inspect {name}"),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&inspect.stdout).trim(),
+            r["endpoint"].as_str().unwrap(),
+            "step {step}"
+        );
+    }
+    if let Some(c) = &current {
+        assert_eq!(c, &name, "step {step}: currentContext points elsewhere");
+    }
+    Some(State {
+        name,
+        keyring,
+        host: r["endpoint"].as_str().unwrap().to_string(),
+        current: current.is_some(),
+    })
+}
+
+/// The command that moves `s` somewhere else, and where it would end.
+fn next_op(
+    s: &Option<State>,
+    pick: u32,
+    bundle: &str,
+    hosts: [&str; 2],
+) -> (Vec<String>, Option<State>) {
+    let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let Some(s) = s else {
+        let host = hosts[(pick % 2) as usize];
+        return (
+            v(&["add", "prod", "--bundle", bundle, "--host", host, "--use"]),
+            Some(State {
+                name: "prod".into(),
+                keyring: false,
+                host: host.into(),
+                current: true,
+            }),
+        );
+    };
+    let mut n = s.clone();
+    match pick % 5 {
+        0 => {
+            n.host = if s.host == hosts[0] {
+                hosts[1]
+            } else {
+                hosts[0]
+            }
+            .into();
+            let mut a = v(&[
+                "add",
+                &s.name,
+                "--bundle",
+                bundle,
+                "--host",
+                &n.host,
+                "--replace",
+            ]);
+            if s.keyring {
+                a.extend(v(&["--key-store", "keyring"]));
+            }
+            (a, Some(n))
+        }
+        1 => {
+            n.name = if s.name == "prod" { "prod2" } else { "prod" }.into();
+            (v(&["mv", &s.name, &n.name]), Some(n))
+        }
+        2 => {
+            n.keyring = !s.keyring;
+            n.current = false;
+            let to = if n.keyring { "keyring" } else { "file" };
+            (v(&["key", "move", &s.name, "--to", to]), Some(n))
+        }
+        3 if !s.keyring => {
+            n.current = !s.current;
+            let target = if n.current {
+                s.name.as_str()
+            } else {
+                "default"
+            };
+            (v(&["use", target]), Some(n))
+        }
+        _ => (v(&["rm", &s.name]), None),
+    }
+}
+
+#[test]
+fn kill_at_random_points_leaves_the_old_state_or_the_new_one() {
+    let d = dockerd();
+    let sb = Sandbox::new().with_keyring();
+    let bundle = sb.client_bundle().display().to_string();
+    let port = d.port.to_string();
+    let h0 = format!("tcp://127.0.0.1:{port}");
+    let h1 = format!("tcp://localhost:{port}");
+    let hosts = [h0.as_str(), h1.as_str()];
+    let runs: u32 = std::env::var("DCTX_CRASH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(240);
+    let mut state = observe(&sb, 0);
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut old_seen, mut new_seen) = (0, 0);
+    for step in 1..=runs as usize {
+        let (args, want) = next_op(&state, (rnd() % 1000) as u32, &bundle, hosts);
+        let mut child = sb
+            .dctx()
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Anywhere from before exec to after exit.
+        std::thread::sleep(Duration::from_micros(rnd() % 40_000));
+        let sig = if rnd() % 2 == 0 {
+            libc::SIGKILL
+        } else {
+            libc::SIGINT
+        };
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let _ = child.wait();
+        let got = observe(&sb, step);
+        if got == state {
+            old_seen += 1;
+        } else {
+            assert_eq!(
+                got,
+                want,
+                "step {step}: `dctx {}` left neither the old state {state:?} nor the new one",
+                args.join(" ")
+            );
+            new_seen += 1;
+        }
+        state = got;
+    }
+    // The kills landed on both sides of the commit point.
+    assert!(
+        old_seen > 10 && new_seen > 10,
+        "old {old_seen}, new {new_seen}"
+    );
+}
