@@ -28,6 +28,34 @@ pub struct Env {
     pub no_color: bool,
     /// Unix seconds "now": injected so expiry maths is testable.
     pub now: i64,
+    /// `--color always` (Some(true)) / `never` (Some(false)); None = auto.
+    pub color: Option<bool>,
+    /// `TERM=dumb`: no colour in auto mode.
+    pub term_dumb: bool,
+    /// Stdout is a terminal.
+    pub stdout_tty: bool,
+    /// The terminal's columns (TIOCGWINSZ on stdout), when it says.
+    pub tty_width: Option<usize>,
+    /// `$COLUMNS`, when set to a number.
+    pub columns: Option<usize>,
+    /// The parent process's name (/proc/PPID/comm): the shell running
+    /// `dctx env` when it differs from the login `$SHELL`.
+    pub parent_comm: Option<String>,
+}
+
+/// Columns of the terminal on stdout, if it is one and reports a size.
+fn stdout_width() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ writes one winsize into the struct we pass.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col > 0).then_some(ws.ws_col as usize)
+}
+
+/// The parent process's command name (Linux /proc; None elsewhere).
+fn parent_comm() -> Option<String> {
+    let ppid = std::os::unix::process::parent_id();
+    let comm = std::fs::read_to_string(format!("/proc/{ppid}/comm")).ok()?;
+    Some(comm.trim_end().to_string()).filter(|c| !c.is_empty())
 }
 
 fn non_empty(v: Option<OsString>) -> Option<OsString> {
@@ -54,6 +82,12 @@ impl Env {
             xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
             tmp_dir: std::env::temp_dir(),
             no_color: var("NO_COLOR").is_some(),
+            term_dumb: string("TERM").as_deref() == Some("dumb"),
+            stdout_tty: std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            tty_width: stdout_width(),
+            columns: string("COLUMNS").and_then(|c| c.trim().parse().ok()),
+            parent_comm: parent_comm(),
+            color: None,
             now: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)

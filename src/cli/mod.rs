@@ -10,7 +10,7 @@ pub mod pki;
 
 const AFTER_HELP: &str = "\
 Exit status: 0 ok, 1 error, 2 usage, 3 check/doctor found a failing daemon.
-Environment: DCTX_HOME (dctx's store), DOCKER_CONFIG (Docker CLI config dir), NO_COLOR,
+Environment: DCTX_HOME (dctx's store), DOCKER_CONFIG (Docker CLI config dir), NO_COLOR, COLUMNS,
 DOCKER_HOST / DOCKER_CONTEXT (which context docker uses, exactly as docker decides).";
 
 /// Docker TLS contexts without the openssl folklore.
@@ -22,6 +22,33 @@ DOCKER_HOST / DOCKER_CONTEXT (which context docker uses, exactly as docker decid
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Colour: auto (a terminal, no NO_COLOR, TERM not dumb), always, never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: ColorArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorArg {
+    /// Some(forced) or None for auto (`Env::color`).
+    pub fn forced(self) -> Option<bool> {
+        match self {
+            ColorArg::Auto => None,
+            ColorArg::Always => Some(true),
+            ColorArg::Never => Some(false),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +222,9 @@ pub enum ShellArg {
     Powershell,
     Cmd,
     Nu,
+    /// tcsh and csh (setenv / unsetenv).
+    #[value(alias = "csh")]
+    Tcsh,
 }
 
 impl From<ShellArg> for crate::shell::ShellKind {
@@ -208,6 +238,7 @@ impl From<ShellArg> for crate::shell::ShellKind {
             ShellArg::Powershell => K::Powershell,
             ShellArg::Cmd => K::Cmd,
             ShellArg::Nu => K::Nu,
+            ShellArg::Tcsh => K::Tcsh,
         }
     }
 }
@@ -217,7 +248,7 @@ pub struct EnvArgs {
     /// Profile or context name (`default`: docker's built-in context).
     #[arg(required_unless_present = "unset", add = ArgValueCandidates::new(any_names))]
     pub name: Option<String>,
-    /// Shell syntax to print (default: from $SHELL, else sh).
+    /// Shell syntax to print (default: the shell running dctx, else $SHELL, else sh).
     #[arg(long, value_enum)]
     pub shell: Option<ShellArg>,
     /// Print code that undoes a previous `dctx env`.
@@ -248,6 +279,9 @@ pub struct LsArgs {
     /// Print names only, one a line.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Show every column, whatever the terminal width.
+    #[arg(long)]
+    pub wide: bool,
 }
 
 #[derive(Debug, Args)]
@@ -309,6 +343,9 @@ pub struct CheckArgs {
     /// Print JSON (an array) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Show every column, whatever the terminal width.
+    #[arg(long)]
+    pub wide: bool,
     /// Probes in flight at once.
     #[arg(long, default_value = "64", value_name = "N")]
     pub concurrency: std::num::NonZeroUsize,

@@ -135,9 +135,9 @@ fn report(args: &AddArgs, added: &Added, env: &Env) -> anyhow::Result<()> {
     );
     if let Some(c) = &p.cert {
         out += &format!(
-            "  client cert: {} (expires in {})\n",
+            "  client cert: {} ({})\n",
             c.subject,
-            crate::output::days_phrase(c.not_after, env.now)
+            crate::output::expiry::Expiry::new(c.not_after, env.now)
         );
     }
     if let Some(c) = &p.ca {

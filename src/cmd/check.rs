@@ -86,15 +86,18 @@ pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<u8> {
         std::io::stderr().is_terminal(),
     ));
     let p = progress.clone();
-    let reports = probe_all(env, &args.names, &opts, move |done, total| {
+    let mut reports = probe_all(env, &args.names, &opts, move |done, total| {
         p.update(done, total)
     })?;
     progress.clear();
     if args.json {
         crate::cmd::print(&output::probe_json::check(&reports))?;
     } else {
-        let tty = std::io::stdout().is_terminal();
-        crate::cmd::print(&output::health::render(&reports, tty, output::styled(env)))?;
+        reports.iter_mut().for_each(output::sanitize_report);
+        let width = output::width(env, args.wide);
+        let mut text = output::health::render(&reports, width, output::styled(env));
+        text += &output::health::hint(&reports, width).unwrap_or_default();
+        crate::cmd::print(&text)?;
     }
     Ok(if reports.iter().any(|r| r.status == Status::Fail) {
         exit::UNHEALTHY

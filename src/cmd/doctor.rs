@@ -13,12 +13,17 @@ pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
         concurrency: 1,
         now: env.now,
     };
-    let report =
+    let mut report =
         super::check::probe_all(env, std::slice::from_ref(&args.name), &opts, |_, _| {})?.remove(0);
     if args.json {
         crate::cmd::print(&output::probe_json::doctor(&report))?;
     } else {
-        crate::cmd::print(&output::doctor::render(&report, output::styled(env)))?;
+        output::sanitize_report(&mut report);
+        crate::cmd::print(&output::doctor::render(
+            &report,
+            output::width(env, false),
+            output::styled(env),
+        ))?;
     }
     Ok(if report.status == Status::Fail {
         exit::UNHEALTHY

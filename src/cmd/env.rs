@@ -10,7 +10,7 @@ pub fn run(args: EnvArgs, env: &Env) -> anyhow::Result<u8> {
     let shell: ShellKind = args
         .shell
         .map(Into::into)
-        .unwrap_or_else(|| shell::detect(env.shell.as_deref()));
+        .unwrap_or_else(|| shell::detect_from(env.parent_comm.as_deref(), env.shell.as_deref()));
     let shell_flag = args
         .shell
         .map(|s| format!(" --shell {}", ShellKind::from(s).name()))

@@ -45,47 +45,66 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
         super::print(&crate::output::json(&rows)?)?;
         return Ok(crate::exit::OK);
     }
+    use crate::output::{
+        expiry::Expiry,
+        table::{Cell, Column, Style, Table},
+    };
     let san = |s: &str| crate::output::sanitize(s).into_owned();
-    let mut t = crate::output::table(env, &["", "NAME", "ENDPOINT", "TLS", "CLIENT CERT", "NOTE"]);
+    let mut t = Table::new(vec![
+        Column::always("NAME"),
+        Column::optional("ENDPOINT", 1).truncate(16),
+        Column::optional("TLS", 2),
+        Column::optional("CLIENT CERT", 3),
+        Column::optional("NOTE", 4).truncate(8),
+    ]);
     for e in &entries {
-        let note = if let Some(err) = &e.error {
-            format!("unreadable record: {err}")
+        let (note, note_style) = if let Some(err) = &e.error {
+            (format!("unreadable record: {err}"), Style::Red)
         } else if !e.drift.is_empty() {
-            format!(
-                "drift: {}",
-                e.drift
-                    .iter()
-                    .map(|d| d.message())
-                    .collect::<Vec<_>>()
-                    .join("; ")
+            let codes: Vec<&str> = e.drift.iter().map(|d| d.code()).collect();
+            (
+                format!("drift: {} (dctx show {})", codes.join(", "), e.name),
+                Style::Yellow,
             )
         } else {
-            match (e.kind, e.key_store) {
-                (crate::targets::Kind::Default, _) => "docker's default".into(),
-                (crate::targets::Kind::Foreign, _) => "docker context".into(),
-                (_, Some(crate::store::KeyStore::Keyring)) => "key in OS keyring".into(),
-                _ if !e.context => "env-only".into(),
-                _ => String::new(),
-            }
+            let n = match (e.kind, e.key_store) {
+                (crate::targets::Kind::Default, _) => "docker's default",
+                (crate::targets::Kind::Foreign, _) => "docker context",
+                (_, Some(crate::store::KeyStore::Keyring)) => "key in OS keyring",
+                _ if !e.context => "env-only",
+                _ => "",
+            };
+            (n.to_string(), Style::Plain)
+        };
+        let cert = match days(e).map(Expiry::from_days_left) {
+            Some(x) => Cell::styled(x.short(), x.style()),
+            None => "-".into(),
         };
         t.add_row(vec![
+            // `docker context ls` marks the current one the same way.
             if e.name == current {
-                "*".into()
+                format!("{} *", san(&e.name))
             } else {
-                String::new()
-            },
-            san(&e.name),
-            san(&e.endpoint),
-            e.mode.label().to_string(),
-            match days(e) {
-                Some(d) if d < 0 => format!("EXPIRED ({} days ago)", -d),
-                Some(d) => format!("{d} days left"),
-                None => "-".into(),
-            },
-            san(&note),
+                san(&e.name)
+            }
+            .into(),
+            san(&e.endpoint).into(),
+            Cell::styled(
+                e.mode.label(),
+                if e.mode.is_weak() {
+                    Style::Yellow
+                } else {
+                    Style::Plain
+                },
+            ),
+            cert,
+            Cell::styled(san(&note), note_style),
         ]);
     }
-    let mut out = format!("{t}\n");
+    let mut out = t.render(
+        crate::output::width(env, args.wide),
+        crate::output::styled(env),
+    );
     if source != CurrentSource::Default && source != CurrentSource::ConfigFile {
         out += &format!("* = {current} (set by {})\n", source.label());
     }

@@ -49,6 +49,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>, env: Env) -> ExitCode {
             });
         }
     };
+    let env = Env {
+        color: cli.color.forced(),
+        ..env
+    };
     match run(cli, &env) {
         Ok(code) => exit::code(code),
         Err(e) if is_broken_pipe(&e) => exit::code(exit::OK),
@@ -79,6 +83,7 @@ pub fn env_fast_path(args: &[OsString]) -> Option<Cli> {
             shell: None,
             unset: false,
         }),
+        color: crate::cli::ColorArg::Auto,
     })
 }
 
@@ -86,6 +91,7 @@ pub fn env_fast_path(args: &[OsString]) -> Option<Cli> {
 pub fn current_fast_path(args: &[OsString]) -> Option<Cli> {
     match args {
         [_, cmd] if cmd == "current" => Some(Cli {
+            color: crate::cli::ColorArg::Auto,
             command: Command::Current(crate::cli::CurrentArgs { json: false }),
         }),
         _ => None,

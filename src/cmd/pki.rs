@@ -58,12 +58,12 @@ fn init(pki: &Pki, a: InitArgs, env: &Env) -> anyhow::Result<u8> {
     };
     let info = pki.init(&opts, passphrase.as_deref().map(|s| s.as_str()), env.now)?;
     print(&format!(
-        "Created CA \"{}\" ({}), valid until {} ({} days)\n  certificate: {} (0644)\n  private key: {} (0600{})\n\
+        "Created CA \"{}\" ({}), valid until {} ({})\n  certificate: {} (0644)\n  private key: {} (0600{})\n\
          Next: dctx pki server --host <dns-name-or-ip> --out <dir>\n",
         info.display_name(),
         a.key_type,
         info.not_after_rfc3339(),
-        info.days_left(env.now),
+        crate::output::expiry::Expiry::new(info.not_after, env.now),
         pki.ca_cert_path().display(),
         pki.ca_key_path().display(),
         if a.encrypt_ca_key {
@@ -226,11 +226,11 @@ fn summary(issued: &Issued, now: i64, verb: &str) -> String {
         Kind::Client => format!("client certificate {:?} (CN={})", m.name, m.name),
     };
     format!(
-        "{verb} {what}\n  key {}, serial {}, valid until {} ({} days)\n",
+        "{verb} {what}\n  key {}, serial {}, valid until {} ({})\n",
         m.key_type,
         m.serial,
         rfc3339(m.not_after),
-        (m.not_after - now).div_euclid(86_400)
+        crate::output::expiry::Expiry::new(m.not_after, now)
     )
 }
 
@@ -395,12 +395,12 @@ fn renew_ca(pki: &Pki, a: RenewArgs, env: &Env) -> anyhow::Result<u8> {
     let old = ca.info.clone();
     let info = pki.renew_ca(&ca, a.days.unwrap_or(issue::DEFAULT_CA_DAYS), env.now)?;
     print(&format!(
-        "Renewed CA \"{}\" (same key and subject: certificates it issued stay valid)\n  serial {}, valid until {} ({} days)\n  replaces serial {} (expiring {})\n\
+        "Renewed CA \"{}\" (same key and subject: certificates it issued stay valid)\n  serial {}, valid until {} ({})\n  replaces serial {} (expiring {})\n\
          Distribute the new {} to clients and daemons (ca.pem in bundles and --cert-dir).\n",
         info.display_name(),
         info.serial.replace(':', "").to_ascii_uppercase(),
         info.not_after_rfc3339(),
-        info.days_left(env.now),
+        crate::output::expiry::Expiry::new(info.not_after, env.now),
         old.serial.replace(':', "").to_ascii_uppercase(),
         old.not_after_rfc3339(),
         pki.ca_cert_path().display(),
@@ -470,9 +470,9 @@ struct LsRow {
     names: Vec<String>,
     key_type: String,
     serial: String,
-    not_before: i64,
-    not_after: i64,
-    expires: String,
+    /// RFC 3339, like every time in dctx's JSON.
+    not_before: String,
+    not_after: String,
     days_left: i64,
 }
 
@@ -497,9 +497,8 @@ fn ls(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<u8> {
             names: vec![ca.display_name().to_string()],
             key_type: key_label(&ca.key_type),
             serial: ca.serial.replace(':', "").to_ascii_uppercase(),
-            not_before: ca.not_before,
-            not_after: ca.not_after,
-            expires: ca.not_after_rfc3339(),
+            not_before: rfc3339(ca.not_before),
+            not_after: ca.not_after_rfc3339(),
             days_left: ca.days_left(env.now),
         });
     }
@@ -517,36 +516,32 @@ fn ls(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<u8> {
         ))?;
         return Ok(exit::OK);
     }
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::NOTHING);
-    t.set_header([
-        "NAME",
-        "KIND",
-        "NAMES",
-        "KEY",
-        "SERIAL",
-        "EXPIRES",
-        "DAYS LEFT",
+    use crate::output::{
+        expiry::Expiry,
+        table::{Cell, Column, Table},
+    };
+    let mut t = Table::new(vec![
+        Column::always("NAME"),
+        Column::optional("KIND", 3),
+        Column::optional("NAMES", 1).truncate(12),
+        Column::optional("KEY", 4),
+        Column::optional("SERIAL", 5).truncate(10),
+        Column::optional("EXPIRES", 2),
+        Column::always("DAYS LEFT"),
     ]);
     for r in &rows {
-        let left = if r.days_left < 0 {
-            format!("EXPIRED {}d ago", -r.days_left)
-        } else if r.days_left < 30 {
-            format!("{} (renew soon)", r.days_left)
-        } else {
-            r.days_left.to_string()
-        };
-        t.add_row([
-            r.name.clone(),
-            r.kind.to_string(),
-            r.names.join(", "),
-            r.key_type.clone(),
-            r.serial.clone(),
-            r.expires.clone(),
-            left,
+        let e = Expiry::from_days_left(r.days_left);
+        t.add_row(vec![
+            r.name.as_str().into(),
+            r.kind.into(),
+            r.names.join(", ").into(),
+            r.key_type.as_str().into(),
+            r.serial.as_str().into(),
+            r.not_after.as_str().into(),
+            Cell::styled(e.short(), e.style()),
         ]);
     }
-    print(&format!("{t}\n"))?;
+    print(&t.render(crate::output::width(env, false), crate::output::styled(env)))?;
     Ok(exit::OK)
 }
 
@@ -557,9 +552,8 @@ fn row(m: &IssuedMeta, now: i64) -> LsRow {
         names: m.names.clone(),
         key_type: m.key_type.label().into(),
         serial: m.serial.clone(),
-        not_before: m.not_before,
-        not_after: m.not_after,
-        expires: rfc3339(m.not_after),
-        days_left: (m.not_after - now).div_euclid(86_400),
+        not_before: rfc3339(m.not_before),
+        not_after: rfc3339(m.not_after),
+        days_left: crate::output::expiry::Expiry::new(m.not_after, now).days_left(),
     }
 }

@@ -162,11 +162,7 @@ pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<u8> {
             "  Valid:       {} → {} ({})\n",
             c.not_before,
             c.not_after,
-            if c.days_left < 0 {
-                format!("EXPIRED {} days ago", -c.days_left)
-            } else {
-                format!("{} days left", c.days_left)
-            }
+            crate::output::expiry::Expiry::from_days_left(c.days_left)
         );
         out += &format!("  SHA-256:     {}\n", c.sha256);
     };

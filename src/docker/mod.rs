@@ -215,6 +215,13 @@ impl DockerConfig {
         self.dir.join("config.json")
     }
 
+    /// The real config.json (through a dotfiles symlink; the link itself
+    /// when it dangles or is missing).
+    pub fn config_path(&self) -> PathBuf {
+        let link = self.config_link();
+        fs::canonicalize(&link).unwrap_or(link)
+    }
+
     /// config.json (empty when missing), read through a symlink.
     pub fn config(&self) -> anyhow::Result<ConfigFile> {
         let link = self.config_link();

@@ -5,23 +5,54 @@ use std::fmt::Write;
 
 use crate::probe::{Report, Severity, Status, StepKind, StepState};
 
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const DIM: &str = "\x1b[2m";
-const BOLD: &str = "\x1b[1m";
-const RESET: &str = "\x1b[0m";
+use super::table::Style::{
+    self, Bold as BOLD, Dim as DIM, Green as GREEN, Red as RED, Yellow as YELLOW,
+};
 
-fn paint(color: bool, code: &str, s: &str) -> String {
-    if color {
-        format!("{code}{s}{RESET}")
-    } else {
-        s.to_string()
-    }
+fn paint(color: bool, style: Style, s: &str) -> String {
+    style.paint(color, s)
 }
 
-/// Render the walk. `color` only on a TTY without NO_COLOR.
-pub fn render(r: &Report, color: bool) -> String {
+/// `text` after a `lead` of `lead_len` columns, wrapped between words to
+/// `width` with later lines indented to `indent`; a word longer than a line
+/// stays whole. `style` colours the text.
+fn wrapped(
+    out: &mut String,
+    lead: &str,
+    lead_len: usize,
+    text: &str,
+    indent: usize,
+    width: Option<usize>,
+    style: (bool, Style),
+) {
+    out.push_str(lead);
+    let Some(width) = width.filter(|w| *w > indent + 20) else {
+        let _ = writeln!(out, "{}", style.1.paint(style.0, text));
+        return;
+    };
+    let mut col = lead_len;
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let n = word.chars().count();
+        if !line.is_empty() && col + 1 + n > width {
+            let _ = writeln!(out, "{}", style.1.paint(style.0, &line));
+            out.push_str(&" ".repeat(indent));
+            line.clear();
+            col = indent;
+        } else if !line.is_empty() {
+            line.push(' ');
+            col += 1;
+        }
+        line.push_str(word);
+        col += n;
+    }
+    let _ = writeln!(out, "{}", style.1.paint(style.0, &line));
+}
+
+/// Render the walk. `width`: the terminal's columns (long details and fixes
+/// wrap between words, indented); `color` only on a TTY without NO_COLOR.
+pub fn render(r: &Report, width: Option<usize>, color: bool) -> String {
+    let term_width = width;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -43,23 +74,27 @@ pub fn render(r: &Report, color: bool) -> String {
             StepState::Fail => ("✗", RED),
             StepState::Skip => ("-", DIM),
         };
-        let _ = writeln!(
-            out,
-            "  {} {:<width$}  {}",
-            paint(color, c, mark),
-            s.name,
-            if s.state == StepState::Skip {
-                paint(color, DIM, &s.detail)
-            } else {
-                s.detail.clone()
-            }
+        let lead = format!("  {} {:<width$}  ", paint(color, c, mark), s.name);
+        let style = if s.state == StepState::Skip {
+            DIM
+        } else {
+            Style::Plain
+        };
+        wrapped(
+            &mut out,
+            &lead,
+            width + 6,
+            &s.detail,
+            width + 6,
+            term_width,
+            (color, style),
         );
         for (i, f) in r.findings.iter().enumerate() {
             if shown[i] || StepKind::for_finding(f) != s.step {
                 continue;
             }
             shown[i] = true;
-            finding(&mut out, f, Some(&s.detail), color);
+            finding(&mut out, f, Some(&s.detail), term_width, color);
         }
     }
     let rest: Vec<_> = r
@@ -71,7 +106,7 @@ pub fn render(r: &Report, color: bool) -> String {
     if !rest.is_empty() {
         let _ = writeln!(out, "  other findings:");
         for (_, f) in rest {
-            finding(&mut out, f, None, color);
+            finding(&mut out, f, None, term_width, color);
         }
     }
     let errors = r
@@ -101,27 +136,50 @@ pub fn render(r: &Report, color: bool) -> String {
 
 /// A finding under its step; the message is left out when the step line
 /// already says it.
-fn finding(out: &mut String, f: &crate::probe::Finding, step_detail: Option<&str>, color: bool) {
+fn finding(
+    out: &mut String,
+    f: &crate::probe::Finding,
+    step_detail: Option<&str>,
+    width: Option<usize>,
+    color: bool,
+) {
     let (mark, c) = match f.severity {
         Severity::Error => ("✗", RED),
         Severity::Warning => ("!", YELLOW),
         Severity::Info => ("i", DIM),
     };
+    let code = f.code.as_str();
     if step_detail == Some(f.message.as_str()) {
         let _ = writeln!(
             out,
             "      {} {}",
             paint(color, c, mark),
-            paint(color, BOLD, f.code.as_str())
+            paint(color, BOLD, code)
         );
     } else {
-        let _ = writeln!(
-            out,
-            "      {} {}: {}",
+        let lead = format!(
+            "      {} {}: ",
             paint(color, c, mark),
-            paint(color, BOLD, f.code.as_str()),
-            f.message
+            paint(color, BOLD, code)
+        );
+        let lead_len = 8 + code.chars().count() + 2;
+        wrapped(
+            out,
+            &lead,
+            lead_len,
+            &f.message,
+            10,
+            width,
+            (color, Style::Plain),
         );
     }
-    let _ = writeln!(out, "        fix: {}", f.fix);
+    wrapped(
+        out,
+        "        fix: ",
+        13,
+        &f.fix,
+        13,
+        width,
+        (color, Style::Plain),
+    );
 }

@@ -1,8 +1,9 @@
-//! `dctx check`'s health table.
+//! `dctx check`'s health table: one line per daemon, finding codes only
+//! (the explanation and the fix are `dctx doctor`'s).
 
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
-
-use crate::probe::{CertSummary, Report, Status};
+use super::expiry::Expiry;
+use super::table::{Cell, Column, Style, Table};
+use crate::probe::{CertSummary, Report, Severity, Status};
 
 pub const HEADERS: [&str; 9] = [
     "NAME",
@@ -16,88 +17,124 @@ pub const HEADERS: [&str; 9] = [
     "FINDING",
 ];
 
-/// Colour for a status (only used when `color`).
-fn status_color(s: Status) -> Color {
+/// The colour of a status word and of its row's finding.
+pub fn status_style(s: Status) -> Style {
     match s {
-        Status::Ok => Color::Green,
-        Status::Warn => Color::Yellow,
-        Status::Fail => Color::Red,
+        Status::Ok => Style::Green,
+        Status::Warn => Style::Yellow,
+        Status::Fail => Style::Red,
     }
 }
 
-/// "41d" / "expired" / "-".
-pub fn cert_days(c: Option<&CertSummary>) -> String {
+/// "41d" / "expired 3d ago" / "-", coloured by urgency.
+fn cert_cell(c: Option<&CertSummary>) -> Cell {
     match c {
         None => "-".into(),
-        Some(c) if c.days_left < 0 => "expired".into(),
-        Some(c) => format!("{}d", c.days_left),
+        Some(c) => {
+            let e = Expiry::from_days_left(c.days_left);
+            Cell::styled(e.short(), e.style())
+        }
     }
 }
 
-/// Render the table. `tty`: box lines and wrapping to the terminal width;
-/// `color`: coloured STATUS (never when NO_COLOR or not a TTY).
-pub fn render(reports: &[Report], tty: bool, color: bool) -> String {
-    let mut t = Table::new();
-    if tty {
-        t.load_preset(presets::UTF8_HORIZONTAL_ONLY);
-        super::fit_to_terminal(&mut t);
+/// The most severe finding's code, and how many more errors and warnings
+/// there are ("unknown-ca (+2)"); `dctx doctor` explains them all.
+pub fn finding_codes(r: &Report) -> String {
+    let mut serious = r
+        .findings
+        .iter()
+        .filter(|f| matches!(f.severity, Severity::Error | Severity::Warning));
+    let Some(first) = r.first_finding().filter(|f| f.severity != Severity::Info) else {
+        return String::new();
+    };
+    let more = serious.by_ref().count() - 1;
+    if more > 0 {
+        format!("{} (+{more})", first.code.as_str())
     } else {
-        t.load_preset(presets::NOTHING);
-        t.set_content_arrangement(ContentArrangement::Disabled);
+        first.code.as_str().to_string()
     }
-    if color {
-        t.enforce_styling();
-    } else {
-        t.force_no_tty();
-    }
-    t.set_header(HEADERS);
+}
+
+/// The table. `width`: the terminal's columns (None = no limit);
+/// `color`: coloured status, findings and expiring certificates.
+pub fn render(reports: &[Report], width: Option<usize>, color: bool) -> String {
+    let mut t = Table::new(vec![
+        Column::always("NAME"),
+        Column::optional("ENDPOINT", 2).truncate(20),
+        Column::always("STATUS"),
+        Column::optional("LATENCY", 5),
+        Column::optional("DOCKER", 6),
+        Column::optional("API", 7),
+        Column::optional("SERVER CERT", 4),
+        Column::optional("CLIENT CERT", 3),
+        Column::optional("FINDING", 1).truncate(16),
+    ]);
     for r in reports {
-        let status = Cell::new(r.status.as_str());
-        let status = if color {
-            status.fg(status_color(r.status))
-        } else {
-            status
-        };
-        let finding = r
-            .first_finding()
-            .map(|f| {
-                let more = r
-                    .findings
-                    .iter()
-                    .filter(|g| g.severity >= f.severity)
-                    .count()
-                    - 1;
-                if more > 0 {
-                    format!("{} (+{more} more)", f.message)
-                } else {
-                    f.message.clone()
-                }
-            })
-            .unwrap_or_default();
+        let style = status_style(r.status);
         t.add_row(vec![
-            Cell::new(&r.name),
-            Cell::new(&r.endpoint),
-            status,
-            Cell::new(
-                r.latency_ms
-                    .map(|l| format!("{l} ms"))
-                    .unwrap_or_else(|| "-".into()),
+            r.name.as_str().into(),
+            r.endpoint.as_str().into(),
+            Cell::styled(r.status.as_str(), style),
+            r.latency_ms
+                .map(|l| format!("{l}ms"))
+                .unwrap_or_else(|| "-".into())
+                .into(),
+            r.docker
+                .as_ref()
+                .map(|d| d.version.as_str())
+                .unwrap_or("-")
+                .into(),
+            r.docker
+                .as_ref()
+                .map(|d| d.api_version.as_str())
+                .unwrap_or("-")
+                .into(),
+            cert_cell(r.server_cert.as_ref()),
+            cert_cell(r.client_cert.as_ref()),
+            Cell::styled(
+                finding_codes(r),
+                if r.status == Status::Ok {
+                    Style::Plain
+                } else {
+                    style
+                },
             ),
-            Cell::new(r.docker.as_ref().map(|d| d.version.as_str()).unwrap_or("-")),
-            Cell::new(
-                r.docker
-                    .as_ref()
-                    .map(|d| d.api_version.as_str())
-                    .unwrap_or("-"),
-            ),
-            Cell::new(cert_days(r.server_cert.as_ref())),
-            Cell::new(cert_days(r.client_cert.as_ref())),
-            Cell::new(finding),
         ]);
     }
-    let mut s = t.to_string();
-    // NOTHING leaves trailing blanks on every line.
-    s = s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
-    s.push('\n');
-    s
+    t.render(width, color)
+}
+
+/// The lines under the table: where to look next for the failing and
+/// warning rows ("details and fixes: dctx doctor prod; dctx doctor db"),
+/// wrapped between commands to `width`.
+pub fn hint(reports: &[Report], width: Option<usize>) -> Option<String> {
+    let bad: Vec<String> = reports
+        .iter()
+        .filter(|r| r.status != Status::Ok)
+        .map(|r| format!("dctx doctor {}", r.name))
+        .collect();
+    if bad.is_empty() {
+        return None;
+    }
+    let mut out = String::from("details and fixes:");
+    let mut line = out.chars().count();
+    for (i, cmd) in bad.iter().enumerate() {
+        let piece = if i + 1 < bad.len() {
+            format!("{cmd};")
+        } else {
+            cmd.clone()
+        };
+        let n = piece.chars().count();
+        if width.is_some_and(|w| line + 1 + n > w) {
+            out.push_str("\n  ");
+            line = 2;
+        } else {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(&piece);
+        line += n;
+    }
+    out.push('\n');
+    Some(out)
 }

@@ -1,57 +1,29 @@
-//! Rendering: tables (comfy-table) and JSON. Nothing here decides anything.
+//! Rendering: tables, colour, dates and JSON. Nothing here decides anything.
 
 pub mod doctor;
+pub mod expiry;
 pub mod health;
 pub mod probe_json;
 pub mod progress;
-
-use std::io::IsTerminal;
-
-use comfy_table::{ContentArrangement, Table, presets};
+pub mod table;
 
 use crate::environment::Env;
 
-/// Whether to decorate stdout: a TTY and no NO_COLOR.
+/// Whether to colour stdout: `--color always|never`, else (auto) a TTY,
+/// no NO_COLOR and a TERM other than `dumb`.
 pub fn styled(env: &Env) -> bool {
-    !env.no_color && std::io::stdout().is_terminal()
+    env.color
+        .unwrap_or(env.stdout_tty && !env.no_color && !env.term_dumb)
 }
 
-/// A table with `headers`: box lines on a TTY, plain aligned columns when
-/// piped (grep- and awk-friendly, like `docker context ls`).
-pub fn table(env: &Env, headers: &[&str]) -> Table {
-    let mut t = Table::new();
-    if std::io::stdout().is_terminal() {
-        t.load_preset(presets::UTF8_HORIZONTAL_ONLY);
-        fit_to_terminal(&mut t);
-    } else {
-        t.load_preset(presets::NOTHING);
-        t.set_content_arrangement(ContentArrangement::Disabled);
+/// The width tables fit into: the terminal's (TIOCGWINSZ, else $COLUMNS);
+/// None (no limit) when piped or with `--wide`. A 0 or tiny reported width
+/// (`script`, serial consoles) counts as unknown.
+pub fn width(env: &Env, wide: bool) -> Option<usize> {
+    if wide || !env.stdout_tty {
+        return None;
     }
-    if !styled(env) {
-        t.force_no_tty();
-    }
-    t.set_header(headers.iter().copied());
-    t
-}
-
-/// Wrap to the terminal only when it reports a usable width: a pty of size
-/// 0x0 (`script`, some CI runners, serial consoles) would otherwise squash
-/// every column to one character.
-pub fn fit_to_terminal(t: &mut Table) {
-    t.set_content_arrangement(ContentArrangement::Dynamic);
-    if t.width().is_none_or(|w| w < 40) {
-        t.set_content_arrangement(ContentArrangement::Disabled);
-    }
-}
-
-/// "in 41 days" / "EXPIRED 3 days ago" for a cert's `not_after`.
-pub fn days_phrase(not_after: i64, now: i64) -> String {
-    let days = (not_after - now).div_euclid(86_400);
-    if not_after <= now {
-        format!("EXPIRED {} days ago", (now - not_after) / 86_400)
-    } else {
-        format!("{days} days")
-    }
+    env.tty_width.or(env.columns).filter(|w| *w >= 20)
 }
 
 /// Pretty JSON + newline.
@@ -76,4 +48,39 @@ pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
             })
             .collect(),
     )
+}
+
+/// Every daemon- or file-supplied string of a report made terminal-safe
+/// (JSON needs none of this: its encoder escapes control characters).
+pub fn sanitize_report(r: &mut crate::probe::Report) {
+    let fix = |s: &mut String| {
+        if let std::borrow::Cow::Owned(o) = sanitize(s) {
+            *s = o;
+        }
+    };
+    fix(&mut r.name);
+    fix(&mut r.endpoint);
+    for f in &mut r.findings {
+        fix(&mut f.message);
+        fix(&mut f.fix);
+    }
+    for s in &mut r.steps {
+        fix(&mut s.detail);
+    }
+    if let Some(d) = &mut r.docker {
+        fix(&mut d.version);
+        fix(&mut d.api_version);
+        fix(&mut d.os);
+        fix(&mut d.arch);
+        if let Some(o) = &mut d.operating_system {
+            fix(o);
+        }
+    }
+    for c in [&mut r.server_cert, &mut r.client_cert]
+        .into_iter()
+        .flatten()
+    {
+        fix(&mut c.subject);
+        fix(&mut c.issuer);
+    }
 }

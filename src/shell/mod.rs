@@ -12,6 +12,8 @@ pub enum ShellKind {
     Powershell,
     Cmd,
     Nu,
+    /// tcsh and csh (setenv / unsetenv).
+    Tcsh,
 }
 
 impl ShellKind {
@@ -25,6 +27,7 @@ impl ShellKind {
             ShellKind::Powershell => "powershell",
             ShellKind::Cmd => "cmd",
             ShellKind::Nu => "nu",
+            ShellKind::Tcsh => "tcsh",
         }
     }
 }
@@ -36,21 +39,39 @@ pub enum Change {
     Unset(&'static str),
 }
 
-/// Pick the shell from `$SHELL` (basename), defaulting to POSIX sh.
-pub fn detect(shell_var: Option<&str>) -> ShellKind {
-    let name = shell_var
-        .and_then(|s| s.rsplit('/').next())
+/// A shell from a program name or path ("/usr/bin/fish", "-bash", "tcsh").
+pub fn from_name(name: &str) -> Option<ShellKind> {
+    let name = name
+        .rsplit('/')
+        .next()
         .unwrap_or("")
+        .trim_start_matches('-')
         .trim_end_matches(".exe");
-    match name {
+    Some(match name {
         "bash" => ShellKind::Bash,
         "zsh" => ShellKind::Zsh,
         "fish" => ShellKind::Fish,
         "pwsh" | "powershell" => ShellKind::Powershell,
         "nu" => ShellKind::Nu,
         "cmd" => ShellKind::Cmd,
-        _ => ShellKind::Sh,
-    }
+        "tcsh" | "csh" => ShellKind::Tcsh,
+        "sh" | "dash" | "ash" | "ksh" | "mksh" => ShellKind::Sh,
+        _ => return None,
+    })
+}
+
+/// Pick the shell from `$SHELL` (basename), defaulting to POSIX sh.
+pub fn detect(shell_var: Option<&str>) -> ShellKind {
+    shell_var.and_then(from_name).unwrap_or(ShellKind::Sh)
+}
+
+/// The shell to print for: the parent process when it is a shell (fish
+/// users often keep bash as login shell, so `$SHELL` would be wrong there),
+/// else `$SHELL`, else sh.
+pub fn detect_from(parent_comm: Option<&str>, shell_var: Option<&str>) -> ShellKind {
+    parent_comm
+        .and_then(from_name)
+        .unwrap_or_else(|| detect(shell_var))
 }
 
 /// Render `changes` for `shell`, followed by a comment showing how to apply
@@ -107,18 +128,33 @@ pub fn render(shell: ShellKind, changes: &[Change], invocation: &str) -> String 
             ));
         }
         ShellKind::Nu => {
-            // Nushell cannot eval text; it loads a record. Unset = empty (docker
-            // treats an empty variable as unset).
+            // Nushell cannot eval text (`source` runs at parse time): print a
+            // NUON record for `from nuon | load-env`. null unsets: nu passes
+            // no null variable to external commands.
             let fields: Vec<String> = changes
                 .iter()
                 .map(|c| match c {
                     Change::Set(k, v) => format!("{k}: {}", nu_quote(v)),
-                    Change::Unset(k) => format!("{k}: ''"),
+                    Change::Unset(k) => format!("{k}: null"),
                 })
                 .collect();
-            out.push_str(&format!("load-env {{ {} }}\n", fields.join(", ")));
+            out.push_str(&format!("{{{}}}\n", fields.join(", ")));
             out.push_str(&format!(
-                "# Run this command to configure your shell:\n# {invocation} | save -f ~/.dctx-env.nu; source ~/.dctx-env.nu\n"
+                "# Run this command to configure your shell:\n# {invocation} | from nuon | load-env\n"
+            ));
+        }
+        ShellKind::Tcsh => {
+            // `eval \`…\`` joins the lines into one: every statement ends in `;`.
+            for c in changes {
+                match c {
+                    Change::Set(k, v) => out.push_str(&format!("setenv {k} {};\n", csh_quote(v))),
+                    Change::Unset(k) => out.push_str(&format!("unsetenv {k};\n")),
+                }
+            }
+            // Interactive tcsh has no `#` comments: a quoted `:` (no-op)
+            // line, where the backquotes stay literal.
+            out.push_str(&format!(
+                ": 'Run this command to configure your shell: eval `{invocation}`';\n"
             ));
         }
     }
@@ -128,6 +164,12 @@ pub fn render(shell: ShellKind, changes: &[Change], invocation: &str) -> String 
 /// POSIX single quotes: only `'` needs care (`'\''`).
 pub fn posix_quote(v: &str) -> String {
     format!("'{}'", v.replace('\'', r"'\''"))
+}
+
+/// csh single quotes: `'` as `'\''`, and `!` escaped (history expansion
+/// happens even inside single quotes).
+pub fn csh_quote(v: &str) -> String {
+    format!("'{}'", v.replace('\'', r"'\''").replace('!', r"\!"))
 }
 
 /// fish single quotes: backslash and `'` are escaped with a backslash.
@@ -167,6 +209,7 @@ mod tests {
         assert_eq!(fish_quote(r"a\b'c"), r"'a\\b\'c'");
         assert_eq!(ps_quote("it's"), "'it''s'");
         assert_eq!(nu_quote("x'#y"), "r##'x'#y'##");
+        assert_eq!(csh_quote("a'b!c"), r"'a'\''b\!c'");
     }
 
     #[test]
@@ -176,6 +219,22 @@ mod tests {
         assert_eq!(detect(Some("/usr/bin/pwsh")), ShellKind::Powershell);
         assert_eq!(detect(None), ShellKind::Sh);
         assert_eq!(detect(Some("/bin/dash")), ShellKind::Sh);
+        assert_eq!(detect(Some("/bin/tcsh")), ShellKind::Tcsh);
+        assert_eq!(detect(Some("/bin/csh")), ShellKind::Tcsh);
+    }
+
+    #[test]
+    fn parent_shell_beats_login_shell() {
+        assert_eq!(
+            detect_from(Some("fish"), Some("/bin/bash")),
+            ShellKind::Fish
+        );
+        assert_eq!(detect_from(Some("-zsh"), None), ShellKind::Zsh);
+        // Not a shell (sudo, make, tmux): fall back to $SHELL.
+        assert_eq!(
+            detect_from(Some("sudo"), Some("/usr/bin/fish")),
+            ShellKind::Fish
+        );
     }
 
     #[test]

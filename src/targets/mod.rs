@@ -369,7 +369,12 @@ impl Targets {
     /// A killed writer's journal is finished before anything is read (reads
     /// take the locks only then; an unwritable store just reads as is).
     fn finish_pending(&self) {
-        if txn::pending(&self.store.root) {
+        let config_dir = self.docker.config_path().parent().map(PathBuf::from);
+        let mut dirs = vec![self.store.root.as_path(), self.docker.dir.as_path()];
+        if let Some(c) = &config_dir {
+            dirs.push(c);
+        }
+        if txn::pending(&self.store.root) || txn::leftovers(&dirs) {
             let _ = self.locked(|_| Ok(()));
         }
     }

@@ -1,6 +1,8 @@
 //! Every change to the stores: each is one `Txn` under both locks, after
 //! recovering whatever a killed run left.
 
+use std::path::Path;
+
 use anyhow::Context as _;
 use zeroize::Zeroizing;
 
@@ -78,7 +80,16 @@ impl Targets {
             None
         };
         super::txn::recover(&self.store.root, &self.keyring)?;
-        super::txn::sweep(&self.store.root, &[&self.store.root, &self.docker.dir]);
+        let config_dir = self
+            .docker
+            .config_path()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.docker.dir.clone());
+        super::txn::sweep(
+            &self.store.root,
+            &[&self.store.root, &self.docker.dir, &config_dir],
+        );
         f(self)
     }
 
@@ -306,9 +317,14 @@ impl Targets {
             adopted: false,
         };
 
+        // config.json is read (and refused if invalid) before anything is staged.
+        let current = if context && req.use_it {
+            self.docker.config()?.current_context()
+        } else {
+            self.docker.current_context()
+        };
         let mut tx = self.txn();
         self.profile_put(&mut tx, &profile, &profile_pems);
-        let current = self.docker.current_context();
         let mut used = false;
         if context {
             let meta = DockerConfig::meta_json(
@@ -636,7 +652,7 @@ impl Targets {
         self.keyring.ensure_available()?;
         self.locked(|t| {
             let e = t.lookup(name, Detail::Fast).ok_or_else(|| t.not_found(name))?;
-            let Some(mut p) = e.profile.clone().filter(|_| e.kind == Kind::Profile) else {
+            let Some(mut p) = e.profile.clone() else {
                 anyhow::bail!("{name:?} is not a dctx profile (see `dctx ls`); `dctx adopt {name}` manages a Docker context");
             };
             if !p.has_key {
@@ -645,20 +661,29 @@ impl Targets {
             let mut tx = t.txn();
             match (p.key_store, to) {
                 (KeyStore::File, KeyDestination::Keyring) => {
-                    let dir = e.cert_path.clone().context("the profile's TLS files are missing")?;
+                    // An env-only record keeps its files itself (a Docker
+                    // context of the same name is someone else's).
+                    let managed_context = e.context && p.context;
+                    let dir = if p.context {
+                        e.cert_path.clone().context("the profile's TLS files are missing")?
+                    } else {
+                        t.store.profile_dir(name)
+                    };
                     let mut files = read_pems(&dir)?;
                     let key = files.key.take().with_context(|| {
                         format!("{} has no key.pem", dir.display())
                     })?;
-                    if e.context && p.tls == TlsMode::SystemRoots {
+                    if managed_context && p.tls == TlsMode::SystemRoots {
                         files.ca = Some(system_roots_pem()?);
                     }
                     p.key_store = KeyStore::Keyring;
                     p.context = false;
-                    p.host = e.endpoint.clone();
+                    if managed_context {
+                        p.host = e.endpoint.clone();
+                    }
                     p.files = fingerprints(&files);
                     t.profile_put(&mut tx, &p, &files);
-                    if e.context {
+                    if managed_context {
                         // A context without key.pem cannot work; one with it would leak.
                         t.context_remove(&mut tx, name);
                         if t.docker.current_context().as_deref() == Some(name) {
@@ -669,7 +694,7 @@ impl Targets {
                     tx.commit(&t.keyring)?;
                     Ok(format!(
                         "Moved the key of {name} into the OS keyring; removed key.pem{}.\nRun: dctx exec {name} -- docker ps (or dctx shell {name})\n",
-                        if e.context { " and the Docker context" } else { "" }
+                        if managed_context { " and the Docker context" } else { "" }
                     ))
                 }
                 (KeyStore::Keyring, KeyDestination::File) => {

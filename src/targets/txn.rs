@@ -595,16 +595,54 @@ fn remove_empty_parent(d: &Path) {
     }
 }
 
-/// Staging left by a run killed before it wrote its journal cannot exist
-/// (the journal comes first), but a hand-edited store might hold some:
-/// drop `<area>/.dctx-txn` when no journal references it.
-pub fn sweep(root: &Path, areas: &[&Path]) {
+/// Drop what killed runs left outside any journal: `<area>/.dctx-txn`
+/// (only when no journal references it) and the temp files of atomic writes
+/// (`.NAME.tmp-PID-N`, `.NAME.dctx-txn-…`) whose process is gone, in each
+/// of `dirs` (the store root, Docker's config dir, config.json's real dir).
+pub fn sweep(root: &Path, dirs: &[&Path]) {
     if pending(root) {
         return;
     }
-    for a in areas {
-        let _ = remove_any(&a.join(STAGING));
+    for d in dirs {
+        let _ = remove_any(&d.join(STAGING));
+        for e in fs::read_dir(d).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') {
+                continue;
+            }
+            let stale = if name.contains(&format!(".{STAGING}-")) {
+                true
+            } else if let Some(rest) = name.split(".tmp-").nth(1) {
+                rest.split('-')
+                    .next()
+                    .and_then(|p| p.parse::<i32>().ok())
+                    .is_some_and(|pid| pid != std::process::id() as i32 && !alive(pid))
+            } else {
+                false
+            };
+            if stale {
+                let _ = remove_any(&e.path());
+            }
+        }
     }
+}
+
+/// Anything for `sweep` to drop in `dirs`? (a readdir each: cheap enough
+/// for reads, never done on the `env`/`current` hot path)
+pub fn leftovers(dirs: &[&Path]) -> bool {
+    dirs.iter().any(|d| {
+        fs::read_dir(d).into_iter().flatten().flatten().any(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n == STAGING
+                || (n.starts_with('.')
+                    && (n.contains(".tmp-") || n.contains(&format!(".{STAGING}-"))))
+        })
+    })
+}
+
+fn alive(pid: i32) -> bool {
+    // EPERM: it exists but is someone else's.
+    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
 }
 
 fn nonce() -> u64 {

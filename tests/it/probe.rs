@@ -593,7 +593,7 @@ fn many_probes_run_concurrently() {
     assert!(reports[58].has(Code::Timeout));
     assert_eq!(reports[59].status, Status::Ok);
     // The table has every column and a row per target.
-    let table = dctx::output::health::render(&reports, false, false);
+    let table = dctx::output::health::render(&reports, None, false);
     for h in dctx::output::health::HEADERS {
         assert!(table.lines().next().unwrap().contains(h), "{table}");
     }
@@ -604,7 +604,7 @@ fn many_probes_run_concurrently() {
 #[test]
 fn doctor_rendering_names_each_step() {
     let r = run(&good("ws", &front("wrong_san")));
-    let out = dctx::output::doctor::render(&r, false);
+    let out = dctx::output::doctor::render(&r, None, false);
     for k in StepKind::ALL {
         assert!(out.contains(k.title()), "{out}");
     }

@@ -142,6 +142,37 @@ fn hot_path_commands_start_no_runtime_touch_no_network_parse_one_profile() {
         );
     }
 
+    // A foreign TLS context: `env` reads its meta.json (and the TLS files'
+    // presence), nothing else: no other context, no PEM, no profile.
+    let b = sb.client_bundle();
+    let spec = format!(
+        "host=tcp://127.0.0.1:1,ca={},cert={},key={}",
+        b.join("ca.pem").display(),
+        b.join("cert.pem").display(),
+        b.join("key.pem").display()
+    );
+    let out = sb
+        .docker()
+        .args(["context", "create", "theirs", "--docker", &spec])
+        .output()
+        .unwrap();
+    assert_success(&out, "docker context create theirs");
+    let (calls, opened) = trace(&sb, dctx(&sb, &["env", "theirs"]), "env theirs");
+    assert_quiet(&calls, "dctx env theirs");
+    let metas: Vec<&String> = opened.iter().filter(|p| p.ends_with("meta.json")).collect();
+    assert_eq!(metas.len(), 1, "{opened:#?}");
+    assert!(profile_jsons(&opened).is_empty(), "{opened:#?}");
+    assert!(!opened.iter().any(|p| p.ends_with(".pem")), "{opened:#?}");
+
+    // `current` (prompts): config.json at most, nothing else of the stores.
+    let (calls, opened) = trace(&sb, dctx(&sb, &["current"]), "current");
+    assert_quiet(&calls, "dctx current");
+    let store_files: Vec<&String> = opened
+        .iter()
+        .filter(|p| p.contains("home dir") && !p.ends_with("config.json"))
+        .collect();
+    assert!(store_files.is_empty(), "{store_files:#?}");
+
     let (calls, opened) = trace(&sb, dctx(&sb, &["use", "prod"]), "use prod");
     assert_quiet(&calls, "dctx use prod");
     assert!(profile_jsons(&opened).is_empty(), "{opened:#?}");

@@ -458,7 +458,7 @@ fn complete(sb: &Sandbox, words: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
+        .filter(|l| !l.is_empty() && (l == "-" || !l.starts_with('-')))
         .collect();
     v.sort();
     v

@@ -1,0 +1,291 @@
+//! Plain aligned columns (like `docker context ls` / `kubectl get`): one line
+//! per row, no rules, a token is never wrapped. When the width is too small,
+//! the least important columns are truncated with `…` or dropped first;
+//! priority 0 columns (NAME, STATUS) are never touched.
+
+/// A colour for one cell (applied only when rendering with `color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Red,
+    Yellow,
+    Green,
+    Dim,
+    Bold,
+}
+
+impl Style {
+    fn code(self) -> &'static str {
+        match self {
+            Style::Plain => "",
+            Style::Red => "\x1b[31m",
+            Style::Yellow => "\x1b[33m",
+            Style::Green => "\x1b[32m",
+            Style::Dim => "\x1b[2m",
+            Style::Bold => "\x1b[1m",
+        }
+    }
+
+    /// `s` wrapped in this style's escape codes when `color`.
+    pub fn paint(self, color: bool, s: &str) -> String {
+        if color && self != Style::Plain {
+            format!("{}{s}\x1b[0m", self.code())
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+/// One column: its header, how important it is (0 = always shown, larger =
+/// dropped earlier) and whether it may be shortened with `…` (down to
+/// `min` characters) before it is dropped.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub header: &'static str,
+    pub priority: u8,
+    pub truncate_to: Option<usize>,
+}
+
+impl Column {
+    /// A column shown whatever the width (NAME, STATUS).
+    pub fn always(header: &'static str) -> Self {
+        Column {
+            header,
+            priority: 0,
+            truncate_to: None,
+        }
+    }
+
+    /// A column dropped when space runs out; larger `priority` goes first.
+    pub fn optional(header: &'static str, priority: u8) -> Self {
+        Column {
+            header,
+            priority,
+            truncate_to: None,
+        }
+    }
+
+    /// Shorten with `…` down to `min` characters before dropping it.
+    pub fn truncate(mut self, min: usize) -> Self {
+        self.truncate_to = Some(min);
+        self
+    }
+}
+
+/// One cell: text and an optional style.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub text: String,
+    pub style: Style,
+}
+
+impl Cell {
+    pub fn styled(text: impl Into<String>, style: Style) -> Self {
+        Cell {
+            text: text.into(),
+            style,
+        }
+    }
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Self {
+        Cell::styled(text, Style::Plain)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Self {
+        Cell::styled(text, Style::Plain)
+    }
+}
+
+/// Spaces between columns.
+const GAP: usize = 3;
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    columns: Vec<Column>,
+    rows: Vec<Vec<Cell>>,
+}
+
+fn width_of(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// `s` cut to `w` characters, the last one `…` when something was cut.
+fn cut(s: &str, w: usize) -> String {
+    if width_of(s) <= w {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(w.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+impl Table {
+    pub fn new(columns: Vec<Column>) -> Self {
+        Table {
+            columns,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Add a row; missing cells are empty, extra cells are ignored.
+    pub fn add_row(&mut self, cells: Vec<Cell>) {
+        self.rows.push(cells);
+    }
+
+    /// Per column: `None` = dropped, `Some(w)` = shown at width `w`.
+    fn layout(&self, width: Option<usize>) -> Vec<Option<usize>> {
+        let natural: Vec<usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                self.rows
+                    .iter()
+                    .filter_map(|r| r.get(i))
+                    .map(|cell| width_of(&cell.text))
+                    .chain([width_of(c.header)])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut widths: Vec<Option<usize>> = natural.iter().map(|w| Some(*w)).collect();
+        let Some(limit) = width else {
+            return widths;
+        };
+        let total = |ws: &[Option<usize>]| {
+            let shown: Vec<usize> = ws.iter().flatten().copied().collect();
+            shown.iter().sum::<usize>() + GAP * shown.len().saturating_sub(1)
+        };
+        // Least important first; ties: the rightmost first.
+        let mut order: Vec<usize> = (0..self.columns.len())
+            .filter(|&i| self.columns[i].priority > 0)
+            .collect();
+        order.sort_by_key(|&i| {
+            (
+                std::cmp::Reverse(self.columns[i].priority),
+                std::cmp::Reverse(i),
+            )
+        });
+        let floor = |i: usize| {
+            self.columns[i]
+                .truncate_to
+                .map(|m| m.max(width_of(self.columns[i].header)).min(natural[i]))
+        };
+        // Least important first: shorten it with `…` if that alone makes
+        // the table fit, else drop it and look at the next one.
+        for &i in &order {
+            let over = total(&widths).saturating_sub(limit);
+            if over == 0 {
+                break;
+            }
+            widths[i] = floor(i)
+                .filter(|f| natural[i] - f >= over)
+                .map(|_| natural[i] - over);
+        }
+        widths
+    }
+
+    /// The table as text, each line ending in `\n` and without trailing
+    /// blanks. `width`: the terminal's columns (None: no limit, e.g. piped
+    /// or `--wide`). `color`: apply cell styles.
+    pub fn render(&self, width: Option<usize>, color: bool) -> String {
+        let widths = self.layout(width);
+        let shown: Vec<(usize, usize)> = widths
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| w.map(|w| (i, w)))
+            .collect();
+        let mut out = String::new();
+        let header: Vec<Cell> = self.columns.iter().map(|c| Cell::from(c.header)).collect();
+        for row in std::iter::once(&header).chain(&self.rows) {
+            let mut line = String::new();
+            for (n, &(i, w)) in shown.iter().enumerate() {
+                let (text, style) = row
+                    .get(i)
+                    .map(|c| (cut(&c.text, w), c.style))
+                    .unwrap_or_else(|| (String::new(), Style::Plain));
+                if n > 0 {
+                    line.push_str(&" ".repeat(GAP));
+                }
+                let pad = w - width_of(&text);
+                line.push_str(&style.paint(color, &text));
+                line.push_str(&" ".repeat(pad));
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Table {
+        let mut t = Table::new(vec![
+            Column::always("NAME"),
+            Column::optional("ENDPOINT", 2).truncate(12),
+            Column::always("STATUS"),
+            Column::optional("VERSION", 3),
+            Column::optional("FINDING", 1).truncate(10),
+        ]);
+        t.add_row(vec![
+            "prod".into(),
+            "tcp://127.0.0.1:31076".into(),
+            Cell::styled("fail", Style::Red),
+            "24.0.7".into(),
+            "name-mismatch, unknown-ca".into(),
+        ]);
+        t.add_row(vec![
+            "a".into(),
+            "unix:///run/docker.sock".into(),
+            "ok".into(),
+        ]);
+        t
+    }
+
+    #[test]
+    fn full_width_is_aligned_without_trailing_blanks() {
+        let s = sample().render(None, false);
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            lines[0],
+            "NAME   ENDPOINT                  STATUS   VERSION   FINDING"
+        );
+        assert_eq!(
+            lines[1],
+            "prod   tcp://127.0.0.1:31076     fail     24.0.7    name-mismatch, unknown-ca"
+        );
+        assert_eq!(lines[2], "a      unix:///run/docker.sock   ok");
+        assert!(s.lines().all(|l| l == l.trim_end()));
+    }
+
+    #[test]
+    fn narrow_drops_least_important_first_never_name_or_status() {
+        let t = sample();
+        // Drop VERSION (priority 3) first, then truncate ENDPOINT before
+        // dropping it; FINDING (1) is kept longest.
+        let s = t.render(Some(60), false);
+        assert!(!s.contains("VERSION"), "{s}");
+        assert!(s.contains("name-mismatch, unknown-ca"), "{s}");
+        let s = t.render(Some(58), false);
+        assert!(s.contains('…'), "{s}");
+        assert!(s.lines().all(|l| l.chars().count() <= 58), "{s}");
+        let s = t.render(Some(10), false);
+        assert!(s.starts_with("NAME   STATUS\n"), "{s}");
+        assert!(s.contains("prod   fail"), "{s}");
+    }
+
+    #[test]
+    fn color_wraps_only_the_text() {
+        let s = sample().render(None, true);
+        assert!(s.contains("\x1b[31mfail\x1b[0m     24.0.7"), "{s:?}");
+        assert!(!sample().render(None, false).contains('\x1b'));
+    }
+}
