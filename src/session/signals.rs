@@ -122,10 +122,13 @@ impl Guard {
     pub fn pending(&self) -> Option<libc::c_int> {
         let mut set = sigset(&[]);
         unsafe { libc::sigpending(&mut set) };
+        // One our parent kept blocked would never have reached us: not ours.
         RELAYED
             .iter()
             .copied()
-            .find(|&s| unsafe { libc::sigismember(&set, s) } == 1)
+            .find(|&s| unsafe {
+                libc::sigismember(&set, s) == 1 && libc::sigismember(&self.old_mask, s) != 1
+            })
             .or_else(|| Some(RECEIVED.load(SeqCst)).filter(|&s| s != 0))
     }
 
