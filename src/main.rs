@@ -8,7 +8,9 @@ mod cmd;
 
 // The CLI reaches the library through the same `crate::` paths everywhere.
 #[allow(unused_imports)]
-use dctx::{bundle, docker, environment, exit, output, pki, probe, shell, store, targets};
+use dctx::{
+    bundle, docker, environment, exit, harden, output, pki, probe, session, shell, store, targets,
+};
 
 fn main() -> ExitCode {
     // Dynamic completion: `COMPLETE=bash dctx …` answers and exits here.

@@ -84,6 +84,8 @@ pub enum Command {
     Pki(pki::PkiArgs),
     /// Run a command with a profile's TLS material in a private temp dir.
     Exec(ExecArgs),
+    /// Start your shell with a profile or context selected for it alone.
+    Shell(ShellArgs),
     /// Manage where a profile's private key lives.
     Key(KeyArgs),
     /// Print the shell completion script.
@@ -178,6 +180,16 @@ pub struct ExecArgs {
         value_name = "COMMAND"
     )]
     pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// Profile or context name.
+    #[arg(add = ArgValueCandidates::new(profile_names))]
+    pub name: String,
+    /// The shell to start (default: $SHELL): bash, zsh and fish get a prompt marker.
+    #[arg(long, value_name = "PROGRAM")]
+    pub shell: Option<String>,
 }
 
 #[derive(Debug, Args)]

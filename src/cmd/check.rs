@@ -76,6 +76,7 @@ pub fn probe_all(
 }
 
 pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<u8> {
+    crate::harden::no_core_dumps()?; // it may load keys: no core file of them
     let opts = probe::Options {
         timeout: args.timeout,
         concurrency: args.concurrency.get(),

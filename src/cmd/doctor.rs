@@ -7,6 +7,7 @@ use crate::output;
 use crate::probe::{self, Status};
 
 pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
+    crate::harden::no_core_dumps()?; // it may load keys: no core file of them
     let opts = probe::Options {
         timeout: args.timeout,
         concurrency: 1,

@@ -26,6 +26,7 @@ pub mod pki;
 pub mod rm;
 pub mod secrets;
 pub mod set_host;
+pub mod shell;
 pub mod show;
 pub mod targets;
 pub mod use_;
@@ -113,6 +114,7 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
         Command::Doctor(a) => doctor::run(a, env),
         Command::Pki(a) => pki::run(a, env),
         Command::Exec(a) => exec::run(a, env),
+        Command::Shell(a) => shell::run(a, env),
         Command::Key(a) => key::run(a, env),
         Command::Completions(a) => completions::run(a),
     }

@@ -2,6 +2,7 @@
 //! `dctx exec`, `dctx key move`, and "no key bytes ever printed".
 
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::time::Duration;
 
@@ -180,9 +181,12 @@ fn exec_forwards_exit_status_and_signals_and_always_cleans_up() {
         .args(["exec", "prod", "--", "/nonexistent/cmd"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/cmd"));
-    // SIGTERM to dctx reaches the child; dctx cleans up and reports 128+15.
+    // Like a shell: 127 for a command that does not exist.
+    assert_eq!(out.status.code(), Some(127));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/cmd: command not found"), "{err}");
+    // SIGTERM to dctx reaches the child; dctx cleans up, then dies of the
+    // same signal (the caller sees a signal death, as without dctx).
     let mut child = sb
         .dctx()
         .env("XDG_RUNTIME_DIR", &runtime)
@@ -203,7 +207,7 @@ fn exec_forwards_exit_status_and_signals_and_always_cleans_up() {
         .status()
         .unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(128 + 15));
+    assert_eq!(status.signal(), Some(15), "{status:?}");
     assert!(
         runtime_leftovers(&runtime).is_empty(),
         "dir left after SIGTERM"
@@ -283,4 +287,194 @@ fn no_command_prints_the_key_and_every_write_keeps_modes_private() {
     }
     let store_root = std::fs::metadata(sb.store()).unwrap().permissions().mode() & 0o777;
     assert_eq!(store_root, 0o700);
+}
+
+/// Shells' conventions: 127 when the command is not found (on PATH or by
+/// path), 126 when it exists but cannot be executed; a message on stderr.
+#[test]
+fn exec_exits_127_for_a_missing_command_and_126_for_a_non_executable_one() {
+    let sb = Sandbox::new();
+    sb.add_client_profile("prod", &[]);
+    let run = sb.path("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let plain = sb.path("plain-file");
+    std::fs::write(&plain, "#!/bin/sh\necho ran\n").unwrap();
+    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let dir = sb.path("a-directory");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: [(&str, i32, &str); 4] = [
+        ("no-such-program-on-path", 127, "command not found"),
+        ("/nonexistent/cmd", 127, "command not found"),
+        (plain.to_str().unwrap(), 126, "cannot execute"),
+        (dir.to_str().unwrap(), 126, "cannot execute"),
+    ];
+    for (program, code, phrase) in cases {
+        let out = sb
+            .dctx()
+            .env("XDG_RUNTIME_DIR", &run)
+            .args(["exec", "prod", "--", program])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{program}: {err}");
+        assert!(err.contains(phrase), "{program}: {err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("ran"));
+        assert!(runtime_leftovers(&run).is_empty(), "{program}: dir left");
+    }
+}
+
+/// The pid a test command wrote to `file` (`echo $$ > file`).
+fn read_pid(file: &std::path::Path) -> i32 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(p) = std::fs::read_to_string(file)
+            && let Ok(p) = p.trim().parse()
+        {
+            return p;
+        }
+        assert!(std::time::Instant::now() < deadline, "no child pid");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn wait_for_dir(run: &std::path::Path) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(d) = runtime_leftovers(run).pop() {
+            return d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "exec never created its dir"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGHUP and SIGUSR1 sent to dctx alone reach the command; dctx removes
+/// the dir and dies of the same signal (SIGUSR1 used to kill dctx on the
+/// spot and leave the key behind).
+#[test]
+fn exec_relays_hup_and_usr1_and_cleans_up() {
+    let sb = Sandbox::new();
+    sb.add_client_profile("prod", &[]);
+    let run = sb.path("run");
+    std::fs::create_dir_all(&run).unwrap();
+    for sig in [libc::SIGHUP, libc::SIGUSR1] {
+        let pidfile = sb.path(&format!("child-{sig}.pid"));
+        let mut child = sb
+            .dctx()
+            .env("XDG_RUNTIME_DIR", &run)
+            .args(["exec", "prod", "--", "sh", "-c"])
+            .arg(format!("echo $$ > '{}'; exec sleep 300", pidfile.display()))
+            .spawn()
+            .unwrap();
+        wait_for_dir(&run);
+        let inner = read_pid(&pidfile);
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(sig), "{status:?}");
+        assert!(runtime_leftovers(&run).is_empty(), "dir left after {sig}");
+        // The command got it too: it is gone, not orphaned.
+        let stat = std::fs::read_to_string(format!("/proc/{inner}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty()
+                || stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap()
+                    .trim_start()
+                    .starts_with('Z'),
+            "command survived signal {sig}: {stat}"
+        );
+    }
+}
+
+/// SIGTERM at any moment of start-up (before, while and after the dir is
+/// made and the command spawned) ends dctx promptly, leaves no dir and no
+/// orphaned command. It used to be dropped when it arrived before the
+/// child's pid was stored (dctx then waited for the whole command).
+#[test]
+fn exec_sigterm_at_any_moment_of_start_up_leaves_nothing() {
+    let sb = Sandbox::new();
+    sb.add_client_profile("prod", &[]);
+    let run = sb.path("run");
+    std::fs::create_dir_all(&run).unwrap();
+    for step in 0..30u64 {
+        let pidfile = sb.path(&format!("early-{step}.pid"));
+        let mut child = sb
+            .dctx()
+            .env("XDG_RUNTIME_DIR", &run)
+            .args(["exec", "prod", "--", "sh", "-c"])
+            .arg(format!("echo $$ > '{}'; exec sleep 300", pidfile.display()))
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(step * 700));
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("step {step}: dctx still runs 30 s after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.signal(), Some(libc::SIGTERM), "step {step}");
+        assert!(runtime_leftovers(&run).is_empty(), "step {step}: dir left");
+        if let Ok(p) = std::fs::read_to_string(&pidfile)
+            && let Ok(p) = p.trim().parse::<i32>()
+        {
+            std::thread::sleep(Duration::from_millis(50));
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            assert!(
+                stat.is_empty()
+                    || stat
+                        .rsplit(')')
+                        .next()
+                        .unwrap()
+                        .trim_start()
+                        .starts_with('Z'),
+                "step {step}: command orphaned: {stat}"
+            );
+        }
+    }
+}
+
+/// kill -9 cannot be caught: the dir stays, and the next `dctx exec` sweeps
+/// it (its pid is dead). Dirs of live processes are left alone.
+#[test]
+fn exec_sweeps_dirs_left_by_a_killed_dctx() {
+    let sb = Sandbox::new();
+    sb.add_client_profile("prod", &[]);
+    let run = sb.path("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let pidfile = sb.path("killed.pid");
+    let mut child = sb
+        .dctx()
+        .env("XDG_RUNTIME_DIR", &run)
+        .args(["exec", "prod", "--", "sh", "-c"])
+        .arg(format!("echo $$ > '{}'; exec sleep 300", pidfile.display()))
+        .spawn()
+        .unwrap();
+    let left = wait_for_dir(&run);
+    let inner = read_pid(&pidfile);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    unsafe { libc::kill(inner, libc::SIGKILL) };
+    assert!(run.join(&left).join("key.pem").exists());
+    // A live process's dir (this test's own pid) must survive the sweep.
+    let live = format!("dctx-exec-{}-0000beef", std::process::id());
+    std::fs::create_dir(run.join(&live)).unwrap();
+    let out = sb
+        .dctx()
+        .env("XDG_RUNTIME_DIR", &run)
+        .args(["exec", "prod", "--", "true"])
+        .output()
+        .unwrap();
+    assert_success(&out, "exec after kill -9");
+    assert_eq!(runtime_leftovers(&run), vec![live.clone()]);
+    std::fs::remove_dir(run.join(&live)).unwrap();
 }

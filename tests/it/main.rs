@@ -10,6 +10,7 @@ mod keys;
 mod pki;
 mod probe;
 mod screens;
+mod session;
 mod shells;
 mod ssh;
 mod startup;

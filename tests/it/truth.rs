@@ -385,17 +385,12 @@ fn ssh_contexts_are_labelled_ssh_never_plaintext() {
         line.contains("ssh") && !line.contains("PLAINTEXT"),
         "{line}"
     );
-    let r = json(
-        &sb.dctx()
-            .args(["check", "viassh", "--json"])
-            .output()
-            .unwrap(),
-    );
+    // Probed through ssh like docker does: nothing listens on port 1.
+    let r = dctx_json(&sb, &["check", "viassh", "--json"], 3);
     assert_eq!(r[0]["endpoint"], "ssh://someone@127.0.0.1:1");
-    assert!(
-        !codes(&r[0]).contains(&"plaintext-endpoint".into()),
-        "{r:#}"
-    );
+    let c = codes(&r[0]);
+    assert!(c.contains(&"connection-refused".into()), "{r:#}");
+    assert!(!c.contains(&"plaintext-endpoint".into()), "{r:#}");
     // dctx add makes them too (no TLS material allowed).
     sb.ok(&["add", "mine", "--host", "ssh://me@127.0.0.1:2"]);
     assert_eq!(

@@ -1,0 +1,71 @@
+//! `dctx shell NAME`: the user's shell with NAME selected for it and its
+//! children only; `exit` leaves it and removes the private dir.
+
+use std::process::Command;
+
+use anyhow::Context as _;
+
+use crate::cli::ShellArgs;
+use crate::environment::Env;
+use crate::session::{self, shell::Flavor};
+
+pub fn run(args: ShellArgs, env: &Env) -> anyhow::Result<u8> {
+    // A nested dctx shell would hide which target is really in effect.
+    if let Some(outer) = std::env::var_os("DCTX_SHELL").filter(|v| !v.is_empty()) {
+        eprintln!(
+            "dctx: already in a dctx shell for {} (type `exit` to leave it first)",
+            outer.to_string_lossy()
+        );
+        return Ok(crate::exit::ERROR);
+    }
+    let core_limit = crate::harden::no_core_dumps().context("disabling core dumps")?;
+    let targets = super::targets(env)?;
+    let entry = targets.entry(&args.name)?;
+    let target = targets.target(&entry)?;
+    // A Docker context dctx does not manage (and `default`) is selected by
+    // name (it may be ssh:// or carry settings dctx does not know); a
+    // profile by its files.
+    let is_profile = entry.kind == crate::targets::Kind::Profile;
+    let program = args
+        .shell
+        .clone()
+        .or_else(|| env.shell.clone())
+        .unwrap_or_else(|| "/bin/sh".into());
+    let flavor = Flavor::of(&program);
+    let user_zdotdir = std::env::var_os("ZDOTDIR")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
+    let base = super::exec::runtime_base(env);
+    let req = session::Request {
+        material: is_profile.then_some(&target),
+        base: &base,
+        prefix: "dctx-shell-",
+        core_limit: Some(core_limit),
+    };
+    let name = target.name.clone();
+    super::exec::finish(session::run(req, |dir| {
+        let mut vars = if is_profile {
+            session::docker_env(&target, dir)
+        } else {
+            session::context_env(&name)
+        };
+        vars.push(("DCTX_PROFILE", Some(name.clone())));
+        vars.push(("DCTX_SHELL", Some(name.clone())));
+        let marker = format!("(dctx:{name}) ");
+        let launch = session::shell::prepare(
+            flavor,
+            dir,
+            &marker,
+            &session::shell::changes(&vars),
+            user_zdotdir.as_deref(),
+        )
+        .context("writing the shell's start files")?;
+        let mut cmd = Command::new(&program);
+        cmd.args(&launch.args);
+        session::apply_env(&mut cmd, &vars);
+        for (k, v) in &launch.env {
+            cmd.env(k, v);
+        }
+        Ok(cmd)
+    }))
+}
