@@ -18,6 +18,7 @@ pub mod env;
 pub mod exec;
 pub mod key;
 pub mod ls;
+pub mod metrics;
 pub mod pki;
 pub mod rm;
 pub mod secrets;
@@ -90,6 +91,7 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
         Command::Exec(a) => exec::run(a, env),
         Command::Key(a) => key::run(a, env),
         Command::Completions(a) => completions::run(a),
+        Command::Metrics(a) => metrics::run(a, env),
     }
 }
 

@@ -4,6 +4,7 @@ pub mod doctor;
 pub mod health;
 pub mod probe_json;
 pub mod progress;
+pub mod prometheus;
 
 use std::io::IsTerminal;
 

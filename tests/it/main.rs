@@ -5,6 +5,7 @@ mod check_cli;
 mod core;
 mod hostile;
 mod keys;
+mod metrics;
 mod pki;
 mod probe;
 mod startup;
