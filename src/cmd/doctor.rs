@@ -4,7 +4,27 @@ use crate::cli::DoctorArgs;
 use crate::environment::Env;
 use crate::exit;
 use crate::output;
+use crate::pki::lint;
 use crate::probe::{self, Status};
+
+/// Which client families would refuse the chain the daemon served.
+fn compatibility(target: &probe::Target, report: &probe::Report) -> Vec<lint::LintFinding> {
+    let host = match probe::Endpoint::parse(&target.host, target.tls) {
+        Ok(probe::Endpoint::Tcp { host, .. }) => Some(host),
+        _ => None,
+    };
+    let roots = target
+        .ca_pem
+        .as_deref()
+        .map(lint::pem_certs)
+        .unwrap_or_default();
+    lint::lint(&lint::Material {
+        chain: &report.server_chain_der,
+        roots: &roots,
+        host: host.as_deref(),
+        server_leaf: true,
+    })
+}
 
 pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
     // resolve() fails for an unknown name, so there is exactly one.
@@ -12,10 +32,20 @@ pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
     let rt = super::check::runtime()?;
     let report = rt.block_on(probe::run(&target, args.timeout, env.now));
     rt.shutdown_background();
+    let compat = compatibility(&target, &report);
     if args.json {
-        crate::cmd::print(&output::probe_json::doctor(&report))?;
+        let mut v: serde_json::Value = serde_json::from_str(&output::probe_json::doctor(&report))?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("compatibility".into(), serde_json::to_value(&compat)?);
+        }
+        crate::cmd::print(&output::json(&v)?)?;
     } else {
-        crate::cmd::print(&output::doctor::render(&report, output::styled(env)))?;
+        let mut text = output::doctor::render(&report, output::styled(env));
+        text.push_str(&lint::render(
+            "client compatibility of the served chain:",
+            &compat,
+        ));
+        crate::cmd::print(&text)?;
     }
     Ok(if report.status == Status::Fail {
         exit::UNHEALTHY

@@ -226,11 +226,20 @@ fn summary(issued: &Issued, now: i64, verb: &str) -> String {
         Kind::Client => format!("client certificate {:?} (CN={})", m.name, m.name),
     };
     format!(
-        "{verb} {what}\n  key {}, serial {}, valid until {} ({} days)\n",
+        "{verb} {what}\n  key {}, serial {}, valid until {} ({} days)\n{}",
         m.key_type,
         m.serial,
         rfc3339(m.not_after),
-        (m.not_after - now).div_euclid(86_400)
+        (m.not_after - now).div_euclid(86_400),
+        crate::pki::lint::render(
+            "  client compatibility:",
+            &crate::pki::lint::issued(
+                &issued.cert_pem,
+                &issued.ca_pem,
+                &m.names,
+                m.kind == Kind::Server
+            )
+        )
     )
 }
 

@@ -5,6 +5,7 @@ mod check_cli;
 mod core;
 mod hostile;
 mod keys;
+mod lint;
 mod metrics;
 mod pki;
 mod probe;
