@@ -83,7 +83,7 @@ fn real_clients(sb: &Sandbox, dir: &Path, host: &str, port: u16, profile: &str) 
     // answer it never gets, so `timeout` ends it (a refusal comes at once).
     let out = sb
         .cmd("timeout")
-        .args(["5", "docker"])
+        .args(["10", "docker"])
         .args([
             "-H",
             &format!("tcp://{host}:{port}"),
