@@ -53,6 +53,8 @@ pub enum LintCode {
     CaNoKeyUsage,
     /// A CA whose basicConstraints extension is not marked critical.
     CaBasicConstraintsNotCritical,
+    /// A certificate used as a CA without basicConstraints at all.
+    CaNoBasicConstraints,
     /// A server certificate without subjectAltName: only a CN.
     CnOnly,
     /// Clients dial an IP address the certificate has no IP SAN for.
@@ -81,6 +83,7 @@ impl LintCode {
             LintCode::CaNoKeyCertSign => "ca-no-keycertsign",
             LintCode::CaNoKeyUsage => "ca-no-keyusage",
             LintCode::CaBasicConstraintsNotCritical => "ca-basic-constraints-not-critical",
+            LintCode::CaNoBasicConstraints => "ca-no-basic-constraints",
             LintCode::CnOnly => "cn-only",
             LintCode::IpNotInSans => "ip-not-in-sans",
             LintCode::NameNotInSans => "name-not-in-sans",
@@ -220,7 +223,8 @@ pub fn lint(m: &Material<'_>) -> Vec<LintFinding> {
         cas.insert(0, leaf);
     }
     for ca in &cas {
-        ca_rules(ca, &mut out);
+        let root = roots.iter().any(|r| r.x.as_raw() == ca.x.as_raw());
+        ca_rules(ca, root, &mut out);
     }
     let leaves: Vec<&Cert<'_>> = if cas.first().is_some_and(|c| std::ptr::eq(*c, leaf)) {
         Vec::new()
@@ -274,11 +278,26 @@ pub fn lint(m: &Material<'_>) -> Vec<LintFinding> {
     out
 }
 
-fn ca_rules(ca: &Cert<'_>, out: &mut Vec<LintFinding>) {
+fn ca_rules(ca: &Cert<'_>, root: bool, out: &mut Vec<LintFinding>) {
     if ca.is_v1() {
         return;
     }
     match ca.x.basic_constraints() {
+        // rustls takes a trusted root as it is; an intermediate must say CA:TRUE.
+        Ok(None) => out.push(finding(
+            LintCode::CaNoBasicConstraints,
+            ca,
+            if root {
+                &[Client::Go, Client::OpensslStrict]
+            } else {
+                ALL
+            },
+            format!(
+                "the CA {} has no basicConstraints extension, so it is not marked as a CA (Go: \"parent certificate cannot sign this kind of certificate\"; OpenSSL strict: \"invalid CA certificate\")",
+                ca.name
+            ),
+            REISSUE_CA,
+        )),
         Ok(Some(bc)) if bc.value.ca && !bc.critical => out.push(finding(
             LintCode::CaBasicConstraintsNotCritical,
             ca,

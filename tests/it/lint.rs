@@ -239,6 +239,7 @@ fn case(name: &str, host: &str, expect_code: Option<&str>) {
             "ca-no-keycertsign",
             "ca-no-keyusage",
             "ca-basic-constraints-not-critical",
+            "ca-no-basic-constraints",
             "missing-aki",
             "missing-ski",
             "missing-intermediate",
@@ -275,6 +276,10 @@ fn ca_without_keycertsign() {
 #[test]
 fn ca_without_keyusage() {
     case("ca-no-keyusage", "localhost", Some("ca-no-keyusage"));
+}
+#[test]
+fn ca_without_basic_constraints() {
+    case("ca-no-bc", "localhost", Some("ca-no-basic-constraints"));
 }
 #[test]
 fn ca_basic_constraints_not_critical() {

@@ -19,6 +19,8 @@ keyUsage=critical,digitalSignature
 subjectKeyIdentifier=hash";;
   ca-no-keyusage) caext="basicConstraints=critical,CA:TRUE
 subjectKeyIdentifier=hash";;
+  ca-no-bc) caext="keyUsage=critical,keyCertSign,cRLSign
+subjectKeyIdentifier=hash";;
   ca-bc-not-critical) caext="basicConstraints=CA:TRUE
 keyUsage=critical,keyCertSign,cRLSign
 subjectKeyIdentifier=hash";;
