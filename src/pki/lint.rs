@@ -269,9 +269,6 @@ pub fn lint(m: &Material<'_>) -> Vec<LintFinding> {
             ));
         }
     }
-    for c in roots.iter().filter(|c| !c.is_v1()) {
-        key_rules(c, &mut out, true);
-    }
     chain_rules(&chain, &roots, &mut out);
     let mut seen = std::collections::HashSet::new();
     out.retain(|f| seen.insert((f.code, f.cert.clone())));
@@ -345,7 +342,7 @@ fn ca_rules(ca: &Cert<'_>, root: bool, out: &mut Vec<LintFinding>) {
             REISSUE_CA,
         ));
     }
-    key_rules(ca, out, false);
+    key_rules(ca, out);
 }
 
 fn name_rules(leaf: &Cert<'_>, host: Option<&str>, out: &mut Vec<LintFinding>) {
@@ -457,15 +454,14 @@ fn signature_rules(c: &Cert<'_>, out: &mut Vec<LintFinding>) {
             "reissue it with SHA-256 (`dctx pki renew NAME`, or `openssl x509 -req -sha256 …`)",
         ));
     }
-    key_rules(c, out, false);
+    key_rules(c, out);
 }
 
-fn key_rules(c: &Cert<'_>, out: &mut Vec<LintFinding>, root: bool) {
+fn key_rules(c: &Cert<'_>, out: &mut Vec<LintFinding>) {
     if let Ok(PublicKey::RSA(rsa)) = c.x.public_key().parsed() {
         let bits = rsa.key_size();
         if bits < 2048 {
-            // A root's key signs the next certificate: the same checks apply.
-            let _ = root;
+            // A CA's key signs the next certificate: the same limits apply.
             out.push(finding(
                 LintCode::RsaTooSmall,
                 c,
