@@ -90,6 +90,8 @@ pub enum Command {
     Key(KeyArgs),
     /// Print the shell completion script.
     Completions(CompletionsArgs),
+    /// Serve Prometheus metrics (probing on scrape) or write a textfile-collector file.
+    Metrics(MetricsArgs),
 }
 
 use crate::targets::Accepts;
@@ -349,6 +351,56 @@ pub struct CheckArgs {
     /// Probes in flight at once.
     #[arg(long, default_value = "64", value_name = "N")]
     pub concurrency: std::num::NonZeroUsize,
+    /// Output format (`--json` = `--format json`).
+    #[arg(long, value_enum, default_value = "table", conflicts_with = "json")]
+    pub format: CheckFormat,
+    /// Warn when a client, server or CA certificate expires within N days.
+    #[arg(long, default_value = "30", value_name = "N")]
+    pub warn_days: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Table,
+    Json,
+    /// The Prometheus text exposition format.
+    Prometheus,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("sink").args(["listen", "textfile"]).required(true)))]
+pub struct MetricsArgs {
+    /// Profiles / contexts to probe (default: all).
+    #[arg(add = ArgValueCandidates::new(profile_names))]
+    pub names: Vec<String>,
+    /// Serve GET /metrics on this address (e.g. 127.0.0.1:9323), probing on scrape.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Probe once and write the metrics to PATH atomically (node_exporter textfile collector).
+    #[arg(long, value_name = "PATH")]
+    pub textfile: Option<PathBuf>,
+    /// Probe at most this often; scrapes in between get the last result (seconds).
+    #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_interval)]
+    pub min_interval: std::time::Duration,
+    /// Hard deadline per probe, seconds.
+    #[arg(long, default_value = "5", value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+    /// Probes in flight at once.
+    #[arg(long, default_value = "64", value_name = "N")]
+    pub concurrency: std::num::NonZeroUsize,
+    /// Warn when a client, server or CA certificate expires within N days.
+    #[arg(long, default_value = "30", value_name = "N")]
+    pub warn_days: u32,
+}
+
+/// `--min-interval`: seconds, 0 (probe on every scrape) up to a day.
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && (0.0..=86400.0).contains(&secs) => {
+            Ok(std::time::Duration::from_secs_f64(secs))
+        }
+        _ => Err("expected seconds, from 0 to 86400".into()),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,7 @@ pub mod env;
 pub mod exec;
 pub mod key;
 pub mod ls;
+pub mod metrics;
 pub mod mv;
 pub mod pick;
 pub mod pki;
@@ -117,6 +118,7 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
         Command::Shell(a) => shell::run(a, env),
         Command::Key(a) => key::run(a, env),
         Command::Completions(a) => completions::run(a),
+        Command::Metrics(a) => metrics::run(a, env),
     }
 }
 

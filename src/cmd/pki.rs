@@ -227,11 +227,20 @@ fn summary(issued: &Issued, now: i64, verb: &str) -> String {
         Kind::Client => format!("client certificate {:?} (CN={})", m.name, m.name),
     };
     format!(
-        "{verb} {what}\n  key {}, serial {}, valid until {} ({})\n",
+        "{verb} {what}\n  key {}, serial {}, valid until {} ({})\n{}",
         m.key_type,
         m.serial,
         rfc3339(m.not_after),
-        crate::output::expiry::Expiry::new(m.not_after, now)
+        crate::output::expiry::Expiry::new(m.not_after, now),
+        crate::pki::lint::render(
+            "  client compatibility:",
+            &crate::pki::lint::issued(
+                &issued.cert_pem,
+                &issued.ca_pem,
+                &m.names,
+                m.kind == Kind::Server
+            )
+        )
     )
 }
 

@@ -5,6 +5,7 @@ pub mod expiry;
 pub mod health;
 pub mod probe_json;
 pub mod progress;
+pub mod prometheus;
 pub mod table;
 
 use crate::environment::Env;

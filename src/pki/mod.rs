@@ -4,5 +4,6 @@ pub mod daemon;
 pub mod inspect;
 pub mod issue;
 pub mod keys;
+pub mod lint;
 
 pub use inspect::CertInfo;

@@ -20,6 +20,8 @@ pub struct Ctx<'a> {
     pub now: i64,
     pub skip_verify: bool,
     pub timeout_secs: f64,
+    /// Expiring-soon threshold, days.
+    pub warn_days: i64,
 }
 
 impl Ctx<'_> {
@@ -66,6 +68,42 @@ fn days_phrase(days: i64) -> String {
     }
 }
 
+// ---------------------------------------------------------------- CA cert
+
+/// The profile's CA certificates: expired, or expiring within `warn_days`.
+pub fn ca_local(cas: &[CertInfo], ctx: &Ctx) -> Vec<Finding> {
+    let fix = "issue a new CA and reissue the server and client certificates from it (`dctx pki init`), \
+               then re-import with `dctx add … --replace`";
+    let mut out = Vec::new();
+    for ca in cas {
+        let days = ca.days_left(ctx.now);
+        if ctx.now >= ca.not_after {
+            out.push(Finding::error(
+                Code::CaCertExpired,
+                format!(
+                    "the CA certificate {} expired on {} ({} ago)",
+                    ca.display_name(),
+                    ca.not_after_rfc3339(),
+                    days_phrase(days)
+                ),
+                fix,
+            ));
+        } else if days < ctx.warn_days {
+            out.push(Finding::warning(
+                Code::CaCertExpiring,
+                format!(
+                    "the CA certificate {} expires in {} ({})",
+                    ca.display_name(),
+                    days_phrase(days),
+                    ca.not_after_rfc3339()
+                ),
+                fix,
+            ));
+        }
+    }
+    out
+}
+
 // ---------------------------------------------------------------- client cert
 
 /// Problems visible in the profile's own client certificate, before any I/O.
@@ -105,7 +143,7 @@ pub fn client_local(info: &CertInfo, key_mismatch: bool, ctx: &Ctx) -> Vec<Findi
             ),
             "check the clock on both machines (`timedatectl`), or reissue the client certificate",
         ));
-    } else if days < 30 {
+    } else if days < ctx.warn_days {
         out.push(Finding::warning(
             Code::ClientCertExpiring,
             format!(
@@ -468,7 +506,7 @@ pub fn server_cert(
              or reissue it with a notBefore in the past",
         ));
         steps.push(Step::new(StepKind::Validity, bad, msg));
-    } else if days < 30 {
+    } else if days < ctx.warn_days {
         let msg = format!(
             "the server certificate expires in {} ({})",
             days_phrase(days),

@@ -32,6 +32,10 @@ pub enum Code {
     ClientCertExpired,
     ClientCertExpiring,
     ClientCertBadUsage,
+    /// The profile's CA certificate has expired (nothing it signed verifies).
+    CaCertExpired,
+    /// The profile's CA certificate expires within the warning threshold.
+    CaCertExpiring,
     ClientCaNotAccepted,
     KeyMismatch,
     ClientAuthNotRequired,
@@ -86,6 +90,8 @@ impl Code {
             Code::ClientCertExpired => "client-cert-expired",
             Code::ClientCertExpiring => "client-cert-expiring",
             Code::ClientCertBadUsage => "client-cert-bad-usage",
+            Code::CaCertExpired => "ca-cert-expired",
+            Code::CaCertExpiring => "ca-cert-expiring",
             Code::ClientCaNotAccepted => "client-ca-not-accepted",
             Code::KeyMismatch => "key-mismatch",
             Code::ClientAuthNotRequired => "client-auth-not-required",

@@ -56,6 +56,14 @@ impl PhaseCell {
     }
 }
 
+/// The runtime `check`, `doctor`, `metrics` and `proxy` probe on (the
+/// hot-path commands never start one).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
 /// Options for probing many targets.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -65,6 +73,8 @@ pub struct Options {
     pub concurrency: usize,
     /// Unix seconds "now" (certificate dates are judged against it).
     pub now: i64,
+    /// A certificate (client, server or CA) expiring within this many days is a warning.
+    pub warn_days: i64,
 }
 
 impl Options {
@@ -73,6 +83,7 @@ impl Options {
             timeout,
             concurrency: 64,
             now,
+            warn_days: 30,
         }
     }
 }
@@ -85,6 +96,7 @@ struct Partial {
     server_cert: Option<CertSummary>,
     client_cert: Option<CertSummary>,
     latency_ms: Option<u64>,
+    server_chain_der: Vec<Vec<u8>>,
 }
 
 /// What a probe has learnt so far; survives the deadline cancelling it.
@@ -136,10 +148,19 @@ const TLS_STEPS: &[StepKind] = StepKind::TLS;
 
 /// Probe one target within `timeout`; never fails, never prints.
 pub async fn run(target: &Target, timeout: Duration, now: i64) -> Report {
+    run_with(target, &Options::new(timeout, now)).await
+}
+
+/// `run` with every option (the expiry warning threshold too).
+pub async fn run_with(target: &Target, opts: &Options) -> Report {
+    let (timeout, now, warn_days) = (opts.timeout, opts.now, opts.warn_days);
     let shared = Shared::default();
     let started = Instant::now();
-    let res =
-        tokio::time::timeout(timeout, probe(target.clone(), shared.clone(), timeout, now)).await;
+    let res = tokio::time::timeout(
+        timeout,
+        probe(target.clone(), shared.clone(), timeout, now, warn_days),
+    )
+    .await;
     if res.is_err() {
         let phase = shared.phase.get();
         let is_ssh = ssh::is_ssh(&target.host);
@@ -170,7 +191,9 @@ pub async fn run(target: &Target, timeout: Duration, now: i64) -> Report {
         shared.step(Step::new(kind, StepState::Fail, f.message.clone()));
         shared.push(f);
     }
-    finish(target, &shared)
+    let mut report = finish(target, &shared);
+    report.duration_secs = started.elapsed().as_secs_f64();
+    report
 }
 
 fn finish(target: &Target, shared: &Shared) -> Report {
@@ -196,6 +219,8 @@ fn finish(target: &Target, shared: &Shared) -> Report {
         client_cert: p.client_cert,
         findings: p.findings,
         steps: p.steps,
+        server_chain_der: p.server_chain_der,
+        duration_secs: 0.0,
     }
 }
 
@@ -214,10 +239,10 @@ pub async fn run_all(
     let mut ids = std::collections::HashMap::new();
     for (i, t) in targets.iter().cloned().enumerate() {
         let sem = sem.clone();
-        let (timeout, now) = (opts.timeout, opts.now);
+        let o = opts.clone();
         let h = set.spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore never closed");
-            (i, run(&t, timeout, now).await)
+            (i, run_with(&t, &o).await)
         });
         ids.insert(h.id(), i);
     }
@@ -247,7 +272,7 @@ pub async fn run_all(
         .collect()
 }
 
-async fn probe(t: Target, sh: Shared, timeout: Duration, now: i64) {
+async fn probe(t: Target, sh: Shared, timeout: Duration, now: i64, warn_days: i64) {
     let ep = match Endpoint::parse(&t.host, t.tls) {
         Ok(ep) => ep,
         Err(e) => {
@@ -275,7 +300,7 @@ async fn probe(t: Target, sh: Shared, timeout: Duration, now: i64) {
             ssh::probe(&t, &sh, ssh::Dest { user, host, port }, timeout, now).await
         }
         Endpoint::Tcp { host, port, tls } => {
-            probe_tcp(&t, &sh, &host, port, tls, timeout, now).await
+            probe_tcp(&t, &sh, &host, port, tls, timeout, now, warn_days).await
         }
     }
 }
@@ -303,6 +328,7 @@ async fn probe_unix(
         now,
         skip_verify: false,
         timeout_secs: timeout.as_secs_f64(),
+        warn_days: 30,
     };
     sh.step(Step::new(
         StepKind::Profile,
@@ -460,6 +486,7 @@ async fn probe_tcp(
     tls: bool,
     timeout: Duration,
     now: i64,
+    warn_days: i64,
 ) {
     let ctx = Ctx {
         name: &t.name,
@@ -468,6 +495,7 @@ async fn probe_tcp(
         now,
         skip_verify: tls && t.skip_verify,
         timeout_secs: timeout.as_secs_f64(),
+        warn_days,
     };
     let material = if tls {
         match tls::load_material(t) {
@@ -503,6 +531,7 @@ async fn probe_tcp(
             }
             None => profile.push_str(", no client cert"),
         }
+        sh.extend(diagnose::ca_local(&m.ca, &ctx));
         if ctx.skip_verify {
             sh.push(Finding::warning(
                 Code::SkipVerify,
@@ -598,6 +627,7 @@ async fn probe_tcp(
         .connect(sname.clone(), sniffed)
         .await;
     let server_findings = |o: &Observed| {
+        sh.with(|p| p.server_chain_der = o.chain.clone());
         let chain: Vec<crate::pki::CertInfo> = o
             .chain
             .iter()

@@ -177,7 +177,9 @@ impl StepKind {
             Code::KeyMismatch
             | Code::ClientCertExpired
             | Code::ClientCertExpiring
-            | Code::ClientCertBadUsage => StepKind::Profile,
+            | Code::ClientCertBadUsage
+            | Code::CaCertExpired
+            | Code::CaCertExpiring => StepKind::Profile,
             Code::DnsFailure => StepKind::Resolve,
             Code::ConnectionRefused | Code::ConnectFailed | Code::PlaintextEndpoint => {
                 StepKind::Connect
@@ -252,6 +254,12 @@ pub struct Report {
     pub client_cert: Option<CertSummary>,
     pub findings: Vec<Finding>,
     pub steps: Vec<Step>,
+    /// The DER chain the server presented (leaf first), for the client-compatibility lint.
+    #[serde(skip)]
+    pub server_chain_der: Vec<Vec<u8>>,
+    /// Wall time of the whole probe, seconds (for `dctx_probe_duration_seconds`).
+    #[serde(skip)]
+    pub duration_secs: f64,
 }
 
 impl Report {
@@ -278,6 +286,8 @@ impl Report {
             client_cert: None,
             findings: vec![Finding::error(Code::InvalidProfile, message, fix)],
             steps,
+            server_chain_der: Vec::new(),
+            duration_secs: 0.0,
         }
     }
 

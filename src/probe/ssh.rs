@@ -753,6 +753,8 @@ pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, n
         now,
         skip_verify: false,
         timeout_secs: timeout.as_secs_f64(),
+        // No certificates over ssh.
+        warn_days: 0,
     };
     sh.step(Step::new(
         StepKind::Profile,

@@ -10,6 +10,7 @@
 //! locks in one order (dctx's store, then Docker's config dir).
 
 pub mod endpoint;
+pub mod health;
 mod ops;
 pub mod txn;
 

@@ -7,6 +7,8 @@ mod crash;
 mod fuzz_seeds;
 mod hostile;
 mod keys;
+mod lint;
+mod metrics;
 mod pki;
 mod probe;
 mod screens;

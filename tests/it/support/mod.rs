@@ -8,6 +8,7 @@ pub mod keyring;
 pub mod nginx;
 pub mod peers;
 pub mod procs;
+pub mod prometheus;
 pub mod sshd;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,246 @@
+//! `dctx metrics`: serve Prometheus metrics, probing on scrape (at most once
+//! per --min-interval, the last result served in between), or write them to
+//! a node_exporter textfile-collector file.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::cli::MetricsArgs;
+use crate::environment::Env;
+use crate::exit;
+use crate::output::prometheus::{self, CertFacts, Entry, Role};
+use crate::probe::{self, Report, Target};
+
+/// The certificates of one target: its client cert and CAs (from the
+/// profile) and the chain the server presented (leaf = server, rest = CA).
+pub fn certs_of(target: &Target, report: &Report) -> Vec<CertFacts> {
+    let mut out: Vec<CertFacts> = Vec::new();
+    let pem_ders = |pem: &Option<Vec<u8>>| -> Vec<Vec<u8>> {
+        pem.as_deref()
+            .map(|p| {
+                pem::parse_many(p)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|b| b.tag() == "CERTIFICATE")
+                    .map(|b| b.into_contents())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut push = |role: Role, der: &[u8]| {
+        if let Some(f) = CertFacts::from_der(role, der)
+            && !out.iter().any(|o| {
+                o.serial_number == f.serial_number
+                    && o.issuer_cn == f.issuer_cn
+                    && o.subject_cn == f.subject_cn
+            })
+        {
+            out.push(f);
+        }
+    };
+    if let Some(leaf) = pem_ders(&target.cert_pem).first() {
+        push(Role::Client, leaf);
+    }
+    for (i, der) in report.server_chain_der.iter().enumerate() {
+        push(if i == 0 { Role::Server } else { Role::Ca }, der);
+    }
+    for der in pem_ders(&target.ca_pem) {
+        push(Role::Ca, &der);
+    }
+    out
+}
+
+/// The exposition for targets and their reports (same order).
+pub fn exposition(targets: &[Target], reports: &[Report], now: i64) -> String {
+    let entries: Vec<Entry<'_>> = targets
+        .iter()
+        .zip(reports)
+        .map(|(t, r)| Entry {
+            report: r,
+            certs: certs_of(t, r),
+        })
+        .collect();
+    prometheus::render(&entries, now)
+}
+
+struct Prober {
+    names: Vec<String>,
+    opts: probe::Options,
+    env: Env,
+    started: Instant,
+}
+
+impl Prober {
+    /// Resolve the targets afresh (profiles added later are picked up) and probe them.
+    async fn probe(&self) -> anyhow::Result<String> {
+        let checks = crate::cmd::targets(&self.env)?.checks(&self.names)?;
+        // The clock moves on while we serve: judge dates at scrape time.
+        let now = self.env.now + self.started.elapsed().as_secs() as i64;
+        let opts = probe::Options {
+            now,
+            ..self.opts.clone()
+        };
+        let reports = probe::run_all(checks.probe_targets(), &opts, |_, _| {}).await;
+        let (targets, reports): (Vec<Target>, Vec<Report>) =
+            checks.finish(reports).into_iter().unzip();
+        Ok(exposition(&targets, &reports, now))
+    }
+}
+
+pub fn run(args: MetricsArgs, env: &Env) -> anyhow::Result<u8> {
+    let prober = Arc::new(Prober {
+        names: args.names.clone(),
+        opts: probe::Options {
+            timeout: args.timeout,
+            concurrency: args.concurrency.get(),
+            now: env.now,
+            warn_days: i64::from(args.warn_days),
+        },
+        env: env.clone(),
+        started: Instant::now(),
+    });
+    let rt = probe::runtime()?;
+    if let Some(path) = &args.textfile {
+        let text = rt.block_on(prober.probe())?;
+        rt.shutdown_background();
+        crate::store::atomic::write(path, text.as_bytes(), crate::store::atomic::PUBLIC_FILE)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        return Ok(exit::OK);
+    }
+    let addr = args.listen.expect("clap requires --listen or --textfile");
+    rt.block_on(serve(addr, prober, args.min_interval))?;
+    Ok(exit::OK)
+}
+
+/// The last exposition and when it was made.
+type Cache = Arc<std::sync::Mutex<Option<(Instant, Arc<String>)>>>;
+
+async fn serve(
+    addr: std::net::SocketAddr,
+    prober: Arc<Prober>,
+    min_interval: Duration,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr()?;
+    eprintln!("dctx: serving metrics on http://{bound}/metrics");
+    let cache: Cache = Default::default();
+    // One probe round at a time, whatever the number of scrapers.
+    let single = Arc::new(tokio::sync::Mutex::new(()));
+    loop {
+        let (sock, _) = match listener.accept().await {
+            Ok(s) => s,
+            Err(_) => continue,
+        };
+        let (prober, cache, single) = (prober.clone(), cache.clone(), single.clone());
+        tokio::spawn(async move {
+            let _ = handle(sock, prober, cache, single, min_interval).await;
+        });
+    }
+}
+
+async fn metrics_text(
+    prober: &Prober,
+    cache: &Cache,
+    single: &tokio::sync::Mutex<()>,
+    min_interval: Duration,
+) -> anyhow::Result<Arc<String>> {
+    let fresh = |c: &Cache| {
+        c.lock()
+            .unwrap()
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < min_interval)
+            .map(|(_, t)| t.clone())
+    };
+    let last = |c: &Cache| c.lock().unwrap().as_ref().map(|(_, t)| t.clone());
+    if let Some(t) = fresh(cache) {
+        return Ok(t);
+    }
+    let _guard = match single.try_lock() {
+        Ok(g) => g,
+        Err(_) => {
+            // A probe round is running: serve the last result rather than queue.
+            if let Some(t) = last(cache) {
+                return Ok(t);
+            }
+            single.lock().await
+        }
+    };
+    if let Some(t) = fresh(cache) {
+        return Ok(t);
+    }
+    let text = Arc::new(prober.probe().await?);
+    *cache.lock().unwrap() = Some((Instant::now(), text.clone()));
+    Ok(text)
+}
+
+async fn handle(
+    mut sock: tokio::net::TcpStream,
+    prober: Arc<Prober>,
+    cache: Cache,
+    single: Arc<tokio::sync::Mutex<()>>,
+    min_interval: Duration,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 2048];
+    let head = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let n = sock.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.len() > 16 * 1024 {
+                break;
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+    if !matches!(head, Ok(Ok(()))) {
+        return Ok(());
+    }
+    let line = String::from_utf8_lossy(&buf);
+    let mut parts = line.lines().next().unwrap_or_default().split(' ');
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let path = path.split('?').next().unwrap_or("");
+    let (status, ctype, body) = match (method, path) {
+        ("GET" | "HEAD", "/metrics") => {
+            match metrics_text(&prober, &cache, &single, min_interval).await {
+                Ok(t) => ("200 OK", prometheus::CONTENT_TYPE, t.as_str().to_owned()),
+                Err(e) => (
+                    "500 Internal Server Error",
+                    "text/plain; charset=utf-8",
+                    format!("dctx: {e:#}\n"),
+                ),
+            }
+        }
+        ("GET" | "HEAD", "/") => (
+            "200 OK",
+            "text/plain; charset=utf-8",
+            "dctx metrics exporter: see /metrics\n".to_owned(),
+        ),
+        ("GET" | "HEAD", _) => (
+            "404 Not Found",
+            "text/plain; charset=utf-8",
+            "not found: try /metrics\n".to_owned(),
+        ),
+        _ => (
+            "405 Method Not Allowed",
+            "text/plain; charset=utf-8",
+            "only GET\n".to_owned(),
+        ),
+    };
+    let mut resp = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    if method != "HEAD" {
+        resp.push_str(&body);
+    }
+    sock.write_all(resp.as_bytes()).await?;
+    sock.shutdown().await
+}

@@ -1,0 +1,250 @@
+//! The Prometheus text exposition format (version 0.0.4) for `check
+//! --format prometheus`, `dctx metrics` and its textfile. Certificate
+//! metrics use enix/x509-certificate-exporter's names and labels so its
+//! dashboards and alerts apply unchanged.
+
+use std::fmt::Write;
+
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::probe::{Report, Status};
+
+/// The `Content-Type` of a scrape answer in this format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Which end of the connection a certificate belongs to (the `role` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Client,
+    Server,
+    Ca,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Server => "server",
+            Role::Ca => "ca",
+        }
+    }
+}
+
+/// One certificate's labels and dates, as the x509 metrics need them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertFacts {
+    pub role: Role,
+    pub subject_cn: String,
+    pub issuer_cn: String,
+    /// Decimal, like the x509 exporter (Go's `big.Int.String()`).
+    pub serial_number: String,
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+impl CertFacts {
+    /// Parse DER; None when it is not a certificate.
+    pub fn from_der(role: Role, der: &[u8]) -> Option<Self> {
+        let (_, c) = X509Certificate::from_der(der).ok()?;
+        let cn = |n: &x509_parser::x509::X509Name<'_>| {
+            n.iter_common_name()
+                .next()
+                .and_then(|a| a.as_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Some(CertFacts {
+            role,
+            subject_cn: cn(c.subject()),
+            issuer_cn: cn(c.issuer()),
+            serial_number: decimal(c.raw_serial()),
+            not_before: c.validity().not_before.timestamp(),
+            not_after: c.validity().not_after.timestamp(),
+        })
+    }
+}
+
+/// Big-endian unsigned bytes → decimal digits.
+fn decimal(bytes: &[u8]) -> String {
+    let mut n: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
+    let mut digits = Vec::new();
+    while !n.is_empty() {
+        let mut rem = 0u32;
+        for b in n.iter_mut() {
+            let cur = (rem << 8) | u32::from(*b);
+            *b = (cur / 10) as u8;
+            rem = cur % 10;
+        }
+        digits.push(b'0' + rem as u8);
+        let zeros = n.iter().take_while(|b| **b == 0).count();
+        n.drain(..zeros);
+    }
+    if digits.is_empty() {
+        return "0".into();
+    }
+    digits.reverse();
+    String::from_utf8(digits).expect("ascii digits")
+}
+
+/// What one probed target contributes: its report and its certificates.
+pub struct Entry<'a> {
+    pub report: &'a Report,
+    pub certs: Vec<CertFacts>,
+}
+
+/// A label value escaped per the exposition format (`\\`, `\"`, `\n`).
+pub fn escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn labels(pairs: &[(&str, &str)]) -> String {
+    let inner: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    format!("{{{}}}", inner.join(","))
+}
+
+/// One metric family: HELP, TYPE, then its samples (name omitted in `samples`).
+fn family(out: &mut String, name: &str, help: &str, samples: &[(String, String)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    for (l, v) in samples {
+        let _ = writeln!(out, "{name}{l} {v}");
+    }
+}
+
+/// The whole exposition for `entries`, judged at `now` (unix seconds).
+pub fn render(entries: &[Entry<'_>], now: i64) -> String {
+    let mut up = Vec::new();
+    let mut dur = Vec::new();
+    let mut findings = Vec::new();
+    let mut info = Vec::new();
+    let (mut nb, mut na, mut exp) = (Vec::new(), Vec::new(), Vec::new());
+    for e in entries {
+        let r = e.report;
+        let ctx = r.name.as_str();
+        let v = if r.status == Status::Fail { "0" } else { "1" };
+        up.push((
+            labels(&[("context", ctx), ("endpoint", &r.endpoint)]),
+            v.to_string(),
+        ));
+        dur.push((
+            labels(&[("context", ctx)]),
+            format!("{:.6}", r.duration_secs),
+        ));
+        for f in &r.findings {
+            findings.push((
+                labels(&[
+                    ("context", ctx),
+                    ("code", f.code.as_str()),
+                    ("severity", f.severity.as_str()),
+                ]),
+                "1".to_string(),
+            ));
+        }
+        if let Some(d) = &r.docker {
+            info.push((
+                labels(&[
+                    ("context", ctx),
+                    ("version", &d.version),
+                    ("api_version", &d.api_version),
+                    ("os", &d.os),
+                    ("arch", &d.arch),
+                ]),
+                "1".to_string(),
+            ));
+        }
+        for c in &e.certs {
+            let l = labels(&[
+                ("context", ctx),
+                ("role", c.role.as_str()),
+                ("subject_CN", &c.subject_cn),
+                ("issuer_CN", &c.issuer_cn),
+                ("serial_number", &c.serial_number),
+            ]);
+            nb.push((l.clone(), c.not_before.to_string()));
+            na.push((l.clone(), c.not_after.to_string()));
+            let expired = if now >= c.not_after { "1" } else { "0" };
+            exp.push((l, expired.to_string()));
+        }
+    }
+    let mut out = String::new();
+    family(
+        &mut out,
+        "dctx_up",
+        "1 when the daemon answered like Docker over a verified connection, 0 when the probe failed.",
+        &up,
+    );
+    family(
+        &mut out,
+        "dctx_probe_duration_seconds",
+        "Wall time of the last probe of the daemon.",
+        &dur,
+    );
+    family(
+        &mut out,
+        "dctx_finding",
+        "1 for each finding of the last probe (code as in `dctx doctor`).",
+        &findings,
+    );
+    family(
+        &mut out,
+        "dctx_docker_info",
+        "The daemon's Docker version, API version, OS and architecture (value always 1).",
+        &info,
+    );
+    family(
+        &mut out,
+        "x509_cert_not_before",
+        "The certificate's notBefore, unix seconds.",
+        &nb,
+    );
+    family(
+        &mut out,
+        "x509_cert_not_after",
+        "The certificate's notAfter, unix seconds.",
+        &na,
+    );
+    family(
+        &mut out,
+        "x509_cert_expired",
+        "1 when the certificate has expired.",
+        &exp,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_are_decimal_like_go_big_int() {
+        assert_eq!(decimal(&[]), "0");
+        assert_eq!(decimal(&[0, 0]), "0");
+        assert_eq!(decimal(&[0x01, 0x00]), "256");
+        assert_eq!(
+            decimal(&[0xff; 9]),
+            "4722366482869645213695" // 2^72 - 1
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+        assert_eq!(
+            labels(&[("context", "x\"y")]),
+            "{context=\"x\\\"y\"}".to_string()
+        );
+    }
+}

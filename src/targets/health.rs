@@ -1,0 +1,91 @@
+//! Probing what docker would use: the names become targets, the probe's
+//! reports come back in the same order, and what only the stores know is
+//! added (drift, an unreadable record, a target that could not be built).
+
+use super::{Entry, Targets};
+use crate::probe::{Code, Finding, Report, Target};
+
+/// Names resolved for a probe round.
+pub struct Checks {
+    entries: Vec<Entry>,
+    /// One per entry; `None` where no target could be built.
+    targets: Vec<Result<Target, String>>,
+}
+
+impl Targets {
+    /// Everything (`names` empty) or the named entries, ready to probe.
+    pub fn checks(&self, names: &[String]) -> anyhow::Result<Checks> {
+        let (entries, targets) = self
+            .resolve(names)?
+            .into_iter()
+            .map(|(e, t)| (e, t.map_err(|err| format!("{err:#}"))))
+            .unzip();
+        Ok(Checks { entries, targets })
+    }
+}
+
+impl Checks {
+    /// The targets to hand to the probe (those that could be built).
+    pub fn probe_targets(&self) -> Vec<Target> {
+        self.targets
+            .iter()
+            .filter_map(|t| t.as_ref().ok().cloned())
+            .collect()
+    }
+
+    /// Put the probe's reports (for `probe_targets`, in order) back with
+    /// their entries; returns (target, report) per entry. An entry without
+    /// a target gets a stand-in target (name and endpoint only).
+    pub fn finish(self, probed: Vec<Report>) -> Vec<(Target, Report)> {
+        let mut probed = probed.into_iter();
+        self.entries
+            .into_iter()
+            .zip(self.targets)
+            .map(|(e, t)| {
+                let (target, mut r) = match t {
+                    Ok(t) => {
+                        let r = probed.next().expect("one report per target");
+                        (t, r)
+                    }
+                    Err(msg) => (
+                        Target {
+                            name: e.name.clone(),
+                            host: e.endpoint.clone(),
+                            tls: false,
+                            skip_verify: false,
+                            ca_pem: None,
+                            cert_pem: None,
+                            key_pem: None,
+                        },
+                        Report::unprobed(
+                            &e.name,
+                            &e.endpoint,
+                            msg,
+                            format!(
+                                "re-import it with `dctx add {} … --replace`, or remove it with `dctx rm {}`",
+                                e.name, e.name
+                            ),
+                        ),
+                    ),
+                };
+                r.add_findings(
+                    e.drift
+                        .iter()
+                        .map(|d| Finding::warning(Code::Drift, d.message(), d.fix(&e.name))),
+                );
+                if let Some(err) = e.error.as_ref().filter(|_| e.context) {
+                    // docker's context was probed; dctx's own record is broken.
+                    r.add_findings([Finding::warning(
+                        Code::InvalidProfile,
+                        format!("dctx's record is unreadable ({err}); docker's context was probed"),
+                        format!(
+                            "`dctx adopt {}` rewrites the record from the Docker context; `dctx rm {}` removes both",
+                            e.name, e.name
+                        ),
+                    )]);
+                }
+                (target, r)
+            })
+            .collect()
+    }
+}

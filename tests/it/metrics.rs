@@ -1,0 +1,274 @@
+//! Prometheus output end to end: `check --format prometheus`, `dctx
+//! metrics --listen` scraped by a real Prometheus, `--textfile`, promtool
+//! on everything, and the example alert rules under `promtool test rules`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+
+use crate::support::prometheus::{self, http_get};
+use crate::support::{Sandbox, assert_success, dockerd, free_port};
+
+/// `prod` (the healthy shared dockerd) and `broken` (same material, a port
+/// nothing listens on).
+fn sandbox() -> Sandbox {
+    let sb = Sandbox::new().with_local_daemon();
+    sb.add_client_profile("prod", &[]);
+    let dir = sb.client_bundle_named("bundle2", ["ca.pem", "cert.pem", "key.pem"]);
+    let host = format!("tcp://127.0.0.1:{}", free_port());
+    sb.ok(&[
+        "add",
+        "broken",
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--host",
+        &host,
+    ]);
+    sb
+}
+
+/// `promtool check metrics` on `text`: must pass without a complaint.
+fn promtool_check_metrics(text: &str) {
+    prometheus::require("promtool", "prometheus");
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_success(&out, &format!("promtool check metrics on\n{text}"));
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.trim().is_empty(),
+        "promtool complained: {said}\n{text}"
+    );
+}
+
+fn sample<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .map(|l| l.rsplit(' ').next().unwrap())
+}
+
+#[test]
+fn check_format_prometheus_is_valid_and_says_who_is_up() {
+    let d = dockerd();
+    let sb = sandbox();
+    let out = sb
+        .dctx()
+        .args(["check", "--format", "prometheus"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    promtool_check_metrics(&text);
+    let up_prod = format!("dctx_up{{context=\"prod\",endpoint=\"{}\"}}", d.host);
+    assert_eq!(sample(&text, &up_prod), Some("1"), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "dctx_up{context=\"broken\",endpoint=\"tcp://127.0.0.1:"
+        ),
+        Some("0"),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "dctx_finding{context=\"broken\",code=\"connection-refused\",severity=\"error\"}"
+        ),
+        Some("1"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("dctx_finding{context=\"prod\""),
+        "the healthy daemon has no findings: {text}"
+    );
+    let info = format!(
+        "dctx_docker_info{{context=\"prod\",version=\"{}\",",
+        d.version
+    );
+    assert_eq!(sample(&text, &info), Some("1"), "{text}");
+    // Certificates of every role, with the x509 exporter's labels.
+    for (role, cn) in [("client", "dctx-test-client"), ("server", ""), ("ca", "")] {
+        let prefix =
+            format!("x509_cert_not_after{{context=\"prod\",role=\"{role}\",subject_CN=\"{cn}");
+        let v = sample(&text, &prefix).unwrap_or_else(|| panic!("{prefix}: {text}"));
+        assert!(v.parse::<i64>().unwrap() > 1_700_000_000, "{v}");
+        let expired = format!("x509_cert_expired{{context=\"prod\",role=\"{role}\",");
+        assert_eq!(sample(&text, &expired), Some("0"), "{text}");
+    }
+    // The broken front still shows its local certificates (client, CA), not a server one.
+    assert!(
+        text.contains("x509_cert_not_after{context=\"broken\",role=\"client\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains("x509_cert_not_after{context=\"broken\",role=\"server\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn warn_days_sets_the_threshold_for_client_server_and_ca() {
+    let sb = Sandbox::new().with_local_daemon();
+    sb.add_client_profile("prod", &[]);
+    let codes = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["check", "prod", "--json"];
+        args.extend_from_slice(extra);
+        let out = sb.dctx().args(&args).output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v[0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(codes(&[]), Vec::<String>::new());
+    let far = codes(&["--warn-days", "100000"]);
+    for code in [
+        "client-cert-expiring",
+        "server-cert-expiring",
+        "ca-cert-expiring",
+    ] {
+        assert!(far.iter().any(|c| c == code), "{code}: {far:?}");
+    }
+}
+
+/// `dctx metrics --listen 127.0.0.1:0 ARGS…`; returns the child and its address.
+fn serve(sb: &Sandbox, extra: &[&str]) -> (KillOnDrop, String) {
+    let mut child = sb
+        .dctx()
+        .args(["metrics", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("dctx: serving metrics on http://")
+        .and_then(|r| r.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("unexpected banner {line:?}"))
+        .to_string();
+    (KillOnDrop(child), addr)
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn prometheus_scrapes_dctx_metrics_up_and_down() {
+    let sb = sandbox();
+    let (_server, addr) = serve(&sb, &["--min-interval", "1"]);
+    let prom = prometheus::start("scrape", std::slice::from_ref(&addr));
+    // prod, broken and docker's default (DOCKER_HOST at the test daemon).
+    let up = prom.wait_for("dctx_up", |r| r.len() == 3);
+    let value = |ctx: &str| {
+        up.iter()
+            .find(|s| s["metric"]["context"] == ctx)
+            .map(|s| s["value"][1].as_str().unwrap().to_string())
+    };
+    assert_eq!(value("prod").as_deref(), Some("1"), "{up:?}");
+    assert_eq!(value("broken").as_deref(), Some("0"), "{up:?}");
+    assert_eq!(value("default").as_deref(), Some("1"), "{up:?}");
+    assert_eq!(up[0]["metric"]["job"], "dctx");
+    let f = prom.query("dctx_finding{code=\"connection-refused\"}");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["metric"]["context"], "broken");
+    assert_eq!(f[0]["metric"]["severity"], "error");
+    let certs = prom.query("x509_cert_expired{context=\"prod\"}");
+    let mut roles: Vec<&str> = certs
+        .iter()
+        .map(|s| s["metric"]["role"].as_str().unwrap())
+        .collect();
+    roles.sort();
+    assert_eq!(roles, ["ca", "client", "server"], "{certs:?}");
+    // The scrape answer itself passes promtool.
+    promtool_check_metrics(&http_get(&addr, "/metrics"));
+}
+
+#[test]
+fn min_interval_serves_the_last_result_in_between() {
+    let sb = Sandbox::new().with_local_daemon();
+    sb.add_client_profile("prod", &[]);
+    let (_cached, addr) = serve(&sb, &["--min-interval", "3600"]);
+    let first = http_get(&addr, "/metrics");
+    assert!(first.contains("dctx_up{context=\"prod\""), "{first}");
+    // A new profile is not probed until the interval has passed: the
+    // second scrape is the first result, byte for byte.
+    sb.add_client_profile("late", &[]);
+    let second = http_get(&addr, "/metrics");
+    assert_eq!(first, second);
+    // With no minimum, every scrape probes (and resolves the profiles) again.
+    let (_fresh, addr0) = serve(&sb, &["--min-interval", "0"]);
+    let now = http_get(&addr0, "/metrics");
+    assert!(now.contains("dctx_up{context=\"late\""), "{now}");
+    let (status, _) = prometheus::http_get_status(&addr0, "/nope");
+    assert!(status.contains("404"), "{status}");
+}
+
+#[test]
+fn textfile_is_written_atomically_for_node_exporter() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new().with_local_daemon();
+    sb.add_client_profile("prod", &[]);
+    let dir = sb.path("textfile");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("dctx.prom");
+    std::fs::write(&path, "stale\n").unwrap();
+    sb.ok(&["metrics", "--textfile", path.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("dctx_up{context=\"prod\""), "{text}");
+    promtool_check_metrics(&text);
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["dctx.prom"], "no temp file left behind");
+}
+
+#[test]
+fn example_alert_rules_pass_promtool_tests() {
+    prometheus::require("promtool", "prometheus");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/prometheus");
+    for args in [
+        vec!["check", "rules", "dctx-rules.yml"],
+        vec!["test", "rules", "dctx-rules.test.yml"],
+    ] {
+        let out = std::process::Command::new("promtool")
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_success(&out, &format!("promtool {}", args.join(" ")));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS"));
+    }
+}
