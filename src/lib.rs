@@ -10,5 +10,6 @@ pub mod exit;
 pub mod output;
 pub mod pki;
 pub mod probe;
+pub mod proxy;
 pub mod shell;
 pub mod store;

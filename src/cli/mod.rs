@@ -51,6 +51,8 @@ pub enum Command {
     Key(KeyArgs),
     /// Print the shell completion script.
     Completions(CompletionsArgs),
+    /// Serve a local unix socket that forwards every Docker API call to a profile's daemon over mTLS.
+    Proxy(ProxyArgs),
 }
 
 fn profile_names() -> Vec<clap_complete::engine::CompletionCandidate> {
@@ -126,6 +128,25 @@ pub struct ExecArgs {
         value_name = "COMMAND"
     )]
     pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Profile or context name.
+    #[arg(add = ArgValueCandidates::new(profile_names))]
+    pub name: String,
+    /// Socket path (default: $XDG_RUNTIME_DIR/dctx/NAME.sock, else a private dir in the temp dir).
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Let only GET/HEAD (and /_ping) through.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Refuse destructive calls (every DELETE, prune, kill/stop/restart, swarm leave).
+    #[arg(long)]
+    pub protect: bool,
+    /// Append one JSON line per request (no headers, bodies or query strings).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ pub mod exec;
 pub mod key;
 pub mod ls;
 pub mod pki;
+pub mod proxy;
 pub mod rm;
 pub mod secrets;
 pub mod show;
@@ -90,6 +91,7 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
         Command::Exec(a) => exec::run(a, env),
         Command::Key(a) => key::run(a, env),
         Command::Completions(a) => completions::run(a),
+        Command::Proxy(a) => proxy::run(a, env),
     }
 }
 

@@ -7,6 +7,7 @@ mod hostile;
 mod keys;
 mod pki;
 mod probe;
+mod proxy;
 mod startup;
 mod support;
 
