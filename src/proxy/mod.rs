@@ -173,8 +173,11 @@ impl Proxy {
                     let me = me.clone();
                     async move { Ok::<_, Infallible>(me.handle(req).await) }
                 });
+                // No HTTP-level half-close: a client's EOF must end an idle
+                // stream (`logs -f`) and free its upstream. Hijacked
+                // connections (attach, exec) half-close in the byte relay.
                 let _ = hyper::server::conn::http1::Builder::new()
-                    .half_close(true)
+                    .half_close(false)
                     .serve_connection(TokioIo::new(stream), svc)
                     .with_upgrades()
                     .await;

@@ -652,7 +652,7 @@ fn daemon_down_is_a_502_naming_doctor_then_recovers_through_an_nginx_front() {
     let server = d.ca.server(&["127.0.0.1"]);
     let sock_path = d.socket.display().to_string();
     let ca = d.ca.cert_pem.clone();
-    crate::support::nginx::start_nginx(
+    let ng = crate::support::nginx::start_nginx(
         "proxy",
         move |dir| {
             for (f, data) in [
@@ -665,7 +665,9 @@ fn daemon_down_is_a_502_naming_doctor_then_recovers_through_an_nginx_front() {
             let dd = dir.display();
             format!(
                 "map $http_upgrade $up {{ default upgrade; '' close; }}\n\
+                 log_format conns '$connection $connection_requests $request_method $uri $status';\n\
                  server {{\n listen 127.0.0.1:{port} ssl;\n\
+                 access_log {dd}/access.log conns;\n\
                  ssl_certificate {dd}/srv.pem; ssl_certificate_key {dd}/srv-key.pem;\n\
                  ssl_client_certificate {dd}/ca.pem; ssl_verify_client on;\n\
                  client_max_body_size 0; proxy_request_buffering off; proxy_buffering off;\n\
@@ -683,5 +685,69 @@ fn daemon_down_is_a_502_naming_doctor_then_recovers_through_an_nginx_front() {
     docker_ok(&sbx, &p, &["volume", "create", vol]);
     direct_ok(&["volume", "inspect", vol]);
     direct_ok(&["volume", "rm", vol]);
+
+    // Pooled: three separate docker runs (ping + list each) share one warm
+    // upstream TLS connection instead of a handshake each.
+    let access = ng.dir.join("access.log");
+    let seen = std::fs::read_to_string(&access).unwrap().lines().count();
+    for _ in 0..3 {
+        docker_ok(&sbx, &p, &["ps"]);
+    }
+    let log = std::fs::read_to_string(&access).unwrap();
+    let ps: Vec<&str> = log.lines().skip(seen).collect();
+    assert!(ps.len() >= 6, "{log}");
+    let conns: std::collections::BTreeSet<&str> =
+        ps.iter().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(conns.len(), 1, "not reused:\n{log}");
+
+    // A client that leaves mid-stream frees its upstream: nginx logs the
+    // endless `logs -f` request only once the proxy has closed it.
+    let img = busybox_image();
+    let id = direct_ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        img,
+        "sh",
+        "-c",
+        "echo streaming; sleep 600",
+    ])
+    .trim()
+    .to_string();
+    let _cleanup = Cleanup(vec![id.clone()]);
+    let mut logs = sbx
+        .docker()
+        .env("DOCKER_HOST", &p.host)
+        .args(["logs", "-f", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(logs.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first.trim(), "streaming");
+    let logs_line = format!("/containers/{id}/logs 200");
+    assert!(
+        !std::fs::read_to_string(&access)
+            .unwrap()
+            .contains(&logs_line)
+    );
+    let _ = logs.kill();
+    let _ = logs.wait();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&access)
+        .unwrap()
+        .contains(&logs_line)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the upstream of a vanished client stayed open:\n{}",
+            std::fs::read_to_string(&access).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert!(p.stop());
 }
