@@ -26,14 +26,17 @@ T=$(mktemp -d /tmp/dctx-proxy-bench.XXXXXX)
 cleanup() {
   [ -n "${PXPID:-}" ] && kill "$PXPID" 2>/dev/null || true
   [ -n "${WANPID:-}" ] && kill "$WANPID" 2>/dev/null || true
-  [ -f "$T/dd/pid" ] && kill "$(cat "$T/dd/pid")" 2>/dev/null || true
-  sleep 1
-  [ -z "${KEEP:-}" ] && rm -rf "$T" || echo "kept $T" >&2
+  [ -n "${CID:-}" ] && $LOCAL rm -f "$CID" >/dev/null 2>&1 || true
+  [ -n "${DDPID:-}" ] && kill "$DDPID" 2>/dev/null && wait "$DDPID" 2>/dev/null || true
+  # dockerd leaves its data-root bind mount (and netns files) behind.
+  grep -o "$T[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount 2>/dev/null || true
+  if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "kept $T" >&2; fi
 }
 trap cleanup EXIT
 export HOME=$T/home DOCKER_CONFIG=$T/home/.docker
 unset DOCKER_HOST DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
 mkdir -p "$HOME" "$T/dd"
+LOCAL="docker -H unix://$T/dd/docker.sock"
 
 $DCTX pki init -q >/dev/null 2>&1 || $DCTX pki init >/dev/null
 $DCTX pki server --host 127.0.0.1 --out "$T/srv" >/dev/null
@@ -44,8 +47,8 @@ dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
   --tlsverify --tlscacert="$T/srv/ca.pem" --tlscert="$T/srv/server-cert.pem" \
   --tlskey="$T/srv/server-key.pem" -H "tcp://127.0.0.1:$PORT" -H "unix://$T/dd/docker.sock" \
   >"$T/dd/log" 2>&1 &
+DDPID=$!
 for _ in $(seq 100); do DOCKER_HOST=unix://$T/dd/docker.sock docker version >/dev/null 2>&1 && break; sleep 0.2; done
-LOCAL="docker -H unix://$T/dd/docker.sock"
 
 # An offline image: static busybox plus a shell link.
 mkdir -p "$T/rootfs/bin" "$T/rootfs/tmp"
