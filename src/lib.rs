@@ -13,6 +13,7 @@ pub mod harden;
 pub mod output;
 pub mod pki;
 pub mod probe;
+pub mod proxy;
 pub mod session;
 pub mod shell;
 pub mod store;

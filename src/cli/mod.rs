@@ -92,6 +92,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Serve Prometheus metrics (probing on scrape) or write a textfile-collector file.
     Metrics(MetricsArgs),
+    /// Serve a local unix socket that forwards every Docker API call to a profile's daemon over mTLS.
+    Proxy(ProxyArgs),
 }
 
 use crate::targets::Accepts;
@@ -187,11 +189,30 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 pub struct ShellArgs {
     /// Profile or context name.
-    #[arg(add = ArgValueCandidates::new(profile_names))]
+    #[arg(add = ArgValueCandidates::new(any_names))]
     pub name: String,
     /// The shell to start (default: $SHELL): bash, zsh and fish get a prompt marker.
     #[arg(long, value_name = "PROGRAM")]
     pub shell: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Profile or context name.
+    #[arg(add = ArgValueCandidates::new(any_names))]
+    pub name: String,
+    /// Socket path (default: $XDG_RUNTIME_DIR/dctx/NAME.sock, else a private dir in the temp dir).
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Let only GET/HEAD (and /_ping) through.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Refuse destructive calls (every DELETE, prune, kill/stop/restart, swarm leave).
+    #[arg(long)]
+    pub protect: bool,
+    /// Append one JSON line per request (no headers, bodies or query strings).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod mv;
 pub mod pick;
 pub mod pki;
+pub mod proxy;
 pub mod rm;
 pub mod secrets;
 pub mod set_host;
@@ -119,6 +120,7 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
         Command::Key(a) => key::run(a, env),
         Command::Completions(a) => completions::run(a),
         Command::Metrics(a) => metrics::run(a, env),
+        Command::Proxy(a) => proxy::run(a, env),
     }
 }
 

@@ -11,6 +11,7 @@ mod lint;
 mod metrics;
 mod pki;
 mod probe;
+mod proxy;
 mod screens;
 mod session;
 mod shells;

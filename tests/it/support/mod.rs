@@ -4,6 +4,7 @@
 
 pub mod certs;
 pub mod dockerd;
+pub mod image;
 pub mod keyring;
 pub mod nginx;
 pub mod peers;

@@ -1,0 +1,67 @@
+//! `dctx proxy NAME`: bind the socket, print the DOCKER_HOST line, serve in
+//! the foreground until SIGINT/SIGTERM/SIGHUP, then remove the socket.
+
+use anyhow::Context as _;
+
+use crate::cli::ProxyArgs;
+use crate::environment::Env;
+use crate::proxy::{self, Audit, Options, Policy, Proxy};
+
+pub fn run(args: ProxyArgs, env: &Env) -> anyhow::Result<u8> {
+    let target = super::targets::resolve(env, std::slice::from_ref(&args.name))?
+        .pop()
+        .context("no such profile")?;
+    let socket = match args.socket {
+        Some(p) => p,
+        None => proxy::default_path(env.xdg_runtime_dir.as_deref(), &env.tmp_dir, &args.name)?,
+    };
+    let audit = match &args.log {
+        Some(p) => Some(Audit::open(p).with_context(|| format!("opening {}", p.display()))?),
+        None => None,
+    };
+    let policy = Policy {
+        read_only: args.read_only,
+        protect: args.protect,
+    };
+    let host = target.host.clone();
+    // The key is parsed here, once; `target` is the only other copy (zeroized on drop).
+    let server = Proxy::new(target, Options::new(policy, env.now), audit)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(async {
+        let bound = proxy::bind(&socket, &args.name)?;
+        let value = format!("unix://{}", socket.display());
+        let plain = value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/:._-+@%,".contains(&b));
+        let value = if plain {
+            value
+        } else {
+            crate::shell::posix_quote(&value)
+        };
+        super::print(&format!("export DOCKER_HOST={value}\n"))?;
+        eprintln!(
+            "dctx: proxying {} → {host} on {}; Ctrl-C stops it",
+            args.name,
+            socket.display()
+        );
+        server.serve(bound, signals()).await?;
+        anyhow::Ok(())
+    })?;
+    Ok(crate::exit::OK)
+}
+
+async fn signals() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).expect("signal handler");
+    let mut term = signal(SignalKind::terminate()).expect("signal handler");
+    let mut hup = signal(SignalKind::hangup()).expect("signal handler");
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
+    }
+}

@@ -1,0 +1,408 @@
+//! `dctx proxy`: a local unix socket that forwards every Docker API call to
+//! one daemon over mTLS, so tools that cannot do TLS (or need a key file)
+//! talk to it as to a local daemon. hyper serves the socket; a pooled
+//! hyper-util client carries requests upstream (a `docker` run through the
+//! proxy reuses warm TLS connections instead of paying a handshake);
+//! upgraded connections (attach, exec) are relayed byte for byte.
+
+pub mod audit;
+pub mod guard;
+pub mod socket;
+pub mod upstream;
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{CONNECTION, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use crate::probe::tls::{self, VerifyMode};
+use crate::probe::{Endpoint, Severity, Target};
+pub use audit::Audit;
+pub use guard::Policy;
+pub use socket::{Bound, bind, default_path};
+
+/// Why the proxy cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// Another dctx proxy for the same profile owns the socket.
+    #[error("a proxy for {name} is already running (pid {pid})")]
+    AlreadyRunning { name: String, pid: i32 },
+    /// Something that is not a dctx proxy accepts connections on the socket.
+    #[error(
+        "{0} is in use by another program (no live dctx proxy owns it); choose another --socket"
+    )]
+    SocketInUse(PathBuf),
+    /// The socket path exists and is a regular file, dir, …
+    #[error("{0} exists and is not a socket; remove it or choose another --socket")]
+    NotASocket(PathBuf),
+    /// The shared-temp socket dir is not ours or not private.
+    #[error("{0} is not a private (0700) directory owned by you; remove it or use --socket")]
+    UnsafeDir(PathBuf),
+    /// The profile cannot be proxied (endpoint or TLS material unusable).
+    #[error("cannot proxy {name}: {why}")]
+    Unusable { name: String, why: String },
+    /// A filesystem or socket operation failed.
+    #[error("{0}: {1}")]
+    Io(String, #[source] std::io::Error),
+}
+
+/// How the proxy behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub policy: Policy,
+    /// Unix seconds now (certificate dates are judged against it).
+    pub now: i64,
+    /// Client connections served at once; further ones wait to be accepted.
+    pub max_clients: usize,
+    pub connect_timeout: Duration,
+}
+
+impl Options {
+    pub fn new(policy: Policy, now: i64) -> Self {
+        Options {
+            policy,
+            now,
+            max_clients: 1024,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+type Out = UnsyncBoxBody<Bytes, hyper::Error>;
+
+/// A running proxy's shared state.
+pub struct Proxy {
+    name: String,
+    target: Target,
+    client: Client<upstream::Connector, Counted<Incoming>>,
+    opts: Options,
+    audit: Option<Audit>,
+    /// The last diagnosis of an unreachable daemon and when it was made
+    /// (a burst of failing requests runs one probe, not one each).
+    diagnosis: Mutex<Option<(Instant, String)>>,
+}
+
+impl Proxy {
+    /// Parse the target's material once and build the pooled client. The
+    /// target (and its key) stays in memory only, for the 502 diagnosis.
+    pub fn new(target: Target, opts: Options, audit: Option<Audit>) -> Result<Self, ProxyError> {
+        let unusable = |why: String| ProxyError::Unusable {
+            name: target.name.clone(),
+            why,
+        };
+        let dial = match Endpoint::parse(&target.host, target.tls).map_err(unusable)? {
+            Endpoint::Unix(p) => upstream::Dial::Unix(p),
+            Endpoint::Tcp { host, port, tls } => {
+                let tls = if tls {
+                    let m = tls::load_material(&target).map_err(unusable)?;
+                    let mode = if target.skip_verify {
+                        VerifyMode::Insecure
+                    } else {
+                        VerifyMode::Strict
+                    };
+                    let cfg = tls::client_config(Some(&m), mode, opts.now, Default::default())
+                        .map_err(unusable)?;
+                    Some((cfg, tls::server_name(&host).map_err(unusable)?))
+                } else {
+                    None
+                };
+                upstream::Dial::Tcp { host, port, tls }
+            }
+            Endpoint::Unsupported(s) => {
+                return Err(unusable(format!("{s}:// endpoints cannot be proxied")));
+            }
+            Endpoint::Ssh { .. } => {
+                return Err(unusable(
+                    "ssh:// endpoints are not proxied: docker already reaches them through ssh"
+                        .into(),
+                ));
+            }
+        };
+        let connector = upstream::Connector {
+            dial,
+            connect_timeout: opts.connect_timeout,
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(32)
+            .build(connector);
+        Ok(Proxy {
+            name: target.name.clone(),
+            target,
+            client,
+            opts,
+            audit,
+            diagnosis: Mutex::new(None),
+        })
+    }
+
+    /// Serve `bound` until `shutdown` completes; the socket goes with `bound`.
+    pub async fn serve(
+        self,
+        bound: Bound,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ProxyError> {
+        let me = Arc::new(self);
+        let slots = Arc::new(tokio::sync::Semaphore::new(me.opts.max_clients.max(1)));
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                _ = &mut shutdown => break,
+                p = slots.clone().acquire_owned() => p.expect("never closed"),
+            };
+            let stream = tokio::select! {
+                _ = &mut shutdown => break,
+                r = bound.listener.accept() => match r {
+                    Ok((s, _)) => s,
+                    // EMFILE and friends: back off instead of spinning.
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let me = me.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let me = me.clone();
+                    async move { Ok::<_, Infallible>(me.handle(req).await) }
+                });
+                // No HTTP-level half-close: a client's EOF must end an idle
+                // stream (`logs -f`) and free its upstream. Hijacked
+                // connections (attach, exec) half-close in the byte relay.
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .half_close(false)
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .with_upgrades()
+                    .await;
+                drop(permit);
+            });
+        }
+        drop(bound);
+        Ok(())
+    }
+
+    async fn handle(self: Arc<Self>, mut req: Request<Incoming>) -> Response<Out> {
+        let started = Instant::now();
+        let method = req.method().as_str().to_string();
+        let path = req.uri().path().to_string();
+        let mut rec = self
+            .audit
+            .as_ref()
+            .map(|a| audit::Record::new(a.clone(), &method, &path));
+        if let Some(flag) = self.opts.policy.refuses(&method, req.uri().path()) {
+            let msg = format!(
+                "dctx: blocked by {flag} on {}: {method} {}",
+                self.name,
+                guard::api_path(&path)
+            );
+            drain(req.into_body()).await;
+            return finish(rec, json_error(StatusCode::FORBIDDEN, &msg));
+        }
+        let upgrade = wants_upgrade(&req);
+        let client_side = upgrade.then(|| hyper::upgrade::on(&mut req));
+        let (mut parts, body) = req.into_parts();
+        let pq = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .to_string();
+        parts.uri = format!("http://docker{pq}").parse().expect("valid path");
+        if !upgrade {
+            // Hop-by-hop: the upstream connection stays pooled whatever the client says.
+            parts.headers.remove(CONNECTION);
+            parts.headers.remove("keep-alive");
+        }
+        let sent = Arc::new(AtomicU64::new(0));
+        let body = Counted {
+            inner: body,
+            n: sent.clone(),
+            rec: None,
+        };
+        let mut resp = match self.client.request(Request::from_parts(parts, body)).await {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = self.unreachable(&e).await;
+                return finish(rec, json_error(StatusCode::BAD_GATEWAY, &msg));
+            }
+        };
+        if let Some(r) = rec.as_mut() {
+            r.status = resp.status().as_u16();
+            r.sent = sent.clone();
+            r.started = started;
+        }
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS
+            && let Some(client_side) = client_side
+        {
+            let daemon_side = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                let (Ok(c), Ok(d)) = (client_side.await, daemon_side.await) else {
+                    return;
+                };
+                let (mut c, mut d) = (TokioIo::new(c), TokioIo::new(d));
+                // EOF one way is forwarded as a half-close; the other way keeps flowing.
+                let res = tokio::io::copy_bidirectional(&mut c, &mut d).await;
+                if let (Some(mut r), Ok((up, down))) = (rec, res) {
+                    r.extra_sent = up;
+                    r.received = down;
+                    r.write();
+                }
+            });
+            let (parts, _) = resp.into_parts();
+            return Response::from_parts(parts, empty());
+        }
+        let (mut parts, body) = resp.into_parts();
+        if !upgrade {
+            parts.headers.remove(CONNECTION);
+            parts.headers.remove("keep-alive");
+        }
+        let body = Counted {
+            inner: body,
+            n: Arc::new(AtomicU64::new(0)),
+            rec,
+        };
+        Response::from_parts(parts, UnsyncBoxBody::new(body))
+    }
+
+    /// The 502 message: the probe's finding for this daemon, and the command
+    /// that explains it.
+    async fn unreachable(&self, e: &hyper_util::client::legacy::Error) -> String {
+        let cause = if e.is_connect() {
+            self.diagnose().await
+        } else {
+            let src = std::error::Error::source(e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            format!("the daemon connection failed{src}")
+        };
+        format!(
+            "dctx proxy: {} ({}) is unreachable: {cause}; run `dctx doctor {}`",
+            self.name, self.target.host, self.name
+        )
+    }
+
+    async fn diagnose(&self) -> String {
+        if let Some((at, msg)) = &*self.diagnosis.lock().unwrap()
+            && at.elapsed() < Duration::from_secs(3)
+        {
+            return msg.clone();
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(self.opts.now);
+        let report = crate::probe::run(&self.target, self.opts.connect_timeout, now).await;
+        let msg = report
+            .findings
+            .iter()
+            .find(|f| f.severity == Severity::Error)
+            .map(|f| format!("{} ({})", f.message, f.code))
+            .unwrap_or_else(|| "the connection failed, but a fresh probe succeeded".into());
+        *self.diagnosis.lock().unwrap() = Some((Instant::now(), msg.clone()));
+        msg
+    }
+}
+
+/// Read and drop a refused request's body (up to a bound), so the client
+/// finishes writing and reads the 403 instead of a broken pipe.
+async fn drain(mut body: Incoming) {
+    let mut left: usize = 64 << 20;
+    let read = async {
+        while let Some(Ok(f)) = body.frame().await {
+            let n = f.data_ref().map_or(0, |d| d.len());
+            match left.checked_sub(n) {
+                Some(l) => left = l,
+                None => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(30), read).await;
+}
+
+fn wants_upgrade<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+fn empty() -> Out {
+    UnsyncBoxBody::new(Full::new(Bytes::new()).map_err(|n: Infallible| match n {}))
+}
+
+/// A Docker-style error (`{"message": …}`), which docker clients print as
+/// "Error response from daemon: …".
+fn json_error(status: StatusCode, msg: &str) -> Response<Out> {
+    let body = serde_json::json!({ "message": msg }).to_string();
+    let mut r = Response::new(UnsyncBoxBody::new(
+        Full::new(Bytes::from(body)).map_err(|n: Infallible| match n {}),
+    ));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    r
+}
+
+fn finish(rec: Option<audit::Record>, r: Response<Out>) -> Response<Out> {
+    if let Some(mut rec) = rec {
+        rec.status = r.status().as_u16();
+        rec.write();
+    }
+    r
+}
+
+/// A body that counts its data bytes and, for responses, writes the audit
+/// record when it is done with (finished or dropped by a vanished client).
+struct Counted<B> {
+    inner: B,
+    n: Arc<AtomicU64>,
+    rec: Option<audit::Record>,
+}
+
+impl<B> Drop for Counted<B> {
+    fn drop(&mut self) {
+        if let Some(mut r) = self.rec.take() {
+            r.received = self.n.load(Ordering::Relaxed);
+            r.write();
+        }
+    }
+}
+
+impl<B: Body<Data = Bytes> + Unpin> Body for Counted<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let r = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(f))) = &r
+            && let Some(d) = f.data_ref()
+        {
+            self.n.fetch_add(d.len() as u64, Ordering::Relaxed);
+        }
+        r
+    }
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
