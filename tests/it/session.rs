@@ -459,3 +459,47 @@ fn shell_fish_with_a_docker_context() {
         false,
     );
 }
+
+/// `dctx use` without a name on a terminal: a fuzzy picker. Typing filters,
+/// Enter switches, Esc leaves everything as it was.
+#[test]
+fn use_without_a_name_picks_on_a_terminal() {
+    let sb = Sandbox::new();
+    for n in ["alpha", "bravo", "charlie"] {
+        sb.ok(&["add", n, "--host", "tcp://127.0.0.1:2375"]);
+    }
+    sb.ok(&["use", "alpha"]);
+    let dctx = env!("CARGO_BIN_EXE_dctx");
+    let show = || {
+        let out = sb.docker().args(["context", "show"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    {
+        let t = Tmux::start(&sb, &[], &[dctx, "use"]);
+        let s = t.wait_for("the picker", |s| {
+            s.contains("bravo") && s.contains("charlie")
+        });
+        // The current one is marked, each with its endpoint and mode.
+        assert!(
+            s.lines().any(|l| l.contains("* alpha")
+                && l.contains("tcp://127.0.0.1:2375")
+                && l.contains("PLAINTEXT")),
+            "{s}"
+        );
+        t.tmux(&["send-keys", "-l", "--", "char"]);
+        t.wait_for("the filter", |s| !s.contains("bravo"));
+        t.keys("Enter");
+        let (status, _) = t.wait_dead(Duration::from_secs(60));
+        assert_eq!(status, "0", "{}", t.screen());
+    }
+    assert_eq!(show(), "charlie");
+    {
+        let t = Tmux::start(&sb, &[], &[dctx, "use"]);
+        t.wait_for("the picker", |s| s.contains("bravo"));
+        t.keys("Escape");
+        let (status, _) = t.wait_dead(Duration::from_secs(60));
+        assert_eq!(status, "0", "{}", t.screen());
+        assert!(t.screen().contains("nothing changed"));
+    }
+    assert_eq!(show(), "charlie");
+}
