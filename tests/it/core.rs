@@ -76,21 +76,7 @@ fn p12_of(sb: &Sandbox, out: &Path, password: &str, legacy: bool) {
 }
 
 fn add_with_stdin(sb: &Sandbox, args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = sb
-        .dctx()
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    sb.with_stdin(args, stdin.as_bytes())
 }
 
 #[test]

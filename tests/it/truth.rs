@@ -583,22 +583,7 @@ fn a_docker_context_export_pipes_into_add_from_stdin() {
     sb.add_client_profile("orig", &[]);
     let export = docker(&sb, &["context", "export", "orig", "-"]);
     assert_success(&export, "docker context export");
-    let mut child = sb
-        .dctx()
-        .args(["add", "copy", "-b", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&export.stdout)
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = sb.with_stdin(&["add", "copy", "-b", "-"], &export.stdout);
     assert_success(&out, "dctx add copy -b -");
     assert_eq!(sb.context_server_version("copy"), d.version);
     let show = sb.ok(&["show", "copy"]);

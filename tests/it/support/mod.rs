@@ -127,6 +127,21 @@ impl Sandbox {
         self.base(program)
     }
 
+    /// Run dctx with `args` and `stdin` on its standard input.
+    pub fn with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .dctx()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     /// Run dctx with `args`, expecting success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.dctx().args(args).output().unwrap();
