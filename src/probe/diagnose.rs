@@ -98,7 +98,7 @@ pub fn client_local(info: &CertInfo, key_mismatch: bool, ctx: &Ctx) -> Vec<Findi
         ));
     } else if ctx.now < info.not_before {
         out.push(Finding::error(
-            Code::ClientCertExpired,
+            Code::ClientCertNotYetValid,
             format!(
                 "the client certificate is not valid before {} — check this machine's clock (clock skew?)",
                 info.not_before_rfc3339()
@@ -517,6 +517,12 @@ pub fn server_cert(
 
     // A verifier complaint none of the checks above explains.
     if let Some(e) = verify_error
+        && is_v1_cert(e)
+    {
+        let mut f = v1_cert(ctx);
+        f.severity = sev;
+        out.push(f);
+    } else if let Some(e) = verify_error
         && out.iter().all(|f| f.severity == Severity::Warning)
     {
         out.push(Finding::new(
@@ -527,6 +533,27 @@ pub fn server_cert(
         ));
     }
     (out, steps)
+}
+
+/// webpki refuses X.509 v1 certificates (`UnsupportedCertVersion`, only
+/// reachable through rustls' `Other` error, hence the Debug match).
+fn is_v1_cert(e: &rustls::Error) -> bool {
+    format!("{e:?}").contains("UnsupportedCertVersion")
+}
+
+fn v1_cert(ctx: &Ctx) -> Finding {
+    Finding::error(
+        Code::TlsError,
+        "the server certificate is an X.509 v1 certificate (no extensions: no subjectAltName, no extendedKeyUsage); \
+         TLS clients such as dctx and the docker CLI refuse v1 certificates",
+        format!(
+            "reissue it as a v3 certificate with extensions: `dctx pki server --host {host}` — or with openssl, \
+             add `-extfile <(printf 'subjectAltName={san}\\nextendedKeyUsage=serverAuth')` to `openssl x509 -req`; \
+             then restart dockerd with --tlscert pointing at it",
+            host = ctx.host,
+            san = ctx.san_for_host()
+        ),
+    )
 }
 
 // ---------------------------------------------------------------- handshake
@@ -626,6 +653,7 @@ pub fn handshake_failure(
                 );
             }
             _ if not_tls => {}
+            other if is_v1_cert(other) => return v1_cert(ctx),
             other => {
                 return Finding::error(
                     Code::TlsError,
@@ -778,6 +806,12 @@ pub fn api_failure(
     ctx: &Ctx,
 ) -> Finding {
     use bollard::errors::Error as B;
+    if super::pipeline::is_too_large(e) {
+        return not_docker(format!(
+            "{what} answered with more than {} KiB",
+            super::pipeline::CONN_CAP / 1024
+        ));
+    }
     match e {
         B::DockerResponseServerError {
             status_code,

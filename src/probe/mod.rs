@@ -18,6 +18,7 @@ pub mod api;
 pub mod diagnose;
 pub mod endpoint;
 pub mod finding;
+pub mod pipeline;
 pub mod report;
 pub mod target;
 pub mod tls;
@@ -296,12 +297,15 @@ async fn probe_unix(
     ));
     sh.skip(&[StepKind::Resolve], "unix socket: no name to resolve");
     sh.phase.set(Phase::Connect);
-    match tokio::net::UnixStream::connect(&path).await {
-        Ok(_) => sh.step(Step::new(
-            StepKind::Connect,
-            StepState::Ok,
-            format!("connected to {}", path.display()),
-        )),
+    let stream = match tokio::net::UnixStream::connect(&path).await {
+        Ok(s) => {
+            sh.step(Step::new(
+                StepKind::Connect,
+                StepState::Ok,
+                format!("connected to {}", path.display()),
+            ));
+            s
+        }
         Err(e) => {
             let (code, msg, fix) = match e.kind() {
                 std::io::ErrorKind::NotFound => (
@@ -329,8 +333,11 @@ async fn probe_unix(
             sh.push(Finding::error(code, msg, fix));
             return;
         }
-    }
+    };
     sh.skip(TLS_STEPS, "unix socket: no TLS");
+    if !matches!(api_stream(sh, stream, "docker").await, Fast::Fallback) {
+        return;
+    }
     let obs = Observations::default();
     api_calls(
         sh,
@@ -520,19 +527,25 @@ async fn probe_tcp(
 
     let Some(m) = material else {
         // Plain TCP.
-        drop(tcp);
         sh.skip(TLS_STEPS, "plain tcp:// profile: no TLS");
-        let obs = Observations::default();
-        let ok = api_calls(
-            sh,
-            api::Dial::Tcp { addr, tls: None },
-            &host_header,
-            &ctx,
-            &obs,
-            None,
-            timeout,
-        )
-        .await;
+        let fast = api_stream(sh, tcp, &host_header).await;
+        let ok = match fast {
+            Fast::Ok => true,
+            Fast::Failed => false,
+            Fast::Fallback => {
+                let obs = Observations::default();
+                api_calls(
+                    sh,
+                    api::Dial::Tcp { addr, tls: None },
+                    &host_header,
+                    &ctx,
+                    &obs,
+                    None,
+                    timeout,
+                )
+                .await
+            }
+        };
         if ok {
             sh.push(Finding::warning(
                 Code::PlaintextEndpoint,
@@ -541,11 +554,13 @@ async fn probe_tcp(
                 ),
                 "enable TLS on dockerd (`--tlsverify --tlscacert --tlscert --tlskey`, port 2376) or reach it over ssh:// / a unix socket",
             ));
-        } else if sh.with(|p| {
-            p.findings
-                .iter()
-                .any(|f| matches!(f.code, Code::NotDocker | Code::ApiError))
-        }) && speaks_tls(sh, addr, host).await
+        } else if matches!(fast, Fast::Fallback)
+            && sh.with(|p| {
+                p.findings
+                    .iter()
+                    .any(|f| matches!(f.code, Code::NotDocker | Code::ApiError))
+            })
+            && speaks_tls(sh, addr, host).await
         {
             sh.with(|p| {
                 p.findings
@@ -660,9 +675,28 @@ async fn probe_tcp(
     };
 
     // A real request on the same connection: TLS 1.3 client-cert rejections
-    // and nginx's "400 No required SSL certificate" show up only here.
+    // and nginx's "400 No required SSL certificate" show up only here. When
+    // nothing is wrong so far (the chain verified), /version and /info ride
+    // along pipelined, so a healthy probe is one connection and ~3 RTT.
     sh.phase.set(Phase::Response);
-    match raw_request(&mut stream, &host_header).await {
+    let healthy = !sh.has_errors();
+    let t0 = Instant::now();
+    let mut reader = None;
+    let first = if healthy {
+        match pipeline::send(&mut stream, &host_header).await {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let r = reader.insert(pipeline::Reader::new(&mut stream));
+                r.next().await.map(|a| (a.status, a.text(), Some(a)))
+            }
+        }
+    } else {
+        raw_request(&mut stream, &host_header)
+            .await
+            .map(|(s, b)| (s, b, None))
+    };
+    let mut ping = None;
+    match first {
         Err(e) => {
             let o = obs.lock().unwrap();
             let f = diagnose::first_read_failure(&e, &o, &m, &ctx);
@@ -673,7 +707,8 @@ async fn probe_tcp(
             ));
             sh.push(f);
         }
-        Ok((status, body)) => {
+        Ok((status, body, answer)) => {
+            ping = answer;
             let o = obs.lock().unwrap();
             if let Some(f) = diagnose::http_client_cert_answer(status, &body, &o, &m, &ctx) {
                 sh.step(Step::new(
@@ -703,7 +738,6 @@ async fn probe_tcp(
             }
         }
     }
-    drop(stream);
 
     if sh.has_errors() {
         sh.skip(
@@ -712,34 +746,17 @@ async fn probe_tcp(
         );
         return;
     }
-
-    // Pass 2: the real, verifying connection for the API calls.
-    let mode = if ctx.skip_verify {
-        VerifyMode::Insecure
-    } else {
-        VerifyMode::Strict
+    let fast = match (reader.as_mut(), ping) {
+        (Some(r), Some(ping)) => api_pipelined(sh, r, ping, t0).await,
+        _ => Fast::Fallback,
     };
-    let obs2 = Observations::default();
-    let cfg = match tls::client_config(Some(&m), mode, now, obs2.clone()) {
-        Ok(c) => c,
-        Err(e) => {
-            invalid_profile(sh, e);
-            return;
-        }
+    drop(reader);
+    drop(stream);
+    let ok = match fast {
+        Fast::Ok => true,
+        Fast::Failed => false,
+        Fast::Fallback => second_pass(sh, &ctx, &m, addr, sname, &host_header, timeout).await,
     };
-    let ok = api_calls(
-        sh,
-        api::Dial::Tcp {
-            addr,
-            tls: Some((cfg, sname)),
-        },
-        &host_header,
-        &ctx,
-        &obs2,
-        Some(&m),
-        timeout,
-    )
-    .await;
     if ok && !(requested && sent) {
         sh.push(Finding::warning(
             Code::ClientAuthNotRequired,
@@ -751,6 +768,46 @@ async fn probe_tcp(
             "start dockerd with --tlsverify and --tlscacert (or, behind a proxy, `ssl_verify_client on` and `ssl_client_certificate ca.pem` in nginx)",
         ));
     }
+}
+
+/// Pass 2, only when the first connection's answers were not plainly
+/// Docker's: a fresh, strictly verifying connection through bollard, whose
+/// errors get the full diagnosis.
+async fn second_pass(
+    sh: &Shared,
+    ctx: &Ctx<'_>,
+    m: &Material,
+    addr: SocketAddr,
+    sname: rustls::pki_types::ServerName<'static>,
+    host_header: &str,
+    timeout: Duration,
+) -> bool {
+    let mode = if ctx.skip_verify {
+        VerifyMode::Insecure
+    } else {
+        VerifyMode::Strict
+    };
+    let obs2 = Observations::default();
+    let cfg = match tls::client_config(Some(m), mode, ctx.now, obs2.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            invalid_profile(sh, e);
+            return false;
+        }
+    };
+    api_calls(
+        sh,
+        api::Dial::Tcp {
+            addr,
+            tls: Some((cfg, sname)),
+        },
+        host_header,
+        ctx,
+        &obs2,
+        Some(m),
+        timeout,
+    )
+    .await
 }
 
 /// Does the peer speak TLS? (For a plain tcp:// profile that got no Docker answer.)
@@ -834,6 +891,131 @@ fn response_complete(buf: &[u8]) -> bool {
         .find_map(|l| l.strip_prefix("content-length:"))
         .and_then(|v| v.trim().parse::<usize>().ok())
         .is_some_and(|len| buf.len() >= end + 4 + len)
+}
+
+/// What the pipelined API phase on the first connection concluded.
+enum Fast {
+    /// Every answer was Docker's; steps and details are recorded.
+    Ok,
+    /// A failure was recorded that a second connection cannot refine.
+    Failed,
+    /// Something was off: rerun the API phase on a fresh connection through
+    /// bollard, whose errors get the full diagnosis.
+    Fallback,
+}
+
+/// The API phase on an established stream (plain TCP, a unix socket, or any
+/// byte stream a transport hands over, e.g. an ssh `dial-stdio` child):
+/// /_ping, /version and /info pipelined, one round trip.
+async fn api_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    sh: &Shared,
+    mut stream: S,
+    host_header: &str,
+) -> Fast {
+    sh.phase.set(Phase::Response);
+    let t0 = Instant::now();
+    if pipeline::send(&mut stream, host_header).await.is_err() {
+        return Fast::Fallback;
+    }
+    let mut r = pipeline::Reader::new(stream);
+    match r.next().await {
+        Ok(ping) => api_pipelined(sh, &mut r, ping, t0).await,
+        Err(_) => Fast::Fallback,
+    }
+}
+
+fn fail_api(sh: &Shared, kind: StepKind, f: Finding) {
+    sh.step(Step::new(kind, StepState::Fail, f.message.clone()));
+    sh.push(f);
+    for k in [StepKind::Ping, StepKind::Version, StepKind::Info] {
+        if k > kind {
+            sh.step(Step::new(k, StepState::Skip, "not reached"));
+        }
+    }
+}
+
+fn too_large(what: &str) -> Finding {
+    diagnose::not_docker(format!(
+        "{what} answered with more than {} KiB",
+        pipeline::BODY_CAP / 1024
+    ))
+}
+
+/// The pipelined answers after the first (/_ping, already read at `t0`'s
+/// request). Records the same steps as [`api_calls`].
+async fn api_pipelined<S: AsyncRead + Unpin>(
+    sh: &Shared,
+    r: &mut pipeline::Reader<S>,
+    ping: pipeline::Answer,
+    t0: Instant,
+) -> Fast {
+    if ping.too_large {
+        fail_api(sh, StepKind::Ping, too_large("GET /_ping"));
+        return Fast::Failed;
+    }
+    if !(ping.ok() && ping.text().trim() == "OK") {
+        return Fast::Fallback;
+    }
+    let ms = t0.elapsed().as_millis() as u64;
+    sh.step(Step::new(
+        StepKind::Ping,
+        StepState::Ok,
+        format!("OK in {ms} ms"),
+    ));
+    let version = match r.next().await {
+        Ok(a) if a.too_large => {
+            fail_api(sh, StepKind::Version, too_large("GET /version"));
+            return Fast::Failed;
+        }
+        Ok(a) if a.ok() => {
+            match serde_json::from_slice::<bollard::models::SystemVersion>(&a.body) {
+                Ok(v) if v.version.is_some() || v.api_version.is_some() => v,
+                _ => return Fast::Fallback,
+            }
+        }
+        _ => return Fast::Fallback,
+    };
+    let mut info = DockerInfo {
+        version: version.version.unwrap_or_default(),
+        api_version: version.api_version.unwrap_or_default(),
+        os: version.os.unwrap_or_default(),
+        arch: version.arch.unwrap_or_default(),
+        ..Default::default()
+    };
+    sh.step(Step::new(
+        StepKind::Version,
+        StepState::Ok,
+        format!(
+            "Docker {} (API {}, {}/{})",
+            info.version, info.api_version, info.os, info.arch
+        ),
+    ));
+    let i = match r.next().await {
+        Ok(a) if a.too_large => {
+            fail_api(sh, StepKind::Info, too_large("GET /info"));
+            return Fast::Failed;
+        }
+        Ok(a) if a.ok() => match serde_json::from_slice::<bollard::models::SystemInfo>(&a.body) {
+            Ok(i) => i,
+            Err(_) => return Fast::Fallback,
+        },
+        _ => return Fast::Fallback,
+    };
+    let detail = format!(
+        "{} of {} containers running; {}",
+        i.containers_running.unwrap_or(0),
+        i.containers.unwrap_or(0),
+        i.operating_system.as_deref().unwrap_or("unknown OS")
+    );
+    info.operating_system = i.operating_system;
+    info.containers_running = i.containers_running;
+    info.containers = i.containers;
+    sh.with(|p| {
+        p.latency_ms = Some(ms);
+        p.docker = Some(info);
+    });
+    sh.step(Step::new(StepKind::Info, StepState::Ok, detail));
+    Fast::Ok
 }
 
 /// /_ping, /version, /info through bollard. True when the daemon answered

@@ -153,6 +153,7 @@ impl StepKind {
             }
             Code::KeyMismatch
             | Code::ClientCertExpired
+            | Code::ClientCertNotYetValid
             | Code::ClientCertExpiring
             | Code::ClientCertBadUsage => StepKind::Profile,
             Code::DnsFailure => StepKind::Resolve,
