@@ -270,10 +270,10 @@ fn v1_server_cert_is_explained() {
     };
     sh(
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca-key.pem \
-          -out ca.pem -days 30 -subj /CN=v1-test-ca 2>/dev/null
+          -out ca.pem -days 400 -subj /CN=v1-test-ca 2>/dev/null
         openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem \
           -out srv.csr -subj /CN=127.0.0.1 2>/dev/null
-        openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 30 \
+        openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 400 \
           -out cert.pem 2>/dev/null
         openssl x509 -in cert.pem -noout -text | grep -q 'Version: 1 (0x0)'",
     );
