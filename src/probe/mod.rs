@@ -983,7 +983,8 @@ enum Fast {
 
 /// The API phase on an established stream (plain TCP, a unix socket, or any
 /// byte stream a transport hands over, e.g. an ssh `dial-stdio` child):
-/// /_ping, /version and /info pipelined, one round trip.
+/// /_ping, /version and /info pipelined, one round trip. On
+/// [`Fast::Fallback`] the caller runs [`api_calls`] on a fresh connection.
 async fn api_stream<S: AsyncRead + AsyncWrite + Unpin>(
     sh: &Shared,
     mut stream: S,
