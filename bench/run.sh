@@ -7,7 +7,11 @@
 #   KEEP=1 sudo bash bench/run.sh     # keep the temp dir (logs, JSON) afterwards
 #
 # Tunables (env): ENV_RUNS (default 500), CHECK_RUNS (10), LOOP_RUNS (3),
+# WAN_RTT_MS (40), WAN_RUNS (10: dctx, docker and curl on one host, dctx on a
+# fleet), WAN_LOOP_RUNS (1: the docker loops over a fleet),
 # RESULTS (markdown table also written here; default target/bench-results.md).
+# Every bench/extra-*.sh is sourced at the end, before the report (hooks for
+# other transports); what it appends to EXTRA_ROWS is printed in the report.
 # Method and the published numbers: BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +20,10 @@ ROOT=$PWD
 ENV_RUNS=${ENV_RUNS:-500}
 CHECK_RUNS=${CHECK_RUNS:-10}
 LOOP_RUNS=${LOOP_RUNS:-3}
+WAN_RTT_MS=${WAN_RTT_MS:-40}
+WAN_RUNS=${WAN_RUNS:-10}
+WAN_LOOP_RUNS=${WAN_LOOP_RUNS:-1}
+EXTRA_ROWS=""
 RESULTS=${RESULTS:-$ROOT/target/bench-results.md}
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -31,6 +39,8 @@ command -v dockerd >/dev/null || need+=(docker.io)
 command -v docker >/dev/null || need+=(docker.io)
 command -v nginx >/dev/null || need+=(nginx)
 command -v python3 >/dev/null || need+=(python3)
+command -v curl >/dev/null || need+=(curl)
+command -v xargs >/dev/null || need+=(findutils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   as_root apt-get update -qq
@@ -204,16 +214,39 @@ SILENT_PID=$!
 PIDS+=("$SILENT_PID")
 wait_tcp 127.0.0.9 "$SPORT" "$SILENT_PID" "$W/silent.log"
 
+# ---------------------------------------------------------------- WAN
+# A delay proxy (bench/delay.py) in front of every endpoint, on the same
+# address (the server certificate names it) and a new port:
+# WAN_RTT_MS / 2 each way, the connect leg included.
+log "delay proxy: ${WAN_RTT_MS} ms RTT in front of all ${#ENDPOINTS[@]} endpoints"
+WAN_ENDPOINTS=()
+relays=()
+for ep in "${ENDPOINTS[@]}"; do
+  hp=${ep#tcp://}
+  p=$(free_port)
+  relays+=("${hp%:*}:$p=$hp")
+  WAN_ENDPOINTS+=("tcp://${hp%:*}:$p")
+done
+python3 "$ROOT/bench/delay.py" "$(python3 -c "print($WAN_RTT_MS / 2)")" "${relays[@]}" \
+  </dev/null >"$W/delay.log" 2>&1 &
+DELAY_PID=$!
+PIDS+=("$DELAY_PID")
+for ep in "${WAN_ENDPOINTS[@]}"; do
+  hp=${ep#tcp://}
+  wait_tcp "${hp%:*}" "${hp##*:}" "$DELAY_PID" "$W/delay.log"
+done
+
 # ---------------------------------------------------------------- profiles
 # fleetN: N profiles (and Docker contexts) named prod, n002…, spread over the
 # 22 endpoints. silent: fleet50 with its last member replaced by the silent peer.
-make_fleet() { # make_fleet HOME N [silent]
+FLEET_EPS=("${ENDPOINTS[@]}")
+make_fleet() { # make_fleet HOME N [silent]   (endpoints: FLEET_EPS)
   local home=$1 n=$2 i name ep
   mkdir -p "$home"
   : >"$home/names"
   for i in $(seq "$n"); do
     if [ "$i" = 1 ]; then name=prod; else name=$(printf 'n%03d' "$i"); fi
-    ep=${ENDPOINTS[$(((i - 1) % ${#ENDPOINTS[@]}))]}
+    ep=${FLEET_EPS[$(((i - 1) % ${#FLEET_EPS[@]}))]}
     if [ "${3:-}" = silent ] && [ "$i" = "$n" ]; then
       name=silent
       ep="tcp://127.0.0.9:$SPORT"
@@ -225,11 +258,19 @@ make_fleet() { # make_fleet HOME N [silent]
 log "creating profiles with dctx add (10 + 50 + 200 + 50)"
 for n in 10 50 200; do make_fleet "$W/fleet$n" "$n"; done
 make_fleet "$W/silent" 50 silent
+log "creating the same fleets behind the delay proxy (50 + 200)"
+FLEET_EPS=("${WAN_ENDPOINTS[@]}")
+for n in 50 200; do make_fleet "$W/wan$n" "$n"; done
+FLEET_EPS=("${ENDPOINTS[@]}")
 
 cat >"$W/docker-loop.sh" <<'EOF'
 # The docker CLI way to check a fleet: one `docker version` per context.
 set -e
 while read -r c; do docker --context "$c" version >/dev/null; done <"$1"
+EOF
+cat >"$W/docker-xargs.sh" <<'EOF'
+# What a user writes instead of a loop: 16 `docker version` at a time.
+xargs -P16 -I{} docker --context {} version <"$1" >/dev/null
 EOF
 
 # Sanity: every fleet member is healthy for both tools before timing anything.
@@ -327,6 +368,63 @@ CONC_ROW=$(python3 -c 'import json,sys,statistics
 rs = json.load(open(sys.argv[1]))["results"]
 print(" | ".join("%.0f" % (statistics.median(r["times"]) * 1000) for r in rs))' "$W/conc.json")
 
+# ---------------------------------------------------------------- 5. WAN
+# RTT 0 = the endpoints themselves; RTT $WAN_RTT_MS = the same ones through
+# the delay proxy. prod (first member) is dockerd itself in both fleets.
+log "5. WAN: RTT 0 and ${WAN_RTT_MS} ms, one host, 50 and 200 hosts"
+WAN_ONE_ROWS=""
+WAN_FLEET_ROWS=""
+for rtt in 0 "$WAN_RTT_MS"; do
+  if [ "$rtt" = 0 ]; then pre=fleet ep=${ENDPOINTS[0]}; else pre=wan ep=${WAN_ENDPOINTS[0]}; fi
+  export HOME=$W/${pre}50
+  url="https://${ep#tcp://}/version"
+  hyperfine -N --style basic --warmup 2 --runs "$WAN_RUNS" --export-json "$W/wan1-$rtt.json" \
+    "$D check prod" "docker --context prod version" \
+    "curl -sf -o /dev/null --cacert $W/client/ca.pem --cert $W/client/cert.pem --key $W/client/key.pem $url" >&2
+  one_d=$(median_ms "$W/wan1-$rtt.json" 0)
+  one_k=$(median_ms "$W/wan1-$rtt.json" 1)
+  one_c=$(median_ms "$W/wan1-$rtt.json" 2)
+  WAN_ONE_ROWS+=$(python3 -c 'import sys
+rtt, d, k, c = (float(x) for x in sys.argv[1:5])
+ok = lambda b: "met" if b else "MISSED"
+res = "%s / %s" % (ok(d <= 150), ok(d < k and d < c)) if rtt > 0 else ""
+tgt = "≤ 150 ms, faster than docker and curl" if rtt > 0 else ""
+print("| %.0f ms | %.0f ms | %.0f ms | %.0f ms | %s | %s | %s | %s |" % (
+    rtt, d, k, c, "%.0f ms" % (3 * rtt) if rtt else "-", "%.2f" % (d / rtt) if rtt else "-", tgt, res))' \
+    "$rtt" "$one_d" "$one_k" "$one_c")$'\n'
+  for n in 50 200; do
+    export HOME=$W/$pre$n
+    "$D" check >"$W/wan-check-$rtt-$n.txt" || {
+      echo "dctx check over $pre$n is not all ok:" >&2
+      cat "$W/wan-check-$rtt-$n.txt" >&2
+      exit 1
+    }
+    hyperfine -N --style basic --warmup 1 --runs "$WAN_RUNS" --export-json "$W/wanc-$rtt-$n.json" \
+      "$D check" >&2
+    hyperfine -N --style basic --runs "$WAN_LOOP_RUNS" --export-json "$W/wanl-$rtt-$n.json" \
+      "bash $W/docker-loop.sh $HOME/names" "bash $W/docker-xargs.sh $HOME/names" >&2
+    if [ "$n" = 50 ]; then fl=$FLOOR50; else fl=$FLOOR200; fi
+    WAN_FLEET_ROWS+=$(python3 -c 'import sys
+rtt, n, d, loop, xa, fl = (float(x) for x in sys.argv[1:7])
+lim = max(3 * rtt, fl)
+ok = lambda b: "met" if b else "MISSED"
+tgt = res = ""
+if rtt > 0 and n == 50:
+    tgt = "≤ 1.25 × limit, ≥ 25× loop, ≥ 4× xargs"
+    res = " / ".join((ok(d <= 1.25 * lim), ok(loop / d >= 25), ok(xa / d >= 4)))
+print("| %.0f ms | %d | %.0f ms | %.0f ms | %.0f ms | max(%.0f, %.0f) = %.0f ms | %.2f× | %.1f× | %.1f× | %s | %s |" % (
+    rtt, n, d, loop, xa, 3 * rtt, fl, lim, d / lim, loop / d, xa / d, tgt, res))' \
+      "$rtt" "$n" "$(median_ms "$W/wanc-$rtt-$n.json" 0)" "$(median_ms "$W/wanl-$rtt-$n.json" 0)" \
+      "$(median_ms "$W/wanl-$rtt-$n.json" 1)" "$fl")$'\n'
+  done
+done
+
+# ---------------------------------------------------------------- hooks
+for extra in "$ROOT"/bench/extra-*.sh; do
+  # shellcheck disable=SC1090
+  [ -e "$extra" ] && . "$extra"
+done
+
 # ---------------------------------------------------------------- report
 ratio() { python3 -c "import sys; print('%.1f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
 mib() { python3 -c "import sys; print('%.1f' % (int(sys.argv[1]) / 1024))" "$1"; }
@@ -368,5 +466,23 @@ CHECK_RATIO=$(ratio "$LOOP50" "$CHECK50")
   echo "| --concurrency | 1 | 2 | 4 | 8 | 16 | 32 | 64 | 200 |"
   echo "|---|---|---|---|---|---|---|---|---|"
   echo "| wall ms | $CONC_ROW |"
+  echo
+  echo "#### 5. WAN: the same daemons behind a delay proxy (bench/delay.py, ${WAN_RTT_MS} ms RTT incl. the connect leg)"
+  echo
+  echo "One host (prod = dockerd), median wall of $WAN_RUNS runs:"
+  echo
+  echo "| RTT | \`dctx check prod\` | \`docker --context prod version\` | curl mTLS GET /version | 3 RTT | dctx in RTTs | target | result |"
+  echo "|---|---|---|---|---|---|---|---|"
+  printf '%s' "$WAN_ONE_ROWS"
+  echo
+  echo "Fleets (dctx: median of $WAN_RUNS runs; docker loops: median of $WAN_LOOP_RUNS), limit = max(3 RTT, dockerd's floor for N clients):"
+  echo
+  echo "| RTT | hosts | \`dctx check\` | sequential docker loop | \`xargs -P16 docker\` | limit | dctx / limit | loop / dctx | xargs / dctx | target | result |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  printf '%s' "$WAN_FLEET_ROWS"
+  if [ -n "$EXTRA_ROWS" ]; then
+    echo
+    printf '%s' "$EXTRA_ROWS"
+  fi
 } | tee "$RESULTS"
 echo "(table also written to $RESULTS)" >&2

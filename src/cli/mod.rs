@@ -369,8 +369,8 @@ pub struct CheckArgs {
     /// Show every column, whatever the terminal width.
     #[arg(long)]
     pub wide: bool,
-    /// Probes in flight at once.
-    #[arg(long, default_value = "64", value_name = "N")]
+    /// Probes in flight at once (1 to 4096).
+    #[arg(long, default_value = "64", value_name = "N", value_parser = parse_concurrency)]
     pub concurrency: std::num::NonZeroUsize,
     /// Output format (`--json` = `--format json`).
     #[arg(long, value_enum, default_value = "table", conflicts_with = "json")]
@@ -435,6 +435,16 @@ pub struct DoctorArgs {
     /// Print JSON (one object).
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--concurrency`: 1..=4096 (tokio's semaphore panics on huge counts, and
+/// more probes in flight than open files makes no sense).
+fn parse_concurrency(s: &str) -> Result<std::num::NonZeroUsize, String> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=4096).contains(n))
+        .and_then(std::num::NonZeroUsize::new)
+        .ok_or_else(|| format!("{s:?} is not a whole number in the range 1..=4096"))
 }
 
 /// `--timeout`: seconds, more than 0 and at most an hour (fractions allowed).

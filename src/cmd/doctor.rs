@@ -48,12 +48,15 @@ pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
         crate::cmd::print(&output::json(&v)?)?;
     } else {
         output::sanitize_report(&mut report);
-        let mut text =
-            output::doctor::render(&report, output::width(env, false), output::styled(env));
-        text.push_str(&output::sanitize(&lint::render(
-            "client compatibility of the served chain:",
-            &compat,
-        )));
+        let width = output::width(env, false);
+        let mut text = output::doctor::render(&report, width, output::styled(env));
+        text.push_str(&output::doctor::wrap_block(
+            &output::sanitize_lines(&lint::render(
+                "client compatibility of the served chain:",
+                &compat,
+            )),
+            width,
+        ));
         crate::cmd::print(&text)?;
     }
     Ok(if report.status == Status::Fail {

@@ -49,6 +49,26 @@ fn wrapped(
     let _ = writeln!(out, "{}", style.1.paint(style.0, &line));
 }
 
+/// A block of lines wrapped to `width`, each line's own indentation (plus
+/// two) as its hanging indent.
+pub fn wrap_block(text: &str, width: Option<usize>) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let body = line.trim_start();
+        let lead = line.len() - body.len();
+        wrapped(
+            &mut out,
+            &line[..lead],
+            lead,
+            body,
+            lead + 2,
+            width,
+            (false, Style::Plain),
+        );
+    }
+    out
+}
+
 /// Render the walk. `width`: the terminal's columns (long details and fixes
 /// wrap between words, indented); `color` only on a TTY without NO_COLOR.
 pub fn render(r: &Report, width: Option<usize>, color: bool) -> String {

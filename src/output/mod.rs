@@ -51,6 +51,14 @@ pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
+/// `sanitize` for a block of lines: the newlines stay.
+pub fn sanitize_lines(s: &str) -> String {
+    s.split('\n')
+        .map(|l| sanitize(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Every daemon- or file-supplied string of a report made terminal-safe
 /// (JSON needs none of this: its encoder escapes control characters).
 pub fn sanitize_report(r: &mut crate::probe::Report) {

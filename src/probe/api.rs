@@ -70,6 +70,8 @@ impl Transport {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        // Capped: an endless or huge answer ends in an error, not in RAM.
+        let s = super::pipeline::Capped::new(s, super::pipeline::CONN_CAP);
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s)).await?;
         let deadline = self.deadline;
         tokio::spawn(async move {

@@ -30,6 +30,8 @@ pub enum Code {
     ClientCertRejected,
     ClientCertMissing,
     ClientCertExpired,
+    /// The client certificate's notBefore is in the future (often clock skew).
+    ClientCertNotYetValid,
     ClientCertExpiring,
     ClientCertBadUsage,
     /// The profile's CA certificate has expired (nothing it signed verifies).
@@ -88,6 +90,7 @@ impl Code {
             Code::ClientCertRejected => "client-cert-rejected",
             Code::ClientCertMissing => "client-cert-missing",
             Code::ClientCertExpired => "client-cert-expired",
+            Code::ClientCertNotYetValid => "client-cert-not-yet-valid",
             Code::ClientCertExpiring => "client-cert-expiring",
             Code::ClientCertBadUsage => "client-cert-bad-usage",
             Code::CaCertExpired => "ca-cert-expired",

@@ -18,6 +18,7 @@ pub mod api;
 pub mod diagnose;
 pub mod endpoint;
 pub mod finding;
+pub mod pipeline;
 pub mod report;
 pub mod ssh;
 pub mod target;
@@ -27,6 +28,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 pub use endpoint::Endpoint;
@@ -337,12 +339,15 @@ async fn probe_unix(
     ));
     sh.skip(&[StepKind::Resolve], "unix socket: no name to resolve");
     sh.phase.set(Phase::Connect);
-    match tokio::net::UnixStream::connect(&path).await {
-        Ok(_) => sh.step(Step::new(
-            StepKind::Connect,
-            StepState::Ok,
-            format!("connected to {}", path.display()),
-        )),
+    let stream = match tokio::net::UnixStream::connect(&path).await {
+        Ok(s) => {
+            sh.step(Step::new(
+                StepKind::Connect,
+                StepState::Ok,
+                format!("connected to {}", path.display()),
+            ));
+            s
+        }
         Err(e) => {
             let (code, msg, fix) = match e.kind() {
                 std::io::ErrorKind::NotFound => (
@@ -370,8 +375,11 @@ async fn probe_unix(
             sh.push(Finding::error(code, msg, fix));
             return;
         }
-    }
+    };
     sh.skip(TLS_STEPS, "unix socket: no TLS");
+    if !matches!(api_stream(sh, stream, "docker").await, Fast::Fallback) {
+        return;
+    }
     let obs = Observations::default();
     api_calls(
         sh,
@@ -477,7 +485,27 @@ async fn connect(
     None
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A TCP probe, one method per phase; each returns what the next needs
+/// (`None`: the phase failed and recorded why).
+struct Probe<'a> {
+    t: &'a Target,
+    sh: &'a Shared,
+    ctx: Ctx<'a>,
+    timeout: Duration,
+    host_header: String,
+}
+
+/// The TLS connection after a handshake, with what it revealed.
+type TlsConn = tokio_rustls::client::TlsStream<tls::Sniff<tokio::net::TcpStream>>;
+
+/// What the first request on the TLS connection left for the API phase.
+struct FirstAnswer {
+    /// The pipelined /version and /info answers still to read (healthy path).
+    reader: Option<pipeline::Reader<TlsConn>>,
+    ping: Option<pipeline::Answer>,
+    sent_at: Instant,
+}
+
 async fn probe_tcp(
     t: &Target,
     sh: &Shared,
@@ -488,196 +516,255 @@ async fn probe_tcp(
     now: i64,
     warn_days: i64,
 ) {
-    let ctx = Ctx {
-        name: &t.name,
-        host,
-        port,
-        now,
-        skip_verify: tls && t.skip_verify,
-        timeout_secs: timeout.as_secs_f64(),
-        warn_days,
+    let p = Probe {
+        t,
+        sh,
+        ctx: Ctx {
+            name: &t.name,
+            host,
+            port,
+            now,
+            skip_verify: tls && t.skip_verify,
+            timeout_secs: timeout.as_secs_f64(),
+            warn_days,
+        },
+        timeout,
+        host_header: if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        },
     };
-    let material = if tls {
-        match tls::load_material(t) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                invalid_profile(sh, e);
-                return;
-            }
-        }
-    } else {
-        None
+    let Some(material) = p.profile(tls) else {
+        return;
     };
-    let mut profile = if tls {
-        format!("tcp://{host}:{port} with TLS")
-    } else {
-        format!("tcp://{host}:{port} without TLS")
-    };
-    if let Some(m) = &material {
-        if m.system_roots {
-            profile.push_str(", server verified against the system roots");
-        } else if let Some(ca) = m.ca.first() {
-            profile.push_str(&format!(", CA {}", ca.subject));
-        }
-        match &m.client_info {
-            Some(c) => {
-                profile.push_str(&format!(
-                    ", client cert {} ({} days left)",
-                    c.display_name(),
-                    c.days_left(now)
-                ));
-                sh.with(|p| p.client_cert = Some(CertSummary::new(c, now)));
-                sh.extend(diagnose::client_local(c, m.key_mismatch, &ctx));
-            }
-            None => profile.push_str(", no client cert"),
-        }
-        sh.extend(diagnose::ca_local(&m.ca, &ctx));
-        if ctx.skip_verify {
-            sh.push(Finding::warning(
-                Code::SkipVerify,
-                "the profile skips server certificate verification: anyone on the path can impersonate the daemon",
-                format!(
-                    "import the daemon's CA and drop skip-verify: `dctx add {} --ca ca.pem --cert cert.pem --key key.pem --replace`",
-                    t.name
-                ),
-            ));
-        }
-    }
-    let profile_state = if sh.has_errors() {
-        StepState::Fail
-    } else {
-        StepState::Ok
-    };
-    sh.step(Step::new(StepKind::Profile, profile_state, profile));
-
     let Some(addrs) = resolve(sh, host, port).await else {
         return;
     };
     let Some((tcp, addr)) = connect(sh, &addrs, host, port).await else {
         return;
     };
-    let host_header = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-
     let Some(m) = material else {
-        // Plain TCP.
-        drop(tcp);
+        return p.plain(tcp, addr).await;
+    };
+    let Some((stream, obs, sname)) = p.handshake(tcp, &m).await else {
+        return;
+    };
+    let (requested, sent) = {
+        let o = obs.lock().unwrap();
+        (o.client_cert_requested, o.client_cert_sent)
+    };
+    let first = p.first_request(stream, &obs, &m).await;
+    if sh.has_errors() {
+        sh.skip(
+            &[StepKind::Ping, StepKind::Version, StepKind::Info],
+            "skipped: fix the errors above first",
+        );
+        return;
+    }
+    let ok = p.api(first, &m, addr, sname).await;
+    if ok && !(requested && sent) {
+        sh.push(Finding::warning(
+            Code::ClientAuthNotRequired,
+            if requested {
+                "the daemon asks for a client certificate but answered without one: anyone who reaches the port is root on the host"
+            } else {
+                "the daemon accepted us without asking for a client certificate: anyone who reaches the port is root on the host"
+            },
+            "start dockerd with --tlsverify and --tlscacert (or, behind a proxy, `ssl_verify_client on` and `ssl_client_certificate ca.pem` in nginx)",
+        ));
+    }
+}
+
+impl Probe<'_> {
+    /// The profile step: its TLS material (`Some(None)` for plain TCP), and
+    /// what the client certificate shows before any I/O.
+    fn profile(&self, tls: bool) -> Option<Option<Material>> {
+        let (sh, ctx, now) = (self.sh, &self.ctx, self.ctx.now);
+        let (host, port) = (ctx.host, ctx.port);
+        let material = if tls {
+            match tls::load_material(self.t) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    invalid_profile(sh, e);
+                    return None;
+                }
+            }
+        } else {
+            None
+        };
+        let mut profile = if tls {
+            format!("tcp://{host}:{port} with TLS")
+        } else {
+            format!("tcp://{host}:{port} without TLS")
+        };
+        if let Some(m) = &material {
+            if m.system_roots {
+                profile.push_str(", server verified against the system roots");
+            } else if let Some(ca) = m.ca.first() {
+                profile.push_str(&format!(", CA {}", ca.subject));
+            }
+            match &m.client_info {
+                Some(c) => {
+                    profile.push_str(&format!(
+                        ", client cert {} ({} days left)",
+                        c.display_name(),
+                        c.days_left(now)
+                    ));
+                    sh.with(|p| p.client_cert = Some(CertSummary::new(c, now)));
+                    sh.extend(diagnose::client_local(c, m.key_mismatch, ctx));
+                }
+                None => profile.push_str(", no client cert"),
+            }
+            sh.extend(diagnose::ca_local(&m.ca, ctx));
+            if ctx.skip_verify {
+                sh.push(Finding::warning(
+                    Code::SkipVerify,
+                    "the profile skips server certificate verification: anyone on the path can impersonate the daemon",
+                    format!(
+                        "import the daemon's CA and drop skip-verify: `dctx add {} --ca ca.pem --cert cert.pem --key key.pem --replace`",
+                        self.t.name
+                    ),
+                ));
+            }
+        }
+        let profile_state = if sh.has_errors() {
+            StepState::Fail
+        } else {
+            StepState::Ok
+        };
+        sh.step(Step::new(StepKind::Profile, profile_state, profile));
+        Some(material)
+    }
+
+    /// A plain tcp:// profile: the API phase on the connection, and the
+    /// plain-HTTP check (does the port speak TLS instead?).
+    async fn plain(&self, tcp: tokio::net::TcpStream, addr: SocketAddr) {
+        let (sh, ctx) = (self.sh, &self.ctx);
         sh.skip(TLS_STEPS, "plain tcp:// profile: no TLS");
-        let obs = Observations::default();
-        let ok = api_calls(
-            sh,
-            api::Dial::Tcp { addr, tls: None },
-            &host_header,
-            &ctx,
-            &obs,
-            None,
-            timeout,
-        )
-        .await;
+        let fast = api_stream(sh, tcp, &self.host_header).await;
+        let ok = match fast {
+            Fast::Ok => true,
+            Fast::Failed => false,
+            Fast::Fallback => {
+                let obs = Observations::default();
+                let dial = api::Dial::Tcp { addr, tls: None };
+                api_calls(sh, dial, &self.host_header, ctx, &obs, None, self.timeout).await
+            }
+        };
         if ok {
             sh.push(Finding::warning(
                 Code::PlaintextEndpoint,
                 format!(
-                    "{host}:{port} serves the Docker API without TLS: anyone who reaches the port is root on the host"
+                    "{}:{} serves the Docker API without TLS: anyone who reaches the port is root on the host",
+                    ctx.host, ctx.port
                 ),
                 "enable TLS on dockerd (`--tlsverify --tlscacert --tlscert --tlskey`, port 2376) or reach it over ssh:// / a unix socket",
             ));
-        } else if sh.with(|p| {
-            p.findings
-                .iter()
-                .any(|f| matches!(f.code, Code::NotDocker | Code::ApiError))
-        }) && speaks_tls(sh, addr, host).await
+        } else if matches!(fast, Fast::Fallback)
+            && sh.with(|p| {
+                p.findings
+                    .iter()
+                    .any(|f| matches!(f.code, Code::NotDocker | Code::ApiError))
+            })
+            && speaks_tls(sh, addr, ctx.host).await
         {
             sh.with(|p| {
                 p.findings
                     .retain(|f| !matches!(f.code, Code::NotDocker | Code::ApiError))
             });
-            sh.push(diagnose::tls_expected(&ctx));
+            sh.push(diagnose::tls_expected(ctx));
             sh.step(Step::new(
                 StepKind::Ping,
                 StepState::Fail,
                 "the port speaks TLS, the profile plain HTTP",
             ));
         }
-        return;
-    };
+    }
 
-    // Pass 1: diagnosis handshake on the connection we already have.
-    let sname = match tls::server_name(host) {
-        Ok(n) => n,
-        Err(e) => {
-            invalid_profile(sh, e);
-            return;
-        }
-    };
-    sh.phase.set(Phase::Handshake);
-    let obs = Observations::default();
-    let cfg = match tls::client_config(Some(&m), VerifyMode::Diagnose, now, obs.clone()) {
-        Ok(c) => c,
-        Err(e) => {
-            invalid_profile(sh, e);
-            return;
-        }
-    };
-    let (sniffed, seen) = tls::Sniff::new(tcp);
-    let hs = tokio_rustls::TlsConnector::from(cfg)
-        .connect(sname.clone(), sniffed)
-        .await;
-    let server_findings = |o: &Observed| {
-        sh.with(|p| p.server_chain_der = o.chain.clone());
-        let chain: Vec<crate::pki::CertInfo> = o
-            .chain
-            .iter()
-            .filter_map(|d| crate::pki::CertInfo::from_der(d).ok())
-            .collect();
-        if let Some(leaf) = chain.first() {
-            sh.with(|p| p.server_cert = Some(CertSummary::new(leaf, now)));
-            let (fs, steps) = diagnose::server_cert(&chain, o.verify_error.as_ref(), &m, &ctx);
-            sh.extend(fs);
-            for s in steps {
-                sh.step(s);
+    /// The handshake, verifying and recording at once: the verifier runs the
+    /// real webpki verification and keeps the chain and its verdict, but lets
+    /// the handshake go on, so a bad chain still shows what the server does
+    /// with our client certificate.
+    async fn handshake(
+        &self,
+        tcp: tokio::net::TcpStream,
+        m: &Material,
+    ) -> Option<(TlsConn, Observations, ServerName<'static>)> {
+        let (sh, ctx, now) = (self.sh, &self.ctx, self.ctx.now);
+        let sname = match tls::server_name(ctx.host) {
+            Ok(n) => n,
+            Err(e) => {
+                invalid_profile(sh, e);
+                return None;
             }
-        }
-    };
-    let mut stream = match hs {
-        Err(e) => {
-            let o = obs.lock().unwrap();
-            let sniff = seen.lock().unwrap().clone();
-            let f = diagnose::handshake_failure(&e, &sniff, &o, &m, &ctx);
-            server_findings(&o);
-            let client_side = matches!(f.code, Code::ClientCertRejected | Code::ClientCertMissing);
-            if o.client_cert_requested {
-                let (fs, step) = diagnose::client_request(&o, &m, &ctx);
+        };
+        sh.phase.set(Phase::Handshake);
+        let obs = Observations::default();
+        let cfg = match tls::client_config(Some(m), VerifyMode::Diagnose, now, obs.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                invalid_profile(sh, e);
+                return None;
+            }
+        };
+        let (sniffed, seen) = tls::Sniff::new(tcp);
+        let hs = tokio_rustls::TlsConnector::from(cfg)
+            .connect(sname.clone(), sniffed)
+            .await;
+        let server_findings = |o: &Observed| {
+            // Kept for the compatibility lint (doctor) and the metrics.
+            sh.with(|p| p.server_chain_der = o.chain.clone());
+            let chain: Vec<crate::pki::CertInfo> = o
+                .chain
+                .iter()
+                .filter_map(|d| crate::pki::CertInfo::from_der(d).ok())
+                .collect();
+            if let Some(leaf) = chain.first() {
+                sh.with(|p| p.server_cert = Some(CertSummary::new(leaf, now)));
+                let (fs, steps) = diagnose::server_cert(&chain, o.verify_error.as_ref(), m, ctx);
                 sh.extend(fs);
-                sh.step(step);
+                for s in steps {
+                    sh.step(s);
+                }
             }
-            if client_side {
-                sh.step(Step::new(
-                    StepKind::TlsHandshake,
-                    StepState::Fail,
-                    "the server aborted the handshake at client authentication",
-                ));
-                sh.step(Step::new(
-                    StepKind::ClientCertAccepted,
-                    StepState::Fail,
-                    f.message.clone(),
-                ));
-            } else {
-                sh.step(Step::new(
-                    StepKind::TlsHandshake,
-                    StepState::Fail,
-                    f.message.clone(),
-                ));
+        };
+        let stream = match hs {
+            Err(e) => {
+                let o = obs.lock().unwrap();
+                let sniff = seen.lock().unwrap().clone();
+                let f = diagnose::handshake_failure(&e, &sniff, &o, m, ctx);
+                server_findings(&o);
+                let client_side =
+                    matches!(f.code, Code::ClientCertRejected | Code::ClientCertMissing);
+                if o.client_cert_requested {
+                    let (fs, step) = diagnose::client_request(&o, m, ctx);
+                    sh.extend(fs);
+                    sh.step(step);
+                }
+                if client_side {
+                    sh.step(Step::new(
+                        StepKind::TlsHandshake,
+                        StepState::Fail,
+                        "the server aborted the handshake at client authentication",
+                    ));
+                    sh.step(Step::new(
+                        StepKind::ClientCertAccepted,
+                        StepState::Fail,
+                        f.message.clone(),
+                    ));
+                } else {
+                    sh.step(Step::new(
+                        StepKind::TlsHandshake,
+                        StepState::Fail,
+                        f.message.clone(),
+                    ));
+                }
+                sh.push(f);
+                return None;
             }
-            sh.push(f);
-            return;
-        }
-        Ok(s) => s,
-    };
-    {
+            Ok(s) => s,
+        };
         let conn = stream.get_ref().1;
         let version = match conn.protocol_version() {
             Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
@@ -694,108 +781,156 @@ async fn probe_tcp(
             StepState::Ok,
             format!("{version}, {suite}"),
         ));
-    }
-    let (requested, sent) = {
-        let o = obs.lock().unwrap();
-        server_findings(&o);
-        let (fs, step) = diagnose::client_request(&o, &m, &ctx);
-        sh.extend(fs);
-        sh.step(step);
-        (o.client_cert_requested, o.client_cert_sent)
-    };
-
-    // A real request on the same connection: TLS 1.3 client-cert rejections
-    // and nginx's "400 No required SSL certificate" show up only here.
-    sh.phase.set(Phase::Response);
-    match raw_request(&mut stream, &host_header).await {
-        Err(e) => {
+        {
             let o = obs.lock().unwrap();
-            let f = diagnose::first_read_failure(&e, &o, &m, &ctx);
-            sh.step(Step::new(
-                StepKind::ClientCertAccepted,
-                StepState::Fail,
-                f.message.clone(),
-            ));
-            sh.push(f);
+            server_findings(&o);
+            let (fs, step) = diagnose::client_request(&o, m, ctx);
+            sh.extend(fs);
+            sh.step(step);
         }
-        Ok((status, body)) => {
-            let o = obs.lock().unwrap();
-            if let Some(f) = diagnose::http_client_cert_answer(status, &body, &o, &m, &ctx) {
-                sh.step(Step::new(
-                    StepKind::ClientCertAccepted,
-                    StepState::Fail,
-                    f.message.clone(),
-                ));
+        Some((stream, obs, sname))
+    }
+
+    /// A real request on the TLS connection: TLS 1.3 client-cert rejections
+    /// and nginx's "400 No required SSL certificate" show up only here. When
+    /// nothing is wrong so far (the chain verified), /version and /info ride
+    /// along pipelined, so a healthy probe is one connection and ~3 RTT.
+    async fn first_request(
+        &self,
+        mut stream: TlsConn,
+        obs: &Observations,
+        m: &Material,
+    ) -> FirstAnswer {
+        let (sh, ctx) = (self.sh, &self.ctx);
+        sh.phase.set(Phase::Response);
+        let healthy = !sh.has_errors();
+        let sent_at = Instant::now();
+        let mut reader = None;
+        let first = if healthy {
+            match pipeline::send(&mut stream, &self.host_header).await {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    let r = reader.insert(pipeline::Reader::new(stream));
+                    r.next().await.map(|a| (a.status, a.text(), Some(a)))
+                }
+            }
+        } else {
+            raw_request(&mut stream, &self.host_header)
+                .await
+                .map(|(s, b)| (s, b, None))
+        };
+        let mut ping = None;
+        let o = obs.lock().unwrap();
+        let (state, msg) = match first {
+            Err(e) => {
+                let f = diagnose::first_read_failure(&e, &o, m, ctx);
+                let msg = f.message.clone();
                 sh.push(f);
-            } else if !requested {
-                sh.step(Step::new(
-                    StepKind::ClientCertAccepted,
-                    StepState::Warn,
-                    "the server answered without asking for a client certificate",
-                ));
-            } else if o.client_cert_sent {
-                sh.step(Step::new(
-                    StepKind::ClientCertAccepted,
-                    StepState::Ok,
-                    format!("the server accepted it and answered HTTP {status}"),
-                ));
-            } else {
-                sh.step(Step::new(
-                    StepKind::ClientCertAccepted,
-                    StepState::Warn,
-                    format!("none sent; the server answered HTTP {status} anyway"),
-                ));
+                (StepState::Fail, msg)
+            }
+            Ok((status, body, answer)) => {
+                ping = answer;
+                if let Some(f) = diagnose::http_client_cert_answer(status, &body, &o, m, ctx) {
+                    let msg = f.message.clone();
+                    sh.push(f);
+                    (StepState::Fail, msg)
+                } else if !o.client_cert_requested {
+                    (
+                        StepState::Warn,
+                        "the server answered without asking for a client certificate".into(),
+                    )
+                } else if o.client_cert_sent {
+                    (
+                        StepState::Ok,
+                        format!("the server accepted it and answered HTTP {status}"),
+                    )
+                } else {
+                    (
+                        StepState::Warn,
+                        format!("none sent; the server answered HTTP {status} anyway"),
+                    )
+                }
+            }
+        };
+        sh.step(Step::new(StepKind::ClientCertAccepted, state, msg));
+        FirstAnswer {
+            reader,
+            ping,
+            sent_at,
+        }
+    }
+
+    /// The API phase: the pipelined answers when the first request carried
+    /// them, else (or when they were not plainly Docker's) a second,
+    /// diagnosing connection.
+    async fn api(
+        &self,
+        first: FirstAnswer,
+        m: &Material,
+        addr: SocketAddr,
+        sname: ServerName<'static>,
+    ) -> bool {
+        let fast = match (first.reader, first.ping) {
+            (Some(mut r), Some(ping)) => api_pipelined(self.sh, &mut r, ping, first.sent_at).await,
+            _ => Fast::Fallback,
+        };
+        match fast {
+            Fast::Ok => true,
+            Fast::Failed => false,
+            Fast::Fallback => {
+                second_pass(
+                    self.sh,
+                    &self.ctx,
+                    m,
+                    addr,
+                    sname,
+                    &self.host_header,
+                    self.timeout,
+                )
+                .await
             }
         }
     }
-    drop(stream);
+}
 
-    if sh.has_errors() {
-        sh.skip(
-            &[StepKind::Ping, StepKind::Version, StepKind::Info],
-            "skipped: fix the errors above first",
-        );
-        return;
-    }
-
-    // Pass 2: the real, verifying connection for the API calls.
+/// Pass 2, only when the first connection's answers were not plainly
+/// Docker's: a fresh, strictly verifying connection through bollard, whose
+/// errors get the full diagnosis.
+async fn second_pass(
+    sh: &Shared,
+    ctx: &Ctx<'_>,
+    m: &Material,
+    addr: SocketAddr,
+    sname: ServerName<'static>,
+    host_header: &str,
+    timeout: Duration,
+) -> bool {
     let mode = if ctx.skip_verify {
         VerifyMode::Insecure
     } else {
         VerifyMode::Strict
     };
     let obs2 = Observations::default();
-    let cfg = match tls::client_config(Some(&m), mode, now, obs2.clone()) {
+    let cfg = match tls::client_config(Some(m), mode, ctx.now, obs2.clone()) {
         Ok(c) => c,
         Err(e) => {
             invalid_profile(sh, e);
-            return;
+            return false;
         }
     };
-    let ok = api_calls(
+    api_calls(
         sh,
         api::Dial::Tcp {
             addr,
             tls: Some((cfg, sname)),
         },
-        &host_header,
-        &ctx,
+        host_header,
+        ctx,
         &obs2,
-        Some(&m),
+        Some(m),
         timeout,
     )
-    .await;
-    if ok && !(requested && sent) {
-        sh.push(Finding::warning(
-            Code::ClientAuthNotRequired,
-            if requested {
-                "the daemon asks for a client certificate but answered without one: anyone who reaches the port is root on the host"
-            } else {
-                "the daemon accepted us without asking for a client certificate: anyone who reaches the port is root on the host"
-            },
-            "start dockerd with --tlsverify and --tlscacert (or, behind a proxy, `ssl_verify_client on` and `ssl_client_certificate ca.pem` in nginx)",
-        ));
-    }
+    .await
 }
 
 /// Does the peer speak TLS? (For a plain tcp:// profile that got no Docker answer.)
@@ -879,6 +1014,132 @@ fn response_complete(buf: &[u8]) -> bool {
         .find_map(|l| l.strip_prefix("content-length:"))
         .and_then(|v| v.trim().parse::<usize>().ok())
         .is_some_and(|len| buf.len() >= end + 4 + len)
+}
+
+/// What the pipelined API phase on the first connection concluded.
+enum Fast {
+    /// Every answer was Docker's; steps and details are recorded.
+    Ok,
+    /// A failure was recorded that a second connection cannot refine.
+    Failed,
+    /// Something was off: rerun the API phase on a fresh connection through
+    /// bollard, whose errors get the full diagnosis.
+    Fallback,
+}
+
+/// The API phase on an established stream (plain TCP, a unix socket, or any
+/// byte stream a transport hands over, e.g. an ssh `dial-stdio` child):
+/// /_ping, /version and /info pipelined, one round trip. On
+/// [`Fast::Fallback`] the caller runs [`api_calls`] on a fresh connection.
+async fn api_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    sh: &Shared,
+    mut stream: S,
+    host_header: &str,
+) -> Fast {
+    sh.phase.set(Phase::Response);
+    let t0 = Instant::now();
+    if pipeline::send(&mut stream, host_header).await.is_err() {
+        return Fast::Fallback;
+    }
+    let mut r = pipeline::Reader::new(stream);
+    match r.next().await {
+        Ok(ping) => api_pipelined(sh, &mut r, ping, t0).await,
+        Err(_) => Fast::Fallback,
+    }
+}
+
+fn fail_api(sh: &Shared, kind: StepKind, f: Finding) {
+    sh.step(Step::new(kind, StepState::Fail, f.message.clone()));
+    sh.push(f);
+    for k in [StepKind::Ping, StepKind::Version, StepKind::Info] {
+        if k > kind {
+            sh.step(Step::new(k, StepState::Skip, "not reached"));
+        }
+    }
+}
+
+fn too_large(what: &str) -> Finding {
+    diagnose::not_docker(format!(
+        "{what} answered with more than {} KiB",
+        pipeline::BODY_CAP / 1024
+    ))
+}
+
+/// The pipelined answers after the first (/_ping, already read at `t0`'s
+/// request). Records the same steps as [`api_calls`].
+async fn api_pipelined<S: AsyncRead + Unpin>(
+    sh: &Shared,
+    r: &mut pipeline::Reader<S>,
+    ping: pipeline::Answer,
+    t0: Instant,
+) -> Fast {
+    if ping.too_large {
+        fail_api(sh, StepKind::Ping, too_large("GET /_ping"));
+        return Fast::Failed;
+    }
+    if !(ping.ok() && ping.text().trim() == "OK") {
+        return Fast::Fallback;
+    }
+    let ms = t0.elapsed().as_millis() as u64;
+    sh.step(Step::new(
+        StepKind::Ping,
+        StepState::Ok,
+        format!("OK in {ms} ms"),
+    ));
+    let version = match r.next().await {
+        Ok(a) if a.too_large => {
+            fail_api(sh, StepKind::Version, too_large("GET /version"));
+            return Fast::Failed;
+        }
+        Ok(a) if a.ok() => {
+            match serde_json::from_slice::<bollard::models::SystemVersion>(&a.body) {
+                Ok(v) if v.version.is_some() || v.api_version.is_some() => v,
+                _ => return Fast::Fallback,
+            }
+        }
+        _ => return Fast::Fallback,
+    };
+    let mut info = DockerInfo {
+        version: version.version.unwrap_or_default(),
+        api_version: version.api_version.unwrap_or_default(),
+        os: version.os.unwrap_or_default(),
+        arch: version.arch.unwrap_or_default(),
+        ..Default::default()
+    };
+    sh.step(Step::new(
+        StepKind::Version,
+        StepState::Ok,
+        format!(
+            "Docker {} (API {}, {}/{})",
+            info.version, info.api_version, info.os, info.arch
+        ),
+    ));
+    let i = match r.next().await {
+        Ok(a) if a.too_large => {
+            fail_api(sh, StepKind::Info, too_large("GET /info"));
+            return Fast::Failed;
+        }
+        Ok(a) if a.ok() => match serde_json::from_slice::<bollard::models::SystemInfo>(&a.body) {
+            Ok(i) => i,
+            Err(_) => return Fast::Fallback,
+        },
+        _ => return Fast::Fallback,
+    };
+    let detail = format!(
+        "{} of {} containers running; {}",
+        i.containers_running.unwrap_or(0),
+        i.containers.unwrap_or(0),
+        i.operating_system.as_deref().unwrap_or("unknown OS")
+    );
+    info.operating_system = i.operating_system;
+    info.containers_running = i.containers_running;
+    info.containers = i.containers;
+    sh.with(|p| {
+        p.latency_ms = Some(ms);
+        p.docker = Some(info);
+    });
+    sh.step(Step::new(StepKind::Info, StepState::Ok, detail));
+    Fast::Ok
 }
 
 /// /_ping, /version, /info through bollard. True when the daemon answered

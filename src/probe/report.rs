@@ -176,6 +176,7 @@ impl StepKind {
             }
             Code::KeyMismatch
             | Code::ClientCertExpired
+            | Code::ClientCertNotYetValid
             | Code::ClientCertExpiring
             | Code::ClientCertBadUsage
             | Code::CaCertExpired

@@ -190,7 +190,8 @@ fn a_silent_peer_cannot_hang_check() {
         .output()
         .unwrap();
     let took = t.elapsed();
-    assert!(took < Duration::from_secs(4), "check took {took:?}");
+    // The deadline is the feature; the margin is for a busy 2-core machine.
+    assert!(took < Duration::from_secs(10), "check took {took:?}");
     assert_eq!(out.status.code(), Some(3));
     let v = json(&out);
     let silent = v

@@ -292,7 +292,7 @@ pub fn blackhole() -> Option<u16> {
         let port = listener.local_addr().ok()?.port();
         // Fill the queue; keep everything alive for the test process.
         let mut keep = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..16 {
             match TcpStream::connect_timeout(
                 &format!("127.0.0.1:{port}").parse().unwrap(),
                 Duration::from_millis(300),
@@ -340,12 +340,25 @@ pub fn rustls_tls12_mtls(server: &Issued, client_ca_pem: &str) -> u16 {
             .map(|c| c.unwrap())
             .collect();
     let key = PrivateKeyDer::from_pem_slice(server.key_pem.as_bytes()).unwrap();
+    // A resolver, not with_single_cert: that one refuses to serve a v1
+    // certificate, which a test needs served.
+    #[derive(Debug)]
+    struct Fixed(Arc<rustls::sign::CertifiedKey>);
+    impl rustls::server::ResolvesServerCert for Fixed {
+        fn resolve(
+            &self,
+            _: rustls::server::ClientHello<'_>,
+        ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+            Some(self.0.clone())
+        }
+    }
+    let signing = provider.key_provider.load_private_key(key).unwrap();
+    let certified = Arc::new(rustls::sign::CertifiedKey::new(chain, signing));
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS12])
         .unwrap()
         .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)
-        .unwrap();
+        .with_cert_resolver(Arc::new(Fixed(certified)));
     let cfg = Arc::new(cfg);
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -383,4 +396,101 @@ pub fn rustls_tls12_mtls(server: &Issued, client_ca_pem: &str) -> u16 {
         }
     });
     port
+}
+
+/// A TCP relay on 127.0.0.1 in front of `upstream` ("host:port"); the counter
+/// is the number of connections it accepted.
+pub fn relay(upstream: &str) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    let upstream = upstream.to_string();
+    std::thread::spawn(move || {
+        for down in l.incoming().flatten() {
+            c.fetch_add(1, Ordering::SeqCst);
+            let Ok(up) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let (mut d2, mut u2) = (down.try_clone().unwrap(), up.try_clone().unwrap());
+            let (mut down, mut up) = (down, up);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut d2, &mut u2);
+                let _ = u2.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut up, &mut down);
+                let _ = down.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (port, count)
+}
+
+/// Reads one request head (or gives up at EOF).
+fn read_head(s: &mut TcpStream) {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            _ => return,
+        }
+    }
+}
+
+/// Plain HTTP: answers every request with a body that never ends (no
+/// length, chunks forever).
+pub fn endless_body() -> u16 {
+    serve(|mut s| {
+        read_head(&mut s);
+        if s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .is_err()
+        {
+            return;
+        }
+        let chunk = format!("10000\r\n{}\r\n", "O".repeat(0x10000));
+        while s.write_all(chunk.as_bytes()).is_ok() {}
+    })
+}
+
+/// Plain HTTP: a healthy-looking /_ping, then a /version announcing 100 GB
+/// and streaming it for real (each request on its own connection, too).
+pub fn huge_version() -> u16 {
+    serve(|mut s| {
+        let mut buf = Vec::new();
+        let mut b = [0u8; 4096];
+        loop {
+            // Answer requests as they come; /version gets the flood.
+            while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                buf.drain(..end + 4);
+                if head.starts_with("GET /_ping") {
+                    if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+                        .is_err()
+                    {
+                        return;
+                    }
+                } else {
+                    if s
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000000000\r\n\r\n",
+                        )
+                        .is_err()
+                    {
+                        return;
+                    }
+                    let junk = vec![b' '; 1 << 16];
+                    while s.write_all(&junk).is_ok() {}
+                    return;
+                }
+            }
+            match s.read(&mut b) {
+                Ok(n) if n > 0 => buf.extend_from_slice(&b[..n]),
+                _ => return,
+            }
+        }
+    })
 }

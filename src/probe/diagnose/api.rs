@@ -1,0 +1,201 @@
+//! The Docker API calls: HTTP errors, not-Docker peers, transport errors.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// A failed Docker API call (`what` is e.g. "GET /_ping").
+pub fn api_failure(
+    e: &bollard::errors::Error,
+    what: &str,
+    obs: &Observed,
+    m: Option<&Material>,
+    ctx: &Ctx,
+) -> Finding {
+    use bollard::errors::Error as B;
+    // bollard's IOError is transparent: its source() skips the io::Error.
+    let io_too_large = matches!(e, B::IOError { err } if crate::probe::pipeline::is_too_large(err));
+    if io_too_large || crate::probe::pipeline::is_too_large(e) {
+        return not_docker(format!(
+            "{what} answered with more than {} KiB",
+            crate::probe::pipeline::CONN_CAP / 1024
+        ));
+    }
+    match e {
+        B::DockerResponseServerError {
+            status_code,
+            message,
+        } => {
+            if let Some(m) = m
+                && let Some(f) = http_client_cert_answer(*status_code, message, obs, m, ctx)
+            {
+                return f;
+            }
+            if says_tls_expected(message) {
+                return tls_expected(ctx);
+            }
+            let short = clean_body(message);
+            if *status_code == 404 {
+                return not_docker(format!("{what} answered HTTP 404 ({short})"));
+            }
+            Finding::error(
+                Code::ApiError,
+                format!("{what} answered HTTP {status_code}: {short}"),
+                match status_code {
+                    401 | 403 => {
+                        "access denied: an authorization plugin or an authenticating proxy in front of dockerd refuses this client"
+                    }
+                    500..=599 => {
+                        "the daemon (or a proxy in front of it) failed; look at `journalctl -u docker` on the host"
+                    }
+                    _ => "look at the daemon's log for why it refused the request",
+                },
+            )
+        }
+        B::JsonDataError { .. } | B::JsonSerdeError { .. } | B::APIVersionParseError {} => {
+            not_docker(format!("{what} did not answer with Docker's JSON: {e}"))
+        }
+        B::RequestTimeoutError => {
+            Finding::timeout(crate::probe::finding::Phase::Response, ctx.timeout_secs)
+        }
+        _ => {
+            let dynerr: &(dyn std::error::Error + 'static) = e;
+            if let Some(r) = crate::probe::tls::find_rustls(dynerr) {
+                if let Some(m) = m
+                    && let rustls::Error::AlertReceived(a) = r
+                    && obs.client_cert_requested
+                    && is_client_auth_alert(*a)
+                {
+                    return client_rejected(
+                        &format!("TLS alert {} during {what}", alert_name(*a)),
+                        obs,
+                        m,
+                        ctx,
+                    );
+                }
+                return Finding::error(
+                    Code::TlsError,
+                    format!("{what} failed at the TLS layer: {r}"),
+                    "run `dctx doctor` for a step-by-step diagnosis",
+                );
+            }
+            if let Some(io) = crate::probe::tls::find_io(dynerr)
+                && io.kind() == io::ErrorKind::ConnectionRefused
+            {
+                return Finding::error(
+                    Code::ConnectionRefused,
+                    format!("{}:{} refused the connection", ctx.host, ctx.port),
+                    "start dockerd with a -H flag for this address and port, or fix the port in the profile",
+                );
+            }
+            if let B::HyperResponseError { err } = e
+                && err.is_parse()
+            {
+                return not_docker(format!("{what}: the peer does not speak HTTP ({err})"));
+            }
+            Finding::error(
+                Code::ApiError,
+                format!("{what} failed: {}", full_chain(dynerr)),
+                "look at the daemon's log; a proxy in front of it may be failing",
+            )
+        }
+    }
+}
+
+/// An HTTP body in one short line: an HTML page becomes its <title> (or its
+/// text), whitespace collapses, long text is cut.
+pub fn clean_body(body: &str) -> String {
+    let lower = body.to_ascii_lowercase();
+    let text = if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>")) {
+        body.get(a + 7..b).unwrap_or(body).to_string()
+    } else if lower.contains('<') {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for ch in body.chars() {
+            match ch {
+                '<' => {
+                    in_tag = true;
+                    out.push(' ');
+                }
+                '>' => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut one = words.join(" ");
+    if one.chars().count() > 160 {
+        one = one.chars().take(157).collect::<String>() + "…";
+    }
+    one
+}
+
+pub fn not_docker(detail: String) -> Finding {
+    Finding::error(
+        Code::NotDocker,
+        format!("the peer answered but is not a Docker API: {detail}"),
+        "check the host and port: this is some other service (or a proxy path that does not lead to dockerd)",
+    )
+}
+
+/// `a: b: c` for an error and its sources.
+pub fn full_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::ctx;
+    use super::*;
+
+    /// bollard's errors for the API calls: (case, error, code).
+    #[test]
+    fn api_failure_table() {
+        use bollard::errors::Error as B;
+        let server = |status_code: u16, message: &str| B::DockerResponseServerError {
+            status_code,
+            message: message.into(),
+        };
+        let too_large = B::IOError {
+            err: io::Error::other(crate::probe::pipeline::TooLarge(1024)),
+        };
+        let cases: Vec<(&str, B, Code)> = vec![
+            ("404 page", server(404, "page not found"), Code::NotDocker),
+            ("503", server(503, "<title>503</title>"), Code::ApiError),
+            ("403", server(403, "authz plugin says no"), Code::ApiError),
+            (
+                "Go's plain HTTP on a TLS port",
+                server(400, "Client sent an HTTP request to an HTTPS server."),
+                Code::TlsExpected,
+            ),
+            (
+                "not JSON",
+                B::JsonDataError {
+                    message: "x".into(),
+                    column: 1,
+                },
+                Code::NotDocker,
+            ),
+            ("endless body", too_large, Code::NotDocker),
+            ("deadline", B::RequestTimeoutError, Code::Timeout),
+        ];
+        let obs = Observed::default();
+        for (case, e, want) in cases {
+            let f = api_failure(&e, "GET /version", &obs, None, &ctx("h"));
+            assert_eq!(f.code, want, "{case}: {f:?}");
+        }
+    }
+}

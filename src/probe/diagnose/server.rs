@@ -1,0 +1,466 @@
+//! The server certificate: chain vs the profile's CA, host name vs SANs,
+//! validity dates, EKU, unsupported (v1) certificates.
+
+#[allow(unused_imports)]
+use super::*;
+
+pub(crate) fn name_matches(leaf: &CertInfo, host: &str) -> bool {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return leaf.ip_addrs.contains(&ip);
+    }
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    leaf.dns_names.iter().any(|n| {
+        let n = n.trim_end_matches('.').to_ascii_lowercase();
+        match n.strip_prefix("*.") {
+            Some(suffix) => host
+                .split_once('.')
+                .is_some_and(|(first, rest)| !first.is_empty() && rest == suffix),
+            None => n == host,
+        }
+    })
+}
+
+pub(crate) fn signed_or_same(c: &CertInfo, ca: &CertInfo) -> bool {
+    c.sha256 == ca.sha256 || c.is_signed_by(ca)
+}
+
+pub(crate) fn chain_reaches_ca(chain: &[CertInfo], ca: &[CertInfo]) -> bool {
+    let Some(leaf) = chain.first() else {
+        return false;
+    };
+    if ca.iter().any(|a| signed_or_same(leaf, a)) {
+        return true;
+    }
+    chain[1..]
+        .iter()
+        .any(|i| leaf.is_signed_by(i) && ca.iter().any(|a| signed_or_same(i, a)))
+}
+
+pub(crate) fn is_untrusted(e: &rustls::Error) -> bool {
+    matches!(
+        e,
+        rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer | CertificateError::BadSignature
+        )
+    )
+}
+
+/// Server certificate checks: chain vs the profile's CA, host name vs SANs,
+/// validity dates, EKU. Returns findings and the four doctor steps.
+pub fn server_cert(
+    chain: &[CertInfo],
+    verify_error: Option<&rustls::Error>,
+    m: &Material,
+    ctx: &Ctx,
+) -> (Vec<Finding>, Vec<Step>) {
+    let mut out = Vec::new();
+    let mut steps = Vec::new();
+    let Some(leaf) = chain.first() else {
+        return (out, steps);
+    };
+    let sev = ctx.server_sev();
+    let bad = if ctx.skip_verify {
+        StepState::Warn
+    } else {
+        StepState::Fail
+    };
+
+    // Chain.
+    let trusted = match verify_error {
+        Some(e) if is_untrusted(e) => false,
+        _ if m.ca.is_empty() => true,
+        None => true,
+        Some(_) => chain_reaches_ca(chain, &m.ca),
+    };
+    if trusted {
+        let by = if m.system_roots {
+            "a CA in the system trust store".to_string()
+        } else {
+            m.ca.iter()
+                .find(|a| chain.iter().any(|c| signed_or_same(c, a)))
+                .map(|a| a.subject.clone())
+                .unwrap_or_else(|| "the profile's CA".into())
+        };
+        steps.push(Step::new(
+            StepKind::ServerChain,
+            StepState::Ok,
+            format!("issued by {}, trusted via {by}", leaf.issuer),
+        ));
+    } else {
+        let leaf_id = format!(
+            "issuer {}{}",
+            leaf.issuer,
+            leaf.aki
+                .as_deref()
+                .map(|a| format!(", AKI {a}"))
+                .unwrap_or_default()
+        );
+        let (message, fix) = if m.system_roots {
+            (
+                format!(
+                    "the server certificate ({leaf_id}) is not signed by any CA in the system trust store, and the profile has no CA of its own"
+                ),
+                format!(
+                    "add the daemon's CA to the profile: `dctx add {} --ca ca.pem --cert cert.pem --key key.pem --replace`",
+                    ctx.name
+                ),
+            )
+        } else {
+            let cas =
+                m.ca.iter()
+                    .map(|a| {
+                        format!(
+                            "{}{}",
+                            a.subject,
+                            a.ski
+                                .as_deref()
+                                .map(|s| format!(", SKI {s}"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+            let self_signed = if leaf.is_self_signed() {
+                " (the server certificate is self-signed)"
+            } else {
+                ""
+            };
+            (
+                format!(
+                    "the server certificate ({leaf_id}) is not signed by the profile's CA ({cas}){self_signed}"
+                ),
+                format!(
+                    "the profile's CA file is the wrong one, or the daemon uses a certificate from another CA. \
+                     Import the CA whose subject is {} and whose SKI equals the AKI above \
+                     (`dctx add {} --ca right-ca.pem … --replace`; check with `openssl x509 -in ca.pem -noout -subject -ext subjectKeyIdentifier`), \
+                     or {}",
+                    leaf.issuer,
+                    ctx.name,
+                    ctx.reissue_server()
+                ),
+            )
+        };
+        out.push(Finding::new(Code::UnknownCa, sev, message.clone(), fix));
+        steps.push(Step::new(StepKind::ServerChain, bad, message));
+    }
+
+    // Host name.
+    let names = if leaf.sans.is_empty() {
+        "no names".to_string()
+    } else {
+        leaf.sans.join(", ")
+    };
+    if !leaf.has_san_ext {
+        let cn = leaf.common_name.clone().unwrap_or_default();
+        let msg = format!(
+            "the server certificate has no subjectAltName extension, only CN={cn}; \
+             Go (dockerd, docker CLI) and rustls ignore the CN, so no host name can match"
+        );
+        out.push(Finding::new(
+            Code::CnOnly,
+            sev,
+            msg.clone(),
+            ctx.reissue_server(),
+        ));
+        steps.push(Step::new(StepKind::HostName, bad, msg));
+    } else if name_matches(leaf, ctx.host) {
+        steps.push(Step::new(
+            StepKind::HostName,
+            StepState::Ok,
+            format!("{} is among the certificate's names ({names})", ctx.host),
+        ));
+    } else {
+        let mut msg = format!(
+            "the server certificate is not valid for {}; it holds {names}",
+            ctx.host
+        );
+        if ctx.host_is_ip() && leaf.ip_addrs.is_empty() {
+            msg.push_str(&format!(
+                " — you dialled the IP address {} and the certificate has no IP SAN at all",
+                ctx.host
+            ));
+        }
+        let alt = leaf
+            .dns_names
+            .iter()
+            .find(|n| !n.starts_with('*'))
+            .map(|n| n.to_string())
+            .or_else(|| leaf.ip_addrs.first().map(|i| i.to_string()));
+        let fix = match alt {
+            Some(a) => {
+                let a = if a.contains(':') { format!("[{a}]") } else { a };
+                format!(
+                    "use a host name the certificate holds: point the profile at tcp://{a}:{} (it must resolve to this daemon, e.g. via /etc/hosts), or {}",
+                    ctx.port,
+                    ctx.reissue_server()
+                )
+            }
+            None => ctx.reissue_server(),
+        };
+        out.push(Finding::new(Code::NameMismatch, sev, msg.clone(), fix));
+        steps.push(Step::new(StepKind::HostName, bad, msg));
+    }
+
+    // Dates.
+    let days = leaf.days_left(ctx.now);
+    if ctx.now >= leaf.not_after {
+        let msg = format!(
+            "the server certificate expired on {} ({} ago)",
+            leaf.not_after_rfc3339(),
+            days_phrase(days)
+        );
+        out.push(Finding::new(
+            Code::ServerCertExpired,
+            sev,
+            msg.clone(),
+            ctx.reissue_server(),
+        ));
+        steps.push(Step::new(StepKind::Validity, bad, msg));
+    } else if ctx.now < leaf.not_before {
+        let msg = format!(
+            "the server certificate is valid only from {}, but this machine's clock says {} — clock skew on this machine or on the CA host?",
+            leaf.not_before_rfc3339(),
+            rfc3339(ctx.now)
+        );
+        out.push(Finding::new(
+            Code::ServerCertNotYetValid,
+            sev,
+            msg.clone(),
+            "check the clocks (`timedatectl`, NTP) on this machine and on the machine that issued the certificate; \
+             or reissue it with a notBefore in the past",
+        ));
+        steps.push(Step::new(StepKind::Validity, bad, msg));
+    } else if days < ctx.warn_days {
+        let msg = format!(
+            "the server certificate expires in {} ({})",
+            days_phrase(days),
+            leaf.not_after_rfc3339()
+        );
+        out.push(Finding::warning(
+            Code::ServerCertExpiring,
+            msg.clone(),
+            format!("renew it before then: {}", ctx.reissue_server()),
+        ));
+        steps.push(Step::new(StepKind::Validity, StepState::Warn, msg));
+    } else {
+        steps.push(Step::new(
+            StepKind::Validity,
+            StepState::Ok,
+            format!(
+                "valid {} → {} ({} left)",
+                leaf.not_before_rfc3339(),
+                leaf.not_after_rfc3339(),
+                days_phrase(days)
+            ),
+        ));
+    }
+
+    // EKU.
+    if leaf.allows_server_auth() {
+        let eku = if leaf.has_eku_ext {
+            leaf.eku.join(", ")
+        } else {
+            "no EKU extension (any use)".into()
+        };
+        steps.push(Step::new(StepKind::ServerEku, StepState::Ok, eku));
+    } else {
+        let msg = format!(
+            "the server certificate's extendedKeyUsage is {} — serverAuth is missing",
+            leaf.eku.join(", ")
+        );
+        out.push(Finding::new(
+            Code::ServerCertBadUsage,
+            sev,
+            msg.clone(),
+            ctx.reissue_server(),
+        ));
+        steps.push(Step::new(StepKind::ServerEku, bad, msg));
+    }
+
+    // A verifier complaint none of the checks above explains.
+    if let Some(e) = verify_error
+        && is_v1_cert(e)
+    {
+        let mut f = v1_cert(ctx);
+        f.severity = sev;
+        out.push(f);
+    } else if let Some(e) = verify_error
+        && out.iter().all(|f| f.severity == Severity::Warning)
+    {
+        out.push(Finding::new(
+            Code::TlsError,
+            sev,
+            format!("the server certificate failed verification: {e}"),
+            ctx.reissue_server(),
+        ));
+    }
+    (out, steps)
+}
+
+/// webpki refuses X.509 v1 certificates (`UnsupportedCertVersion`, only
+/// reachable through rustls' `Other` error, hence the Debug match).
+pub(crate) fn is_v1_cert(e: &rustls::Error) -> bool {
+    format!("{e:?}").contains("UnsupportedCertVersion")
+}
+
+pub(crate) fn v1_cert(ctx: &Ctx) -> Finding {
+    Finding::error(
+        Code::TlsError,
+        "the server certificate is an X.509 v1 certificate (no extensions: no subjectAltName, no extendedKeyUsage); \
+         TLS clients such as dctx and the docker CLI refuse v1 certificates",
+        format!(
+            "reissue it as a v3 certificate with extensions: `dctx pki server --host {host}` — or with openssl, \
+             add `-extfile <(printf 'subjectAltName={san}\\nextendedKeyUsage=serverAuth')` to `openssl x509 -req`; \
+             then restart dockerd with --tlscert pointing at it",
+            host = ctx.host,
+            san = ctx.san_for_host()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{Ca, ctx, material, verdict};
+    use super::*;
+    use rcgen::ExtendedKeyUsagePurpose as Eku;
+
+    /// Each server-certificate check, from a real certificate and the real
+    /// webpki verdict: (case, host, SANs, EKU, validity days, signed by the
+    /// profile's CA, the error codes, the failing step).
+    #[test]
+    #[allow(clippy::type_complexity)]
+    fn server_cert_table() {
+        let ca = Ca::new("server-table-ca");
+        let other = Ca::new("someone-else-ca");
+        let m = material(&ca);
+        let cases: &[(
+            &str,
+            &str,
+            &[&str],
+            &[Eku],
+            (i64, i64),
+            bool,
+            &[Code],
+            Option<StepKind>,
+        )] = &[
+            (
+                "healthy",
+                "127.0.0.1",
+                &["127.0.0.1"],
+                &[Eku::ServerAuth],
+                (-1, 400),
+                true,
+                &[],
+                None,
+            ),
+            (
+                "healthy by name",
+                "docker.example",
+                &["docker.example"],
+                &[Eku::ServerAuth],
+                (-1, 400),
+                true,
+                &[],
+                None,
+            ),
+            (
+                "wrong name",
+                "127.0.0.1",
+                &["other.example"],
+                &[Eku::ServerAuth],
+                (-1, 400),
+                true,
+                &[Code::NameMismatch],
+                Some(StepKind::HostName),
+            ),
+            (
+                "CN only",
+                "127.0.0.1",
+                &[],
+                &[Eku::ServerAuth],
+                (-1, 400),
+                true,
+                &[Code::CnOnly],
+                Some(StepKind::HostName),
+            ),
+            (
+                "expired",
+                "127.0.0.1",
+                &["127.0.0.1"],
+                &[Eku::ServerAuth],
+                (-30, -1),
+                true,
+                &[Code::ServerCertExpired],
+                Some(StepKind::Validity),
+            ),
+            (
+                "not yet valid",
+                "127.0.0.1",
+                &["127.0.0.1"],
+                &[Eku::ServerAuth],
+                (2, 400),
+                true,
+                &[Code::ServerCertNotYetValid],
+                Some(StepKind::Validity),
+            ),
+            (
+                "client EKU only",
+                "127.0.0.1",
+                &["127.0.0.1"],
+                &[Eku::ClientAuth],
+                (-1, 400),
+                true,
+                &[Code::ServerCertBadUsage],
+                Some(StepKind::ServerEku),
+            ),
+            (
+                "another CA",
+                "127.0.0.1",
+                &["127.0.0.1"],
+                &[Eku::ServerAuth],
+                (-1, 400),
+                false,
+                &[Code::UnknownCa],
+                Some(StepKind::ServerChain),
+            ),
+        ];
+        for (case, host, sans, eku, (from, to), ours, want, failing) in cases {
+            let issuer = if *ours { &ca } else { &other };
+            let leaf = issuer.leaf("daemon", sans, eku, *from, *to);
+            let err = verdict(&m, &leaf, host);
+            let (fs, steps) = server_cert(
+                std::slice::from_ref(&leaf.info),
+                err.as_ref(),
+                &m,
+                &ctx(host),
+            );
+            let errors: Vec<Code> = fs
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| f.code)
+                .collect();
+            assert_eq!(&errors, want, "{case}: {fs:#?}");
+            assert_eq!(steps.len(), 4, "{case}: {steps:?}");
+            for s in &steps {
+                let fails = Some(s.step) == *failing;
+                assert_eq!(s.state == StepState::Fail, fails, "{case}: {s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn expiring_is_a_warning_only() {
+        let ca = Ca::new("expiring-ca");
+        let m = material(&ca);
+        let leaf = ca.leaf("daemon", &["127.0.0.1"], &[Eku::ServerAuth], -1, 10);
+        let err = verdict(&m, &leaf, "127.0.0.1");
+        let (fs, _) = server_cert(
+            std::slice::from_ref(&leaf.info),
+            err.as_ref(),
+            &m,
+            &ctx("127.0.0.1"),
+        );
+        let codes: Vec<(Code, Severity)> = fs.iter().map(|f| (f.code, f.severity)).collect();
+        assert_eq!(codes, [(Code::ServerCertExpiring, Severity::Warning)]);
+    }
+}
