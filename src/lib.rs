@@ -10,11 +10,16 @@ pub mod docker;
 pub mod environment;
 pub mod exit;
 pub mod harden;
+#[cfg(feature = "runtime")]
 pub mod output;
 pub mod pki;
+#[cfg(feature = "runtime")]
 pub mod probe;
+#[cfg(feature = "runtime")]
 pub mod proxy;
+#[cfg(feature = "runtime")]
 pub mod session;
 pub mod shell;
 pub mod store;
+#[cfg(feature = "runtime")]
 pub mod targets;

@@ -47,9 +47,9 @@ pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<u8> {
     let (targets, mut reports): (Vec<Target>, Vec<Report>) = results.into_iter().unzip();
     match format {
         CheckFormat::Json => crate::cmd::print(&output::probe_json::check(&reports))?,
-        CheckFormat::Prometheus => crate::cmd::print(&crate::cmd::metrics::exposition(
-            &targets, &reports, env.now,
-        ))?,
+        CheckFormat::Prometheus => {
+            crate::cmd::print(&output::prometheus::exposition(&targets, &reports, env.now))?
+        }
         CheckFormat::Table => {
             reports.iter_mut().for_each(output::sanitize_report);
             let width = output::width(env, args.wide);

@@ -30,7 +30,6 @@ pub mod secrets;
 pub mod set_host;
 pub mod shell;
 pub mod show;
-pub mod targets;
 pub mod use_;
 
 /// Parse, run, and map the outcome to an exit code.
@@ -135,6 +134,29 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// The domain object every command works through.
 pub fn targets(env: &Env) -> anyhow::Result<crate::targets::Targets> {
     crate::targets::Targets::from_env(env)
+}
+
+/// Where private dirs go: $XDG_RUNTIME_DIR (per-user tmpfs), else the temp dir.
+pub fn runtime_base(env: &Env) -> std::path::PathBuf {
+    env.xdg_runtime_dir
+        .clone()
+        .unwrap_or_else(|| env.tmp_dir.clone())
+}
+
+/// Map a session's end to dctx's exit: re-raise a signal death (after the
+/// dir is gone), print why a program could not start.
+pub fn finish_session(
+    r: Result<crate::session::Outcome, crate::session::Error>,
+) -> anyhow::Result<u8> {
+    match r {
+        Ok(crate::session::Outcome::Exited(code)) => Ok(code),
+        Ok(crate::session::Outcome::Signaled(sig)) => Ok(crate::session::reraise(sig)),
+        Err(crate::session::Error::Other(e)) => Err(e),
+        Err(e) => {
+            eprintln!("dctx: {e}");
+            Ok(e.exit_code())
+        }
+    }
 }
 
 /// Write to stdout, surfacing EPIPE as an error the caller maps to success.

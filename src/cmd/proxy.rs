@@ -8,9 +8,8 @@ use crate::environment::Env;
 use crate::proxy::{self, Audit, Options, Policy, Proxy};
 
 pub fn run(args: ProxyArgs, env: &Env) -> anyhow::Result<u8> {
-    let target = super::targets::resolve(env, std::slice::from_ref(&args.name))?
-        .pop()
-        .context("no such profile")?;
+    let targets = super::targets(env)?;
+    let target = targets.target(&targets.entry(&args.name)?)?;
     let socket = match args.socket {
         Some(p) => p,
         None => proxy::default_path(env.xdg_runtime_dir.as_deref(), &env.tmp_dir, &args.name)?,

@@ -35,7 +35,7 @@ pub fn run(args: ShellArgs, env: &Env) -> anyhow::Result<u8> {
     let user_zdotdir = std::env::var_os("ZDOTDIR")
         .filter(|v| !v.is_empty())
         .map(std::path::PathBuf::from);
-    let base = super::exec::runtime_base(env);
+    let base = super::runtime_base(env);
     let req = session::Request {
         material: is_profile.then_some(&target),
         base: &base,
@@ -43,7 +43,7 @@ pub fn run(args: ShellArgs, env: &Env) -> anyhow::Result<u8> {
         core_limit: Some(core_limit),
     };
     let name = target.name.clone();
-    super::exec::finish(session::run(req, |dir| {
+    super::finish_session(session::run(req, |dir| {
         let mut vars = if is_profile {
             session::docker_env(&target, dir)
         } else {

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::probe::{Report, Status};
+use crate::probe::{Report, Status, Target};
 
 /// The `Content-Type` of a scrape answer in this format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -222,6 +222,58 @@ pub fn render(entries: &[Entry<'_>], now: i64) -> String {
         &exp,
     );
     out
+}
+
+/// The certificates of one target: its client cert and CAs (from the
+/// profile) and the chain the server presented (leaf = server, rest = CA).
+pub fn certs_of(target: &Target, report: &Report) -> Vec<CertFacts> {
+    let mut out: Vec<CertFacts> = Vec::new();
+    let pem_ders = |pem: &Option<Vec<u8>>| -> Vec<Vec<u8>> {
+        pem.as_deref()
+            .map(|p| {
+                pem::parse_many(p)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|b| b.tag() == "CERTIFICATE")
+                    .map(|b| b.into_contents())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut push = |role: Role, der: &[u8]| {
+        if let Some(f) = CertFacts::from_der(role, der)
+            && !out.iter().any(|o| {
+                o.serial_number == f.serial_number
+                    && o.issuer_cn == f.issuer_cn
+                    && o.subject_cn == f.subject_cn
+            })
+        {
+            out.push(f);
+        }
+    };
+    if let Some(leaf) = pem_ders(&target.cert_pem).first() {
+        push(Role::Client, leaf);
+    }
+    for (i, der) in report.server_chain_der.iter().enumerate() {
+        push(if i == 0 { Role::Server } else { Role::Ca }, der);
+    }
+    for der in pem_ders(&target.ca_pem) {
+        push(Role::Ca, &der);
+    }
+    out
+}
+
+/// The exposition for targets and their reports (same order).
+pub fn exposition(targets: &[Target], reports: &[Report], now: i64) -> String {
+    let entries: Vec<Entry<'_>> = targets
+        .iter()
+        .zip(reports)
+        .map(|(t, r)| Entry {
+            report: r,
+            certs: certs_of(t, r),
+        })
+        .collect();
+    render(&entries, now)
 }
 
 #[cfg(test)]

@@ -302,7 +302,7 @@ async fn probe(t: Target, sh: Shared, timeout: Duration, now: i64, warn_days: i6
             ssh::probe(&t, &sh, ssh::Dest { user, host, port }, timeout, now).await
         }
         Endpoint::Tcp { host, port, tls } => {
-            probe_tcp(&t, &sh, &host, port, tls, timeout, now, warn_days).await
+            probe_tcp(&t, &sh, (&host, port, tls), timeout, now, warn_days).await
         }
     }
 }
@@ -509,9 +509,7 @@ struct FirstAnswer {
 async fn probe_tcp(
     t: &Target,
     sh: &Shared,
-    host: &str,
-    port: u16,
-    tls: bool,
+    (host, port, tls): (&str, u16, bool),
     timeout: Duration,
     now: i64,
     warn_days: i64,

@@ -14,6 +14,7 @@
 //! Writes go through `targets::txn` (all-or-nothing across the stores).
 
 pub mod atomic;
+#[cfg(feature = "runtime")]
 pub mod keyring;
 
 use std::fs;
