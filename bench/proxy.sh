@@ -5,13 +5,15 @@
 #   * `docker ps` wall time (hyperfine, median), direct vs through the proxy;
 #   * `docker cp` of 256 MiB into a container, throughput, direct vs proxy;
 #   * proxy RSS with 100 concurrent clients (`docker events` streams).
-# Optional WAN row: point WAN_HOST (tcp://h:p) at an already running delayed
-# endpoint in front of a daemon that trusts WAN_CERTS (dir with ca.pem,
-# cert.pem, key.pem), e.g. bench/run.sh's 40 ms RTT bed.
+# WAN row: by default bench/delay.py adds WAN_RTT_MS (40) of round trip in
+# front of this script's own dockerd (WAN_RTT_MS=0: no WAN row); or point
+# WAN_HOST (tcp://h:p) at an already running delayed endpoint in front of a
+# daemon that trusts WAN_CERTS (dir with ca.pem, cert.pem, key.pem).
 # Needs root (dockerd). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-30}
+WAN_RTT_MS=${WAN_RTT_MS:-40}
 
 need=()
 for c in dockerd docker hyperfine busybox; do command -v $c >/dev/null || need+=($c); done
@@ -26,6 +28,7 @@ T=$(mktemp -d /tmp/dctx-proxy-bench.XXXXXX)
 cleanup() {
   [ -n "${PXPID:-}" ] && kill "$PXPID" 2>/dev/null || true
   [ -n "${WANPID:-}" ] && kill "$WANPID" 2>/dev/null || true
+  [ -n "${DELAYPID:-}" ] && kill "$DELAYPID" 2>/dev/null || true
   [ -n "${CID:-}" ] && $LOCAL rm -f "$CID" >/dev/null 2>&1 || true
   [ -n "${DDPID:-}" ] && kill "$DDPID" 2>/dev/null && wait "$DDPID" 2>/dev/null || true
   # dockerd leaves its data-root bind mount (and netns files) behind.
@@ -103,6 +106,14 @@ rss_row() {
   echo "| proxy RSS, 100 concurrent \`docker events\` clients | – | $((rss / 1024)) MiB (peak $((hwm / 1024)) MiB) | $n client sockets open |"
 }
 
+if [ -z "${WAN_HOST:-}" ] && [ "$WAN_RTT_MS" != 0 ]; then
+  WPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  python3 bench/delay.py $((WAN_RTT_MS / 2)) "127.0.0.1:$WPORT=127.0.0.1:$PORT" >"$T/delay.log" 2>&1 &
+  DELAYPID=$!
+  for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $WPORT), 1)" 2>/dev/null && break; sleep 0.1; done
+  WAN_HOST=tcp://127.0.0.1:$WPORT WAN_CERTS=$T/cli WAN_LABEL="$WAN_RTT_MS ms RTT (bench/delay.py)"
+fi
+
 echo "| measurement | direct context | through \`dctx proxy\` | proxy vs direct |"
 echo "|---|---|---|---|"
 ps_row loopback lo "$T/lo.sock"
@@ -112,7 +123,7 @@ if [ -n "${WAN_HOST:-}" ]; then
   "$DCTX" proxy wan --socket "$T/wan.sock" >/dev/null 2>&1 &
   WANPID=$!
   for _ in $(seq 100); do [ -S "$T/wan.sock" ] && break; sleep 0.1; done
-  ps_row "WAN ($WAN_HOST)" wan "$T/wan.sock"
+  ps_row "${WAN_LABEL:-WAN ($WAN_HOST)}" wan "$T/wan.sock"
 fi
 cp_row
 rss_row
