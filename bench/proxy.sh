@@ -70,9 +70,10 @@ start_proxy() { # NAME SOCKET → PXPID
 start_proxy lo "$T/lo.sock"
 
 ps_row() { # LABEL CONTEXT SOCKET
-  hyperfine -N -w 3 -r "$RUNS" --export-json "$T/ps-$1.json" \
+  local tag=${1//[^a-zA-Z0-9]/_}
+  hyperfine -N -w 3 -r "$RUNS" --export-json "$T/ps-$tag.json" \
     "docker --context $2 ps" "docker -H unix://$3 ps" >/dev/null 2>&1
-  python3 - "$T/ps-$1.json" "$1" <<'EOF'
+  python3 - "$T/ps-$tag.json" "$1" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
 d, p = (x["median"] * 1000 for x in r)
