@@ -81,31 +81,7 @@ impl Transport {
     }
 
     async fn send(&self, req: BollardRequest) -> Result<hyper::Response<Incoming>, BErr> {
-        let (mut parts, body) = req.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| std::io::Error::other(e.to_string()))?
-            .to_bytes();
-        // Origin-form target without bollard's /vX.Y prefix: the daemon then
-        // answers at its own API version, whatever it is (20.10 tops at 1.41).
-        let pq = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| "/".into());
-        parts.uri = strip_version(&pq).parse()?;
-        parts.headers.insert(
-            hyper::header::HOST,
-            hyper::header::HeaderValue::from_str(&self.host_header)
-                .unwrap_or(hyper::header::HeaderValue::from_static("docker")),
-        );
-        parts.headers.insert(
-            hyper::header::USER_AGENT,
-            hyper::header::HeaderValue::from_static(concat!("dctx/", env!("CARGO_PKG_VERSION"))),
-        );
-        let req = hyper::Request::from_parts(parts, Full::new(body));
-
+        let req = to_daemon(req, &self.host_header).await?;
         let mut guard = self.conn.lock().await;
         let reusable = match guard.as_mut() {
             Some(s) if !s.is_closed() => s.ready().await.is_ok(),
@@ -118,6 +94,38 @@ impl Transport {
         self.phase.set(Phase::Response);
         Ok(sender.send_request(req).await?)
     }
+}
+
+/// bollard's request as the daemon gets it, whatever the transport:
+/// origin-form target without bollard's /vX.Y prefix (the daemon then
+/// answers at its own API version, whatever it is: 20.10 tops at 1.41),
+/// our Host and User-Agent, the body collected.
+pub(super) async fn to_daemon(
+    req: BollardRequest,
+    host_header: &str,
+) -> Result<hyper::Request<Full<Bytes>>, BErr> {
+    let (mut parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+        .to_bytes();
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    parts.uri = strip_version(&pq).parse()?;
+    parts.headers.insert(
+        hyper::header::HOST,
+        hyper::header::HeaderValue::from_str(host_header)
+            .unwrap_or(hyper::header::HeaderValue::from_static("docker")),
+    );
+    parts.headers.insert(
+        hyper::header::USER_AGENT,
+        hyper::header::HeaderValue::from_static(concat!("dctx/", env!("CARGO_PKG_VERSION"))),
+    );
+    Ok(hyper::Request::from_parts(parts, Full::new(body)))
 }
 
 /// `/v1.53/_ping?x` → `/_ping?x`.

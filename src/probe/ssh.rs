@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bollard::{BollardRequest, Docker};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -702,45 +702,10 @@ where
 }
 
 async fn send(sender: &Sender, req: BollardRequest) -> Result<hyper::Response<Incoming>, BErr> {
-    use hyper::header::{HOST, HeaderValue, USER_AGENT};
-    let (mut parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))?
-        .to_bytes();
-    let pq = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    // No /vX.Y prefix: the daemon answers at its own API version.
-    parts.uri = strip_version(&pq).parse()?;
-    parts
-        .headers
-        .insert(HOST, HeaderValue::from_static("docker"));
-    parts.headers.insert(
-        USER_AGENT,
-        HeaderValue::from_static(concat!("dctx/", env!("CARGO_PKG_VERSION"))),
-    );
+    let req = super::api::to_daemon(req, "docker").await?;
     let mut s = sender.lock().await;
     s.ready().await?;
-    Ok(
-        s.send_request(hyper::Request::from_parts(parts, Full::new(body)))
-            .await?,
-    )
-}
-
-/// `/v1.53/_ping` → `/_ping` (as api.rs does for its dials).
-fn strip_version(pq: &str) -> String {
-    if let Some(rest) = pq.strip_prefix("/v")
-        && let Some(i) = rest.find('/')
-        && !rest[..i].is_empty()
-        && rest[..i].chars().all(|c| c.is_ascii_digit() || c == '.')
-    {
-        return rest[i..].to_string();
-    }
-    pq.to_string()
+    Ok(s.send_request(req).await?)
 }
 
 /// Probe an ssh:// target: ssh, dial-stdio, then the API calls on that stream.
