@@ -1097,21 +1097,7 @@ async fn api_pipelined<S: AsyncRead + Unpin>(
         }
         _ => return Fast::Fallback,
     };
-    let mut info = DockerInfo {
-        version: version.version.unwrap_or_default(),
-        api_version: version.api_version.unwrap_or_default(),
-        os: version.os.unwrap_or_default(),
-        arch: version.arch.unwrap_or_default(),
-        ..Default::default()
-    };
-    sh.step(Step::new(
-        StepKind::Version,
-        StepState::Ok,
-        format!(
-            "Docker {} (API {}, {}/{})",
-            info.version, info.api_version, info.os, info.arch
-        ),
-    ));
+    let mut info = version_step(sh, version);
     let i = match r.next().await {
         Ok(a) if a.too_large => {
             fail_api(sh, StepKind::Info, too_large("GET /info"));
@@ -1202,21 +1188,7 @@ async fn api_calls_with(
     }
     match docker.version().await {
         Ok(v) if v.version.is_some() || v.api_version.is_some() => {
-            let info = DockerInfo {
-                version: v.version.unwrap_or_default(),
-                api_version: v.api_version.unwrap_or_default(),
-                os: v.os.unwrap_or_default(),
-                arch: v.arch.unwrap_or_default(),
-                ..Default::default()
-            };
-            sh.step(Step::new(
-                StepKind::Version,
-                StepState::Ok,
-                format!(
-                    "Docker {} (API {}, {}/{})",
-                    info.version, info.api_version, info.os, info.arch
-                ),
-            ));
+            let info = version_step(sh, v);
             sh.with(|p| p.docker = Some(info));
         }
         Ok(_) => {
@@ -1265,4 +1237,24 @@ async fn api_calls_with(
         }
     }
     true
+}
+
+/// What GET /version says, recorded as the `version` step (both API paths).
+fn version_step(sh: &Shared, v: bollard::models::SystemVersion) -> DockerInfo {
+    let info = DockerInfo {
+        version: v.version.unwrap_or_default(),
+        api_version: v.api_version.unwrap_or_default(),
+        os: v.os.unwrap_or_default(),
+        arch: v.arch.unwrap_or_default(),
+        ..Default::default()
+    };
+    sh.step(Step::new(
+        StepKind::Version,
+        StepState::Ok,
+        format!(
+            "Docker {} (API {}, {}/{})",
+            info.version, info.api_version, info.os, info.arch
+        ),
+    ));
+    info
 }
