@@ -94,6 +94,8 @@ pub enum Command {
     Metrics(MetricsArgs),
     /// Serve a local unix socket that forwards every Docker API call to a profile's daemon over mTLS.
     Proxy(ProxyArgs),
+    /// Install dctx as a Docker CLI plugin, so `docker ctx …` runs `dctx …`.
+    Plugin(PluginArgs),
 }
 
 use crate::targets::Accepts;
@@ -471,6 +473,56 @@ pub struct CompletionsArgs {
     /// Shell to print the completion script for.
     #[arg(value_enum)]
     pub shell: CompletionShell,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginArgs {
+    #[command(subcommand)]
+    pub command: PluginCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Link this dctx as `docker-ctx` where the docker CLI finds plugins.
+    Install {
+        #[command(flatten)]
+        scope: PluginScopeArgs,
+        /// Replace a `docker-ctx` that is not a link to this dctx.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove the link `plugin install` made (nothing else).
+    Uninstall {
+        #[command(flatten)]
+        scope: PluginScopeArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct PluginScopeArgs {
+    /// For you: $DOCKER_CONFIG/cli-plugins, else ~/.docker/cli-plugins (the default).
+    #[arg(long)]
+    pub user: bool,
+    /// For every user: /usr/libexec/docker/cli-plugins (needs root).
+    #[arg(long)]
+    pub system: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginScope {
+    User,
+    System,
+}
+
+impl PluginScopeArgs {
+    pub fn scope(&self) -> PluginScope {
+        if self.system {
+            PluginScope::System
+        } else {
+            PluginScope::User
+        }
+    }
 }
 
 /// The clap command, for completion generation and tests.

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod mv;
 pub mod pick;
 pub mod pki;
+pub mod plugin;
 pub mod proxy;
 pub mod rm;
 pub mod secrets;
@@ -35,10 +36,19 @@ pub mod use_;
 /// Parse, run, and map the outcome to an exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>, env: Env) -> ExitCode {
     let args: Vec<OsString> = args.into_iter().collect();
+    // Linked as `docker-ctx`, the docker CLI runs us as its `ctx` plugin.
+    if plugin::invoked_as_plugin(args.first().map(OsString::as_os_str)) {
+        return plugin::main(args, env);
+    }
     let parsed = match env_fast_path(&args).or_else(|| current_fast_path(&args)) {
         Some(cli) => Ok(cli),
         None => Cli::try_parse_from(args),
     };
+    execute(parsed, env)
+}
+
+/// Run what was parsed (or print clap's error or help).
+pub fn execute(parsed: Result<Cli, clap::Error>, env: Env) -> ExitCode {
     let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
@@ -120,6 +130,7 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
         Command::Completions(a) => completions::run(a),
         Command::Metrics(a) => metrics::run(a, env),
         Command::Proxy(a) => proxy::run(a, env),
+        Command::Plugin(a) => plugin::run(a, env),
     }
 }
 

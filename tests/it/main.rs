@@ -10,6 +10,7 @@ mod keys;
 mod lint;
 mod metrics;
 mod pki;
+mod plugin;
 mod probe;
 mod proxy;
 mod screens;
