@@ -94,6 +94,8 @@ pub enum Command {
     Metrics(MetricsArgs),
     /// Serve a local unix socket that forwards every Docker API call to a profile's daemon over mTLS.
     Proxy(ProxyArgs),
+    /// Explain a finding code: what it means, how dctx detects it, the fix, an example.
+    Explain(ExplainArgs),
     /// Install dctx as a Docker CLI plugin, so `docker ctx …` runs `dctx …`.
     Plugin(PluginArgs),
 }
@@ -473,6 +475,26 @@ pub struct CompletionsArgs {
     /// Shell to print the completion script for.
     #[arg(value_enum)]
     pub shell: CompletionShell,
+}
+
+fn finding_codes() -> Vec<clap_complete::engine::CompletionCandidate> {
+    crate::probe::explain::ALL
+        .iter()
+        .map(|e| {
+            clap_complete::engine::CompletionCandidate::new(e.code.as_str())
+                .help(Some(e.summary.into()))
+        })
+        .collect()
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A finding code (`dctx check` prints them in FINDING); without it, every code.
+    #[arg(add = ArgValueCandidates::new(finding_codes))]
+    pub code: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@ pub mod current;
 pub mod doctor;
 pub mod env;
 pub mod exec;
+pub mod explain;
 pub mod key;
 pub mod ls;
 pub mod metrics;
@@ -130,6 +131,7 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
         Command::Completions(a) => completions::run(a),
         Command::Metrics(a) => metrics::run(a, env),
         Command::Proxy(a) => proxy::run(a, env),
+        Command::Explain(a) => explain::run(a, env),
         Command::Plugin(a) => plugin::run(a, env),
     }
 }
