@@ -98,6 +98,9 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Install dctx as a Docker CLI plugin, so `docker ctx …` runs `dctx …`.
     Plugin(PluginArgs),
+    /// Write the man pages (dctx.1, dctx-check.1, …) into a directory.
+    #[command(hide = true)]
+    HelpMan(HelpManArgs),
 }
 
 use crate::targets::Accepts;
@@ -545,6 +548,12 @@ impl PluginScopeArgs {
             PluginScope::User
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct HelpManArgs {
+    /// Directory to write the pages into (created if missing).
+    pub dir: PathBuf,
 }
 
 /// The clap command, for completion generation and tests.

@@ -21,6 +21,7 @@ pub mod exec;
 pub mod explain;
 pub mod key;
 pub mod ls;
+pub mod man;
 pub mod metrics;
 pub mod mv;
 pub mod pick;
@@ -133,6 +134,7 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
         Command::Proxy(a) => proxy::run(a, env),
         Command::Explain(a) => explain::run(a, env),
         Command::Plugin(a) => plugin::run(a, env),
+        Command::HelpMan(a) => man::run(a),
     }
 }
 

@@ -9,6 +9,7 @@ mod fuzz_seeds;
 mod hostile;
 mod keys;
 mod lint;
+mod man;
 mod metrics;
 mod pki;
 mod plugin;
