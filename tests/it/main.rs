@@ -4,6 +4,7 @@ mod bundle;
 mod check_cli;
 mod core;
 mod crash;
+mod deb;
 mod explain;
 mod fuzz_seeds;
 mod hostile;

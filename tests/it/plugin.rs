@@ -2,6 +2,7 @@
 //! CLI (which finds it, asks for its metadata, and passes its own global
 //! options through).
 
+use std::path::Path;
 use std::process::Output;
 
 use crate::support::{Sandbox, assert_success, dockerd, free_port};
@@ -61,12 +62,16 @@ fn sandbox_with_plugin() -> Sandbox {
 #[test]
 fn docker_lists_the_plugin_with_its_metadata() {
     let sb = Sandbox::new();
-    let help = docker_ok(&sb, &["--help"]);
-    assert!(
-        !help.lines().any(|l| l.trim_start().starts_with("ctx*")),
-        "{help}"
-    );
-    assert!(docker_info_plugins(&sb).iter().all(|p| p["Name"] != "ctx"));
+    let link = sb.docker_config().join("cli-plugins/docker-ctx");
+    let link = link.to_str().unwrap();
+    // tests/it/deb.rs may have a system-wide docker-ctx installed meanwhile:
+    // only this HOME's plugin is asserted on.
+    let ours = |sb: &Sandbox| {
+        docker_info_plugins(sb)
+            .into_iter()
+            .find(|p| p["Path"] == link)
+    };
+    assert!(ours(&sb).is_none());
 
     sb.ok(&["plugin", "install", "--user"]);
     let help = docker_ok(&sb, &["--help"]);
@@ -75,34 +80,19 @@ fn docker_lists_the_plugin_with_its_metadata() {
         .find(|l| l.trim_start().starts_with("ctx*"))
         .unwrap_or_else(|| panic!("docker --help lists no ctx* plugin:\n{help}"));
     assert!(line.contains("check and doctor daemons"), "{line}");
-    let plugins = docker_info_plugins(&sb);
-    let ctx = plugins
-        .iter()
-        .find(|p| p["Name"] == "ctx")
-        .unwrap_or_else(|| panic!("docker info: {plugins:?}"));
+    let ctx = ours(&sb).unwrap_or_else(|| panic!("docker info: {:?}", docker_info_plugins(&sb)));
     assert!(ctx.get("Err").is_none(), "{ctx}");
+    assert_eq!(ctx["Name"], "ctx");
     assert_eq!(ctx["SchemaVersion"], "0.1.0");
     assert_eq!(ctx["Vendor"], "dctx");
     assert_eq!(ctx["Version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(
-        ctx["Path"],
-        sb.docker_config()
-            .join("cli-plugins/docker-ctx")
-            .to_str()
-            .unwrap()
-    );
 
     // Installing again is a no-op; uninstall removes the link and docker forgets it.
     let again = sb.ok(&["plugin", "install"]);
     assert!(again.contains("already links"), "{again}");
     sb.ok(&["plugin", "uninstall"]);
-    assert!(
-        sb.docker_config()
-            .join("cli-plugins/docker-ctx")
-            .symlink_metadata()
-            .is_err()
-    );
-    assert!(docker_info_plugins(&sb).iter().all(|p| p["Name"] != "ctx"));
+    assert!(Path::new(link).symlink_metadata().is_err());
+    assert!(ours(&sb).is_none());
 }
 
 #[test]
@@ -228,10 +218,14 @@ fn install_respects_docker_config_and_never_clobbers() {
     sb.ok(&["plugin", "install"]);
     assert!(cfg.join("cli-plugins/docker-ctx").exists());
     assert!(!sb.home.join(".docker/cli-plugins").exists());
-    assert!(docker_info_plugins(&sb).iter().any(|p| p["Name"] == "ctx"));
+    let link = cfg.join("cli-plugins/docker-ctx");
+    assert!(
+        docker_info_plugins(&sb)
+            .iter()
+            .any(|p| p["Name"] == "ctx" && p["Path"] == link.to_str().unwrap())
+    );
 
     // Someone else's docker-ctx is neither replaced nor removed without --force.
-    let link = cfg.join("cli-plugins/docker-ctx");
     std::fs::remove_file(&link).unwrap();
     std::fs::write(&link, "#!/bin/sh\n").unwrap();
     let (code, err) = sb.fails(&["plugin", "install"]);
