@@ -23,6 +23,11 @@ pub fn probe_names(
     Ok(checks.finish(reports))
 }
 
+/// Under the table when docker knows nothing but `default`: a new user's
+/// next step.
+const FIRST_STEP: &str = "no contexts yet: import your daemon's certificates with \
+`dctx add NAME --bundle certs.tar --host tcp://HOST:2376`, then `docker --context NAME ps`\n";
+
 pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<u8> {
     crate::harden::no_core_dumps()?; // it may load keys: no core file of them
     let format = if args.json {
@@ -55,6 +60,9 @@ pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<u8> {
             let width = output::width(env, args.wide);
             let mut text = output::health::render(&reports, width, output::styled(env));
             text += &output::health::hint(&reports, width).unwrap_or_default();
+            if args.names.is_empty() && targets.iter().all(|t| t.name == crate::targets::DEFAULT) {
+                text += FIRST_STEP;
+            }
             crate::cmd::print(&text)?;
         }
     }
