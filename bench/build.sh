@@ -13,14 +13,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-REV=${1:-HEAD}
+# Resolved once: HEAD may move while the build runs.
+REV=$(git rev-parse --short "${1:-HEAD}")
 COMPARE=""
 if [ "${2:-}" = --compare ]; then COMPARE=${3:?--compare needs the old binary}; fi
 T=${TARGET:-$ROOT/target-rel}
 
 SRC=$(mktemp -d /tmp/dctx-build-bench.XXXXXX)
 trap 'rm -rf "$SRC"' EXIT
-git archive "$(git rev-parse "$REV")" | tar -x -C "$SRC"
+git archive "$REV" | tar -x -C "$SRC"
 cargo fetch --locked --manifest-path "$SRC/Cargo.toml" -q
 rm -rf "$T"
 
@@ -31,7 +32,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 read -r user sys wall <"$SRC/time"
 cp "$T/release/dctx" "$T.dctx"
 
-echo "## cargo build --release --locked, empty target dir: $(git rev-parse --short "$REV")"
+echo "## cargo build --release --locked, empty target dir: $REV"
 echo
 echo "$(rustc --version), $(nproc) cores; load average before: $load_before, after: $load_after"
 echo

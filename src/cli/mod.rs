@@ -89,6 +89,7 @@ pub enum Command {
     /// Manage where a profile's private key lives.
     Key(KeyArgs),
     /// Print the shell completion script.
+    #[command(after_help = COMPLETIONS_WHERE)]
     Completions(CompletionsArgs),
     /// Serve Prometheus metrics (probing on scrape) or write a textfile-collector file.
     Metrics(MetricsArgs),
@@ -472,6 +473,15 @@ pub enum CompletionShell {
     Powershell,
     Elvish,
 }
+
+const COMPLETIONS_WHERE: &str = "\
+Where it goes (profile names then complete from your store):
+  bash        dctx completions bash > ~/.local/share/bash-completion/completions/dctx
+  zsh         echo 'source <(dctx completions zsh)' >> ~/.zshrc   (after compinit)
+  fish        dctx completions fish > ~/.config/fish/completions/dctx.fish
+  powershell  dctx completions powershell >> $PROFILE
+  elvish      dctx completions elvish >> ~/.config/elvish/rc.elv
+The Debian package installs the bash, zsh and fish ones for every user.";
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
