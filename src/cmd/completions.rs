@@ -21,7 +21,24 @@ pub fn script(shell: CompletionShell) -> String {
         .expect("clap_complete knows every CompletionShell")
         .write_registration("COMPLETE", "dctx", "dctx", "dctx", &mut buf)
         .expect("writing to a Vec cannot fail");
-    String::from_utf8(buf).expect("registration scripts are UTF-8")
+    let script = String::from_utf8(buf).expect("registration scripts are UTF-8");
+    match shell {
+        CompletionShell::Zsh => zsh_autoloadable(script),
+        _ => script,
+    }
+}
+
+/// clap's zsh script only works when sourced. Installed as `_dctx` in an
+/// `$fpath` dir (the Debian package's vendor-completions), zsh autoloads it
+/// on the first TAB: then it must complete, not just register.
+fn zsh_autoloadable(script: String) -> String {
+    const REGISTER: &str = "compdef _clap_dynamic_completer_dctx dctx\n";
+    match script.strip_suffix(REGISTER) {
+        Some(body) => format!(
+            "{body}if [ \"$funcstack[1]\" = \"_dctx\" ]; then\n    _clap_dynamic_completer_dctx \"$@\"\nelse\n    {REGISTER}fi\n"
+        ),
+        None => script,
+    }
 }
 
 pub fn run(args: CompletionsArgs) -> anyhow::Result<u8> {
