@@ -43,21 +43,30 @@ impl Drop for Installed {
     }
 }
 
-/// A fresh interactive bash (a new user's ~/.bashrc from /etc/skel, which
-/// loads bash-completion) in a private tmux server.
-struct Bash {
+/// A fresh interactive shell in a private tmux server: bash with a new
+/// user's ~/.bashrc from /etc/skel (which loads bash-completion), or zsh
+/// with compinit (whose default $fpath has Debian's vendor-completions).
+struct Shell {
     sock: PathBuf,
 }
 
-impl Bash {
-    fn start(sb: &Sandbox) -> Bash {
-        let skel = std::fs::read_to_string("/etc/skel/.bashrc").expect("/etc/skel/.bashrc");
-        assert!(
-            Path::new("/usr/share/bash-completion/bash_completion").exists(),
-            "bash-completion is missing: apt-get install bash-completion (.ci/test does)"
-        );
-        std::fs::write(sb.home.join(".bashrc"), skel + "\nPS1='$ '\n").unwrap();
-        let sock = sb.path("tmux-deb.sock");
+impl Shell {
+    fn start(sb: &Sandbox, shell: &str) -> Shell {
+        if shell == "bash" {
+            let skel = std::fs::read_to_string("/etc/skel/.bashrc").expect("/etc/skel/.bashrc");
+            assert!(
+                Path::new("/usr/share/bash-completion/bash_completion").exists(),
+                "bash-completion is missing: apt-get install bash-completion (.ci/test does)"
+            );
+            std::fs::write(sb.home.join(".bashrc"), skel + "\nPS1='$ '\n").unwrap();
+        } else {
+            std::fs::write(
+                sb.home.join(".zshrc"),
+                "autoload -U compinit\ncompinit -u\nPS1='$ '\n",
+            )
+            .unwrap();
+        }
+        let sock = sb.path(&format!("tmux-deb-{shell}.sock"));
         // tmux sets PATH for a new pane itself: pass it through env(1); only
         // system dirs, so TAB runs the packaged /usr/bin/dctx.
         run(
@@ -76,15 +85,26 @@ impl Bash {
                 ])
                 .arg("env")
                 .arg(format!("HOME={}", sb.home.display()))
+                .arg(format!("ZDOTDIR={}", sb.home.display()))
                 .args([
                     "PATH=/usr/local/bin:/usr/bin:/bin",
                     "TERM=xterm-256color",
-                    "bash",
+                    shell,
                     "-i",
                 ]),
             "tmux new-session",
         );
-        Bash { sock }
+        Shell { sock }
+    }
+
+    /// Type `dctx do`, press TAB, and wait for `dctx doctor`.
+    fn completes_dctx_doctor(&self) {
+        self.wait_for("the prompt", |s| s.lines().any(|l| l.starts_with("$ ")));
+        self.tmux(&["send-keys", "-l", "dctx do"]);
+        self.tmux(&["send-keys", "Tab"]);
+        self.wait_for("dctx do<TAB> to complete to dctx doctor", |s| {
+            s.lines().any(|l| l.trim_end() == "$ dctx doctor")
+        });
     }
 
     fn tmux(&self, args: &[&str]) -> String {
@@ -108,7 +128,7 @@ impl Bash {
     }
 }
 
-impl Drop for Bash {
+impl Drop for Shell {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
             .arg("-S")
@@ -220,16 +240,10 @@ fn debian_package_installs_works_and_removes_cleanly() {
         "{plugins}"
     );
 
-    // A fresh bash completes `dctx do<TAB>` from the packaged script.
-    {
-        let bash = Bash::start(&sb);
-        bash.wait_for("the prompt", |s| s.lines().any(|l| l.starts_with("$ ")));
-        bash.tmux(&["send-keys", "-l", "dctx do"]);
-        bash.tmux(&["send-keys", "Tab"]);
-        bash.wait_for("dctx doctor completed", |s| {
-            s.lines().any(|l| l.trim_end() == "$ dctx doctor")
-        });
-    }
+    // A fresh bash and a fresh zsh complete `dctx do<TAB>` from the
+    // packaged scripts.
+    Shell::start(&sb, "bash").completes_dctx_doctor();
+    Shell::start(&sb, "zsh").completes_dctx_doctor();
 
     // dpkg -r removes every file it installed, and the directories it made.
     run(Command::new("dpkg").args(["-r", "dctx"]), "dpkg -r dctx");
