@@ -45,7 +45,8 @@ impl Drop for Installed {
 
 /// A fresh interactive shell in a private tmux server: bash with a new
 /// user's ~/.bashrc from /etc/skel (which loads bash-completion), or zsh
-/// with compinit (whose default $fpath has Debian's vendor-completions).
+/// with compinit (whose default $fpath has Debian's vendor-completions), or
+/// fish (which reads vendor_completions.d).
 struct Shell {
     sock: PathBuf,
 }
@@ -59,10 +60,18 @@ impl Shell {
                 "bash-completion is missing: apt-get install bash-completion (.ci/test does)"
             );
             std::fs::write(sb.home.join(".bashrc"), skel + "\nPS1='$ '\n").unwrap();
-        } else {
+        } else if shell == "zsh" {
             std::fs::write(
                 sb.home.join(".zshrc"),
                 "autoload -U compinit\ncompinit -u\nPS1='$ '\n",
+            )
+            .unwrap();
+        } else {
+            let dir = sb.home.join(".config/fish");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join("config.fish"),
+                "function fish_prompt; echo -n '$ '; end\nset -g fish_greeting\n",
             )
             .unwrap();
         }
@@ -240,10 +249,11 @@ fn debian_package_installs_works_and_removes_cleanly() {
         "{plugins}"
     );
 
-    // A fresh bash and a fresh zsh complete `dctx do<TAB>` from the
-    // packaged scripts.
+    // Fresh bash, zsh and fish complete `dctx do<TAB>` from the packaged
+    // scripts.
     Shell::start(&sb, "bash").completes_dctx_doctor();
     Shell::start(&sb, "zsh").completes_dctx_doctor();
+    Shell::start(&sb, "fish").completes_dctx_doctor();
 
     // dpkg -r removes every file it installed, and the directories it made.
     run(Command::new("dpkg").args(["-r", "dctx"]), "dpkg -r dctx");
