@@ -25,6 +25,7 @@ pub mod mv;
 pub mod pick;
 pub mod pki;
 pub mod proxy;
+pub mod recover;
 pub mod rm;
 pub mod secrets;
 pub mod set_host;
@@ -117,6 +118,7 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
         Command::Exec(a) => exec::run(a, env),
         Command::Shell(a) => shell::run(a, env),
         Command::Key(a) => key::run(a, env),
+        Command::Recover(a) => recover::run(a, env),
         Command::Completions(a) => completions::run(a),
         Command::Metrics(a) => metrics::run(a, env),
         Command::Proxy(a) => proxy::run(a, env),
