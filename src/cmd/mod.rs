@@ -101,6 +101,17 @@ pub fn current_fast_path(args: &[OsString]) -> Option<Cli> {
 }
 
 fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
+    // Any command but the hot path may come to hold key material (a key
+    // file or keyring entry, a CA key, a typed passphrase): no core file of
+    // it, no ptrace by the user's other processes. exec/shell hand the
+    // original limit back to their program.
+    if !matches!(
+        cli.command,
+        Command::Env(_) | Command::Current(_) | Command::Completions(_)
+    ) {
+        crate::harden::no_core_dumps()
+            .map_err(|e| anyhow::Error::new(e).context("disabling core dumps"))?;
+    }
     match cli.command {
         Command::Add(a) => add::run(a, env),
         Command::Env(a) => env::run(a, env),
