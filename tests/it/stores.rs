@@ -447,3 +447,32 @@ fn a_relative_dctx_home_gives_an_absolute_cert_path() {
         "{env}"
     );
 }
+
+/// Root `dctx use` on a user's DOCKER_CONFIG and store that have no
+/// config.json / state.json yet: both are created as the user's (they
+/// were root's 0600 files, which the user could then not read).
+#[test]
+fn root_use_on_a_users_config_creates_files_the_user_can_read() {
+    let sb = Sandbox::new();
+    sb.ok(&["add", "one", "--host", "tcp://127.0.0.1:2375"]);
+    let config = sb.docker_config().join("config.json");
+    let state = sb.store().join("state.json");
+    for f in [&config, &state] {
+        let _ = std::fs::remove_file(f);
+    }
+    std::fs::set_permissions(sb.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    chown_r(sb.tmp.path(), 65534);
+    sb.ok(&["use", "one"]);
+    for f in [&config, &state] {
+        let m = std::fs::metadata(f).unwrap();
+        assert_eq!((m.uid(), m.gid()), (65534, 65534), "{}", f.display());
+    }
+    // The user reads them: docker's current context, and `-` back to default.
+    let out = as_nobody(&sb, &["current"]);
+    assert_success(&out, "current as the user");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "one\n");
+    let out = as_nobody(&sb, &["use", "-"]);
+    assert_success(&out, "use - as the user");
+    let out = as_nobody(&sb, &["current"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "default\n");
+}
