@@ -24,7 +24,7 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
         super::print(
             &entries
                 .iter()
-                .map(|e| format!("{}\n", e.name))
+                .map(|e| format!("{}\n", crate::output::sanitize(&e.name)))
                 .collect::<String>(),
         )?;
         return Ok(crate::exit::OK);
@@ -106,7 +106,7 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
         crate::output::styled(env),
     );
     if source != CurrentSource::Default && source != CurrentSource::ConfigFile {
-        out += &format!("* = {current} (set by {})\n", source.label());
+        out += &format!("* = {} (set by {})\n", san(&current), source.label());
     }
     super::print(&out)?;
     Ok(crate::exit::OK)

@@ -59,7 +59,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>, env: Env) -> ExitCode {
         Ok(code) => exit::code(code),
         Err(e) if is_broken_pipe(&e) => exit::code(exit::OK),
         Err(e) => {
-            eprintln!("dctx: {e:#}");
+            eprintln!("dctx: {}", crate::output::sanitize_lines(&format!("{e:#}")));
             exit::code(exit::ERROR)
         }
     }
