@@ -88,6 +88,8 @@ pub enum Command {
     Shell(ShellArgs),
     /// Manage where a profile's private key lives.
     Key(KeyArgs),
+    /// Finish an interrupted change now (any command does), or undo it with --abort.
+    Recover(RecoverArgs),
     /// Print the shell completion script.
     Completions(CompletionsArgs),
     /// Serve Prometheus metrics (probing on scrape) or write a textfile-collector file.
@@ -213,6 +215,13 @@ pub struct ProxyArgs {
     /// Append one JSON line per request (no headers, bodies or query strings).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Undo the interrupted change instead of finishing it (when finishing fails).
+    #[arg(long)]
+    pub abort: bool,
 }
 
 #[derive(Debug, Args)]
