@@ -6,6 +6,7 @@ mod core;
 mod crash;
 mod fuzz_seeds;
 mod hostile;
+mod import;
 mod keys;
 mod lint;
 mod metrics;
