@@ -165,6 +165,10 @@ pub struct AddArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Probe the daemon right after the import, as `dctx check NAME` does
+    /// (exit 3 when it fails; the import stays).
+    #[arg(long, conflicts_with = "json")]
+    pub check: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

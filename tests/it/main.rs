@@ -7,6 +7,7 @@ mod crash;
 mod fuzz_seeds;
 mod hostile;
 mod journal;
+mod import;
 mod keys;
 mod lint;
 mod metrics;
