@@ -189,6 +189,27 @@ pub struct DaemonConfigArgs {
     /// Do not print the copy / mode instructions on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    /// nginx: check client certificates against this CRL (ssl_crl; see `dctx pki crl`).
+    #[arg(long, value_name = "FILE")]
+    pub crl: Option<PathBuf>,
+    /// nginx: only these certificates get in (repeatable). A bare NAME means the
+    /// subject CN=NAME; anything with `=` is a whole subject as nginx logs it.
+    #[arg(long, value_name = "SUBJECT_OR_CN", num_args = 1..)]
+    pub allow: Vec<String>,
+    /// nginx: these certificates get in, for read routes only (the allowlist of
+    /// `dctx proxy --read-only`; no attach, exec or upgrades). Repeatable.
+    #[arg(long, value_name = "SUBJECT_OR_CN", num_args = 1..)]
+    pub read_only: Vec<String>,
+    /// nginx: the per-person access log (JSON lines with subject and serial).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/var/log/nginx/docker-tls-access.log"
+    )]
+    pub access_log: PathBuf,
+    /// nginx: who to ask for access, named in every refusal (e.g. an e-mail address).
+    #[arg(long, value_name = "TEXT")]
+    pub contact: Option<String>,
 }
 
 #[derive(Debug, Args)]

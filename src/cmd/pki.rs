@@ -450,10 +450,52 @@ fn daemon_config(pki: &Pki, a: DaemonConfigArgs, env: &Env) -> anyhow::Result<u8
         .iter()
         .map(|l| daemon::parse_listen(l))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let format = crate::pki::daemon::Format::from(a.format);
+    let front_flags =
+        a.crl.is_some() || !a.allow.is_empty() || !a.read_only.is_empty() || a.contact.is_some();
+    if front_flags && format != daemon::Format::Nginx {
+        bail!(
+            "--crl, --allow, --read-only and --contact configure the nginx front: add --format nginx \
+             (dockerd itself checks no CRL and has no per-person access)"
+        );
+    }
+    let subjects = |list: &[String]| -> anyhow::Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for who in list {
+            let dn = daemon::front_subject(who).context("--allow / --read-only")?;
+            // nginx compares map keys without regard to case.
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(&dn)) {
+                out.push(dn);
+            }
+        }
+        Ok(out)
+    };
+    let (allow, read_only) = (subjects(&a.allow)?, subjects(&a.read_only)?);
+    if let Some(both) = allow
+        .iter()
+        .find(|x| read_only.iter().any(|r| r.eq_ignore_ascii_case(x)))
+    {
+        bail!("{both} is named by both --allow and --read-only: choose one");
+    }
+    if let Some(c) = &a.contact
+        && c.chars()
+            .any(|c| c.is_control() || "\\\"'$;{}`".contains(c))
+    {
+        bail!(
+            "--contact: plain text without quotes, backslashes, $, ;, braces or control characters"
+        );
+    }
     let opts = DaemonOptions {
         listen,
         cert_dir: a.cert_dir,
         socket: a.socket,
+        front: daemon::Front {
+            crl: a.crl,
+            allow,
+            read_only,
+            access_log: Some(a.access_log),
+            contact: a.contact,
+        },
     };
     let text = daemon::render(crate::pki::daemon::Format::from(a.format), &opts, &server);
     for w in daemon::warnings(&opts, &server) {
