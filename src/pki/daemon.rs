@@ -446,7 +446,7 @@ fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
     );
     let ask = match &f.contact {
         Some(c) => format!("ask {c}"),
-        None => "ask the daemon's administrator".into(),
+        None => "ask the administrator of this daemon".into(),
     };
     let (maps, guard, refusal_field) = if f.policy() {
         (
