@@ -669,3 +669,140 @@ fn read_only_person_reads_but_every_write_form_gets_the_json_refusal() {
     );
     admin_ok(&["rm", "-f", &name]);
 }
+
+/// docker through the front with an OpenBao-issued client certificate in `dir`.
+fn docker_with(sbx: &Sandbox, port: u16, dir: &Path, args: &[&str]) -> Output {
+    sbx.docker()
+        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"))
+        .env("DOCKER_TLS_VERIFY", "1")
+        .env("DOCKER_CERT_PATH", dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn openbao_revocation_reaches_the_front_through_the_fetched_crl() {
+    let d = support::dockerd();
+    let bao = support::openbao_min::OpenBao::start("revoke");
+    let sbx = Sandbox::new();
+    // The front's server certificate comes from a local dctx CA; the client
+    // certificates it accepts come from OpenBao's PKI engine.
+    pki(&sbx, &["init"]);
+    let srv = sbx.path("srv");
+    pki(&sbx, &["server", "--host", "127.0.0.1", "--out", p(&srv)]);
+    let server_ca = std::fs::read(srv.join("ca.pem")).unwrap();
+    std::fs::copy(&bao.pki_ca, srv.join("ca.pem")).unwrap();
+    let mut clients = Vec::new();
+    for who in ["erin", "frank"] {
+        let v: serde_json::Value = serde_json::from_str(&bao.run(&[
+            "write",
+            "-format=json",
+            "pki/issue/client",
+            &format!("common_name={who}"),
+        ]))
+        .unwrap();
+        let dir = sbx.path(who);
+        support::write_tree(
+            &dir,
+            &[
+                ("ca.pem", std::str::from_utf8(&server_ca).unwrap()),
+                ("cert.pem", v["data"]["certificate"].as_str().unwrap()),
+                ("key.pem", v["data"]["private_key"].as_str().unwrap()),
+            ],
+        );
+        clients.push((
+            dir,
+            v["data"]["serial_number"].as_str().unwrap().to_string(),
+        ));
+    }
+    let crl = sbx.path("front/crl.pem");
+    std::fs::create_dir_all(crl.parent().unwrap()).unwrap();
+    let vault = |extra: &[&str]| {
+        let mut a = vec![
+            "pki",
+            "crl",
+            "--vault",
+            &bao.addr,
+            "--vault-ca",
+            p(&bao.server_ca),
+            "-o",
+            p(&crl),
+        ];
+        a.extend_from_slice(extra);
+        sbx.dctx().args(a).output().unwrap()
+    };
+    assert_success(&vault(&[]), "dctx pki crl --vault");
+    let first = crl_number(&crl);
+    let port = free_port();
+    let listen = format!("tcp://127.0.0.1:{port}");
+    let block = pki(
+        &sbx,
+        &[
+            "daemon-config",
+            "--format",
+            "nginx",
+            "-q",
+            "--listen",
+            &listen,
+            "--cert-dir",
+            p(&srv),
+            "--socket",
+            p(&d.socket),
+            "--crl",
+            p(&crl),
+            "--access-log",
+            p(&sbx.path("front/access.log")),
+        ],
+    );
+    let nginx = support::nginx::start_nginx("openbao", move |_| block, &[port]);
+    let ((erin, erin_serial), (frank, _)) = (&clients[0], &clients[1]);
+    for dir in [erin, frank] {
+        assert_success(
+            &docker_with(&sbx, port, dir, &["version"]),
+            "docker version",
+        );
+    }
+
+    // Revoking is OpenBao's own command; dctx fetches the engine's CRL.
+    bao.run(&[
+        "write",
+        "pki/revoke",
+        &format!("serial_number={erin_serial}"),
+    ]);
+    // Verified against a CA that did not sign it: refused, file unchanged.
+    let before = std::fs::read(&crl).unwrap();
+    let out = vault(&["--ca", p(&sbx.store().join("pki/ca.pem"))]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("signature does not verify"),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read(&crl).unwrap(), before);
+    let reload = format!(
+        "nginx -p '{d}' -c '{d}/nginx.conf' -s reload",
+        d = nginx.dir.display()
+    );
+    let out = vault(&["--reload", &reload]);
+    assert_success(&out, "dctx pki crl --vault --reload");
+    assert!(crl_number(&crl) > first, "{out:?}");
+
+    wait_for("the front to refuse erin", || {
+        !docker_with(&sbx, port, erin, &["version"]).status.success()
+    });
+    let out = docker_with(&sbx, port, erin, &["ps"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr)
+            .contains("dctx front: client certificate refused: FAILED:certificate revoked"),
+        "{out:?}"
+    );
+    let out = docker_with(
+        &sbx,
+        port,
+        frank,
+        &["version", "--format", "{{.Server.Version}}"],
+    );
+    assert_success(&out, "frank after erin's revocation");
+    assert_eq!(text(&out.stdout).trim(), d.version);
+}
