@@ -425,6 +425,9 @@ pub struct MetricsArgs {
     /// Warn when a client, server or CA certificate expires within N days.
     #[arg(long, default_value = "30", value_name = "N")]
     pub warn_days: u32,
+    /// Also export this CRL file's next update (repeatable; e.g. a front's ssl_crl).
+    #[arg(long, value_name = "FILE")]
+    pub crl: Vec<PathBuf>,
 }
 
 /// `--min-interval`: seconds, 0 (probe on every scrape) up to a day.

@@ -14,6 +14,7 @@ mod metrics;
 mod pki;
 mod probe;
 mod proxy;
+mod revoke;
 mod screens;
 mod session;
 mod shells;
