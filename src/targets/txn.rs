@@ -929,7 +929,8 @@ mod tests {
         assert_eq!(check(&good, &kr, &areas), Ok(()));
 
         let outside = tmp.path().join("victim");
-        let mutations: Vec<(&str, Box<dyn Fn(&mut Journal)>)> = vec![
+        type Mutation<'a> = Box<dyn Fn(&mut Journal) + 'a>;
+        let mutations: Vec<(&str, Mutation)> = vec![
             (
                 "foreign service",
                 Box::new(|j| j.keyring = "dctx:/elsewhere".into()),
