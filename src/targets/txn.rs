@@ -437,7 +437,12 @@ fn check(j: &Journal, keyring: &Keyring, areas: &[&Path]) -> Result<(), String> 
                 .iter()
                 .any(|a| p.starts_with(a) && p != *a && no_symlinked_dir(a, p))
     };
-    let outside = |p: &Path| format!("{} is outside the stores", p.display());
+    let outside = |p: &Path| {
+        format!(
+            "{} is outside this store and Docker's config dir (was DCTX_HOME or DOCKER_CONFIG different for the interrupted command?)",
+            p.display()
+        )
+    };
     // `<area>/.dctx-txn/<id>/N.new|old`, or `.NAME.dctx-txn-<id>-N.new|old`
     // beside `target` (config.json through a symlink).
     let own = |p: &Path, target: &Path| {

@@ -63,9 +63,12 @@ pub fn free_port() -> u16 {
     for _ in 0..span {
         let port = (first + *n % span) as u16;
         *n += 1;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok()
-            && TcpListener::bind(("::1", port)).is_ok()
-        {
+        // Without IPv6 only 127.0.0.1 can be taken.
+        let v6_free = match TcpListener::bind(("::1", port)) {
+            Err(e) => e.kind() != std::io::ErrorKind::AddrInUse,
+            Ok(_) => true,
+        };
+        if v6_free && TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }
