@@ -342,8 +342,20 @@ pub fn abort(root: &Path, keyring: &Keyring, areas: &[&Path]) -> anyhow::Result<
         return Ok(false);
     };
     if journal.state == State::Committed {
+        // Steps apply in order and stop at the first failure: undo the
+        // done ones and the one that may be half done, nothing after it
+        // (a later no-op step must not be "undone").
+        let done = journal
+            .steps
+            .iter()
+            .take_while(|s| match s {
+                Step::Put { staged, .. } => !exists(staged),
+                Step::Remove { target, .. } => !exists(target),
+                Step::Move { from, .. } => !exists(from),
+            })
+            .count();
         Undo {
-            files: journal.steps.clone(),
+            files: journal.steps[..(done + 1).min(journal.steps.len())].to_vec(),
             keys: Vec::new(),
         }
         .run(keyring);

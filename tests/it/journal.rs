@@ -400,6 +400,7 @@ fn a_committed_journal_that_cannot_be_applied_can_be_aborted() {
     let state = store.join("state.json");
     write_private(&state, b"old state");
     write_private(&stage(&store).join("0.new"), b"new state");
+    write_private(&store.join("profiles/kept/profile.json"), b"{}");
     plant(
         &sb,
         "committed",
@@ -409,7 +410,9 @@ fn a_committed_journal_that_cannot_be_applied_can_be_aborted() {
                 &stage(&store).join("0.new"),
                 &stage(&store).join("0.old")
             ),
-            put(&target, &st.join("1.new"), &st.join("1.old"))
+            put(&target, &st.join("1.new"), &st.join("1.old")),
+            // Never reached: abort must not "undo" it.
+            {"op": "move", "from": store.join("profiles/gone"), "to": store.join("profiles/kept")}
         ]),
         json!([]),
         json!([stage(&store), st]),
@@ -448,6 +451,8 @@ fn a_committed_journal_that_cannot_be_applied_can_be_aborted() {
     assert_eq!(fs::read(&state).unwrap(), b"old state");
     assert_eq!(fs::read(target.join("meta.json")).unwrap(), b"old");
     assert!(!store.join(".dctx-txn").exists());
+    assert!(store.join("profiles/kept/profile.json").exists());
+    assert!(!store.join("profiles/gone").exists());
     assert!(!journal_path(&sb).exists());
 }
 
