@@ -377,7 +377,10 @@ fn replace_with_only_a_ca_or_only_a_cert_keeps_the_rest() {
     assert_eq!(sb.context_server_version("otherca"), d.version);
     let (code, r) = check_status(&sb, "otherca");
     assert_eq!((code, r["status"].as_str()), (0, Some("ok")), "{r:#}");
-    assert_eq!(context_file(&sb, "key.pem"), key_before);
+    assert!(
+        context_file(&sb, "key.pem") == key_before,
+        "key.pem changed (not printed: a private key)"
+    );
     assert_eq!(context_file(&sb, "cert.pem"), d.client.cert_pem);
     let rows: serde_json::Value = serde_json::from_str(&sb.ok(&["ls", "--json"])).unwrap();
     let row = rows
@@ -473,4 +476,71 @@ fn add_check_probes_right_after_the_import() {
             .count(),
         1
     );
+}
+
+/// A keyring profile re-imported with only `--ca`: the key stays in the
+/// keyring (no key.pem written, no context), and `dctx exec` reaches the
+/// daemon with the new CA.
+#[test]
+fn replace_with_only_a_ca_keeps_a_keyring_key_in_the_keyring() {
+    let d = dockerd();
+    let sb = Sandbox::new().with_keyring();
+    let wrong = TestCa::new("the wrong CA");
+    let dir = sb.path("vault");
+    write_tree(
+        &dir,
+        &[
+            ("ca.pem", &wrong.cert_pem),
+            ("cert.pem", &d.client.cert_pem),
+            ("key.pem", &d.client.key_pem),
+        ],
+    );
+    sb.ok(&[
+        "add",
+        "vault",
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--host",
+        &d.host,
+        "--key-store",
+        "keyring",
+    ]);
+    let key_before = sb.keyring_lookup("vault").expect("key in the keyring");
+    std::fs::write(sb.path("right-ca.pem"), &d.ca.cert_pem).unwrap();
+    let out = run(&sb, &["add", "vault", "--ca", "right-ca.pem", "--replace"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Compared, never printed: it is a private key.
+    assert!(
+        sb.keyring_lookup("vault").as_ref() == Some(&key_before),
+        "the keyring key changed or went"
+    );
+    let rows: serde_json::Value = serde_json::from_str(&sb.ok(&["ls", "--json"])).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "vault")
+        .unwrap();
+    assert_eq!(
+        (row["key_store"].as_str(), row["context"].as_bool()),
+        (Some("keyring"), Some(false)),
+        "{row:#}"
+    );
+    let out = sb
+        .dctx()
+        .args([
+            "exec",
+            "vault",
+            "--",
+            "docker",
+            "version",
+            "--format",
+            "{{.Server.Version}}",
+        ])
+        .output()
+        .unwrap();
+    crate::support::assert_success(&out, "dctx exec vault -- docker version");
+    assert_eq!(text(&out.stdout).trim(), d.version);
+    let (code, r) = check_status(&sb, "vault");
+    assert_eq!((code, r["status"].as_str()), (0, Some("ok")), "{r:#}");
 }
