@@ -19,7 +19,7 @@ struct Row<'a> {
 
 pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
     let t = super::targets(env)?;
-    let entries = t.list();
+    let entries = t.list()?;
     if args.quiet {
         super::print(
             &entries

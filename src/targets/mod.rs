@@ -347,8 +347,8 @@ impl Targets {
     }
 
     /// Every name: `default` first, then profiles and contexts by name.
-    pub fn list(&self) -> Vec<Entry> {
-        self.finish_pending();
+    pub fn list(&self) -> anyhow::Result<Vec<Entry>> {
+        self.finish_pending()?;
         let mut names = self.store.names();
         names.extend(self.docker.list().into_iter().map(|c| c.name));
         names.sort();
@@ -359,7 +359,7 @@ impl Targets {
                 out.push(e);
             }
         }
-        out
+        Ok(out)
     }
 
     /// Names only (completion, did-you-mean): no file is parsed but meta.json.
@@ -388,7 +388,7 @@ impl Targets {
     /// One name, fully (drift included).
     pub fn entry(&self, name: &str) -> anyhow::Result<Entry> {
         Self::check_name(name)?;
-        self.finish_pending();
+        self.finish_pending()?;
         self.lookup(name, Detail::Full)
             .ok_or_else(|| self.not_found(name))
     }
@@ -484,16 +484,21 @@ impl Targets {
     }
 
     /// A killed writer's journal is finished before anything is read (reads
-    /// take the locks only then; an unwritable store just reads as is).
-    fn finish_pending(&self) {
+    /// take the locks only then). A journal that cannot be finished is an
+    /// error: the stores may be half-changed. Stray temp files alone are not.
+    fn finish_pending(&self) -> anyhow::Result<()> {
+        if txn::pending(&self.store.root) {
+            return self.locked(|_| Ok(()));
+        }
         let config_dir = self.docker.config_path().parent().map(PathBuf::from);
         let mut dirs = vec![self.store.root.as_path(), self.docker.dir.as_path()];
         if let Some(c) = &config_dir {
             dirs.push(c);
         }
-        if txn::pending(&self.store.root) || txn::leftovers(&dirs) {
+        if txn::leftovers(&dirs) {
             let _ = self.locked(|_| Ok(()));
         }
+        Ok(())
     }
 
     fn lookup(&self, name: &str, detail: Detail) -> Option<Entry> {
@@ -747,7 +752,7 @@ impl Targets {
         names: &[String],
     ) -> anyhow::Result<Vec<(Entry, anyhow::Result<Target>)>> {
         let entries: Vec<Entry> = if names.is_empty() {
-            self.list()
+            self.list()?
         } else {
             names
                 .iter()

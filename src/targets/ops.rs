@@ -83,18 +83,39 @@ impl Targets {
         } else {
             None
         };
-        super::txn::recover(&self.store.root, &self.keyring)?;
-        let config_dir = self
-            .docker
+        let config_dir = self.config_dir();
+        let areas = [&*self.store.root, &*self.docker.dir, &*config_dir];
+        super::txn::recover(&self.store.root, &self.keyring, &areas)?;
+        super::txn::sweep(&self.store.root, &areas);
+        f(self)
+    }
+
+    /// config.json's real dir (through a dotfiles symlink).
+    fn config_dir(&self) -> std::path::PathBuf {
+        self.docker
             .config_path()
             .parent()
             .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.docker.dir.clone());
-        super::txn::sweep(
-            &self.store.root,
-            &[&self.store.root, &self.docker.dir, &config_dir],
-        );
-        f(self)
+            .unwrap_or_else(|| self.docker.dir.clone())
+    }
+
+    /// `dctx recover [--abort]`: finish (or undo) an interrupted change.
+    /// Whether there was one.
+    pub fn recover(&self, abort: bool) -> anyhow::Result<bool> {
+        let pending = super::txn::pending(&self.store.root);
+        if !abort {
+            self.locked(|_| Ok(()))?;
+            return Ok(pending);
+        }
+        let _store = self.store.lock()?;
+        let _docker = if self.docker.dir.exists() {
+            Some(self.docker.lock()?)
+        } else {
+            None
+        };
+        let config_dir = self.config_dir();
+        let areas = [&*self.store.root, &*self.docker.dir, &*config_dir];
+        super::txn::abort(&self.store.root, &self.keyring, &areas)
     }
 
     fn txn(&self) -> Txn {
