@@ -544,3 +544,36 @@ fn replace_with_only_a_ca_keeps_a_keyring_key_in_the_keyring() {
     let (code, r) = check_status(&sb, "vault");
     assert_eq!((code, r["status"].as_str()), (0, Some("ok")), "{r:#}");
 }
+
+/// A file name in the user's directory is the sender's text: the warning
+/// naming a skipped key escapes its control characters.
+#[test]
+fn warnings_escape_file_names() {
+    let sb = Sandbox::new();
+    let dir = sb.path("docker-ca");
+    tutorial_dir(&dir, "-aes256 -passout pass:ca-secret");
+    std::fs::rename(
+        dir.join("ca-key.pem"),
+        dir.join("ca-key\x1b]0;pwned\x07.pem"),
+    )
+    .unwrap();
+    let out = run(
+        &sb,
+        &[
+            "add",
+            "tut",
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--host",
+            "tcp://127.0.0.1:2376",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err:?}");
+    let w = err
+        .lines()
+        .find(|l| l.starts_with("dctx: warning: skipped") && l.contains("ca-key"))
+        .unwrap_or_else(|| panic!("{err:?}"));
+    assert!(!w.contains('\x1b') && !w.contains('\x07'), "{w:?}");
+    assert!(w.contains(r"ca-key\u{1b}]0;pwned\u{7}.pem"), "{w:?}");
+}
