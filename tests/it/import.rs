@@ -577,3 +577,34 @@ fn warnings_escape_file_names() {
     assert!(!w.contains('\x1b') && !w.contains('\x07'), "{w:?}");
     assert!(w.contains(r"ca-key\u{1b}]0;pwned\u{7}.pem"), "{w:?}");
 }
+
+/// An import that fails names the file in the user's directory: the error
+/// line escapes the name's control characters too.
+#[test]
+fn errors_escape_file_names() {
+    let sb = Sandbox::new();
+    let dir = sb.path("docker-ca");
+    tutorial_dir(&dir, "-passout pass:ca-secret");
+    sh(
+        &dir,
+        "openssl rsa -aes256 -in key.pem -passout pass:client-secret -out key.enc 2>/dev/null && rm key.pem",
+    );
+    std::fs::rename(dir.join("key.enc"), dir.join("key\x1b[2J.pem")).unwrap();
+    let before = sb.snapshot();
+    let out = run(
+        &sb,
+        &[
+            "add",
+            "tut",
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--host",
+            "tcp://127.0.0.1:2376",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err:?}");
+    assert!(err.contains(r"key\u{1b}[2J.pem"), "{err:?}");
+    assert!(!err.contains('\x1b'), "{err:?}");
+    assert_eq!(sb.snapshot(), before);
+}
