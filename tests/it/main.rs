@@ -5,6 +5,7 @@ mod check_cli;
 mod core;
 mod crash;
 mod fuzz_seeds;
+mod guards;
 mod hostile;
 mod keys;
 mod lint;
