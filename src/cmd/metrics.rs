@@ -18,6 +18,7 @@ struct Prober {
     opts: probe::Options,
     env: Env,
     started: Instant,
+    crls: Vec<std::path::PathBuf>,
 }
 
 impl Prober {
@@ -33,7 +34,7 @@ impl Prober {
         let reports = probe::run_all(checks.probe_targets(), &opts, |_, _| {}).await;
         let (targets, reports): (Vec<Target>, Vec<Report>) =
             checks.finish(reports).into_iter().unzip();
-        Ok(exposition(&targets, &reports, now))
+        Ok(exposition(&targets, &reports, now) + &crate::pki::crl::exposition(&self.crls, now))
     }
 }
 
@@ -48,6 +49,7 @@ pub fn run(args: MetricsArgs, env: &Env) -> anyhow::Result<u8> {
         },
         env: env.clone(),
         started: Instant::now(),
+        crls: args.crl.clone(),
     });
     let rt = probe::runtime()?;
     if let Some(path) = &args.textfile {
