@@ -1109,6 +1109,13 @@ fn slow_clients_do_not_starve_ping() {
     sbx.add_client_profile(name, &["--no-context"]);
     let sock = sbx.path("slow.sock");
     let p = start(&sbx, name, &["--socket", sock.to_str().unwrap()]);
+    // A keep-alive client that got its answer and then idles.
+    let mut idle = std::os::unix::net::UnixStream::connect(&p.socket).unwrap();
+    idle.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n")
+        .unwrap();
+    let mut answer = [0u8; 12];
+    idle.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
     // More half-sent requests than the default 1024-client cap.
     let mut slow = Vec::new();
     for _ in 0..1030 {
@@ -1136,6 +1143,12 @@ fn slow_clients_do_not_starve_ping() {
         "a half-sent request was answered"
     );
     drop(slow);
+    // The idle keep-alive connection was closed too (EOF after its answer).
+    idle.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest).unwrap();
+    assert!(String::from_utf8_lossy(&rest).ends_with("OK"), "{rest:?}");
     assert!(p.stop());
 }
 
