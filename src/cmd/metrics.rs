@@ -80,14 +80,23 @@ async fn serve(
     let cache: Cache = Default::default();
     // One probe round at a time, whatever the number of scrapers.
     let single = Arc::new(tokio::sync::Mutex::new(()));
+    // A cap on open connections (each lives at most the 10 s head timeout
+    // plus one answer); beyond it, new ones wait in the listen backlog.
+    let slots = Arc::new(tokio::sync::Semaphore::new(256));
     loop {
+        let permit = slots.clone().acquire_owned().await.expect("never closed");
         let (sock, _) = match listener.accept().await {
             Ok(s) => s,
-            Err(_) => continue,
+            // EMFILE and friends: back off instead of spinning.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let (prober, cache, single) = (prober.clone(), cache.clone(), single.clone());
         tokio::spawn(async move {
             let _ = handle(sock, prober, cache, single, min_interval).await;
+            drop(permit);
         });
     }
 }

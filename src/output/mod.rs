@@ -33,15 +33,20 @@ pub fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<String> {
 }
 
 /// Text from files, bundles or daemons made safe for a terminal: control
-/// characters (ESC sequences, CR, newlines) are shown escaped, never sent.
+/// characters (ESC sequences, CR, newlines) and bidirectional overrides
+/// (U+202E turns text around) are shown escaped, never sent.
 pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(s);
     }
     std::borrow::Cow::Owned(
         s.chars()
             .map(|c| {
-                if c.is_control() {
+                if unsafe_char(c) {
                     c.escape_default().to_string()
                 } else {
                     c.to_string()

@@ -6,6 +6,7 @@ mod core;
 mod crash;
 mod explain;
 mod fuzz_seeds;
+mod guards;
 mod hostile;
 mod import;
 mod journal;
