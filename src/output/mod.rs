@@ -33,13 +33,9 @@ pub fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<String> {
 }
 
 /// Text from files, bundles or daemons made safe for a terminal: control
-/// characters (ESC sequences, CR, newlines) and bidirectional overrides
-/// (U+202E turns text around) are shown escaped, never sent.
+/// characters (ESC sequences, CR, newlines) and the bidi controls that
+/// reorder what is shown (U+202E…) are shown escaped, never sent.
 pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
     if !s.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(s);
     }
@@ -54,6 +50,11 @@ pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
             })
             .collect(),
     )
+}
+
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `sanitize` for a block of lines: the newlines stay.

@@ -5,6 +5,7 @@ use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt,
 use std::path::{Path, PathBuf};
 
 use super::ProxyError;
+use crate::store::atomic::alive;
 
 /// `$XDG_RUNTIME_DIR/dctx/NAME.sock`, else `<tmp>/dctx-UID/NAME.sock`; the
 /// directory is created 0700 (an existing tmp one must be ours and private).
@@ -57,8 +58,6 @@ impl Drop for Bound {
         let _ = std::fs::remove_file(&self.pid_file);
     }
 }
-
-use crate::store::atomic::alive;
 
 /// Bind `path` for profile `name`: replace a stale socket (nobody accepts
 /// on it, or its pid file names a dead process), refuse a live one.
