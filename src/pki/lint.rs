@@ -173,6 +173,26 @@ impl<'a> Cert<'a> {
             _ => None,
         }
     }
+    fn aki(&self) -> Option<Vec<u8>> {
+        self.x
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::AuthorityKeyIdentifier(a) => {
+                    a.key_identifier.as_ref().map(|k| k.0.to_vec())
+                }
+                _ => None,
+            })
+    }
+    fn ski(&self) -> Option<Vec<u8>> {
+        self.x
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+                _ => None,
+            })
+    }
     fn has_ext(&self, pick: impl Fn(&ParsedExtension<'_>) -> bool) -> bool {
         self.x
             .extensions()
@@ -497,7 +517,13 @@ fn chain_rules(chain: &[Cert<'_>], roots: &[Cert<'_>], out: &mut Vec<LintFinding
             cur = next;
             continue;
         }
-        if !roots.is_empty() && !cur.self_signed() {
+        // A trusted CA with the issuer's name or key id that did not sign
+        // it is another CA (unknown-ca), not a missing intermediate.
+        let aki = cur.aki();
+        let other_ca = roots.iter().any(|r| {
+            r.x.subject().as_raw() == cur.x.issuer().as_raw() || (aki.is_some() && r.ski() == aki)
+        });
+        if !roots.is_empty() && !cur.self_signed() && !other_ca {
             out.push(finding(
                 LintCode::MissingIntermediate,
                 cur,
@@ -514,12 +540,17 @@ fn chain_rules(chain: &[Cert<'_>], roots: &[Cert<'_>], out: &mut Vec<LintFinding
     }
 }
 
+/// How long a certificate may outlive its CA before it is worth a note.
+const OUTLIVES_SLACK_SECS: i64 = 86_400;
+
 fn outlives(c: &Cert<'_>, issuer: &Cert<'_>, out: &mut Vec<LintFinding>) {
     let (end, ca_end) = (
         c.x.validity().not_after.timestamp(),
         issuer.x.validity().not_after.timestamp(),
     );
-    if end > ca_end {
+    // Certificates made together with the same -days (Docker's recipe)
+    // end seconds after their CA: that is no incompatibility.
+    if end > ca_end + OUTLIVES_SLACK_SECS {
         out.push(finding(
             LintCode::OutlivesCa,
             c,
