@@ -19,6 +19,7 @@ struct Prober {
     opts: probe::Options,
     env: Env,
     started: Instant,
+    crls: Vec<std::path::PathBuf>,
 }
 
 impl Prober {
@@ -38,7 +39,7 @@ impl Prober {
         crate::cmd::check::mark_absent(&self.env, &self.names, &mut results);
         results.retain(|(_, r)| r.status != probe::Status::Absent);
         let (targets, reports): (Vec<Target>, Vec<Report>) = results.into_iter().unzip();
-        Ok(exposition(&targets, &reports, now))
+        Ok(exposition(&targets, &reports, now) + &crate::pki::crl::exposition(&self.crls, now))
     }
 }
 
@@ -54,6 +55,7 @@ pub fn run(args: MetricsArgs, env: &Env) -> anyhow::Result<u8> {
         },
         env: env.clone(),
         started: Instant::now(),
+        crls: args.crl.clone(),
     });
     let rt = probe::runtime()?;
     if let Some(path) = &args.textfile {
