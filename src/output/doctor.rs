@@ -255,3 +255,35 @@ fn command(out: &mut String, line: &str, width: Option<usize>) {
     }
     out.push('\n');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command wider than the terminal is broken between words with ` \`,
+    /// and joining the lines as a shell does gives the command back.
+    #[test]
+    fn long_commands_continue_with_backslashes() {
+        let cmd = "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 363 \
+                   -sha256 -extfile server-extfile.cnf -out server-cert.pem";
+        let mut out = String::new();
+        command(&mut out, cmd, Some(80));
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.len() > 1, "{out}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 80), "{out}");
+        assert!(
+            lines[..lines.len() - 1].iter().all(|l| l.ends_with(" \\")),
+            "{out}"
+        );
+        let joined = lines
+            .iter()
+            .map(|l| l.trim().trim_end_matches(" \\"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(joined, cmd);
+        // Piped (no width): one line, as in fix_commands.
+        let mut out = String::new();
+        command(&mut out, cmd, None);
+        assert_eq!(out.trim(), cmd);
+    }
+}

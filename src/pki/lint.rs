@@ -219,7 +219,7 @@ fn finding(
 
 const ALL: &[Client] = &Client::ALL;
 const STRICT: &[Client] = &[Client::OpensslStrict];
-const REISSUE_CA: &str = "reissue the CA (`dctx pki init --force`, then `dctx pki renew` each certificate), \
+const REISSUE_CA: &str = "reissue the CA (`dctx pki init --force`, then `dctx pki renew NAME` for each certificate), \
      or with openssl add `-addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign'` \
      and re-sign it with its own key: `openssl x509 -in ca.pem -signkey ca-key.pem -days 3650 -extfile <(printf 'basicConstraints=critical,CA:TRUE\\nkeyUsage=critical,keyCertSign,cRLSign\\nsubjectKeyIdentifier=hash') -out ca-new.pem` (same key: issued certificates stay valid)";
 
@@ -274,7 +274,8 @@ pub fn lint(m: &Material<'_>) -> Vec<LintFinding> {
                     "{} is an X.509 version 1 certificate: rustls/webpki refuses it (UnsupportedCertVersion), and it cannot carry subjectAltName or extendedKeyUsage",
                     c.name
                 ),
-                "reissue it as version 3 with extensions: `dctx pki server --host HOST` / `dctx pki client`, or pass `-extfile` to `openssl x509 -req` (extensions make it v3)",
+                "reissue it as version 3 with extensions: `dctx pki --dir DIR server --host HOST --out DIR` / `dctx pki --dir DIR client NAME --out NAME.tar` \
+                 (DIR: your CA's directory, holding ca.pem and ca-key.pem), or pass `-extfile` to `openssl x509 -req` (extensions make it v3)",
             ));
         } else if !c.has_ext(|e| matches!(e, ParsedExtension::AuthorityKeyIdentifier(_))) {
             out.push(finding(
@@ -381,7 +382,8 @@ fn name_rules(leaf: &Cert<'_>, host: Option<&str>, out: &mut Vec<LintFinding>) {
     }
     let reissue = |h: &str| {
         format!(
-            "reissue the server certificate with the name clients dial: `dctx pki server --host {h}`, or with openssl `-extfile <(printf 'subjectAltName=DNS:NAME,IP:ADDRESS')`"
+            "reissue the server certificate with the name clients dial: `dctx pki --dir DIR server --host {h} --out DIR` \
+             (DIR: your CA's directory, holding ca.pem and ca-key.pem), or with openssl `-extfile <(printf 'subjectAltName=DNS:NAME,IP:ADDRESS')`"
         )
     };
     if !has_san {

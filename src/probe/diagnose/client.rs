@@ -6,8 +6,11 @@ use super::*;
 
 /// The profile's CA certificates: expired, or expiring within `warn_days`.
 pub fn ca_local(cas: &[CertInfo], ctx: &Ctx) -> Vec<Finding> {
-    let fix = "issue a new CA and reissue the server and client certificates from it (`dctx pki init`), \
-               then re-import with `dctx add … --replace`";
+    let fix = format!(
+        "renew the CA with its own key, so everything it signed stays valid: `dctx pki --dir DIR renew ca` \
+         (DIR: the directory holding ca.pem and ca-key.pem), then re-import it: `dctx add {} --ca DIR/ca.pem --replace`",
+        ctx.name
+    );
     let mut out = Vec::new();
     for ca in cas {
         let days = ca.days_left(ctx.now);
@@ -20,7 +23,7 @@ pub fn ca_local(cas: &[CertInfo], ctx: &Ctx) -> Vec<Finding> {
                     expired_phrase(ca.not_after, ctx.now),
                     ca.not_after_rfc3339()
                 ),
-                fix,
+                fix.clone(),
             ));
         } else if days < ctx.warn_days {
             out.push(Finding::warning(
@@ -31,7 +34,7 @@ pub fn ca_local(cas: &[CertInfo], ctx: &Ctx) -> Vec<Finding> {
                     days_phrase(days),
                     ca.not_after_rfc3339()
                 ),
-                fix,
+                fix.clone(),
             ));
         }
     }
@@ -214,7 +217,9 @@ pub fn client_rejected(how: &str, obs: &Observed, m: &Material, ctx: &Ctx) -> Fi
     let fix = if m.key_mismatch {
         "use the private key that belongs to the client certificate (see key-mismatch)".to_string()
     } else if ctx.now >= info.not_after {
-        "renew the expired client certificate (`dctx pki client`) and re-import it".to_string()
+        "renew the expired client certificate from the daemon's CA (`dctx pki --dir DIR client NAME --out NAME.tar`, \
+         DIR holding its ca.pem and ca-key.pem) and re-import it"
+            .to_string()
     } else if !info.allows_client_auth() {
         "reissue the client certificate with extendedKeyUsage=clientAuth".to_string()
     } else {

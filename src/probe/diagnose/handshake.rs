@@ -362,6 +362,21 @@ mod tests {
         }
     }
 
+    /// Plain tcp:// reaching another host is root for the network: an
+    /// error; on loopback it stays on this machine: a warning.
+    #[test]
+    fn plaintext_severity_follows_the_reach() {
+        for (host, sev) in [
+            ("10.0.0.5", Severity::Error),
+            ("docker.example", Severity::Error),
+            ("127.0.0.1", Severity::Warning),
+            ("::1", Severity::Warning),
+            ("localhost", Severity::Warning),
+        ] {
+            assert_eq!(plaintext_endpoint(&ctx(host)).severity, sev, "{host}");
+        }
+    }
+
     /// nginx's answers about client certificates (the profile has none);
     /// other answers are none of this phase's business.
     #[test]
