@@ -84,7 +84,7 @@ pub static ALL: &[Explanation] = &[
         "nothing listens on the port (or no unix socket at the path)",
         "The host answered, but no daemon listens there: dockerd is stopped, listens only on its unix socket, or on another port; for unix:// the socket file is missing or stale.",
         "The TCP connect gets a reset (ECONNREFUSED) from every address of the host; for unix:// the socket does not exist or refuses; for ssh:// ssh reports \"Connection refused\".",
-        "Start dockerd, and make it listen on TCP with TLS: `-H tcp://0.0.0.0:2376` (or \"hosts\" in daemon.json, which `dctx pki daemon-config` renders); check the port in the endpoint and any firewall that rejects it.",
+        "Start dockerd on the address the profile dials, with TLS and client verification: `dockerd -H tcp://ADDRESS:PORT --tlsverify --tlscacert=ca.pem --tlscert=server-cert.pem --tlskey=server-key.pem` in its certificate directory (or \"hosts\" and \"tls*\" in daemon.json, which `dctx pki daemon-config` renders); never wider (0.0.0.0) or weaker (no TLS) than the profile needs. Check the port in the endpoint and any firewall that rejects it.",
         "$ docker --context prod ps\nCannot connect to the Docker daemon at tcp://prod.example.com:2376. Is the docker daemon running?",
     ),
     explain!(

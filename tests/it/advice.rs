@@ -59,6 +59,18 @@ fn registry_and_closed_loop_list_are_complete() {
         .filter(|c| c.fix_kind() == FixKind::Advice)
         .count();
     assert_eq!(advice + commands.len(), Code::ALL.len());
+    // `dctx explain` reads the same registry.
+    let sb = Sandbox::new();
+    let all: serde_json::Value = serde_json::from_str(&sb.ok(&["explain", "--json"])).unwrap();
+    for e in all.as_array().unwrap() {
+        let code = e["code"].as_str().unwrap();
+        let want = if commands.contains(code) {
+            "commands"
+        } else {
+            "advice"
+        };
+        assert_eq!(e["fix_kind"], want, "{code}");
+    }
     eprintln!(
         "closed-loop tested command fixes: {}/{}",
         tested.len(),
