@@ -388,6 +388,9 @@ pub struct CheckArgs {
     /// Profiles / contexts to probe (default: all, `default` included).
     #[arg(add = ArgValueCandidates::new(any_names))]
     pub names: Vec<String>,
+    /// Leave NAME out of "all" (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with = "names")]
+    pub exclude: Vec<String>,
     /// Hard deadline per probe, seconds (connect + handshake + response).
     #[arg(long, default_value = "5", value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
@@ -422,6 +425,9 @@ pub struct MetricsArgs {
     /// Profiles / contexts to probe (default: all).
     #[arg(add = ArgValueCandidates::new(profile_names))]
     pub names: Vec<String>,
+    /// Leave NAME out of "all" (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with = "names")]
+    pub exclude: Vec<String>,
     /// Serve GET /metrics on this address (e.g. 127.0.0.1:9323), probing on scrape.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,

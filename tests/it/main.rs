@@ -1,5 +1,6 @@
 //! One integration-test binary: faster to link, and one shared dockerd.
 
+mod advice;
 mod bundle;
 mod check_cli;
 mod core;
