@@ -907,7 +907,12 @@ fn crl_vault(addr: &str, out: &Path, a: &CrlArgs, env: &Env) -> anyhow::Result<c
     let mount = a.mount.trim_matches('/');
     let get = |what: &str| {
         let url = format!("{base}/v1/{mount}/{what}");
-        crl::http_get(&url, a.vault_ca.as_deref()).with_context(|| format!("fetching {url}"))
+        crl::http_get(
+            &url,
+            a.vault_ca.as_deref(),
+            std::time::Duration::from_secs(15),
+        )
+        .with_context(|| format!("fetching {url}"))
     };
     let ca = match &a.ca {
         Some(f) => read_ca_file(f)?,

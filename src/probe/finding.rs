@@ -66,6 +66,10 @@ pub enum Code {
     SshDialStdioUnsupported,
     /// ssh failed for a reason none of the other ssh codes explain (stderr quoted).
     SshError,
+    /// The client certificate is revoked (the front says so, or a CRL lists it).
+    ClientCertRevoked,
+    /// A TLS front before dockerd answers 403 to this identity.
+    ForbiddenByFront,
 }
 
 impl Code {
@@ -112,6 +116,8 @@ impl Code {
             Code::SshDaemonNotRunning => "ssh-daemon-not-running",
             Code::SshDialStdioUnsupported => "ssh-dial-stdio-unsupported",
             Code::SshError => "ssh-error",
+            Code::ClientCertRevoked => "client-cert-revoked",
+            Code::ForbiddenByFront => "forbidden-by-front",
         }
     }
 }

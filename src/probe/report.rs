@@ -195,7 +195,10 @@ impl StepKind {
             }
             Code::ServerCertBadUsage => StepKind::ServerEku,
             Code::ClientCaNotAccepted | Code::ClientAuthNotRequired => StepKind::ClientCertRequest,
-            Code::ClientCertMissing | Code::ClientCertRejected => StepKind::ClientCertAccepted,
+            Code::ClientCertMissing | Code::ClientCertRejected | Code::ClientCertRevoked => {
+                StepKind::ClientCertAccepted
+            }
+            Code::ForbiddenByFront => StepKind::Ping,
             Code::ApiError | Code::NotDocker => StepKind::Ping,
             Code::SshClientMissing => StepKind::Profile,
             Code::SshHostKeyUnknown | Code::SshHostKeyChanged | Code::SshError => {

@@ -255,6 +255,38 @@ fn revoked_client_is_refused_at_the_front_while_others_work_and_dockerd_keeps_ru
     );
     assert_eq!(dockerd_pid(), pid, "dockerd restarted");
 
+    // doctor names it, with the front's words and the CA's own CRL as evidence.
+    let out = sbx
+        .dctx()
+        .args(["doctor", "alice", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let revoked = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "client-cert-revoked")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    let msg = revoked["message"].as_str().unwrap();
+    assert!(msg.contains(&alice_serial), "{msg}");
+    assert!(msg.contains("FAILED:certificate revoked"), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "listed in the CRL {} (number {}, signed by its CA)",
+            p(&sbx.store().join("pki/crl.pem")),
+            crl_number(&f.crl)
+        )),
+        "{msg}"
+    );
+    let out = sbx
+        .dctx()
+        .args(["doctor", "bob", "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "dctx doctor bob");
+
     // pki ls: alice is marked revoked, and the CRL's next update is shown.
     let ls = pki(sbx, &["ls"]);
     let alice_line = ls.lines().find(|l| l.starts_with("alice ")).unwrap();
@@ -667,6 +699,38 @@ fn read_only_person_reads_but_every_write_form_gets_the_json_refusal() {
         ),
         "{err}"
     );
+    let out = sbx
+        .dctx()
+        .args(["doctor", "dave", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "forbidden-by-front")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("answers 403 to CN=dave"),
+        "{f:#}"
+    );
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("ask ops@example.test to let subject"),
+        "{f:#}"
+    );
+    // carol, read-only, is healthy for doctor: its probe only reads.
+    assert_success(
+        &sbx.dctx().args(["doctor", "carol"]).output().unwrap(),
+        "dctx doctor carol",
+    );
     admin_ok(&["rm", "-f", &name]);
 }
 
@@ -805,4 +869,27 @@ fn openbao_revocation_reaches_the_front_through_the_fetched_crl() {
     );
     assert_success(&out, "frank after erin's revocation");
     assert_eq!(text(&out.stdout).trim(), d.version);
+
+    // doctor on a profile with erin's certificate, given the fetched CRL.
+    sbx.ok(&["add", "erin", "--bundle", p(erin), "-H", &listen]);
+    let out = sbx
+        .dctx()
+        .args(["doctor", "erin", "--json", "--crl", p(&crl)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "client-cert-revoked")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("listed in the CRL {}", p(&crl))),
+        "{f:#}"
+    );
 }
