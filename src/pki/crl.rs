@@ -457,7 +457,7 @@ pub fn http_get(
         let mut s = rustls::StreamOwned::new(conn, tcp);
         s.write_all(request.as_bytes())?;
         // A server closing without close_notify still sent the whole body.
-        if let Err(e) = s.read_to_end(&mut raw)
+        if let Err(e) = (&mut s).take(MAX_BODY).read_to_end(&mut raw)
             && e.kind() != std::io::ErrorKind::UnexpectedEof
         {
             return Err(anyhow::Error::new(e).context(format!("reading from {authority}")));
@@ -465,7 +465,9 @@ pub fn http_get(
     } else {
         let mut s = tcp;
         s.write_all(request.as_bytes())?;
-        s.read_to_end(&mut raw)
+        (&mut s)
+            .take(MAX_BODY)
+            .read_to_end(&mut raw)
             .with_context(|| format!("reading from {authority}"))?;
     }
     let split = raw
@@ -492,6 +494,10 @@ pub fn http_get(
     }
     Ok(body)
 }
+
+/// A CRL endpoint answering more than this is not serving a CRL.
+#[cfg(feature = "runtime")]
+const MAX_BODY: u64 = 64 << 20;
 
 #[cfg(feature = "runtime")]
 fn dechunk(mut b: &[u8]) -> anyhow::Result<Vec<u8>> {

@@ -585,6 +585,36 @@ fn read_only_person_reads_but_every_write_form_gets_the_json_refusal() {
         ],
     );
     let sbx = &f.sbx;
+    // Per-person policy is the front's: refused for dockerd's own formats,
+    // and a person cannot be both full and read-only.
+    let listen = format!("tcp://127.0.0.1:{}", f.port);
+    for (args, says) in [
+        (
+            vec!["--format", "daemon.json", "--allow", "alice"],
+            "configure the nginx front",
+        ),
+        (
+            vec![
+                "--format",
+                "nginx",
+                "--allow",
+                "alice",
+                "--read-only",
+                "ALICE",
+            ],
+            "named by both --allow and --read-only",
+        ),
+        (
+            vec!["--format", "nginx", "--allow", "a\"b"],
+            "without quotes",
+        ),
+    ] {
+        let mut a = vec!["daemon-config", "--listen", &listen, "-q"];
+        a.extend(args);
+        let out = pki_out(sbx, &a);
+        assert!(!out.status.success(), "{a:?}");
+        assert!(text(&out.stderr).contains(says), "{a:?}: {out:?}");
+    }
     let name = format!("dctx-ro-{}", f.port);
     // stdin kept open: the shell runs whatever reaches it.
     admin_ok(&[
@@ -892,4 +922,55 @@ fn openbao_revocation_reaches_the_front_through_the_fetched_crl() {
             .contains(&format!("listed in the CRL {}", p(&crl))),
         "{f:#}"
     );
+}
+
+#[test]
+fn a_lapsed_crl_locks_everyone_out_and_a_fresh_one_lets_them_back() {
+    let f = Front::start("lapsed", &["bob"], &[]);
+    let sbx = &f.sbx;
+    assert_success(&docker(sbx, "bob", &["version"]), "bob with a fresh CRL");
+    // Time passes: the front's CRL is past its next update (an openssl-made
+    // one stands in for it, since dctx refuses to install a lapsed CRL).
+    std::fs::copy(openssl_lapsed_crl(sbx), &f.crl).unwrap();
+    let out = pki_out(sbx, &["crl", "--check", p(&f.crl)]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let reload = Command::new("sh")
+        .args(["-c", &f.reload_cmd()])
+        .output()
+        .unwrap();
+    assert_success(&reload, "nginx -s reload");
+    wait_for("the front to refuse bob", || {
+        !docker(sbx, "bob", &["version"]).status.success()
+    });
+    let err = docker_refused(sbx, "bob", &["ps"]);
+    assert!(
+        err.contains("dctx front: client certificate refused: FAILED:CRL has expired"),
+        "{err}"
+    );
+    let out = sbx
+        .dctx()
+        .args(["doctor", "bob", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let finding = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["code"] == "client-cert-rejected")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert!(
+        finding["fix"]
+            .as_str()
+            .unwrap()
+            .contains("past its next update, so it refuses every client"),
+        "{finding:#}"
+    );
+    // A fresh CRL numbered above the lapsed one, and bob is back.
+    pki(sbx, &["crl", "-o", p(&f.crl), "--reload", &f.reload_cmd()]);
+    assert!(crl_number(&f.crl) > 0x50);
+    wait_for("the front to let bob back in", || {
+        docker(sbx, "bob", &["version"]).status.success()
+    });
 }

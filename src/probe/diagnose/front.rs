@@ -41,6 +41,9 @@ pub fn front_answer(
             ctx,
         ));
     }
+    if let Some(why) = reason.strip_prefix("client certificate refused: ") {
+        return Some(cert_refused(info, why, ask, ctx));
+    }
     Some(forbidden(info, reason, ask, ctx))
 }
 
@@ -78,6 +81,38 @@ pub fn forbidden(info: Option<&CertInfo>, reason: &str, ask: Option<&str>, ctx: 
              or `--read-only`), or use a profile whose certificate it allows",
             ask_whom(ask)
         ),
+    )
+}
+
+/// The front's certificate check failed for another reason than revocation
+/// (`$ssl_client_verify`, e.g. `FAILED:CRL has expired`).
+fn cert_refused(info: Option<&CertInfo>, why: &str, ask: Option<&str>, ctx: &Ctx) -> Finding {
+    let fix = if why.contains("CRL has expired") {
+        format!(
+            "the front's CRL is past its next update, so it refuses every client: ask {} to install a fresh one \
+             (`dctx pki crl -o FILE --reload 'nginx -s reload'`; `dctx pki crl --check FILE` warns before it lapses)",
+            ask_whom(ask)
+        )
+    } else if why.contains("unable to get certificate CRL") {
+        format!(
+            "the front has no CRL from the CA that issued this certificate: ask {} to add it to its ssl_crl file",
+            ask_whom(ask)
+        )
+    } else {
+        format!(
+            "ask {} why the front refuses this certificate; its access log names the subject and serial",
+            ask_whom(ask)
+        )
+    };
+    Finding::error(
+        Code::ClientCertRejected,
+        format!(
+            "the front at {}:{} refused our client certificate {}: {why}",
+            ctx.host,
+            ctx.port,
+            who(info)
+        ),
+        fix,
     )
 }
 
@@ -183,6 +218,11 @@ mod tests {
                 403,
                 "<html><head><title>403 Forbidden</title></head></html>",
                 Some(Code::ForbiddenByFront),
+            ),
+            (
+                403,
+                "dctx front: client certificate refused: FAILED:CRL has expired (ask ops@x)",
+                Some(Code::ClientCertRejected),
             ),
             (403, "authorization denied by plugin x", None),
             (
