@@ -849,13 +849,13 @@ fn crl_local(
     a: &CrlArgs,
     env: &Env,
 ) -> anyhow::Result<(String, Option<crl::Installed>)> {
+    if a.ca.is_some() {
+        bail!("--ca applies to --vault, --from and --check; the local CA signs this CRL");
+    }
     let _lock = pki.lock()?;
     let mut secrets = Secrets::new(a.password_stdin);
     let ca = load_ca(pki, &mut secrets)?;
-    let ca_info = match &a.ca {
-        Some(f) => read_ca_file(f)?,
-        None => ca.info.clone(),
-    };
+    let ca_info = ca.info.clone();
     let revoked = revocation::load(&pki.dir)?;
     // The next number is above both the CA's last CRL and the one at -o, so
     // a lost crl.pem never makes the front refuse the new CRL as older.
