@@ -340,6 +340,42 @@ fn crl_install_refuses_foreign_older_and_lapsed_crls() {
     let installed = std::fs::read(&target).unwrap();
     assert_eq!(crl_number(&target), crl_number(&first) + 1);
 
+    // revoke by certificate file and by pasted serial; twice is refused, and
+    // so is a certificate another CA issued (this CA's CRL cannot revoke it).
+    pki(&sbx, &["client", "bob", "--out", p(&sbx.path("bob"))]);
+    pki(&sbx, &["client", "carl", "--out", p(&sbx.path("carl"))]);
+    let out = pki(&sbx, &["revoke", "--cert", p(&sbx.path("bob/cert.pem"))]);
+    assert!(out.starts_with("Revoked \"bob\""), "{out}");
+    let carl = serial_of(&sbx, "carl");
+    let pasted: Vec<String> = carl
+        .as_bytes()
+        .chunks(2)
+        .map(|c| std::str::from_utf8(c).unwrap().to_ascii_lowercase())
+        .collect();
+    let out = pki(&sbx, &["revoke", "--serial", &pasted.join(":")]);
+    assert!(out.starts_with("Revoked \"carl\""), "{out}");
+    let out = pki_out(&sbx, &["revoke", "bob"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("already revoked"), "{out:?}");
+    let stranger = support::TestCa::new("dctx Docker CA").client("mallory");
+    let stranger_pem = sbx.path("mallory.pem");
+    std::fs::write(&stranger_pem, &stranger.cert_pem).unwrap();
+    let out = pki_out(&sbx, &["revoke", "--cert", p(&stranger_pem)]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("was not issued by this CA"),
+        "{out:?}"
+    );
+    let ls: serde_json::Value = serde_json::from_str(&pki(&sbx, &["ls", "--json"])).unwrap();
+    let revoked: Vec<&str> = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["revoked"].is_null())
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(revoked, ["alice", "bob", "carl"]);
+
     // An older CRL (lower number) would let alice back in: refused, file unchanged.
     let out = pki_out(&sbx, &["crl", "--from", p(&first), "-o", p(&target)]);
     assert!(!out.status.success());
