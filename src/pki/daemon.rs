@@ -633,6 +633,14 @@ pub fn instructions(format: Format, opts: &DaemonOptions, source: Option<&Path>)
             opts.socket.display()
         )),
     }
+    if let (Format::Nginx, Some(crl)) = (format, &opts.front.crl) {
+        let crl = sh_quote(&crl.display().to_string());
+        s.push_str(&format!(
+            "Write the CRL before nginx starts (it refuses to start without it): dctx pki crl -o {crl}\n\
+             Past the CRL's next update nginx refuses every client: re-issue it before then, e.g. daily from cron:\n\
+             \x20 dctx pki crl -o {crl} --reload 'nginx -s reload'\n"
+        ));
+    }
     s
 }
 
