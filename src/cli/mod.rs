@@ -472,6 +472,10 @@ pub struct DoctorArgs {
     /// Print JSON (one object).
     #[arg(long)]
     pub json: bool,
+    /// Also check the client certificate against this CRL (besides its CRL
+    /// distribution points and dctx's own CA's latest CRL).
+    #[arg(long, value_name = "FILE")]
+    pub crl: Option<PathBuf>,
 }
 
 /// `--concurrency`: 1..=4096 (tokio's semaphore panics on huge counts, and

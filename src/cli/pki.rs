@@ -322,8 +322,8 @@ pub struct CrlArgs {
     /// The engine's mount path.
     #[arg(long, default_value = "pki", value_name = "PATH", requires = "vault")]
     pub mount: String,
-    /// The CA certificate the CRL must verify against (default: the local CA, or the
-    /// engine's /v1/MOUNT/ca/pem with --vault).
+    /// With --vault, --from or --check: the CA certificate the CRL must verify against
+    /// (default: the engine's /v1/MOUNT/ca/pem with --vault, else the local CA).
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
     /// CA bundle to trust for an https:// --vault address (default: the system's).

@@ -57,6 +57,7 @@ pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
     // checks() fails for an unknown name, so there is exactly one.
     let (target, mut report) = checks.finish(reports).remove(0);
     let compat = compatibility(&target, &report);
+    revocation(&target, &mut report, &args, env);
     if args.json {
         let mut v: serde_json::Value = serde_json::from_str(&output::probe_json::doctor(&report))?;
         if let Some(o) = v.as_object_mut() {
@@ -95,4 +96,53 @@ pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// Is the client certificate revoked? Looked up when the probe failed or
+/// `--crl` was given (the distribution points cost a fetch).
+fn revocation(target: &probe::Target, report: &mut probe::Report, args: &DoctorArgs, env: &Env) {
+    use crate::pki::inspect::certs_from_pem;
+    let Some(cert) = target
+        .cert_pem
+        .as_deref()
+        .and_then(|p| certs_from_pem(p).into_iter().next())
+    else {
+        return;
+    };
+    if report.status != Status::Fail && args.crl.is_none() {
+        return;
+    }
+    let cas = target
+        .ca_pem
+        .as_deref()
+        .map(certs_from_pem)
+        .unwrap_or_default();
+    let pki_dir = crate::store::Store::from_env(env)
+        .ok()
+        .map(|s| s.root.join("pki"));
+    let Some(e) = crate::pki::crl::evidence(
+        &cert,
+        &cas,
+        args.crl.as_deref(),
+        pki_dir.as_deref(),
+        args.timeout,
+    ) else {
+        return;
+    };
+    let (host, port) = match probe::Endpoint::parse(&target.host, target.tls) {
+        Ok(probe::Endpoint::Tcp { host, port, .. }) => (host, port),
+        _ => (String::new(), 0),
+    };
+    let ctx = probe::diagnose::Ctx {
+        name: &target.name,
+        host: &host,
+        port,
+        now: env.now,
+        skip_verify: target.skip_verify,
+        timeout_secs: args.timeout.as_secs_f64(),
+        warn_days: 30,
+    };
+    if let Some(f) = probe::diagnose::crl_says_revoked(&cert, &e.crl, &e.source, e.verified, &ctx) {
+        probe::diagnose::merge_revocation(report, f);
+    }
 }

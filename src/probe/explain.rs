@@ -420,6 +420,24 @@ pub static ALL: &[Explanation] = &[
         "Read ssh's quoted stderr; reproduce with `ssh -v HOST docker system dial-stdio`.",
         "$ dctx doctor box\n  ✗ ssh  ssh exited 255: …",
     ),
+    explain!(
+        ClientCertRevoked,
+        E,
+        "the client certificate is revoked: the front says so, or a CRL lists it",
+        "The certificate's serial is on its CA's revocation list. A TLS front that checks the CRL (nginx `ssl_crl`, as `dctx pki daemon-config --format nginx --crl` renders it) refuses it; dockerd itself checks no CRL.",
+        "The front's 403 says `certificate revoked`, and dctx looks the serial up in a CRL: `doctor --crl FILE`, the certificate's CRL distribution points, or the CRL of dctx's own CA (`<store>/pki/crl.pem`). A listed certificate the daemon still accepts is a warning: its front checks no CRL, or an older one.",
+        "A revoked certificate never works again: get a new one (`dctx pki client NAME`, or your PKI's issue command) and re-import it with `dctx add NAME --bundle … --replace`.",
+        "$ dctx doctor alice\n  ✗ client cert accepted  our client certificate CN=alice (serial 1CEF…) is revoked: the front at 10.0.0.5:2376 says \"client certificate refused: FAILED:certificate revoked\"",
+    ),
+    explain!(
+        ForbiddenByFront,
+        E,
+        "a TLS front before dockerd answers 403 to this identity (names the subject and whom to ask)",
+        "The TLS handshake succeeded, but the front (nginx with `--allow` / `--read-only`) does not let this certificate's subject in, or not for this request.",
+        "The Docker API answer is 403 with the front's `dctx front:` message, or an HTML 403 page (dockerd never answers HTML).",
+        "Ask the front's administrator (the message names them when the front was rendered with `--contact`) to add your subject to `--allow` or `--read-only`, or use a profile whose certificate the front allows.",
+        "$ dctx doctor dave\n  ✗ ping  the front at 10.0.0.5:2376 answers 403 to CN=dave (serial 5FEA…): this client certificate is not allowed here",
+    ),
 ];
 
 #[cfg(test)]

@@ -107,6 +107,10 @@ codes! {
     SshDialStdioUnsupported => "ssh-dial-stdio-unsupported", Advice;
     /// ssh failed for a reason none of the other ssh codes explain (stderr quoted).
     SshError => "ssh-error", Advice;
+    /// The client certificate is revoked (the front says so, or a CRL lists it).
+    ClientCertRevoked => "client-cert-revoked", Advice;
+    /// A TLS front before dockerd answers 403 to this identity.
+    ForbiddenByFront => "forbidden-by-front", Advice;
 }
 
 impl Code {

@@ -200,6 +200,8 @@ impl StepKind {
             Code::ServerCertBadUsage => StepKind::ServerEku,
             Code::ClientCaNotAccepted | Code::ClientAuthNotRequired => StepKind::ClientCertRequest,
             Code::ClientCertMissing | Code::ClientCertRejected => StepKind::ClientCertAccepted,
+            // A front (nginx) refuses these after the handshake, at the first request.
+            Code::ClientCertRevoked | Code::ForbiddenByFront => StepKind::Ping,
             Code::ApiError | Code::NotDocker => StepKind::Ping,
             Code::SshClientMissing => StepKind::Profile,
             Code::SshHostKeyUnknown | Code::SshHostKeyChanged | Code::SshError => {

@@ -16,11 +16,13 @@ mod api;
 mod client;
 #[cfg(test)]
 mod fixtures;
+mod front;
 mod handshake;
 mod server;
 
 pub use api::*;
 pub use client::*;
+pub use front::*;
 pub use handshake::*;
 pub use server::*;
 
