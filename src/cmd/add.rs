@@ -139,7 +139,9 @@ fn read_material(
 fn report(args: &AddArgs, added: &Added, env: &Env) -> anyhow::Result<()> {
     let p = &added.profile;
     let m = added.material.as_ref();
-    let san = crate::output::sanitize;
+    // File names inside a bundle and certificate subjects are the sender's
+    // text: escaped before they reach the terminal.
+    let san = |s: &str| crate::output::sanitize(s).into_owned();
     for w in m.map(|m| m.warnings.as_slice()).unwrap_or_default() {
         eprintln!("dctx: warning: {}", san(w));
     }

@@ -71,6 +71,7 @@ pub fn execute(parsed: Result<Cli, clap::Error>, env: Env) -> ExitCode {
         Ok(code) => exit::code(code),
         Err(e) if is_broken_pipe(&e) => exit::code(exit::OK),
         Err(e) => {
+            // Errors quote file names, subjects, hosts: the sender's text.
             eprintln!("dctx: {}", crate::output::sanitize_lines(&format!("{e:#}")));
             exit::code(exit::ERROR)
         }

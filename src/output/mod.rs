@@ -78,6 +78,8 @@ pub fn sanitize_report(r: &mut crate::probe::Report) {
     for f in &mut r.findings {
         fix(&mut f.message);
         fix(&mut f.fix);
+        f.fix_commands.iter_mut().for_each(fix);
+        f.fix_alternatives.iter_mut().for_each(fix);
     }
     for s in &mut r.steps {
         fix(&mut s.detail);
