@@ -67,6 +67,8 @@ from stdin with --password-stdin, one per line, in this order: the CA key passph
 or the .p12 export password).")]
 pub struct PkiArgs {
     /// PKI directory holding ca.pem, ca-key.pem and issued/ (default: <dctx store>/pki).
+    /// Also any openssl CA directory with those two names, e.g. the one Docker's
+    /// guide leaves (an encrypted key, PKCS#8 or legacy PEM, is asked for).
     #[arg(long, global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     #[command(subcommand)]

@@ -26,6 +26,24 @@ fn compatibility(target: &probe::Target, report: &probe::Report) -> Vec<lint::Li
     })
 }
 
+/// The diagnosis finding that already names a note's cause (with its fix):
+/// the text leaves such a note out, one root cause being one finding.
+fn covered_by(n: &lint::LintFinding, report: &probe::Report) -> Option<probe::Code> {
+    use lint::LintCode as L;
+    let names = matches!(
+        n.code,
+        L::CnOnly | L::IpNotInSans | L::NameNotInSans | L::V1Certificate
+    );
+    [probe::Code::CnOnly, probe::Code::NameMismatch]
+        .into_iter()
+        .find(|c| names && report.has(*c))
+}
+
+/// Notes worth a line: a real client refuses it and nothing above says so.
+fn shown(n: &lint::LintFinding, report: &probe::Report) -> bool {
+    !n.clients.is_empty() && covered_by(n, report).is_none()
+}
+
 pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
     let opts = probe::Options {
         timeout: args.timeout,
@@ -43,17 +61,31 @@ pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
     if args.json {
         let mut v: serde_json::Value = serde_json::from_str(&output::probe_json::doctor(&report))?;
         if let Some(o) = v.as_object_mut() {
-            o.insert("compatibility".into(), serde_json::to_value(&compat)?);
+            let mut notes = Vec::new();
+            for n in &compat {
+                let mut v = serde_json::to_value(n)?;
+                if let (Some(c), Some(o)) = (covered_by(n, &report), v.as_object_mut()) {
+                    o.insert("covered_by".into(), c.as_str().into());
+                }
+                notes.push(v);
+            }
+            o.insert("compatibility".into(), notes.into());
         }
         crate::cmd::print(&output::json(&v)?)?;
     } else {
         output::sanitize_report(&mut report);
         let width = output::width(env, false);
-        let mut text = output::doctor::render(&report, width, output::styled(env));
+        let notes: Vec<lint::LintFinding> = compat
+            .iter()
+            .filter(|n| shown(n, &report))
+            .cloned()
+            .collect();
+        let mut text =
+            output::doctor::render_with_notes(&report, notes.len(), width, output::styled(env));
         text.push_str(&output::doctor::wrap_block(
             &output::sanitize_lines(&lint::render(
                 "client compatibility of the served chain:",
-                &compat,
+                &notes,
             )),
             width,
         ));

@@ -11,6 +11,9 @@ pub enum Status {
     Ok,
     Warn,
     Fail,
+    /// docker's `default` with nothing configured (no DOCKER_HOST, no local
+    /// socket) and not asked for by name: nothing to be healthy or not.
+    Absent,
 }
 
 impl Status {
@@ -19,6 +22,7 @@ impl Status {
             Status::Ok => "ok",
             Status::Warn => "warn",
             Status::Fail => "fail",
+            Status::Absent => "absent",
         }
     }
 

@@ -370,6 +370,12 @@ fn in_mount_ns(sb: &Sandbox, script: &str) -> Output {
         .output()
         .unwrap();
     assert_success(&out, "the mount namespace script");
+    // Its mounts went with the namespace.
+    let mounts = fs::read_to_string("/proc/mounts").unwrap();
+    assert!(
+        !mounts.contains(&sb.tmp.path().display().to_string()),
+        "{mounts}"
+    );
     out
 }
 
