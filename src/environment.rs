@@ -38,7 +38,7 @@ pub struct Env {
     pub term_dumb: bool,
     /// Stdout is a terminal.
     pub stdout_tty: bool,
-    /// The terminal's columns (TIOCGWINSZ on stdout), when it says.
+    /// The columns of the terminal on stdout, when it says.
     pub tty_width: Option<usize>,
     /// `$COLUMNS`, when set to a number.
     pub columns: Option<usize>,
@@ -49,10 +49,7 @@ pub struct Env {
 
 /// Columns of the terminal on stdout, if it is one and reports a size.
 fn stdout_width() -> Option<usize> {
-    // SAFETY: TIOCGWINSZ writes one winsize into the struct we pass.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
-    (rc == 0 && ws.ws_col > 0).then_some(ws.ws_col as usize)
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
 }
 
 /// The parent process's command name (Linux /proc; None elsewhere).
