@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod docker;
+pub mod env_vars;
 pub mod environment;
 pub mod exit;
 pub mod harden;
@@ -17,6 +18,7 @@ pub mod pki;
 pub mod probe;
 #[cfg(feature = "runtime")]
 pub mod proxy;
+pub mod routes;
 #[cfg(feature = "runtime")]
 pub mod session;
 pub mod shell;

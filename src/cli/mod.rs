@@ -88,6 +88,8 @@ pub enum Command {
     Shell(ShellArgs),
     /// Manage where a profile's private key lives.
     Key(KeyArgs),
+    /// Finish an interrupted change now (any command does), or undo it with --abort.
+    Recover(RecoverArgs),
     /// Print the shell completion script.
     #[command(after_help = COMPLETIONS_WHERE)]
     Completions(CompletionsArgs),
@@ -171,6 +173,10 @@ pub struct AddArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Probe the daemon right after the import, as `dctx check NAME` does
+    /// (exit 3 when it fails; the import stays).
+    #[arg(long, conflicts_with = "json")]
+    pub check: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -212,15 +218,30 @@ pub struct ProxyArgs {
     /// Socket path (default: $XDG_RUNTIME_DIR/dctx/NAME.sock, else a private dir in the temp dir).
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
-    /// Let only GET/HEAD (and /_ping) through.
+    /// Let only read routes through (no exec, attach or any other upgrade).
     #[arg(long)]
     pub read_only: bool,
-    /// Refuse destructive calls (every DELETE, prune, kill/stop/restart, swarm leave).
+    /// Refuse destructive calls (every DELETE, prune, kill/stop/restart, swarm
+    /// leave) and tunnels (BuildKit's /grpc and /session).
     #[arg(long)]
     pub protect: bool,
     /// Append one JSON line per request (no headers, bodies or query strings).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Client connections served at once.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_clients: usize,
+    /// Seconds a client has to send a request's headers (also the idle
+    /// keep-alive limit).
+    #[arg(long, value_name = "SECS", default_value_t = 10, hide = true)]
+    pub header_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Undo the interrupted change instead of finishing it (when finishing fails).
+    #[arg(long)]
+    pub abort: bool,
 }
 
 #[derive(Debug, Args)]
@@ -368,24 +389,45 @@ pub struct CheckArgs {
     /// Profiles / contexts to probe (default: all, `default` included).
     #[arg(add = ArgValueCandidates::new(any_names))]
     pub names: Vec<String>,
-    /// Hard deadline per probe, seconds (connect + handshake + response).
-    #[arg(long, default_value = "5", value_name = "SECS", value_parser = parse_timeout)]
-    pub timeout: std::time::Duration,
+    /// Leave NAME out of "all" (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with = "names")]
+    pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
     /// Print JSON (an array) instead of a table.
     #[arg(long)]
     pub json: bool,
     /// Show every column, whatever the terminal width.
     #[arg(long)]
     pub wide: bool,
-    /// Probes in flight at once (1 to 4096).
-    #[arg(long, default_value = "64", value_name = "N", value_parser = parse_concurrency)]
-    pub concurrency: std::num::NonZeroUsize,
     /// Output format (`--json` = `--format json`).
     #[arg(long, value_enum, default_value = "table", conflicts_with = "json")]
     pub format: CheckFormat,
+}
+
+/// How `check` and `metrics` probe: one definition, so both validate alike.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Hard deadline per probe, seconds (connect + handshake + response).
+    #[arg(long, default_value = "5", value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+    /// Probes in flight at once (1 to 4096).
+    #[arg(long, default_value = "64", value_name = "N", value_parser = parse_concurrency)]
+    pub concurrency: std::num::NonZeroUsize,
     /// Warn when a client, server or CA certificate expires within N days.
     #[arg(long, default_value = "30", value_name = "N")]
     pub warn_days: u32,
+}
+
+impl ProbeArgs {
+    pub fn options(&self, now: i64) -> crate::probe::Options {
+        crate::probe::Options {
+            timeout: self.timeout,
+            concurrency: self.concurrency.get(),
+            now,
+            warn_days: i64::from(self.warn_days),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -402,6 +444,9 @@ pub struct MetricsArgs {
     /// Profiles / contexts to probe (default: all).
     #[arg(add = ArgValueCandidates::new(profile_names))]
     pub names: Vec<String>,
+    /// Leave NAME out of "all" (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with = "names")]
+    pub exclude: Vec<String>,
     /// Serve GET /metrics on this address (e.g. 127.0.0.1:9323), probing on scrape.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
@@ -411,15 +456,11 @@ pub struct MetricsArgs {
     /// Probe at most this often; scrapes in between get the last result (seconds).
     #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_interval)]
     pub min_interval: std::time::Duration,
-    /// Hard deadline per probe, seconds.
-    #[arg(long, default_value = "5", value_name = "SECS", value_parser = parse_timeout)]
-    pub timeout: std::time::Duration,
-    /// Probes in flight at once.
-    #[arg(long, default_value = "64", value_name = "N")]
-    pub concurrency: std::num::NonZeroUsize,
-    /// Warn when a client, server or CA certificate expires within N days.
-    #[arg(long, default_value = "30", value_name = "N")]
-    pub warn_days: u32,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+    /// Also export this CRL file's next update (repeatable; e.g. a front's ssl_crl).
+    #[arg(long, value_name = "FILE")]
+    pub crl: Vec<PathBuf>,
 }
 
 /// `--min-interval`: seconds, 0 (probe on every scrape) up to a day.
@@ -443,6 +484,10 @@ pub struct DoctorArgs {
     /// Print JSON (one object).
     #[arg(long)]
     pub json: bool,
+    /// Also check the client certificate against this CRL (besides its CRL
+    /// distribution points and dctx's own CA's latest CRL).
+    #[arg(long, value_name = "FILE")]
+    pub crl: Option<PathBuf>,
 }
 
 /// `--concurrency`: 1..=4096 (tokio's semaphore panics on huge counts, and

@@ -14,7 +14,6 @@ use crate::targets::{AddRequest, Added};
 
 pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
     // It may hold a private key in memory: never in a core file.
-    crate::harden::no_core_dumps().map_err(anyhow::Error::new)?;
     validate_name(&args.name)?;
     let source = if let Some(b) = &args.bundle {
         Some(if b.as_os_str() == "-" {
@@ -40,8 +39,12 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
     } else {
         None
     };
+    // `--ca` alone, or `--cert/--key` alone, replacing: the other half stays.
+    let keep_rest = args.replace
+        && matches!(source, Some(Source::Files { .. }))
+        && (args.ca.is_none() || (args.cert.is_none() && args.key.is_none()));
     let material = match &source {
-        Some(src) => Some(read_material(src, &args, env)?),
+        Some(src) => Some(read_material(src, &args, keep_rest, env)?),
         None => None,
     };
     let key_store = match args.key_store {
@@ -65,14 +68,47 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
             (None, None, Some(c)) => Some(c.display().to_string()),
             _ => None,
         },
+        keep_rest,
     })?;
     report(&args, &added, env)?;
+    if args.check {
+        return check(&added.profile.name, env);
+    }
     Ok(crate::exit::OK)
 }
 
-fn read_material(src: &Source, args: &AddArgs, env: &Env) -> anyhow::Result<Material> {
+/// `--check`: the probe `dctx check NAME` runs, through the domain.
+fn check(name: &str, env: &Env) -> anyhow::Result<u8> {
+    use crate::output;
+    let opts = crate::probe::Options::new(std::time::Duration::from_secs(5), env.now);
+    let results = super::targets(env)?.probe(&[name.to_string()], &opts, |_, _| {})?;
+    let mut reports: Vec<crate::probe::Report> = results.into_iter().map(|(_, r)| r).collect();
+    reports.iter_mut().for_each(output::sanitize_report);
+    let width = output::width(env, false);
+    let mut text = output::health::render(&reports, width, output::styled(env));
+    text += &output::health::hint(&reports, width).unwrap_or_default();
+    super::print(&text)?;
+    Ok(
+        if reports
+            .iter()
+            .any(|r| r.status == crate::probe::Status::Fail)
+        {
+            crate::exit::UNHEALTHY
+        } else {
+            crate::exit::OK
+        },
+    )
+}
+
+fn read_material(
+    src: &Source,
+    args: &AddArgs,
+    keep_rest: bool,
+    env: &Env,
+) -> anyhow::Result<Material> {
     let opts = bundle::Options {
         allow_no_ca: args.system_roots || args.skip_verify,
+        ca_kept: keep_rest && args.ca.is_none(),
         force: args.force,
         // A CA alone makes the "TLS, no client cert" mode.
         allow_ca_only: true,
@@ -103,11 +139,14 @@ fn read_material(src: &Source, args: &AddArgs, env: &Env) -> anyhow::Result<Mate
 fn report(args: &AddArgs, added: &Added, env: &Env) -> anyhow::Result<()> {
     let p = &added.profile;
     let m = added.material.as_ref();
+    // File names inside a bundle and certificate subjects are the sender's
+    // text: escaped before they reach the terminal.
+    let san = |s: &str| crate::output::sanitize(s).into_owned();
     for w in m.map(|m| m.warnings.as_slice()).unwrap_or_default() {
-        eprintln!("dctx: warning: {w}");
+        eprintln!("dctx: warning: {}", san(w));
     }
     for w in &added.warnings {
-        eprintln!("dctx: warning: {w}");
+        eprintln!("dctx: warning: {}", san(w));
     }
     if p.tls.is_weak() {
         eprintln!(
@@ -140,15 +179,15 @@ fn report(args: &AddArgs, added: &Added, env: &Env) -> anyhow::Result<()> {
     if let Some(c) = &p.cert {
         out += &format!(
             "  client cert: {} ({})\n",
-            c.subject,
+            san(&c.subject),
             crate::output::expiry::Expiry::new(c.not_after, env.now)
         );
     }
     if let Some(c) = &p.ca {
-        out += &format!("  CA:          {}\n", c.subject);
+        out += &format!("  CA:          {}\n", san(&c.subject));
     }
     for n in m.map(|m| m.notes.as_slice()).unwrap_or_default() {
-        out += &format!("  note: {n}\n");
+        out += &format!("  note: {}\n", san(n));
     }
     if p.context {
         out += &format!(

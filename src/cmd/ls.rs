@@ -19,12 +19,12 @@ struct Row<'a> {
 
 pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
     let t = super::targets(env)?;
-    let entries = t.list();
+    let entries = t.list()?;
     if args.quiet {
         super::print(
             &entries
                 .iter()
-                .map(|e| format!("{}\n", e.name))
+                .map(|e| format!("{}\n", crate::output::sanitize(&e.name)))
                 .collect::<String>(),
         )?;
         return Ok(crate::exit::OK);
@@ -50,21 +50,36 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
         table::{Cell, Column, Style, Table},
     };
     let san = |s: &str| crate::output::sanitize(s).into_owned();
+    // At 80 columns the endpoint is shortened first; a row's reason (an
+    // expired or expiring cert, drift, an unreadable record) is never cut.
     let mut t = Table::new(vec![
         Column::always("NAME"),
-        Column::optional("ENDPOINT", 1).truncate(16),
+        Column::optional("ENDPOINT", 1).truncate(12),
         Column::optional("TLS", 2),
         Column::optional("CLIENT CERT", 3),
         Column::optional("NOTE", 4).truncate(8),
-    ]);
+    ])
+    .shorten_first();
+    let mut footer = String::new();
     for e in &entries {
-        let (note, note_style) = if let Some(err) = &e.error {
-            (format!("unreadable record: {err}"), Style::Red)
-        } else if !e.drift.is_empty() {
-            let codes: Vec<&str> = e.drift.iter().map(|d| d.code()).collect();
+        let drifted = !e.drift.is_empty();
+        let (note, note_style, vital) = if let Some(err) = &e.error {
+            footer += &format!("{}: unreadable record: {}\n", san(&e.name), san(err));
+            ("unreadable record".to_string(), Style::Red, true)
+        } else if drifted {
+            footer += &format!(
+                "{}: changed outside dctx ({}): see `dctx show {}`\n",
+                san(&e.name),
+                crate::targets::Drift::codes(&e.drift).join(", "),
+                san(&e.name)
+            );
             (
-                format!("drift: {} (dctx show {})", codes.join(", "), e.name),
+                format!(
+                    "drift: {}",
+                    crate::targets::Drift::codes(&e.drift).join(", ")
+                ),
                 Style::Yellow,
+                true,
             )
         } else {
             let n = match (e.kind, e.key_store) {
@@ -74,10 +89,10 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
                 _ if !e.context => "env-only",
                 _ => "",
             };
-            (n.to_string(), Style::Plain)
+            (n.to_string(), Style::Plain, false)
         };
         let cert = match days(e).map(Expiry::from_days_left) {
-            Some(x) => Cell::styled(x.short(), x.style()),
+            Some(x) => Cell::styled(x.short(), x.style()).vital(x.style() != Style::Plain),
             None => "-".into(),
         };
         t.add_row(vec![
@@ -89,24 +104,27 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
             }
             .into(),
             san(&e.endpoint).into(),
+            // What docker would use, in yellow when weak or when it is not
+            // what dctx set up (drift).
             Cell::styled(
                 e.mode.label(),
-                if e.mode.is_weak() {
+                if e.mode.is_weak() || drifted {
                     Style::Yellow
                 } else {
                     Style::Plain
                 },
             ),
             cert,
-            Cell::styled(san(&note), note_style),
+            Cell::styled(san(&note), note_style).vital(vital),
         ]);
     }
     let mut out = t.render(
         crate::output::width(env, args.wide),
         crate::output::styled(env),
     );
+    out += &footer;
     if source != CurrentSource::Default && source != CurrentSource::ConfigFile {
-        out += &format!("* = {current} (set by {})\n", source.label());
+        out += &format!("* = {} (set by {})\n", san(&current), source.label());
     }
     super::print(&out)?;
     Ok(crate::exit::OK)

@@ -15,15 +15,18 @@ use crate::probe::{self, Report, Target};
 
 struct Prober {
     names: Vec<String>,
+    exclude: Vec<String>,
     opts: probe::Options,
     env: Env,
     started: Instant,
+    crls: Vec<std::path::PathBuf>,
 }
 
 impl Prober {
     /// Resolve the targets afresh (profiles added later are picked up) and probe them.
     async fn probe(&self) -> anyhow::Result<String> {
-        let checks = crate::cmd::targets(&self.env)?.checks(&self.names)?;
+        let names = crate::cmd::check::select(&self.env, &self.names, &self.exclude)?;
+        let checks = crate::cmd::targets(&self.env)?.checks(&names)?;
         // The clock moves on while we serve: judge dates at scrape time.
         let now = self.env.now + self.started.elapsed().as_secs() as i64;
         let opts = probe::Options {
@@ -31,23 +34,23 @@ impl Prober {
             ..self.opts.clone()
         };
         let reports = probe::run_all(checks.probe_targets(), &opts, |_, _| {}).await;
-        let (targets, reports): (Vec<Target>, Vec<Report>) =
-            checks.finish(reports).into_iter().unzip();
-        Ok(exposition(&targets, &reports, now))
+        let mut results = checks.finish(reports);
+        // An absent `default` has no dctx_up series unless named.
+        crate::cmd::check::mark_absent(&self.env, &self.names, &mut results);
+        results.retain(|(_, r)| r.status != probe::Status::Absent);
+        let (targets, reports): (Vec<Target>, Vec<Report>) = results.into_iter().unzip();
+        Ok(exposition(&targets, &reports, now) + &crate::pki::crl::exposition(&self.crls, now))
     }
 }
 
 pub fn run(args: MetricsArgs, env: &Env) -> anyhow::Result<u8> {
     let prober = Arc::new(Prober {
         names: args.names.clone(),
-        opts: probe::Options {
-            timeout: args.timeout,
-            concurrency: args.concurrency.get(),
-            now: env.now,
-            warn_days: i64::from(args.warn_days),
-        },
+        exclude: args.exclude.clone(),
+        opts: args.probe.options(env.now),
         env: env.clone(),
         started: Instant::now(),
+        crls: args.crl.clone(),
     });
     let rt = probe::runtime()?;
     if let Some(path) = &args.textfile {
@@ -78,14 +81,23 @@ async fn serve(
     let cache: Cache = Default::default();
     // One probe round at a time, whatever the number of scrapers.
     let single = Arc::new(tokio::sync::Mutex::new(()));
+    // A cap on open connections (each lives at most the 10 s head timeout
+    // plus one answer); beyond it, new ones wait in the listen backlog.
+    let slots = Arc::new(tokio::sync::Semaphore::new(256));
     loop {
+        let permit = slots.clone().acquire_owned().await.expect("never closed");
         let (sock, _) = match listener.accept().await {
             Ok(s) => s,
-            Err(_) => continue,
+            // EMFILE and friends: back off instead of spinning.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let (prober, cache, single) = (prober.clone(), cache.clone(), single.clone());
         tokio::spawn(async move {
             let _ = handle(sock, prober, cache, single, min_interval).await;
+            drop(permit);
         });
     }
 }

@@ -28,6 +28,7 @@ pub mod pick;
 pub mod pki;
 pub mod plugin;
 pub mod proxy;
+pub mod recover;
 pub mod rm;
 pub mod secrets;
 pub mod set_host;
@@ -70,7 +71,8 @@ pub fn execute(parsed: Result<Cli, clap::Error>, env: Env) -> ExitCode {
         Ok(code) => exit::code(code),
         Err(e) if is_broken_pipe(&e) => exit::code(exit::OK),
         Err(e) => {
-            eprintln!("dctx: {e:#}");
+            // Errors quote file names, subjects, hosts: the sender's text.
+            eprintln!("dctx: {}", crate::output::sanitize_lines(&format!("{e:#}")));
             exit::code(exit::ERROR)
         }
     }
@@ -112,6 +114,17 @@ pub fn current_fast_path(args: &[OsString]) -> Option<Cli> {
 }
 
 fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
+    // Any command but the hot path may come to hold key material (a key
+    // file or keyring entry, a CA key, a typed passphrase): no core file of
+    // it, no ptrace by the user's other processes. exec/shell hand the
+    // original limit back to their program.
+    if !matches!(
+        cli.command,
+        Command::Env(_) | Command::Current(_) | Command::Completions(_)
+    ) {
+        crate::harden::no_core_dumps()
+            .map_err(|e| anyhow::Error::new(e).context("disabling core dumps"))?;
+    }
     match cli.command {
         Command::Add(a) => add::run(a, env),
         Command::Env(a) => env::run(a, env),
@@ -129,6 +142,7 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
         Command::Exec(a) => exec::run(a, env),
         Command::Shell(a) => shell::run(a, env),
         Command::Key(a) => key::run(a, env),
+        Command::Recover(a) => recover::run(a, env),
         Command::Completions(a) => completions::run(a),
         Command::Metrics(a) => metrics::run(a, env),
         Command::Proxy(a) => proxy::run(a, env),

@@ -2,7 +2,7 @@
 //! (the explanation and the fix are `dctx doctor`'s).
 
 use super::expiry::Expiry;
-use super::table::{Cell, Column, Style, Table};
+use super::table::{Cell, Column, Style, Table, width_of};
 use crate::probe::{CertSummary, Report, Severity, Status};
 
 pub const HEADERS: [&str; 9] = [
@@ -23,6 +23,7 @@ pub fn status_style(s: Status) -> Style {
         Status::Ok => Style::Green,
         Status::Warn => Style::Yellow,
         Status::Fail => Style::Red,
+        Status::Absent => Style::Dim,
     }
 }
 
@@ -93,7 +94,7 @@ pub fn render(reports: &[Report], width: Option<usize>, color: bool) -> String {
             cert_cell(r.client_cert.as_ref()),
             Cell::styled(
                 finding_codes(r),
-                if r.status == Status::Ok {
+                if matches!(r.status, Status::Ok | Status::Absent) {
                     Style::Plain
                 } else {
                     style
@@ -110,21 +111,21 @@ pub fn render(reports: &[Report], width: Option<usize>, color: bool) -> String {
 pub fn hint(reports: &[Report], width: Option<usize>) -> Option<String> {
     let bad: Vec<String> = reports
         .iter()
-        .filter(|r| r.status != Status::Ok)
+        .filter(|r| matches!(r.status, Status::Warn | Status::Fail))
         .map(|r| format!("dctx doctor {}", r.name))
         .collect();
     if bad.is_empty() {
         return None;
     }
     let mut out = String::from("details and fixes:");
-    let mut line = out.chars().count();
+    let mut line = width_of(&out);
     for (i, cmd) in bad.iter().enumerate() {
         let piece = if i + 1 < bad.len() {
             format!("{cmd};")
         } else {
             cmd.clone()
         };
-        let n = piece.chars().count();
+        let n = width_of(&piece);
         if width.is_some_and(|w| line + 1 + n > w) {
             out.push_str("\n  ");
             line = 2;

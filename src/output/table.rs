@@ -1,7 +1,11 @@
 //! Plain aligned columns (like `docker context ls` / `kubectl get`): one line
 //! per row, no rules, a token is never wrapped. When the width is too small,
 //! the least important columns are truncated with `…` or dropped first;
-//! priority 0 columns (NAME, STATUS) are never touched.
+//! priority 0 columns (NAME, STATUS) are never touched. Hand-written rather
+//! than a table crate: the layout by priority (shorten or drop the least
+//! important column) is the point of it.
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// A colour for one cell (applied only when rendering with `color`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +81,9 @@ impl Column {
 pub struct Cell {
     pub text: String,
     pub style: Style,
+    /// The row's reason (an expired cert, drift): never cut, and its column
+    /// is never dropped.
+    pub vital: bool,
 }
 
 impl Cell {
@@ -84,7 +91,14 @@ impl Cell {
         Cell {
             text: text.into(),
             style,
+            vital: false,
         }
+    }
+
+    /// A cell that must be read whatever the width.
+    pub fn vital(mut self, vital: bool) -> Self {
+        self.vital = vital;
+        self
     }
 }
 
@@ -107,18 +121,30 @@ const GAP: usize = 3;
 pub struct Table {
     columns: Vec<Column>,
     rows: Vec<Vec<Cell>>,
+    shorten_first: bool,
 }
 
-fn width_of(s: &str) -> usize {
-    s.chars().count()
+/// Terminal columns `s` takes (a CJK character takes two).
+pub fn width_of(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
 }
 
-/// `s` cut to `w` characters, the last one `…` when something was cut.
-fn cut(s: &str, w: usize) -> String {
+/// `s` cut to at most `w` columns, the last one `…` when something was cut
+/// (a wide character is never split, so the result may be a column short).
+pub fn cut(s: &str, w: usize) -> String {
     if width_of(s) <= w {
         return s.to_string();
     }
-    let mut out: String = s.chars().take(w.saturating_sub(1)).collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + cw + 1 > w {
+            break;
+        }
+        used += cw;
+        out.push(c);
+    }
     out.push('…');
     out
 }
@@ -128,7 +154,26 @@ impl Table {
         Table {
             columns,
             rows: Vec::new(),
+            shorten_first: false,
         }
+    }
+
+    /// Shorten every truncatable column (left to right) before dropping
+    /// any: what a row says outranks how long its endpoint is.
+    pub fn shorten_first(mut self) -> Self {
+        self.shorten_first = true;
+        self
+    }
+
+    /// Widest vital cell of column `i` (0: none).
+    fn vital_width(&self, i: usize) -> usize {
+        self.rows
+            .iter()
+            .filter_map(|r| r.get(i))
+            .filter(|c| c.vital)
+            .map(|c| width_of(&c.text))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Add a row; missing cells are empty, extra cells are ignored.
@@ -171,10 +216,38 @@ impl Table {
             )
         });
         let floor = |i: usize| {
-            self.columns[i]
-                .truncate_to
-                .map(|m| m.max(width_of(self.columns[i].header)).min(natural[i]))
+            self.columns[i].truncate_to.map(|m| {
+                m.max(width_of(self.columns[i].header))
+                    .max(self.vital_width(i))
+                    .min(natural[i])
+            })
         };
+        if self.shorten_first {
+            // Drop (least important first, never a column holding a vital
+            // cell) until the shortest form fits; then give the room left
+            // back right to left: the leftmost truncatable column (an
+            // endpoint) stays the shortened one.
+            let mut least: Vec<Option<usize>> = (0..natural.len())
+                .map(|i| Some(floor(i).unwrap_or(natural[i])))
+                .collect();
+            for &i in &order {
+                if total(&least) <= limit {
+                    break;
+                }
+                if self.vital_width(i) == 0 {
+                    least[i] = None;
+                }
+            }
+            let mut spare = limit.saturating_sub(total(&least));
+            for (i, w) in least.iter_mut().enumerate().rev() {
+                if let Some(w) = w {
+                    let more = spare.min(natural[i] - *w);
+                    *w += more;
+                    spare -= more;
+                }
+            }
+            return least;
+        }
         // Least important first: shorten it with `…` if that alone makes
         // the table fit, else drop it and look at the next one.
         for &i in &order {
@@ -276,10 +349,74 @@ mod tests {
         assert!(s.contains("name-mismatch, unknown-ca"), "{s}");
         let s = t.render(Some(58), false);
         assert!(s.contains('…'), "{s}");
-        assert!(s.lines().all(|l| l.chars().count() <= 58), "{s}");
+        assert!(s.lines().all(|l| width_of(l) <= 58), "{s}");
         let s = t.render(Some(10), false);
         assert!(s.starts_with("NAME   STATUS\n"), "{s}");
         assert!(s.contains("prod   fail"), "{s}");
+    }
+
+    #[test]
+    fn shorten_first_keeps_vital_cells_and_cuts_the_endpoint_first() {
+        let mut t = Table::new(vec![
+            Column::always("NAME"),
+            Column::optional("ENDPOINT", 1).truncate(12),
+            Column::optional("TLS", 2),
+            Column::optional("CLIENT CERT", 3),
+            Column::optional("NOTE", 4).truncate(8),
+        ])
+        .shorten_first();
+        t.add_row(vec![
+            "staging-eu-west".into(),
+            "tcp://127.0.0.1:2376".into(),
+            "TLS, system roots".into(),
+            Cell::from("expired 705d ago").vital(true),
+            Cell::from("drift: tls-removed").vital(true),
+        ]);
+        t.add_row(vec![
+            "default".into(),
+            "unix:///var/run/docker.sock".into(),
+            "unix socket".into(),
+            "-".into(),
+            "docker's default".into(),
+        ]);
+        let s = t.render(Some(80), false);
+        assert!(s.lines().all(|l| width_of(l) <= 80), "{s}");
+        assert!(s.contains("expired 705d ago   drift: tls-removed"), "{s}");
+        // The vital cells' columns stay, so TLS goes (the least important left).
+        assert!(!s.contains("TLS"), "{s}");
+        // At 100 all columns fit once the endpoint is cut: only it is.
+        let s = t.render(Some(100), false);
+        assert!(s.contains("TLS, system roots"), "{s}");
+        assert!(s.contains("docker's default"), "{s}");
+        assert!(s.contains("unix:///var/run/docke… "), "{s}");
+    }
+
+    #[test]
+    fn wide_characters_count_two_columns() {
+        let mut t = Table::new(vec![
+            Column::always("NAME"),
+            Column::optional("SUBJ", 1).truncate(4),
+            Column::always("STATUS"),
+        ]);
+        // "東京本番" is 4 characters but 8 terminal columns.
+        t.add_row(vec!["東京本番".into(), "CN=東京".into(), "ok".into()]);
+        t.add_row(vec!["a".into(), "CN=x".into(), "fail".into()]);
+        let s = t.render(None, false);
+        assert_eq!(
+            s,
+            "NAME       SUBJ      STATUS\n東京本番   CN=東京   ok\na          CN=x      fail\n"
+        );
+        // Exactly the table's width: nothing cut or dropped.
+        assert_eq!(t.render(Some(27), false), s);
+        // One column less: SUBJ is cut by one column, and no line is wider
+        // than the terminal.
+        let s = t.render(Some(26), false);
+        assert!(s.lines().all(|l| width_of(l) <= 26), "{s}");
+        assert!(s.contains("CN=東…"), "{s}");
+        // A wide character is never split: cut at an odd width pads instead.
+        assert_eq!(cut("東京本番", 4), "東…");
+        let s = t.render(Some(25), false);
+        assert!(s.contains("東京本番   CN=…    ok"), "{s}");
     }
 
     #[test]

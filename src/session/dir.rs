@@ -5,7 +5,7 @@
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::store::atomic;
+use crate::store::atomic::{self, alive};
 
 /// Name prefixes of dctx's private dirs: `<prefix><pid>-<nonce>`.
 pub const PREFIXES: [&str; 2] = ["dctx-exec-", "dctx-shell-"];
@@ -62,12 +62,6 @@ fn owner_pid(name: &str) -> Option<i32> {
         return None;
     }
     pid.parse().ok().filter(|&p| p > 0)
-}
-
-/// Whether a process `pid` exists (EPERM: it does, under another user).
-fn alive(pid: i32) -> bool {
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Remove the private dirs in `base` whose owning dctx is gone. Only real

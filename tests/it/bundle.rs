@@ -414,7 +414,13 @@ fn decoy_server_cert_and_key_are_ignored() {
         notes.contains("ignored server certificate CN=server (server-cert.pem in x.tar)"),
         "{notes}"
     );
-    assert!(notes.contains("ca-key.pem in x.tar"), "{notes}");
+    // A CA's private key mints certificates: a warning, not a note.
+    assert!(!notes.contains("ca-key.pem in x.tar"), "{notes}");
+    let warnings = m.warnings.join("\n");
+    assert!(
+        warnings.contains("ca-key.pem in x.tar") && warnings.contains("CN=Test CA"),
+        "{warnings}"
+    );
 }
 
 #[test]
@@ -603,7 +609,9 @@ fn refused_unless_forced(t: &[u8], problem: &str, warning: &str) {
     };
     let m = read_path(&write(d.path(), "x.tar", t), &o).unwrap();
     assert!(
-        m.warnings.iter().any(|w| w.contains(warning)),
+        m.warnings
+            .iter()
+            .any(|w| w.contains(warning) && !w.contains("pass --force")),
         "{:?}",
         m.warnings
     );
@@ -624,8 +632,10 @@ fn expired_client_cert() {
     refused_unless_forced(&t, "expired", "expired");
 }
 
+/// A serverAuth-only identity is the daemon's: refused, forced or not (no
+/// client could use it), and the message says what is needed instead.
 #[test]
-fn server_only_cert_is_refused_unless_forced() {
+fn server_only_cert_is_refused_even_forced() {
     let ca = ca("Test CA");
     let s = server(&ca);
     let t = tar_bytes(&[
@@ -633,7 +643,34 @@ fn server_only_cert_is_refused_unless_forced() {
         ("cert.pem", s.cert_pem.as_bytes()),
         ("key.pem", s.key_pem.as_bytes()),
     ]);
-    refused_unless_forced(&t, "client authentication", "client authentication");
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "x.tar", &t);
+    for force in [false, true] {
+        let o = Options { force, ..opts() };
+        let e = read_path(&p, &o).err().unwrap();
+        assert!(matches!(e, BundleError::ServerCert { .. }), "{e}");
+        let e = e.to_string();
+        assert!(
+            e.starts_with("cert.pem in x.tar: this is a server certificate and key")
+                && e.contains("you need a client certificate")
+                && !e.contains("--force"),
+            "{e}"
+        );
+    }
+}
+
+/// A certificate for neither client nor server auth (codeSigning only) is
+/// still refused unless forced; the forced warning does not ask for --force.
+#[test]
+fn other_usage_cert_is_refused_unless_forced() {
+    let ca = ca("Test CA");
+    let c = leaf_with("signer", &[Eku::CodeSigning], &ca, |_| {});
+    let t = tar_bytes(&[
+        ("ca.pem", ca.id.cert_pem.as_bytes()),
+        ("cert.pem", c.cert_pem.as_bytes()),
+        ("key.pem", c.key_pem.as_bytes()),
+    ]);
+    refused_unless_forced(&t, "client authentication", "imported anyway (--force)");
 }
 
 #[test]
@@ -816,6 +853,62 @@ fn legacy_pem_aes256() {
         "DEK-Info: AES-256-CBC",
         "EC PRIVATE KEY",
     );
+}
+
+/// `key` encrypted by `openssl pkcs8 -topk8` with `pass` (PKCS#8 PBES2).
+fn encrypted(key: &str, pass: &str) -> Vec<u8> {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "in.pem", key.as_bytes());
+    let passout = format!("pass:{pass}");
+    openssl(
+        &[
+            "pkcs8", "-topk8", "-in", "in.pem", "-out", "out.pem", "-passout", &passout,
+        ],
+        d.path(),
+    );
+    std::fs::read(d.path().join("out.pem")).unwrap()
+}
+
+/// An encrypted key is decrypted only while the client key may be among
+/// them: with the client key in clear, the CA's encrypted key is never
+/// asked for (a warning says it was skipped); with the client key
+/// encrypted too, only the client key's passphrase is asked, once.
+#[test]
+fn encrypted_keys_are_unlocked_only_while_the_client_key_is_missing() {
+    let (ca, c) = std_set();
+    let ca_key = encrypted(&ca.id.key_pem, "ca-secret");
+    let t = tar_bytes(&[
+        ("ca-key.pem", &ca_key),
+        ("ca.pem", ca.id.cert_pem.as_bytes()),
+        ("cert.pem", c.cert_pem.as_bytes()),
+        ("key.pem", c.key_pem.as_bytes()),
+    ]);
+    let d = tempfile::tempdir().unwrap();
+    let src = Source::Bundle(write(d.path(), "x.tar", &t));
+    let mut asked = Vec::new();
+    let m = bundle::read(&src, &opts(), &mut with_pass("wrong", &mut asked)).unwrap();
+    assert_ok(&m, &c, &ca.id);
+    assert!(asked.is_empty(), "{asked:?}");
+    assert!(
+        m.warnings
+            .iter()
+            .any(|w| w.contains("ca-key.pem in x.tar") && w.contains("skipped")),
+        "{:?}",
+        m.warnings
+    );
+    // Both encrypted, the CA's file read first: one prompt, for key.pem.
+    let client_key = encrypted(&c.key_pem, "client-secret");
+    let t = tar_bytes(&[
+        ("ca-key.pem", &ca_key),
+        ("ca.pem", ca.id.cert_pem.as_bytes()),
+        ("cert.pem", c.cert_pem.as_bytes()),
+        ("key.pem", &client_key),
+    ]);
+    let src = Source::Bundle(write(d.path(), "y.tar", &t));
+    let mut asked = Vec::new();
+    let m = bundle::read(&src, &opts(), &mut with_pass("client-secret", &mut asked)).unwrap();
+    assert_ok(&m, &c, &ca.id);
+    assert_eq!(asked, ["key.pem in y.tar"]);
 }
 
 #[test]

@@ -93,16 +93,3 @@ fn an_unknown_code_is_refused_with_the_nearest_one() {
         "{err:?}"
     );
 }
-
-/// A new user's first `dctx check` says what to do next, and only then.
-#[test]
-fn first_check_on_an_empty_machine_prints_the_next_step() {
-    let sb = Sandbox::new().with_local_daemon();
-    let first = sb.ok(&["check"]);
-    let next = "no contexts yet: import your daemon's certificates with `dctx add NAME --bundle";
-    assert!(first.lines().any(|l| l.starts_with(next)), "{first}");
-    sb.add_client_profile("prod", &[]);
-    let later = sb.ok(&["check"]);
-    assert!(later.lines().any(|l| l.starts_with("prod ")), "{later}");
-    assert!(!later.contains(next), "{later}");
-}

@@ -1,5 +1,6 @@
 //! One integration-test binary: faster to link, and one shared dockerd.
 
+mod advice;
 mod bundle;
 mod check_cli;
 mod core;
@@ -7,8 +8,12 @@ mod crash;
 mod deb;
 mod explain;
 mod fuzz_seeds;
+mod guards;
 mod hostile;
+mod import;
+mod journal;
 mod keys;
+mod layout;
 mod lint;
 mod man;
 mod metrics;
@@ -16,6 +21,7 @@ mod pki;
 mod plugin;
 mod probe;
 mod proxy;
+mod revoke;
 mod screens;
 mod session;
 mod shells;
