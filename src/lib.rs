@@ -20,6 +20,7 @@ pub mod proxy;
 #[cfg(feature = "runtime")]
 pub mod session;
 pub mod shell;
+pub mod source;
 pub mod store;
 #[cfg(feature = "runtime")]
 pub mod targets;

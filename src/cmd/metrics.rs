@@ -23,7 +23,8 @@ struct Prober {
 impl Prober {
     /// Resolve the targets afresh (profiles added later are picked up) and probe them.
     async fn probe(&self) -> anyhow::Result<String> {
-        let checks = crate::cmd::targets(&self.env)?.checks(&self.names)?;
+        let t = crate::cmd::targets(&self.env)?;
+        let checks = t.checks(&self.names)?;
         // The clock moves on while we serve: judge dates at scrape time.
         let now = self.env.now + self.started.elapsed().as_secs() as i64;
         let opts = probe::Options {
@@ -33,7 +34,15 @@ impl Prober {
         let reports = probe::run_all(checks.probe_targets(), &opts, |_, _| {}).await;
         let (targets, reports): (Vec<Target>, Vec<Report>) =
             checks.finish(reports).into_iter().unzip();
-        Ok(exposition(&targets, &reports, now))
+        let renewal: Vec<(String, Option<i64>, u64)> = crate::source::renew::enrolled(&t)
+            .into_iter()
+            .filter(|n| self.names.is_empty() || self.names.contains(n))
+            .filter_map(|n| {
+                let o = t.store.load(&n).ok()?.origin?;
+                Some((n, o.renewal.last_success, o.renewal.failures))
+            })
+            .collect();
+        Ok(exposition(&targets, &reports, now) + &prometheus::renewal(&renewal))
     }
 }
 

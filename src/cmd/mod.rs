@@ -14,8 +14,10 @@ pub mod adopt;
 pub mod check;
 pub mod complete;
 pub mod completions;
+pub mod csr;
 pub mod current;
 pub mod doctor;
+pub mod enroll;
 pub mod env;
 pub mod exec;
 pub mod key;
@@ -25,6 +27,7 @@ pub mod mv;
 pub mod pick;
 pub mod pki;
 pub mod proxy;
+pub mod renew;
 pub mod rm;
 pub mod secrets;
 pub mod set_host;
@@ -120,6 +123,9 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
         Command::Completions(a) => completions::run(a),
         Command::Metrics(a) => metrics::run(a, env),
         Command::Proxy(a) => proxy::run(a, env),
+        Command::Csr(a) => csr::run(a, env),
+        Command::Enroll(a) => enroll::run(a, env),
+        Command::Renew(a) => renew::run(a, env),
     }
 }
 

@@ -66,6 +66,10 @@ pub enum Code {
     SshDialStdioUnsupported,
     /// ssh failed for a reason none of the other ssh codes explain (stderr quoted).
     SshError,
+    /// An enrolled profile is past its renewal point and was not renewed.
+    RenewalDue,
+    /// The last renewal of an enrolled profile failed (its reason is kept).
+    RenewalFailed,
 }
 
 impl Code {
@@ -112,6 +116,8 @@ impl Code {
             Code::SshDaemonNotRunning => "ssh-daemon-not-running",
             Code::SshDialStdioUnsupported => "ssh-dial-stdio-unsupported",
             Code::SshError => "ssh-error",
+            Code::RenewalDue => "renewal-due",
+            Code::RenewalFailed => "renewal-failed",
         }
     }
 }

@@ -112,6 +112,9 @@ pub struct Profile {
     /// Taken under management by `dctx adopt` (the context was not written by dctx).
     #[serde(default)]
     pub adopted: bool,
+    /// A source that can issue it again (OpenBao / Vault), and renewal state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::source::Origin>,
 }
 
 impl Profile {

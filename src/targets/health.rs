@@ -10,6 +10,7 @@ pub struct Checks {
     entries: Vec<Entry>,
     /// One per entry; `None` where no target could be built.
     targets: Vec<Result<Target, String>>,
+    now: i64,
 }
 
 impl Targets {
@@ -20,7 +21,11 @@ impl Targets {
             .into_iter()
             .map(|(e, t)| (e, t.map_err(|err| format!("{err:#}"))))
             .unzip();
-        Ok(Checks { entries, targets })
+        Ok(Checks {
+            entries,
+            targets,
+            now: self.now,
+        })
     }
 }
 
@@ -38,6 +43,7 @@ impl Checks {
     /// a target gets a stand-in target (name and endpoint only).
     pub fn finish(self, probed: Vec<Report>) -> Vec<(Target, Report)> {
         let mut probed = probed.into_iter();
+        let now = self.now;
         self.entries
             .into_iter()
             .zip(self.targets)
@@ -73,6 +79,9 @@ impl Checks {
                         .iter()
                         .map(|d| Finding::warning(Code::Drift, d.message(), d.fix(&e.name))),
                 );
+                if let Some(p) = &e.profile {
+                    r.add_findings(crate::source::renew::findings(p, now));
+                }
                 if let Some(err) = e.error.as_ref().filter(|_| e.context) {
                     // docker's context was probed; dctx's own record is broken.
                     r.add_findings([Finding::warning(

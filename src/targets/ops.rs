@@ -32,6 +32,10 @@ pub struct AddRequest {
     pub key_store: KeyStore,
     /// Where the material came from (shown by `show`).
     pub source: Option<String>,
+    /// A source that can issue it again (enroll, renew).
+    pub origin: Option<crate::source::Origin>,
+    /// The key is the pending one of `dctx csr NAME`: drop that in the same txn.
+    pub from_csr: bool,
 }
 
 /// What `add` did.
@@ -315,6 +319,7 @@ impl Targets {
                 fingerprints(&profile_pems)
             },
             adopted: false,
+            origin: req.origin.clone(),
         };
 
         // config.json is read (and refused if invalid) before anything is staged.
@@ -356,6 +361,9 @@ impl Targets {
         {
             self.keyring.ensure_available()?;
             tx.key_remove(name);
+        }
+        if req.from_csr {
+            self.csr_consume(&mut tx, name);
         }
         tx.commit(&self.keyring)?;
         Ok(Added {
@@ -570,6 +578,7 @@ impl Targets {
                 source: old.as_ref().and_then(|p| p.source.clone()),
                 files: fingerprints(&files),
                 adopted: old.as_ref().map(|p| p.adopted).unwrap_or(true),
+                origin: old.as_ref().and_then(|p| p.origin.clone()),
             };
             let mut tx = t.txn();
             t.profile_put(
