@@ -679,3 +679,47 @@ fn check_shows_renewal_due_and_failed_and_metrics_export_renewals() {
         "{text}"
     );
 }
+
+/// A keyring profile renews in the keyring (no key on disk, ever), and
+/// `exec` reads the current material when it starts.
+#[test]
+fn keyring_profile_renews_in_the_keyring_and_exec_uses_the_new_pair() {
+    let b = openbao();
+    let sb = sandbox().with_keyring();
+    let token = b.signer_token();
+    enroll(&sb, &token, "kr", &["--key-store", "keyring"]);
+    let key0 = sb.keyring_lookup("kr").expect("key in the keyring");
+    let docker_version = |what: &str| {
+        let out = sb
+            .dctx()
+            .args([
+                "exec",
+                "kr",
+                "--",
+                "docker",
+                "version",
+                "--format",
+                "{{.Server.Version}}",
+            ])
+            .output()
+            .unwrap();
+        assert_success(&out, what);
+    };
+    docker_version("exec before renewal");
+    let out = with_token(&sb, &token, &["renew", "kr", "--force"]);
+    assert_success(&out, "dctx renew kr --force");
+    let key1 = sb.keyring_lookup("kr").expect("key in the keyring");
+    assert_ne!(pubkey(&key1, false), pubkey(&key0, false), "a new key");
+    let cert = std::fs::read_to_string(sb.store().join("profiles/kr/cert.pem")).unwrap();
+    assert_eq!(pubkey(&cert, true), pubkey(&key1, false));
+    let marker: String = key1
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<String>()[..40]
+        .to_string();
+    assert_eq!(
+        files_containing(&sb.home, &marker),
+        Vec::<std::path::PathBuf>::new()
+    );
+    docker_version("exec after renewal");
+}
