@@ -34,7 +34,9 @@ pub fn run(args: RenewProfilesArgs, env: &Env) -> anyhow::Result<u8> {
     }
     let mut failed = false;
     let mut out = String::new();
-    for (name, o) in renew::renew(&t, &rt, &names, &auth, args.force, args.before) {
+    let mut secrets = super::secrets::Secrets::new(false);
+    let mut pass = || secrets.ask("local CA key passphrase", false);
+    for (name, o) in renew::renew(&t, &rt, &names, &auth, args.force, args.before, &mut pass) {
         match o {
             Outcome::Renewed { not_after } => {
                 out += &format!(
@@ -87,6 +89,7 @@ fn watch(
 ) -> anyhow::Result<u8> {
     // A profile's next attempt: its due time plus jitter, or a retry.
     let mut next: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut secrets = super::secrets::Secrets::new(false);
     loop {
         let env_now = Env {
             now: now(),
@@ -104,7 +107,8 @@ fn watch(
             .filter(|n| next.get(*n).is_none_or(|at| *at <= t.now))
             .cloned()
             .collect();
-        for (name, o) in renew::renew(&t, rt, &due, auth, false, args.before) {
+        let mut pass = || secrets.ask("local CA key passphrase", false);
+        for (name, o) in renew::renew(&t, rt, &due, auth, false, args.before, &mut pass) {
             let at = match o {
                 Outcome::Renewed { not_after } => {
                     super::print(&format!(

@@ -28,6 +28,8 @@ pub struct Origin {
 pub enum Issuer {
     /// An OpenBao / Vault PKI engine: `POST /v1/{mount}/sign/{role}`.
     Vault(VaultSource),
+    /// The local CA of `dctx pki` (its record names the certificate).
+    LocalCa(LocalSource),
 }
 
 impl Issuer {
@@ -35,6 +37,7 @@ impl Issuer {
     pub fn label(&self) -> &'static str {
         match self {
             Issuer::Vault(_) => "vault",
+            Issuer::LocalCa(_) => "pki",
         }
     }
 }
@@ -64,6 +67,15 @@ pub struct VaultSource {
     /// given with `--ca` (kept as is on renewal).
     #[serde(default)]
     pub daemon_ca: Option<String>,
+}
+
+/// A client certificate `dctx pki client NAME` issued.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LocalSource {
+    /// The PKI directory (`dctx pki --dir`, default `<store>/pki`).
+    pub pki_dir: std::path::PathBuf,
+    /// Its record name (`dctx pki ls`).
+    pub record: String,
 }
 
 /// The last renewals (all unix seconds).

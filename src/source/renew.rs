@@ -7,7 +7,7 @@
 use zeroize::Zeroizing;
 
 use super::vault::{self, Client};
-use super::{Issuer, Origin, Renewal, VaultSource};
+use super::{Issuer, LocalSource, Origin, Renewal, VaultSource};
 use crate::bundle::{self, Material};
 use crate::store::KeyStore;
 use crate::targets::{AddRequest, Added, Targets};
@@ -122,6 +122,16 @@ pub fn describe(s: &VaultSource) -> String {
     format!("{} {}/sign/{}", s.address, s.mount, s.role)
 }
 
+fn describe_issuer(i: &Issuer) -> String {
+    match i {
+        Issuer::Vault(s) => describe(s),
+        Issuer::LocalCa(l) => format!("dctx pki ({}) client {}", l.pki_dir.display(), l.record),
+    }
+}
+
+/// Asks for the local CA key's passphrase (only when it is encrypted).
+pub type Passphrase<'a> = &'a mut dyn FnMut() -> anyhow::Result<Zeroizing<String>>;
+
 /// What renewing one profile came to.
 pub enum Outcome {
     Renewed { not_after: i64 },
@@ -133,7 +143,7 @@ pub enum Outcome {
 #[derive(Clone)]
 struct Plan {
     name: String,
-    src: VaultSource,
+    issuer: Issuer,
     renewal: Renewal,
     not_after: i64,
     host: String,
@@ -143,13 +153,40 @@ struct Plan {
     current: Option<(Vec<u8>, Zeroizing<Vec<u8>>)>,
 }
 
-/// Every enrolled profile (for `--all` and `--watch`).
+/// Every profile that can renew (for `--all` and `--watch`): enrolled, or
+/// holding a client certificate the local CA (`dctx pki`) issued.
 pub fn enrolled(t: &Targets) -> Vec<String> {
+    let local = t.local_pki();
     t.store
         .names()
         .into_iter()
-        .filter(|n| t.store.load(n).is_ok_and(|p| p.origin.is_some()))
+        .filter(|n| {
+            t.store
+                .load(n)
+                .is_ok_and(|p| p.origin.is_some() || local_record(&local, &p).is_some())
+        })
         .collect()
+}
+
+/// The `dctx pki client` record whose certificate the profile holds.
+fn local_record(
+    pki: &crate::pki::issue::Pki,
+    p: &crate::store::Profile,
+) -> Option<crate::pki::issue::IssuedMeta> {
+    let cert = p.cert.as_ref()?;
+    if !pki.has_ca() {
+        return None;
+    }
+    pki.records().ok()?.into_iter().find(|m| {
+        m.kind == crate::pki::issue::Kind::Client && m.sha256.eq_ignore_ascii_case(&cert.sha256)
+    })
+}
+
+impl Targets {
+    /// The local CA `dctx pki` uses by default.
+    fn local_pki(&self) -> crate::pki::issue::Pki {
+        crate::pki::issue::Pki::new(self.store.root.join("pki"))
+    }
 }
 
 fn plan(t: &Targets, name: &str, need_cert: bool) -> anyhow::Result<Plan> {
@@ -157,12 +194,24 @@ fn plan(t: &Targets, name: &str, need_cert: bool) -> anyhow::Result<Plan> {
     let p = e.profile.clone().ok_or_else(|| {
         anyhow::anyhow!("{name} is not a dctx profile: nothing records where to renew it from")
     })?;
-    let Some(origin) = p.origin.clone() else {
-        anyhow::bail!(
+    let local = t.local_pki();
+    let origin = match (p.origin.clone(), local_record(&local, &p)) {
+        (Some(o), _) => o,
+        // Issued by `dctx pki client` and imported: the local CA renews it.
+        (None, Some(meta)) => Origin {
+            issuer: Issuer::LocalCa(LocalSource {
+                pki_dir: local.dir.clone(),
+                record: meta.name.clone(),
+            }),
+            renewal: Renewal {
+                not_before: Some(meta.not_before),
+                ..Default::default()
+            },
+        },
+        (None, None) => anyhow::bail!(
             "{name} was imported, not enrolled: dctx does not know who issues its certificates; ask whoever gave you the bundle, or enroll it (`dctx enroll {name} --replace …`)"
-        );
+        ),
     };
-    let Issuer::Vault(src) = origin.issuer;
     let not_after = p
         .cert
         .as_ref()
@@ -179,7 +228,7 @@ fn plan(t: &Targets, name: &str, need_cert: bool) -> anyhow::Result<Plan> {
     };
     Ok(Plan {
         name: name.to_string(),
-        src,
+        issuer: origin.issuer,
         renewal: origin.renewal,
         not_after,
         host: e.endpoint.clone(),
@@ -190,8 +239,7 @@ fn plan(t: &Targets, name: &str, need_cert: bool) -> anyhow::Result<Plan> {
 }
 
 /// Sign a new certificate for `plan` (token, else cert login).
-async fn fetch(plan: &Plan, auth: &Auth, now: i64) -> anyhow::Result<Fresh> {
-    let src = &plan.src;
+async fn fetch(plan: &Plan, src: &VaultSource, auth: &Auth, now: i64) -> anyhow::Result<Fresh> {
     let server_ca = src.server_ca.as_deref().map(str::as_bytes);
     if let Some(token) = &auth.token {
         return issue(src, token, now).await;
@@ -223,6 +271,7 @@ pub fn renew(
     auth: &Auth,
     force: bool,
     before: f64,
+    passphrase: Passphrase<'_>,
 ) -> Vec<(String, Outcome)> {
     let need_cert = auth.token.is_none();
     let mut out: Vec<(String, Outcome)> = Vec::new();
@@ -241,13 +290,32 @@ pub fn renew(
         }
     }
     let now = t.now;
+    // The local CA signs here, under its lock, one after the other.
+    let (local, work): (Vec<Plan>, Vec<Plan>) = work
+        .into_iter()
+        .partition(|p| matches!(p.issuer, Issuer::LocalCa(_)));
+    for p in local {
+        let outcome = match renew_local(t, &p, passphrase) {
+            Ok(not_after) => Outcome::Renewed { not_after },
+            Err(e) => {
+                let _ = t.record_failure(&p.name, &format!("{e:#}"));
+                Outcome::Failed(e)
+            }
+        };
+        out.push((p.name.clone(), outcome));
+    }
     let fetched: Vec<(Plan, anyhow::Result<Fresh>)> = rt.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for (i, p) in work.iter().enumerate() {
             let auth = auth.clone();
             // The task owns a copy; `work` keeps the plan for the commit.
             let p2 = p.clone();
-            set.spawn(async move { (i, fetch(&p2, &auth, now).await) });
+            set.spawn(async move {
+                let Issuer::Vault(src) = &p2.issuer else {
+                    unreachable!("local CA plans were taken out above")
+                };
+                (i, fetch(&p2, src, &auth, now).await)
+            });
         }
         let mut results: Vec<Option<anyhow::Result<Fresh>>> = work.iter().map(|_| None).collect();
         while let Some(r) = set.join_next().await {
@@ -279,10 +347,47 @@ pub fn renew(
     out
 }
 
+/// A new client certificate and key from the local CA. The record in the
+/// PKI dir follows the profile's commit (a kill in between leaves the
+/// profile renewed and `pki ls` one serial behind, nothing worse).
+fn renew_local(t: &Targets, p: &Plan, passphrase: Passphrase<'_>) -> anyhow::Result<i64> {
+    use crate::pki::issue::{Kind, LeafRequest, Pki};
+    let Issuer::LocalCa(l) = &p.issuer else {
+        anyhow::bail!("not a local CA profile");
+    };
+    let pki = Pki::new(l.pki_dir.clone());
+    let _lock = pki.lock()?;
+    let ca = pki.load_ca(passphrase)?;
+    let meta = pki.load_record(&l.record)?;
+    let issued = pki.issue(
+        &ca,
+        &LeafRequest {
+            name: meta.name.clone(),
+            kind: Kind::Client,
+            hosts: Vec::new(),
+            key_type: meta.key_type,
+            days: meta.days,
+        },
+        t.now,
+    )?;
+    let material = material(&issued.cert_pem, &issued.ca_pem, &issued.key_pem, t.now)?;
+    let not_before = issued.meta.not_before;
+    let not_after = commit(
+        t,
+        p,
+        Fresh {
+            material,
+            not_before,
+        },
+    )?;
+    pki.record(&issued)?;
+    Ok(not_after)
+}
+
 /// One renewal, one transaction (`add --replace` with the same endpoint and store).
 fn commit(t: &Targets, p: &Plan, fresh: Fresh) -> anyhow::Result<i64> {
     let origin = Origin {
-        issuer: Issuer::Vault(p.src.clone()),
+        issuer: p.issuer.clone(),
         renewal: Renewal {
             not_before: Some(fresh.not_before),
             last_success: Some(t.now),
@@ -301,7 +406,7 @@ fn commit(t: &Targets, p: &Plan, fresh: Fresh) -> anyhow::Result<i64> {
         replace: true,
         use_it: false,
         key_store: p.key_store,
-        source: Some(describe(&p.src)),
+        source: Some(describe_issuer(&p.issuer)),
         origin: Some(origin),
         from_csr: false,
     })?;

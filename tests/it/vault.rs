@@ -723,3 +723,94 @@ fn keyring_profile_renews_in_the_keyring_and_exec_uses_the_new_pair() {
     );
     docker_version("exec after renewal");
 }
+
+/// A profile imported from `dctx pki client` renews from the local CA
+/// the same way: new key, one transaction, docker still gets in.
+#[test]
+fn a_local_ca_profile_renews_from_dctx_pki() {
+    use crate::support::dockerd::{socket_version, spawn_dockerd};
+    use crate::support::procs::{scratch_dir, wait_tcp};
+    let sb = Sandbox::new();
+    sb.ok(&["pki", "init"]);
+    let dir = scratch_dir("local-ca-dockerd");
+    sb.ok(&[
+        "pki",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let port = free_port();
+    let socket = dir.join("docker.sock");
+    let mut child = spawn_dockerd(
+        &dir,
+        &[
+            "--tlsverify".into(),
+            format!("--tlscacert={}", dir.join("ca.pem").display()),
+            format!("--tlscert={}", dir.join("server-cert.pem").display()),
+            format!("--tlskey={}", dir.join("server-key.pem").display()),
+            format!("-H=tcp://127.0.0.1:{port}"),
+            format!("-H=unix://{}", socket.display()),
+        ],
+    );
+    wait_tcp(
+        &format!("127.0.0.1:{port}"),
+        &mut child,
+        "dockerd (local CA)",
+        &dir.join("dockerd.log"),
+    );
+    socket_version(&socket);
+    let host = format!("tcp://127.0.0.1:{port}");
+    let tar = sb.path("carol.tar");
+    sb.ok(&["pki", "client", "carol", "--out", tar.to_str().unwrap()]);
+    sb.ok(&[
+        "add",
+        "carol",
+        "--bundle",
+        tar.to_str().unwrap(),
+        "--host",
+        &host,
+    ]);
+    let (cert0, key0) = tls_files(&sb, "carol");
+    let out = sb.ok(&["renew", "--all"]);
+    assert!(out.contains("carol: not due"), "{out}");
+    let out = sb.ok(&["renew", "carol", "--force"]);
+    assert!(out.contains("carol: renewed with a new key"), "{out}");
+    let (cert1, key1) = tls_files(&sb, "carol");
+    assert_ne!(cert1, cert0);
+    assert_ne!(pubkey(&key1, false), pubkey(&key0, false));
+    assert_eq!(pubkey(&cert1, true), pubkey(&key1, false));
+    assert!(!sb.context_server_version("carol").is_empty());
+    // The local CA's record follows: `pki ls` knows the new certificate.
+    let p = profile_json(&sb, "carol");
+    assert_eq!(p["origin"]["kind"], "local-ca", "{p:#}");
+    let ls: serde_json::Value = serde_json::from_str(&sb.ok(&["pki", "ls", "--json"])).unwrap();
+    let recorded = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "carol")
+        .unwrap()["serial"]
+        .as_str()
+        .unwrap()
+        .to_ascii_uppercase();
+    let mut c = Command::new("openssl")
+        .args(["x509", "-noout", "-serial"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut c.stdin.take().unwrap(), cert1.as_bytes()).unwrap();
+    let serial = String::from_utf8(c.wait_with_output().unwrap().stdout).unwrap();
+    let serial = serial
+        .trim()
+        .trim_start_matches("serial=")
+        .to_ascii_uppercase();
+    assert_eq!(
+        recorded.trim_start_matches('0'),
+        serial.trim_start_matches('0')
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
