@@ -20,6 +20,10 @@ pub struct Env {
     pub docker_tls_verify: Option<String>,
     pub docker_tls: Option<String>,
     pub docker_cert_path: Option<PathBuf>,
+    /// `DCTX_PROFILE` / `DCTX_SHELL`: what `dctx env` / `dctx shell` said
+    /// they selected (`current` believes it only if DOCKER_* agree).
+    pub dctx_profile: Option<String>,
+    pub dctx_shell: Option<String>,
     /// The working directory, to make relative `DCTX_HOME`/`DOCKER_CONFIG` absolute.
     pub cwd: Option<PathBuf>,
     pub shell: Option<String>,
@@ -77,6 +81,8 @@ impl Env {
             docker_tls_verify: string("DOCKER_TLS_VERIFY"),
             docker_tls: string("DOCKER_TLS"),
             docker_cert_path: var("DOCKER_CERT_PATH").map(PathBuf::from),
+            dctx_profile: string("DCTX_PROFILE"),
+            dctx_shell: string("DCTX_SHELL"),
             cwd: std::env::current_dir().ok(),
             shell: string("SHELL"),
             xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),

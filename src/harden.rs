@@ -22,7 +22,10 @@ impl CoreLimit {
 /// stops other processes of the same user from ptrace-reading the key).
 /// Both reset for programs dctx runs: the flag at execve, the limit via
 /// the returned [`CoreLimit`].
+///
+/// Idempotent: every call hands back the limit from before the first one.
 pub fn no_core_dumps() -> io::Result<CoreLimit> {
+    static ORIGINAL: std::sync::OnceLock<CoreLimit> = std::sync::OnceLock::new();
     let mut old = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -41,7 +44,7 @@ pub fn no_core_dumps() -> io::Result<CoreLimit> {
     if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(CoreLimit(old))
+    Ok(*ORIGINAL.get_or_init(|| CoreLimit(old)))
 }
 
 #[cfg(test)]

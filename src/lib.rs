@@ -17,6 +17,7 @@ pub mod pki;
 pub mod probe;
 #[cfg(feature = "runtime")]
 pub mod proxy;
+pub mod routes;
 #[cfg(feature = "runtime")]
 pub mod session;
 pub mod shell;

@@ -21,6 +21,29 @@ pub struct Found {
     pub host: Option<(String, String)>,
     pub skip_verify: Option<bool>,
     pub notes: Vec<String>,
+    /// Non-fatal problems met while reading (a skipped encrypted key).
+    pub warnings: Vec<String>,
+    /// Encrypted keys, decrypted only if the client key may be among them
+    /// (`settle_encrypted`): a CA's passphrase is never asked for nothing.
+    pub encrypted: Vec<Encrypted>,
+}
+
+/// A private key still under its passphrase.
+pub struct Encrypted {
+    pub file: String,
+    der: Zeroizing<Vec<u8>>,
+    /// Legacy `Proc-Type: 4,ENCRYPTED` PEM: its format and DEK-Info; None:
+    /// an encrypted PKCS#8.
+    legacy: Option<(KeyFormat, String)>,
+}
+
+impl Encrypted {
+    fn decrypt(&self, pw: &str) -> Result<PrivateKey, KeyError> {
+        match &self.legacy {
+            Some((format, dek)) => PrivateKey::from_legacy_encrypted(&self.der, *format, dek, pw),
+            None => PrivateKey::from_encrypted_pkcs8(&self.der, pw),
+        }
+    }
 }
 
 impl Found {
@@ -29,8 +52,77 @@ impl Found {
         self.certs.is_empty()
             && self.keys.is_empty()
             && self.unusable_keys.is_empty()
+            && self.encrypted.is_empty()
             && self.host.is_none()
     }
+
+    /// A certificate usable for client auth with its key at hand.
+    fn has_client_pair(&self) -> bool {
+        self.certs.iter().any(|(c, _)| {
+            !c.is_ca
+                && c.allows_client_auth()
+                && self.keys.iter().any(|(k, _)| k.spki_der == c.spki_der)
+        })
+    }
+
+    /// A leaf certificate whose key is not (yet) at hand.
+    fn has_keyless_leaf(&self) -> bool {
+        self.certs
+            .iter()
+            .any(|(c, _)| !c.is_ca && !self.keys.iter().any(|(k, _)| k.spki_der == c.spki_der))
+    }
+}
+
+/// Decrypt the encrypted keys only while the client key may be among them:
+/// no client certificate has its key yet, and one still lacks it (or the
+/// source holds no certificate at all). The rest are skipped with a
+/// warning, their passphrase never asked: a client's holder often does not
+/// have the CA's. A key that does not unlock fails the import only when no
+/// client identity was found without it.
+pub fn settle_encrypted(asker: &mut Asker, found: &mut Found) -> Result<(), BundleError> {
+    let mut pending = std::mem::take(&mut found.encrypted);
+    // Names that say CA or server are tried last (file names only order the tries).
+    pending.sort_by_key(|e| {
+        let base = e
+            .file
+            .rsplit('/')
+            .next()
+            .unwrap_or(&e.file)
+            .to_ascii_lowercase();
+        base.starts_with("ca") || base.contains("server")
+    });
+    let mut failed: Option<(String, BundleError)> = None;
+    let mut skipped = Vec::new();
+    for enc in pending {
+        let needed =
+            !found.has_client_pair() && (found.certs.is_empty() || found.has_keyless_leaf());
+        if !needed {
+            skipped.push(enc.file);
+            continue;
+        }
+        match asker.unlock(&enc.file, None, |pw| enc.decrypt(pw)) {
+            Ok(k) => found.keys.push((k, enc.file)),
+            Err(e) => {
+                if failed.is_none() {
+                    failed = Some((enc.file, e));
+                } else {
+                    skipped.push(enc.file);
+                }
+            }
+        }
+    }
+    if let Some((file, e)) = failed {
+        if !found.has_client_pair() {
+            return Err(e);
+        }
+        skipped.push(file);
+    }
+    for file in skipped {
+        found.warnings.push(format!(
+            "skipped the encrypted private key in {file}: it is not the client key (no passphrase used); if it is a CA key, keep it off client machines: whoever holds it can issue certificates"
+        ));
+    }
+    Ok(())
 }
 
 /// Asks for passphrases only when an encrypted object is met, and reuses a
@@ -90,13 +182,13 @@ pub fn classify(entry: &Entry, asker: &mut Asker, found: &mut Found) -> Result<(
     let data = &entry.data[..];
     let file = entry.name.as_str();
     if contains(data, b"-----BEGIN ") {
-        return classify_pem(data, file, asker, found);
+        return classify_pem(data, file, found);
     }
     if looks_like_pfx(data) {
         return classify_p12(data, file, asker, found);
     }
     if data.first() == Some(&0x30) && der_len(data) == Some(data.len()) {
-        return classify_der(data, file, asker, found);
+        return classify_der(data, file, found);
     }
     let text = String::from_utf8_lossy(data);
     if text.trim_start().starts_with('{')
@@ -226,12 +318,7 @@ fn pem_blocks(data: &[u8]) -> Result<Vec<Block<'_>>, String> {
     Ok(out)
 }
 
-fn classify_pem(
-    data: &[u8],
-    file: &str,
-    asker: &mut Asker,
-    found: &mut Found,
-) -> Result<(), BundleError> {
+fn classify_pem(data: &[u8], file: &str, found: &mut Found) -> Result<(), BundleError> {
     let blocks = pem_blocks(data).map_err(|detail| BundleError::BadPem {
         file: file.into(),
         detail,
@@ -267,9 +354,12 @@ fn classify_pem(
                 let key = if header("Proc-Type").is_some_and(|v| v.contains("ENCRYPTED")) {
                     let dek = header("DEK-Info")
                         .ok_or_else(|| bad_pem("encrypted key without DEK-Info".into()))?;
-                    asker.unlock(file, None, |pw| {
-                        PrivateKey::from_legacy_encrypted(&b.der, format, dek, pw)
-                    })?
+                    found.encrypted.push(Encrypted {
+                        file: file.into(),
+                        der: b.der.clone(),
+                        legacy: Some((format, dek.to_string())),
+                    });
+                    continue;
                 } else {
                     match PrivateKey::from_der(&b.der, format) {
                         Ok(k) => k,
@@ -284,12 +374,11 @@ fn classify_pem(
                 };
                 found.keys.push((key, file.into()));
             }
-            "ENCRYPTED PRIVATE KEY" => {
-                let key = asker.unlock(file, None, |pw| {
-                    PrivateKey::from_encrypted_pkcs8(&b.der, pw)
-                })?;
-                found.keys.push((key, file.into()));
-            }
+            "ENCRYPTED PRIVATE KEY" => found.encrypted.push(Encrypted {
+                file: file.into(),
+                der: b.der.clone(),
+                legacy: None,
+            }),
             "OPENSSH PRIVATE KEY" => found
                 .notes
                 .push(format!("ignored SSH private key in {file}")),
@@ -299,12 +388,7 @@ fn classify_pem(
     Ok(())
 }
 
-fn classify_der(
-    data: &[u8],
-    file: &str,
-    asker: &mut Asker,
-    found: &mut Found,
-) -> Result<(), BundleError> {
+fn classify_der(data: &[u8], file: &str, found: &mut Found) -> Result<(), BundleError> {
     let cert_err = match CertInfo::from_der(data) {
         Ok(info) => {
             found.certs.push((info, file.into()));
@@ -318,8 +402,11 @@ fn classify_der(
     }
     // `openssl pkcs8 -topk8 -outform der`: an EncryptedPrivateKeyInfo.
     if <pkcs8::EncryptedPrivateKeyInfoRef as pkcs8::der::Decode>::from_der(data).is_ok() {
-        let key = asker.unlock(file, None, |pw| PrivateKey::from_encrypted_pkcs8(data, pw))?;
-        found.keys.push((key, file.into()));
+        found.encrypted.push(Encrypted {
+            file: file.into(),
+            der: Zeroizing::new(data.to_vec()),
+            legacy: None,
+        });
         return Ok(());
     }
     Err(BundleError::BadDer {

@@ -26,6 +26,7 @@ pub fn bundle_read(data: &[u8]) -> Result<Material, BundleError> {
         allow_no_ca: data.first().is_some_and(|b| b & 1 == 1),
         force: data.first().is_some_and(|b| b & 2 == 2),
         allow_ca_only: data.first().is_some_and(|b| b & 4 == 4),
+        ca_kept: data.first().is_some_and(|b| b & 8 == 8),
         now: NOW,
     };
     read(&src, &opts, &mut pass)
@@ -57,6 +58,7 @@ pub fn classify(data: &[u8]) -> ClassifyOutcome {
         allow_no_ca: true,
         force: true,
         allow_ca_only: true,
+        ca_kept: false,
         now: NOW,
     };
     for bytes in [data.to_vec(), text] {

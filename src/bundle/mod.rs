@@ -44,6 +44,9 @@ pub struct Options {
     /// Accept a bundle of CA certificates only (no client cert, no key):
     /// the daemon is verified, dctx presents no client certificate.
     pub allow_ca_only: bool,
+    /// No CA is needed: it comes from elsewhere (`add --replace` keeps the
+    /// profile's).
+    pub ca_kept: bool,
     /// Unix seconds, for expiry checks.
     pub now: i64,
 }
@@ -143,16 +146,35 @@ pub enum BundleError {
     #[error("{cert}: none of the bundled CA certificates issued this certificate: {cas}")]
     UnknownCa { cert: String, cas: String },
     /// The client certificate expired (refused unless forced).
-    #[error("{cert}: client certificate expired on {not_after} (pass --force to import it anyway)")]
+    #[error("{cert}: client certificate expired on {not_after}{FORCE_HINT}")]
     Expired { cert: String, not_after: String },
     /// The client certificate's EKU lacks clientAuth (refused unless forced).
     #[error(
-        "{cert}: certificate is not valid for client authentication: its extended key usage ({eku}) lacks clientAuth (pass --force to import it anyway)"
+        "{cert}: certificate is not valid for client authentication: its extended key usage ({eku}) lacks clientAuth{FORCE_HINT}"
     )]
     NotClientAuth { cert: String, eku: String },
+    /// The only identity is a daemon's (serverAuth only): no client can use
+    /// it, so --force is no way out.
+    #[error(
+        "{cert}: this is a server certificate and key (extended key usage: {eku}): you need a client certificate (extendedKeyUsage = clientAuth) from the daemon's CA, with its key"
+    )]
+    ServerCert { cert: String, eku: String },
     /// Anything else, already phrased for the user (e.g. the prompt's own error).
     #[error("{0}")]
     Other(String),
+}
+
+/// How a forceable refusal ends; dropped from the warning once forced.
+pub const FORCE_HINT: &str = " (pass --force to import it anyway)";
+
+impl BundleError {
+    /// The refusal as a warning after `--force` overrode it.
+    pub fn forced(&self) -> String {
+        format!(
+            "{}; imported anyway (--force)",
+            self.to_string().replace(FORCE_HINT, "")
+        )
+    }
 }
 
 /// Read a bundle (or separate files), recognise everything by content,
@@ -189,6 +211,7 @@ pub fn read(
     for entry in &loaded.entries {
         classify::classify(entry, &mut asker, &mut found)?;
     }
+    classify::settle_encrypted(&mut asker, &mut found)?;
     if found.is_empty() && loaded.single_file {
         return Err(BundleError::NotRecognised {
             bundle,
@@ -216,11 +239,13 @@ pub fn read(
             host: found.host.map(|(h, _)| h),
             skip_verify: found.skip_verify,
             notes,
-            warnings: vec![],
+            warnings: found.warnings,
         });
     }
     let sel = select::select(found.certs, found.keys, &found.unusable_keys, &bundle, opts)?;
     let mut notes = found.notes;
+    let mut warnings = found.warnings;
+    warnings.extend(sel.warnings);
     if let Some((host, from)) = &found.host {
         notes.push(format!("endpoint {host} from {from}"));
     }
@@ -240,6 +265,6 @@ pub fn read(
         host: found.host.map(|(h, _)| h),
         skip_verify: found.skip_verify,
         notes,
-        warnings: sel.warnings,
+        warnings,
     })
 }

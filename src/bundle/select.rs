@@ -72,8 +72,12 @@ pub fn select(
             continue;
         }
         match certs.iter().find(|(c, _)| c.spki_der == k.spki_der) {
+            Some((c, co)) if c.is_ca || c.is_self_signed() => warnings.push(format!(
+                "ignored the private key in {origin}: it is the key of CA certificate {}; keep it off client machines: whoever holds it can issue certificates",
+                describe(c, co)
+            )),
             Some((c, co)) => notes.push(format!(
-                "ignored private key in {origin}: it belongs to CA certificate {}",
+                "ignored private key in {origin}: it belongs to certificate {}",
                 describe(c, co)
             )),
             None => notes.push(format!(
@@ -134,6 +138,12 @@ pub fn select(
     }
 
     if !cert.allows_client_auth() {
+        if cert.allows_server_auth() {
+            return Err(BundleError::ServerCert {
+                cert: cert_origin.clone(),
+                eku: cert.eku.join(", "),
+            });
+        }
         let e = BundleError::NotClientAuth {
             cert: cert_origin.clone(),
             eku: cert.eku.join(", "),
@@ -141,7 +151,7 @@ pub fn select(
         if !opts.force {
             return Err(e);
         }
-        warnings.push(format!("{e} (imported anyway: --force)"));
+        warnings.push(e.forced());
     }
     if cert.not_after < opts.now {
         let e = BundleError::Expired {
@@ -151,7 +161,7 @@ pub fn select(
         if !opts.force {
             return Err(e);
         }
-        warnings.push(format!("{e} (imported anyway: --force)"));
+        warnings.push(e.forced());
     } else if cert.not_before > opts.now {
         warnings.push(format!(
             "{cert_origin}: client certificate is not valid before {}",
@@ -213,6 +223,7 @@ pub fn select(
         chain.clone()
     } else {
         match pool.as_slice() {
+            [] if opts.ca_kept => vec![],
             [] if opts.allow_no_ca => {
                 notes.push("no CA certificate in the bundle: the daemon will be verified with the system roots".into());
                 vec![]

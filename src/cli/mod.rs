@@ -88,6 +88,8 @@ pub enum Command {
     Shell(ShellArgs),
     /// Manage where a profile's private key lives.
     Key(KeyArgs),
+    /// Finish an interrupted change now (any command does), or undo it with --abort.
+    Recover(RecoverArgs),
     /// Print the shell completion script.
     Completions(CompletionsArgs),
     /// Serve Prometheus metrics (probing on scrape) or write a textfile-collector file.
@@ -100,6 +102,13 @@ pub enum Command {
     Enroll(EnrollArgs),
     /// Renew enrolled profiles past 2/3 of their lifetime, with a new key each time.
     Renew(RenewProfilesArgs),
+    /// Explain a finding code: what it means, how dctx detects it, the fix, an example.
+    Explain(ExplainArgs),
+    /// Install dctx as a Docker CLI plugin, so `docker ctx …` runs `dctx …`.
+    Plugin(PluginArgs),
+    /// Write the man pages (dctx.1, dctx-check.1, …) into a directory.
+    #[command(hide = true)]
+    HelpMan(HelpManArgs),
 }
 
 use crate::targets::Accepts;
@@ -169,6 +178,10 @@ pub struct AddArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Probe the daemon right after the import, as `dctx check NAME` does
+    /// (exit 3 when it fails; the import stays).
+    #[arg(long, conflicts_with = "json")]
+    pub check: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -318,6 +331,13 @@ pub struct ProxyArgs {
     /// Append one JSON line per request (no headers, bodies or query strings).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Undo the interrupted change instead of finishing it (when finishing fails).
+    #[arg(long)]
+    pub abort: bool,
 }
 
 #[derive(Debug, Args)]
@@ -517,6 +537,9 @@ pub struct MetricsArgs {
     /// Warn when a client, server or CA certificate expires within N days.
     #[arg(long, default_value = "30", value_name = "N")]
     pub warn_days: u32,
+    /// Also export this CRL file's next update (repeatable; e.g. a front's ssl_crl).
+    #[arg(long, value_name = "FILE")]
+    pub crl: Vec<PathBuf>,
 }
 
 /// `--min-interval`: seconds, 0 (probe on every scrape) up to a day.
@@ -576,6 +599,82 @@ pub struct CompletionsArgs {
     /// Shell to print the completion script for.
     #[arg(value_enum)]
     pub shell: CompletionShell,
+}
+
+fn finding_codes() -> Vec<clap_complete::engine::CompletionCandidate> {
+    crate::probe::explain::ALL
+        .iter()
+        .map(|e| {
+            clap_complete::engine::CompletionCandidate::new(e.code.as_str())
+                .help(Some(e.summary.into()))
+        })
+        .collect()
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A finding code (`dctx check` prints them in FINDING); without it, every code.
+    #[arg(add = ArgValueCandidates::new(finding_codes))]
+    pub code: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginArgs {
+    #[command(subcommand)]
+    pub command: PluginCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Link this dctx as `docker-ctx` where the docker CLI finds plugins.
+    Install {
+        #[command(flatten)]
+        scope: PluginScopeArgs,
+        /// Replace a `docker-ctx` that is not a link to this dctx.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove the link `plugin install` made (nothing else).
+    Uninstall {
+        #[command(flatten)]
+        scope: PluginScopeArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct PluginScopeArgs {
+    /// For you: $DOCKER_CONFIG/cli-plugins, else ~/.docker/cli-plugins (the default).
+    #[arg(long)]
+    pub user: bool,
+    /// For every user: /usr/libexec/docker/cli-plugins (needs root).
+    #[arg(long)]
+    pub system: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginScope {
+    User,
+    System,
+}
+
+impl PluginScopeArgs {
+    pub fn scope(&self) -> PluginScope {
+        if self.system {
+            PluginScope::System
+        } else {
+            PluginScope::User
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct HelpManArgs {
+    /// Directory to write the pages into (created if missing).
+    pub dir: PathBuf,
 }
 
 /// The clap command, for completion generation and tests.

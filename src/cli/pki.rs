@@ -89,6 +89,10 @@ pub enum PkiCommand {
     /// Re-issue a certificate with the same names and key type (new key, new serial);
     /// `renew ca` re-signs the CA with its same key (issued certs stay valid).
     Renew(RenewArgs),
+    /// Record that a certificate is revoked (the next `pki crl` lists it).
+    Revoke(RevokeArgs),
+    /// Write the CA's signed CRL (or fetch OpenBao's with --vault), or --check one.
+    Crl(CrlArgs),
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +189,27 @@ pub struct DaemonConfigArgs {
     /// Do not print the copy / mode instructions on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    /// nginx: check client certificates against this CRL (ssl_crl; see `dctx pki crl`).
+    #[arg(long, value_name = "FILE")]
+    pub crl: Option<PathBuf>,
+    /// nginx: only these certificates get in (repeatable). A bare NAME means the
+    /// subject CN=NAME; anything with `=` is a whole subject as nginx logs it.
+    #[arg(long, value_name = "SUBJECT_OR_CN", num_args = 1..)]
+    pub allow: Vec<String>,
+    /// nginx: these certificates get in, for read routes only (the allowlist of
+    /// `dctx proxy --read-only`; no attach, exec or upgrades). Repeatable.
+    #[arg(long, value_name = "SUBJECT_OR_CN", num_args = 1..)]
+    pub read_only: Vec<String>,
+    /// nginx: the per-person access log (JSON lines with subject and serial).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/var/log/nginx/docker-tls-access.log"
+    )]
+    pub access_log: PathBuf,
+    /// nginx: who to ask for access, named in every refusal (e.g. an e-mail address).
+    #[arg(long, value_name = "TEXT")]
+    pub contact: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +233,104 @@ pub struct RenewArgs {
     #[arg(long, value_name = "N")]
     pub days: Option<u32>,
     /// Read passphrases from stdin (CA key first if encrypted, then the .p12 password).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// `--reason`: the CLI mirror of `pki::revoke::Reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Reason {
+    Unspecified,
+    KeyCompromise,
+    CaCompromise,
+    AffiliationChanged,
+    Superseded,
+    CessationOfOperation,
+    CertificateHold,
+    PrivilegeWithdrawn,
+}
+
+impl From<Reason> for crate::pki::revoke::Reason {
+    fn from(r: Reason) -> Self {
+        use crate::pki::revoke::Reason as R;
+        match r {
+            Reason::Unspecified => R::Unspecified,
+            Reason::KeyCompromise => R::KeyCompromise,
+            Reason::CaCompromise => R::CaCompromise,
+            Reason::AffiliationChanged => R::AffiliationChanged,
+            Reason::Superseded => R::Superseded,
+            Reason::CessationOfOperation => R::CessationOfOperation,
+            Reason::CertificateHold => R::CertificateHold,
+            Reason::PrivilegeWithdrawn => R::PrivilegeWithdrawn,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").args(["name", "serial", "cert"]).required(true)))]
+#[command(after_help = "\
+Revoking records the serial in the CA directory (revoked.json). A TLS front such as
+the nginx block of `pki daemon-config --format nginx --crl FILE` refuses the certificate
+once it has a CRL listing it: dctx pki crl -o FILE --reload 'nginx -s reload'.")]
+pub struct RevokeArgs {
+    /// Name of an issued certificate (see `dctx pki ls`).
+    pub name: Option<String>,
+    /// Serial number in hex (colons allowed), e.g. from `openssl x509 -serial`.
+    #[arg(long, value_name = "HEX")]
+    pub serial: Option<String>,
+    /// A certificate file (PEM or DER) this CA issued.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Reason code written into the CRL.
+    #[arg(long, value_enum, default_value_t = Reason::Unspecified)]
+    pub reason: Reason,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The file is replaced atomically and only with a CRL that verifies against the CA (its
+signature), has not lapsed, and is not older (lower CRL number) than the one in place.
+--reload runs (sh -c) only once the new file is in place. A front checking a CRL past
+its next update refuses every client: re-issue before then (--check warns; exit 3 once lapsed).
+Revoking with OpenBao/Vault is the engine's own command (bao write pki/revoke
+serial_number=…); --vault fetches its CRL under the same rules.")]
+pub struct CrlArgs {
+    /// Write the CRL to FILE (e.g. the front's ssl_crl) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Validity of a CRL the local CA signs (its next update), in days.
+    #[arg(long, default_value_t = crate::pki::crl::DEFAULT_DAYS, value_name = "N",
+          conflicts_with_all = ["vault", "check", "from"])]
+    pub days: u32,
+    /// Command run (sh -c) after the new CRL is in place, e.g. 'nginx -s reload'.
+    #[arg(long, value_name = "CMD", requires = "output")]
+    pub reload: Option<String>,
+    /// Show FILE's CRL number and next update, warning before it lapses (writes nothing).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["output", "vault", "reload"])]
+    pub check: Option<PathBuf>,
+    /// With --check: warn this many days before the next update.
+    #[arg(long, default_value_t = crate::pki::crl::DEFAULT_WARN_DAYS, value_name = "N")]
+    pub warn_days: u32,
+    /// Fetch the CRL of an OpenBao/Vault PKI engine at ADDR (http[s]://host:port).
+    #[arg(long, value_name = "ADDR", requires = "output")]
+    pub vault: Option<String>,
+    /// Install the CRL in FILE (e.g. from `openssl ca -gencrl`) at -o under the same rules.
+    #[arg(long, value_name = "FILE", requires = "output", conflicts_with_all = ["vault", "check"])]
+    pub from: Option<PathBuf>,
+    /// The engine's mount path.
+    #[arg(long, default_value = "pki", value_name = "PATH", requires = "vault")]
+    pub mount: String,
+    /// The CA certificate the CRL must verify against (default: the local CA, or the
+    /// engine's /v1/MOUNT/ca/pem with --vault).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// CA bundle to trust for an https:// --vault address (default: the system's).
+    #[arg(long, value_name = "FILE", env = "VAULT_CACERT", requires = "vault")]
+    pub vault_ca: Option<PathBuf>,
+    /// Replace an -o file that is not a CRL of this CA.
+    #[arg(long)]
+    pub force: bool,
+    /// Read the CA key passphrase from stdin.
     #[arg(long)]
     pub password_stdin: bool,
 }

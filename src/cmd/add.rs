@@ -14,7 +14,6 @@ use crate::targets::{AddRequest, Added};
 
 pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
     // It may hold a private key in memory: never in a core file.
-    crate::harden::no_core_dumps().map_err(anyhow::Error::new)?;
     validate_name(&args.name)?;
     // `dctx csr NAME` then `dctx add NAME --cert signed.pem`: the pending key.
     let t = super::targets(env)?;
@@ -48,8 +47,12 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
     } else {
         None
     };
+    // `--ca` alone, or `--cert/--key` alone, replacing: the other half stays.
+    let keep_rest = args.replace
+        && matches!(source, Some(Source::Files { .. }))
+        && (args.ca.is_none() || (args.cert.is_none() && args.key.is_none()));
     let material = match &source {
-        Some(src) => Some(read_material(src, &args, env)?),
+        Some(src) => Some(read_material(src, &args, keep_rest, env)?),
         None => None,
     };
     let key_store = match args.key_store {
@@ -73,10 +76,14 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
             (None, None, Some(c)) => Some(c.display().to_string()),
             _ => None,
         },
+        keep_rest,
         origin: None,
         from_csr: false,
     })?;
     report(&args, &added, env)?;
+    if args.check {
+        return check(&added.profile.name, env);
+    }
     Ok(crate::exit::OK)
 }
 
@@ -115,6 +122,7 @@ fn add_signed(
         use_it: args.use_it,
         key_store: p.key_store,
         source: Some(format!("CSR signed: {}", cert_path.display())),
+        keep_rest: false,
         origin: None,
         from_csr: true,
     })?;
@@ -122,9 +130,38 @@ fn add_signed(
     Ok(crate::exit::OK)
 }
 
-fn read_material(src: &Source, args: &AddArgs, env: &Env) -> anyhow::Result<Material> {
+/// `--check`: the probe `dctx check NAME` runs, through the domain.
+fn check(name: &str, env: &Env) -> anyhow::Result<u8> {
+    use crate::output;
+    let opts = crate::probe::Options::new(std::time::Duration::from_secs(5), env.now);
+    let results = super::targets(env)?.probe(&[name.to_string()], &opts, |_, _| {})?;
+    let mut reports: Vec<crate::probe::Report> = results.into_iter().map(|(_, r)| r).collect();
+    reports.iter_mut().for_each(output::sanitize_report);
+    let width = output::width(env, false);
+    let mut text = output::health::render(&reports, width, output::styled(env));
+    text += &output::health::hint(&reports, width).unwrap_or_default();
+    super::print(&text)?;
+    Ok(
+        if reports
+            .iter()
+            .any(|r| r.status == crate::probe::Status::Fail)
+        {
+            crate::exit::UNHEALTHY
+        } else {
+            crate::exit::OK
+        },
+    )
+}
+
+fn read_material(
+    src: &Source,
+    args: &AddArgs,
+    keep_rest: bool,
+    env: &Env,
+) -> anyhow::Result<Material> {
     let opts = bundle::Options {
         allow_no_ca: args.system_roots || args.skip_verify,
+        ca_kept: keep_rest && args.ca.is_none(),
         force: args.force,
         // A CA alone makes the "TLS, no client cert" mode.
         allow_ca_only: true,

@@ -27,7 +27,6 @@ fn compatibility(target: &probe::Target, report: &probe::Report) -> Vec<lint::Li
 }
 
 pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
-    crate::harden::no_core_dumps()?; // it may load keys: no core file of them
     let opts = probe::Options {
         timeout: args.timeout,
         concurrency: 1,

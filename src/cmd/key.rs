@@ -6,7 +6,6 @@ use crate::targets::KeyDestination;
 
 pub fn run(args: KeyArgs, env: &Env) -> anyhow::Result<u8> {
     // It may hold a private key in memory: never in a core file.
-    crate::harden::no_core_dumps().map_err(anyhow::Error::new)?;
     let KeyCommand::Move { name, to } = args.command;
     let to = match to {
         KeyStoreArg::File => KeyDestination::File,

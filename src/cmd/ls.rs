@@ -39,7 +39,7 @@ fn issuer(e: &Entry) -> Option<&'static str> {
 
 pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
     let t = super::targets(env)?;
-    let entries = t.list();
+    let entries = t.list()?;
     let pending = t.csr_pending_all();
     if args.quiet {
         super::print(
@@ -85,9 +85,11 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
     let san = |s: &str| crate::output::sanitize(s).into_owned();
     // SOURCE only when something has one (enrolled, or a CSR pending).
     let with_source = !pending.is_empty() || entries.iter().any(|e| issuer(e).is_some());
+    // At 80 columns the endpoint is shortened first; a row's reason (an
+    // expired or expiring cert, drift, an unreadable record) is never cut.
     let mut columns = vec![
         Column::always("NAME"),
-        Column::optional("ENDPOINT", 1).truncate(16),
+        Column::optional("ENDPOINT", 1).truncate(12),
         Column::optional("TLS", 2),
         Column::optional("CLIENT CERT", 3),
     ];
@@ -95,15 +97,27 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
         columns.push(Column::optional("SOURCE", 3));
     }
     columns.push(Column::optional("NOTE", 4).truncate(8));
-    let mut t = Table::new(columns);
+    let mut t = Table::new(columns).shorten_first();
+    let mut footer = String::new();
     for e in &entries {
-        let (note, note_style) = if let Some(err) = &e.error {
-            (format!("unreadable record: {err}"), Style::Red)
-        } else if !e.drift.is_empty() {
-            let codes: Vec<&str> = e.drift.iter().map(|d| d.code()).collect();
+        let drifted = !e.drift.is_empty();
+        let (note, note_style, vital) = if let Some(err) = &e.error {
+            footer += &format!("{}: unreadable record: {}\n", san(&e.name), san(err));
+            ("unreadable record".to_string(), Style::Red, true)
+        } else if drifted {
+            footer += &format!(
+                "{}: changed outside dctx ({}): see `dctx show {}`\n",
+                san(&e.name),
+                crate::targets::Drift::codes(&e.drift).join(", "),
+                san(&e.name)
+            );
             (
-                format!("drift: {} (dctx show {})", codes.join(", "), e.name),
+                format!(
+                    "drift: {}",
+                    crate::targets::Drift::codes(&e.drift).join(", ")
+                ),
                 Style::Yellow,
+                true,
             )
         } else {
             let n = match (e.kind, e.key_store) {
@@ -113,10 +127,10 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
                 _ if !e.context => "env-only",
                 _ => "",
             };
-            (n.to_string(), Style::Plain)
+            (n.to_string(), Style::Plain, false)
         };
         let cert = match days(e).map(Expiry::from_days_left) {
-            Some(x) => Cell::styled(x.short(), x.style()),
+            Some(x) => Cell::styled(x.short(), x.style()).vital(x.style() != Style::Plain),
             None => "-".into(),
         };
         let mut row = vec![
@@ -128,9 +142,11 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
             }
             .into(),
             san(&e.endpoint).into(),
+            // What docker would use, in yellow when weak or when it is not
+            // what dctx set up (drift).
             Cell::styled(
                 e.mode.label(),
-                if e.mode.is_weak() {
+                if e.mode.is_weak() || drifted {
                     Style::Yellow
                 } else {
                     Style::Plain
@@ -141,7 +157,7 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
         if with_source {
             row.push(issuer(e).unwrap_or("-").into());
         }
-        row.push(Cell::styled(san(&note), note_style));
+        row.push(Cell::styled(san(&note), note_style).vital(vital));
         t.add_row(row);
     }
     for p in &pending {
@@ -158,8 +174,9 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
         crate::output::width(env, args.wide),
         crate::output::styled(env),
     );
+    out += &footer;
     if source != CurrentSource::Default && source != CurrentSource::ConfigFile {
-        out += &format!("* = {current} (set by {})\n", source.label());
+        out += &format!("* = {} (set by {})\n", san(&current), source.label());
     }
     super::print(&out)?;
     Ok(crate::exit::OK)

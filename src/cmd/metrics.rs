@@ -18,6 +18,7 @@ struct Prober {
     opts: probe::Options,
     env: Env,
     started: Instant,
+    crls: Vec<std::path::PathBuf>,
 }
 
 impl Prober {
@@ -42,7 +43,9 @@ impl Prober {
                 Some((n, o.renewal.last_success, o.renewal.failures))
             })
             .collect();
-        Ok(exposition(&targets, &reports, now) + &prometheus::renewal(&renewal))
+        Ok(exposition(&targets, &reports, now)
+            + &crate::pki::crl::exposition(&self.crls, now)
+            + &prometheus::renewal(&renewal))
     }
 }
 
@@ -57,6 +60,7 @@ pub fn run(args: MetricsArgs, env: &Env) -> anyhow::Result<u8> {
         },
         env: env.clone(),
         started: Instant::now(),
+        crls: args.crl.clone(),
     });
     let rt = probe::runtime()?;
     if let Some(path) = &args.textfile {

@@ -20,13 +20,17 @@ pub mod doctor;
 pub mod enroll;
 pub mod env;
 pub mod exec;
+pub mod explain;
 pub mod key;
 pub mod ls;
+pub mod man;
 pub mod metrics;
 pub mod mv;
 pub mod pick;
 pub mod pki;
+pub mod plugin;
 pub mod proxy;
+pub mod recover;
 pub mod renew;
 pub mod rm;
 pub mod secrets;
@@ -38,10 +42,19 @@ pub mod use_;
 /// Parse, run, and map the outcome to an exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>, env: Env) -> ExitCode {
     let args: Vec<OsString> = args.into_iter().collect();
+    // Linked as `docker-ctx`, the docker CLI runs us as its `ctx` plugin.
+    if plugin::invoked_as_plugin(args.first().map(OsString::as_os_str)) {
+        return plugin::main(args, env);
+    }
     let parsed = match env_fast_path(&args).or_else(|| current_fast_path(&args)) {
         Some(cli) => Ok(cli),
         None => Cli::try_parse_from(args),
     };
+    execute(parsed, env)
+}
+
+/// Run what was parsed (or print clap's error or help).
+pub fn execute(parsed: Result<Cli, clap::Error>, env: Env) -> ExitCode {
     let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
@@ -103,6 +116,17 @@ pub fn current_fast_path(args: &[OsString]) -> Option<Cli> {
 }
 
 fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
+    // Any command but the hot path may come to hold key material (a key
+    // file or keyring entry, a CA key, a typed passphrase): no core file of
+    // it, no ptrace by the user's other processes. exec/shell hand the
+    // original limit back to their program.
+    if !matches!(
+        cli.command,
+        Command::Env(_) | Command::Current(_) | Command::Completions(_)
+    ) {
+        crate::harden::no_core_dumps()
+            .map_err(|e| anyhow::Error::new(e).context("disabling core dumps"))?;
+    }
     match cli.command {
         Command::Add(a) => add::run(a, env),
         Command::Env(a) => env::run(a, env),
@@ -120,12 +144,16 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
         Command::Exec(a) => exec::run(a, env),
         Command::Shell(a) => shell::run(a, env),
         Command::Key(a) => key::run(a, env),
+        Command::Recover(a) => recover::run(a, env),
         Command::Completions(a) => completions::run(a),
         Command::Metrics(a) => metrics::run(a, env),
         Command::Proxy(a) => proxy::run(a, env),
         Command::Csr(a) => csr::run(a, env),
         Command::Enroll(a) => enroll::run(a, env),
         Command::Renew(a) => renew::run(a, env),
+        Command::Explain(a) => explain::run(a, env),
+        Command::Plugin(a) => plugin::run(a, env),
+        Command::HelpMan(a) => man::run(a),
     }
 }
 

@@ -6,16 +6,19 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use crate::cli::pki::{
-    ClientArgs, DaemonConfigArgs, InitArgs, PkiArgs, PkiCommand, PkiLsArgs, RenewArgs, ServerArgs,
+    ClientArgs, CrlArgs, DaemonConfigArgs, InitArgs, PkiArgs, PkiCommand, PkiLsArgs, RenewArgs,
+    RevokeArgs, ServerArgs,
 };
 use crate::cmd::print;
 use crate::cmd::secrets::Secrets;
 use crate::environment::Env;
 use crate::exit;
 use crate::pki::backup;
+use crate::pki::crl::{self, CrlInfo};
 use crate::pki::daemon::{self, DaemonOptions};
 use crate::pki::inspect::rfc3339;
 use crate::pki::issue::{self, Host, Issued, IssuedMeta, Kind, LeafRequest, Pki};
+use crate::pki::revoke::{self as revocation, Revoked};
 use crate::store::{Store, atomic};
 
 pub fn run(args: PkiArgs, env: &Env) -> anyhow::Result<u8> {
@@ -31,6 +34,8 @@ pub fn run(args: PkiArgs, env: &Env) -> anyhow::Result<u8> {
         PkiCommand::DaemonConfig(a) => daemon_config(&pki, a, env),
         PkiCommand::Ls(a) => ls(&pki, a, env),
         PkiCommand::Renew(a) => renew(&pki, a, env),
+        PkiCommand::Revoke(a) => revoke(&pki, a, env),
+        PkiCommand::Crl(a) => crl(&pki, a, env),
     }
 }
 
@@ -445,10 +450,52 @@ fn daemon_config(pki: &Pki, a: DaemonConfigArgs, env: &Env) -> anyhow::Result<u8
         .iter()
         .map(|l| daemon::parse_listen(l))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let format = crate::pki::daemon::Format::from(a.format);
+    let front_flags =
+        a.crl.is_some() || !a.allow.is_empty() || !a.read_only.is_empty() || a.contact.is_some();
+    if front_flags && format != daemon::Format::Nginx {
+        bail!(
+            "--crl, --allow, --read-only and --contact configure the nginx front: add --format nginx \
+             (dockerd itself checks no CRL and has no per-person access)"
+        );
+    }
+    let subjects = |list: &[String]| -> anyhow::Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for who in list {
+            let dn = daemon::front_subject(who).context("--allow / --read-only")?;
+            // nginx compares map keys without regard to case.
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(&dn)) {
+                out.push(dn);
+            }
+        }
+        Ok(out)
+    };
+    let (allow, read_only) = (subjects(&a.allow)?, subjects(&a.read_only)?);
+    if let Some(both) = allow
+        .iter()
+        .find(|x| read_only.iter().any(|r| r.eq_ignore_ascii_case(x)))
+    {
+        bail!("{both} is named by both --allow and --read-only: choose one");
+    }
+    if let Some(c) = &a.contact
+        && c.chars()
+            .any(|c| c.is_control() || "\\\"'$;{}`".contains(c))
+    {
+        bail!(
+            "--contact: plain text without quotes, backslashes, $, ;, braces or control characters"
+        );
+    }
     let opts = DaemonOptions {
         listen,
         cert_dir: a.cert_dir,
         socket: a.socket,
+        front: daemon::Front {
+            crl: a.crl,
+            allow,
+            read_only,
+            access_log: Some(a.access_log),
+            contact: a.contact,
+        },
     };
     let text = daemon::render(crate::pki::daemon::Format::from(a.format), &opts, &server);
     for w in daemon::warnings(&opts, &server) {
@@ -528,6 +575,15 @@ struct LsRow {
     not_before: String,
     not_after: String,
     days_left: i64,
+    /// Set when `pki revoke` recorded this serial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked: Option<LsRevoked>,
+}
+
+#[derive(serde::Serialize)]
+struct LsRevoked {
+    at: String,
+    reason: &'static str,
 }
 
 fn key_label(cert_key_type: &str) -> String {
@@ -554,10 +610,20 @@ fn ls(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<u8> {
             not_before: rfc3339(ca.not_before),
             not_after: ca.not_after_rfc3339(),
             days_left: ca.days_left(env.now),
+            revoked: None,
         });
     }
+    let revoked = revocation::load(&pki.dir)?;
     for m in pki.records()? {
-        rows.push(row(&m, env.now));
+        let mut r = row(&m, env.now);
+        r.revoked = revoked
+            .iter()
+            .find(|x| revocation::normalize_serial(&m.serial).is_ok_and(|s| s == x.serial))
+            .map(|x| LsRevoked {
+                at: rfc3339(x.revoked),
+                reason: x.reason.label(),
+            });
+        rows.push(r);
     }
     if a.json {
         print(&(serde_json::to_string_pretty(&rows)? + "\n"))?;
@@ -585,6 +651,10 @@ fn ls(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<u8> {
     ]);
     for r in &rows {
         let e = Expiry::from_days_left(r.days_left);
+        let left = match &r.revoked {
+            Some(_) => Cell::styled("revoked", Expiry::from_days_left(-1).style()),
+            None => Cell::styled(e.short(), e.style()),
+        };
         t.add_row(vec![
             r.name.as_str().into(),
             r.kind.into(),
@@ -592,10 +662,40 @@ fn ls(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<u8> {
             r.key_type.as_str().into(),
             r.serial.as_str().into(),
             r.not_after.as_str().into(),
-            Cell::styled(e.short(), e.style()),
+            left,
         ]);
     }
-    print(&t.render(crate::output::width(env, false), crate::output::styled(env)))?;
+    let mut out = t.render(crate::output::width(env, false), crate::output::styled(env));
+    for x in &revoked {
+        out.push_str(&format!(
+            "revoked: {}serial {} since {} ({})\n",
+            x.name.as_ref().map(|n| format!("{n} ")).unwrap_or_default(),
+            x.serial,
+            rfc3339(x.revoked),
+            x.reason.label()
+        ));
+    }
+    match ca_crl(pki) {
+        Some(c) => {
+            let stale = c
+                .next_update
+                .is_some_and(|n| n <= env.now + i64::from(crl::DEFAULT_WARN_DAYS) * 86_400);
+            out.push_str(&format!(
+                "{}{}\n",
+                c.summary(env.now),
+                if stale {
+                    " - write a new one: dctx pki crl -o FILE"
+                } else {
+                    ""
+                }
+            ));
+        }
+        None if !revoked.is_empty() => out.push_str(
+            "CRL: none signed yet; a front refuses revoked certificates once it has one: dctx pki crl -o FILE\n",
+        ),
+        None => {}
+    }
+    print(&out)?;
     Ok(exit::OK)
 }
 
@@ -609,5 +709,275 @@ fn row(m: &IssuedMeta, now: i64) -> LsRow {
         not_before: rfc3339(m.not_before),
         not_after: rfc3339(m.not_after),
         days_left: crate::output::expiry::Expiry::new(m.not_after, now).days_left(),
+        revoked: None,
     }
+}
+
+fn revoke(pki: &Pki, a: RevokeArgs, env: &Env) -> anyhow::Result<u8> {
+    let _lock = pki.lock()?;
+    let (_, ca) = pki.ca_cert()?;
+    let records = pki.records()?;
+    let (serial, name) = match (&a.name, &a.serial, &a.cert) {
+        (Some(name), _, _) => {
+            let m = pki.load_record(name)?;
+            (revocation::normalize_serial(&m.serial)?, Some(m.name))
+        }
+        (_, Some(raw), _) => (revocation::normalize_serial(raw)?, None),
+        (_, _, Some(file)) => {
+            let data =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let der = match pem::parse(&data) {
+                Ok(p) if p.tag() == "CERTIFICATE" => p.into_contents(),
+                _ => data,
+            };
+            let info =
+                crate::pki::CertInfo::from_der(&der).with_context(|| file.display().to_string())?;
+            if !info.is_signed_by(&ca) {
+                bail!(
+                    "{} was not issued by this CA (\"{}\" in {}): a CRL of this CA cannot revoke it",
+                    file.display(),
+                    crate::output::sanitize(ca.display_name()),
+                    pki.dir.display()
+                );
+            }
+            (revocation::normalize_serial(&info.serial)?, None)
+        }
+        (None, None, None) => unreachable!("clap requires one"),
+    };
+    let name = name.or_else(|| {
+        records
+            .iter()
+            .find(|m| revocation::normalize_serial(&m.serial).is_ok_and(|s| s == serial))
+            .map(|m| m.name.clone())
+    });
+    if name.is_none() {
+        eprintln!(
+            "warning: no certificate with serial {serial} was issued from {} (recording it anyway)",
+            pki.dir.display()
+        );
+    }
+    let reason: revocation::Reason = a.reason.into();
+    revocation::add(
+        &pki.dir,
+        Revoked {
+            serial: serial.clone(),
+            name: name.clone(),
+            reason,
+            revoked: env.now,
+        },
+    )?;
+    print(&format!(
+        "Revoked {}serial {serial} ({})\n\
+         A front refuses it once its CRL lists it: dctx pki crl -o <the front's ssl_crl file> --reload 'nginx -s reload'\n",
+        name.map(|n| format!("{n:?}, ")).unwrap_or_default(),
+        reason.label()
+    ))?;
+    Ok(exit::OK)
+}
+
+fn crl(pki: &Pki, a: CrlArgs, env: &Env) -> anyhow::Result<u8> {
+    if let Some(file) = &a.check {
+        return crl_check(pki, file, &a, env);
+    }
+    let (installed, target) = match (&a.vault, &a.from) {
+        (Some(addr), _) => {
+            let out = a.output.as_deref().expect("clap: --vault requires -o");
+            (crl_vault(addr, out, &a, env)?, out.to_path_buf())
+        }
+        (None, Some(from)) => {
+            let out = a.output.as_deref().expect("clap: --from requires -o");
+            let ca = match &a.ca {
+                Some(f) => read_ca_file(f)?,
+                None => pki.ca_cert()?.1,
+            };
+            let pem = std::fs::read_to_string(from)
+                .with_context(|| format!("reading {}", from.display()))?;
+            (
+                crl::install(&file_path(out), &pem, &ca, env.now, a.force)?,
+                out.to_path_buf(),
+            )
+        }
+        (None, None) => match crl_local(pki, &a, env)? {
+            (pem, None) => {
+                print(&pem)?;
+                return Ok(exit::OK);
+            }
+            (_, Some(i)) => (i, file_path(a.output.as_deref().expect("written"))),
+        },
+    };
+    let was = match &installed.replaced {
+        Some(n) => format!(
+            " (replacing number {})",
+            n.as_ref()
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "none".into())
+        ),
+        None => String::new(),
+    };
+    print(&format!(
+        "Wrote {}: {}{was}\n",
+        target.display(),
+        crate::output::sanitize(&installed.info.summary(env.now))
+    ))?;
+    if let Some(cmd) = &a.reload {
+        reload(cmd, &target)?;
+    }
+    Ok(exit::OK)
+}
+
+/// Run the reload command; the new CRL is already in place.
+fn reload(cmd: &str, target: &Path) -> anyhow::Result<()> {
+    let status = std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .stdin(std::process::Stdio::null())
+        .status()
+        .with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        bail!(
+            "the new CRL is in place at {}, but the reload command {cmd:?} failed ({status}): the front still uses the old one",
+            target.display()
+        );
+    }
+    eprintln!("ran {cmd:?}");
+    Ok(())
+}
+
+/// Sign a CRL with the local CA; also kept as `<pki>/crl.pem` (what `pki ls`
+/// and `doctor` read). Returns the PEM and, with -o, what was installed.
+fn crl_local(
+    pki: &Pki,
+    a: &CrlArgs,
+    env: &Env,
+) -> anyhow::Result<(String, Option<crl::Installed>)> {
+    let _lock = pki.lock()?;
+    let mut secrets = Secrets::new(a.password_stdin);
+    let ca = load_ca(pki, &mut secrets)?;
+    let ca_info = match &a.ca {
+        Some(f) => read_ca_file(f)?,
+        None => ca.info.clone(),
+    };
+    let revoked = revocation::load(&pki.dir)?;
+    // The next number is above both the CA's last CRL and the one at -o, so
+    // a lost crl.pem never makes the front refuse the new CRL as older.
+    let mut last = crl::read(&crl_copy(pki))
+        .ok()
+        .flatten()
+        .and_then(|c| c.number);
+    if let Some(out) = &a.output
+        && let Ok(Some(c)) = crl::read(&file_path(out))
+        && c.verify(&ca.info).is_ok()
+        && c.number > last
+    {
+        last = c.number;
+    }
+    let number = last.unwrap_or_default() + 1u32;
+    let pem = crl::sign(&ca, &revoked, &number, env.now, a.days)?;
+    crl::install(&crl_copy(pki), &pem, &ca_info, env.now, true)?;
+    let installed = match &a.output {
+        Some(out) => Some(crl::install(
+            &file_path(out),
+            &pem,
+            &ca_info,
+            env.now,
+            a.force,
+        )?),
+        None => None,
+    };
+    Ok((pem, installed))
+}
+
+/// The CA's own copy of its latest CRL.
+fn crl_copy(pki: &Pki) -> PathBuf {
+    pki.dir.join("crl.pem")
+}
+
+fn read_ca_file(f: &Path) -> anyhow::Result<crate::pki::CertInfo> {
+    let data = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+    let Some(ca) = crate::pki::inspect::certs_from_pem(&data)
+        .into_iter()
+        .find(|c| c.is_ca)
+    else {
+        bail!("{} holds no CA certificate", f.display());
+    };
+    Ok(ca)
+}
+
+fn crl_vault(addr: &str, out: &Path, a: &CrlArgs, env: &Env) -> anyhow::Result<crl::Installed> {
+    let base = addr.trim_end_matches('/');
+    let mount = a.mount.trim_matches('/');
+    let get = |what: &str| {
+        let url = format!("{base}/v1/{mount}/{what}");
+        crl::http_get(&url, a.vault_ca.as_deref()).with_context(|| format!("fetching {url}"))
+    };
+    let ca = match &a.ca {
+        Some(f) => read_ca_file(f)?,
+        None => {
+            let data = get("ca/pem")?;
+            crate::pki::inspect::certs_from_pem(&data)
+                .into_iter()
+                .next()
+                .with_context(|| format!("{base}/v1/{mount}/ca/pem holds no certificate"))?
+        }
+    };
+    let body = get("crl/pem")?;
+    let pem = String::from_utf8(body).context("the engine's CRL is not PEM text")?;
+    crl::install(&file_path(out), &pem, &ca, env.now, a.force)
+}
+
+fn crl_check(pki: &Pki, file: &Path, a: &CrlArgs, env: &Env) -> anyhow::Result<u8> {
+    let info = crl::read(file)?.with_context(|| format!("{} does not exist", file.display()))?;
+    let mut msg = format!(
+        "{}: CRL of {}\n  {}\n",
+        file.display(),
+        crate::output::sanitize(&info.issuer),
+        crate::output::sanitize(&info.summary(env.now))
+    );
+    let ca = match &a.ca {
+        Some(f) => Some(read_ca_file(f)?),
+        None => pki.ca_cert().ok().map(|(_, c)| c),
+    };
+    if let Some(ca) = ca {
+        match info.verify(&ca) {
+            Ok(()) => msg.push_str(&format!(
+                "  signed by the CA \"{}\"\n",
+                crate::output::sanitize(ca.display_name())
+            )),
+            Err(e) if a.ca.is_some() => return Err(e),
+            // The local CA is only a guess at which CA this is.
+            Err(_) => {}
+        }
+    }
+    print(&msg)?;
+    let next = || rfc3339(info.next_update.unwrap_or_default());
+    match crl::freshness(&info, env.now, a.warn_days) {
+        crl::Freshness::Fresh => Ok(exit::OK),
+        crl::Freshness::Open => {
+            eprintln!("warning: the CRL has no next update");
+            Ok(exit::OK)
+        }
+        crl::Freshness::Lapsing => {
+            eprintln!(
+                "warning: the CRL lapses at {} ({}): a front checking it then refuses every client; \
+                 write a new one before (dctx pki crl -o {})",
+                next(),
+                crl::when(info.left(env.now).unwrap_or_default()),
+                file.display()
+            );
+            Ok(exit::OK)
+        }
+        crl::Freshness::Lapsed => {
+            eprintln!(
+                "error: the CRL lapsed at {}: a front checking it refuses every client; \
+                 write a new one now (dctx pki crl -o {})",
+                next(),
+                file.display()
+            );
+            Ok(exit::UNHEALTHY)
+        }
+    }
+}
+
+/// The CA's latest CRL, if it ever signed one (for `pki ls`).
+fn ca_crl(pki: &Pki) -> Option<CrlInfo> {
+    crl::read(&crl_copy(pki)).ok().flatten()
 }

@@ -77,6 +77,9 @@ impl Column {
 pub struct Cell {
     pub text: String,
     pub style: Style,
+    /// The row's reason (an expired cert, drift): never cut, and its column
+    /// is never dropped.
+    pub vital: bool,
 }
 
 impl Cell {
@@ -84,7 +87,14 @@ impl Cell {
         Cell {
             text: text.into(),
             style,
+            vital: false,
         }
+    }
+
+    /// A cell that must be read whatever the width.
+    pub fn vital(mut self, vital: bool) -> Self {
+        self.vital = vital;
+        self
     }
 }
 
@@ -107,6 +117,7 @@ const GAP: usize = 3;
 pub struct Table {
     columns: Vec<Column>,
     rows: Vec<Vec<Cell>>,
+    shorten_first: bool,
 }
 
 fn width_of(s: &str) -> usize {
@@ -128,7 +139,26 @@ impl Table {
         Table {
             columns,
             rows: Vec::new(),
+            shorten_first: false,
         }
+    }
+
+    /// Shorten every truncatable column (left to right) before dropping
+    /// any: what a row says outranks how long its endpoint is.
+    pub fn shorten_first(mut self) -> Self {
+        self.shorten_first = true;
+        self
+    }
+
+    /// Widest vital cell of column `i` (0: none).
+    fn vital_width(&self, i: usize) -> usize {
+        self.rows
+            .iter()
+            .filter_map(|r| r.get(i))
+            .filter(|c| c.vital)
+            .map(|c| width_of(&c.text))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Add a row; missing cells are empty, extra cells are ignored.
@@ -171,10 +201,38 @@ impl Table {
             )
         });
         let floor = |i: usize| {
-            self.columns[i]
-                .truncate_to
-                .map(|m| m.max(width_of(self.columns[i].header)).min(natural[i]))
+            self.columns[i].truncate_to.map(|m| {
+                m.max(width_of(self.columns[i].header))
+                    .max(self.vital_width(i))
+                    .min(natural[i])
+            })
         };
+        if self.shorten_first {
+            // Drop (least important first, never a column holding a vital
+            // cell) until the shortest form fits; then give the room left
+            // back right to left: the leftmost truncatable column (an
+            // endpoint) stays the shortened one.
+            let mut least: Vec<Option<usize>> = (0..natural.len())
+                .map(|i| Some(floor(i).unwrap_or(natural[i])))
+                .collect();
+            for &i in &order {
+                if total(&least) <= limit {
+                    break;
+                }
+                if self.vital_width(i) == 0 {
+                    least[i] = None;
+                }
+            }
+            let mut spare = limit.saturating_sub(total(&least));
+            for (i, w) in least.iter_mut().enumerate().rev() {
+                if let Some(w) = w {
+                    let more = spare.min(natural[i] - *w);
+                    *w += more;
+                    spare -= more;
+                }
+            }
+            return least;
+        }
         // Least important first: shorten it with `…` if that alone makes
         // the table fit, else drop it and look at the next one.
         for &i in &order {
@@ -280,6 +338,42 @@ mod tests {
         let s = t.render(Some(10), false);
         assert!(s.starts_with("NAME   STATUS\n"), "{s}");
         assert!(s.contains("prod   fail"), "{s}");
+    }
+
+    #[test]
+    fn shorten_first_keeps_vital_cells_and_cuts_the_endpoint_first() {
+        let mut t = Table::new(vec![
+            Column::always("NAME"),
+            Column::optional("ENDPOINT", 1).truncate(12),
+            Column::optional("TLS", 2),
+            Column::optional("CLIENT CERT", 3),
+            Column::optional("NOTE", 4).truncate(8),
+        ])
+        .shorten_first();
+        t.add_row(vec![
+            "staging-eu-west".into(),
+            "tcp://127.0.0.1:2376".into(),
+            "TLS, system roots".into(),
+            Cell::from("expired 705d ago").vital(true),
+            Cell::from("drift: tls-removed").vital(true),
+        ]);
+        t.add_row(vec![
+            "default".into(),
+            "unix:///var/run/docker.sock".into(),
+            "unix socket".into(),
+            "-".into(),
+            "docker's default".into(),
+        ]);
+        let s = t.render(Some(80), false);
+        assert!(s.lines().all(|l| l.chars().count() <= 80), "{s}");
+        assert!(s.contains("expired 705d ago   drift: tls-removed"), "{s}");
+        // The vital cells' columns stay, so TLS goes (the least important left).
+        assert!(!s.contains("TLS"), "{s}");
+        // At 100 all columns fit once the endpoint is cut: only it is.
+        let s = t.render(Some(100), false);
+        assert!(s.contains("TLS, system roots"), "{s}");
+        assert!(s.contains("docker's default"), "{s}");
+        assert!(s.contains("unix:///var/run/docke… "), "{s}");
     }
 
     #[test]

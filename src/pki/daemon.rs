@@ -102,6 +102,66 @@ pub struct DaemonOptions {
     pub cert_dir: PathBuf,
     /// The daemon's unix socket (kept in `hosts`; the nginx upstream).
     pub socket: PathBuf,
+    /// Who the nginx front lets in and what they may do.
+    pub front: Front,
+}
+
+/// The nginx front's per-person policy and files.
+#[derive(Debug, Clone, Default)]
+pub struct Front {
+    /// `ssl_crl`: the CRL nginx checks client certificates against.
+    pub crl: Option<PathBuf>,
+    /// Subjects (or bare CNs) with full access. With `allow` or `read_only`
+    /// non-empty, nobody else gets in.
+    pub allow: Vec<String>,
+    /// Subjects (or bare CNs) limited to read routes (`routes::read_only_rules`).
+    pub read_only: Vec<String>,
+    /// Per-person audit log (JSON lines with subject and serial).
+    pub access_log: Option<PathBuf>,
+    /// Who to ask for access, named in every refusal.
+    pub contact: Option<String>,
+}
+
+impl Front {
+    fn policy(&self) -> bool {
+        !self.allow.is_empty() || !self.read_only.is_empty()
+    }
+}
+
+/// The subject nginx's `$ssl_client_s_dn` shows (RFC 2253, OpenSSL's
+/// escaping) for `--allow` / `--read-only` NAME: a value with `=` is taken as
+/// a whole subject, a bare name as a certificate whose subject is just
+/// `CN=NAME` (what dctx and OpenBao issue).
+pub fn front_subject(raw: &str) -> anyhow::Result<String> {
+    if raw.is_empty()
+        || raw
+            .chars()
+            .any(|c| c.is_control() || "\"'$;{}`".contains(c))
+    {
+        bail!(
+            "{:?}: a subject or CN without quotes, $, ;, braces or control characters",
+            raw.escape_debug().to_string()
+        );
+    }
+    if raw.contains('=') {
+        return Ok(raw.to_string());
+    }
+    let mut out = String::from("CN=");
+    for (i, c) in raw.chars().enumerate() {
+        if ",+<>\\".contains(c)
+            || (i == 0 && (c == '#' || c == ' '))
+            || (i + 1 == raw.chars().count() && c == ' ')
+        {
+            out.push('\\');
+        }
+        if !c.is_ascii() {
+            bail!(
+                "{raw:?}: give the subject exactly as nginx logs it ($ssl_client_s_dn) for a non-ASCII name"
+            );
+        }
+        out.push(c);
+    }
+    Ok(out)
 }
 
 impl DaemonOptions {
@@ -369,17 +429,55 @@ fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
     }
     let names: Vec<&str> = server.names.iter().map(String::as_str).collect();
     let socket = opts.socket.display();
+    let f = &opts.front;
+    let crl = match &f.crl {
+        Some(p) => format!(
+            "\x20   # Revoked client certificates (dctx pki crl -o FILE --reload 'nginx -s reload').\n\
+             \x20   # Past the CRL's next update nginx refuses every client: re-issue before.\n\
+             \x20   ssl_crl                 {};\n",
+            nginx_quote(p)
+        ),
+        None => String::new(),
+    };
+    let log = nginx_quote(
+        f.access_log
+            .as_deref()
+            .unwrap_or(Path::new("/var/log/nginx/docker-tls-access.log")),
+    );
+    let ask = match &f.contact {
+        Some(c) => format!("ask {c}"),
+        None => "ask the administrator of this daemon".into(),
+    };
+    let (maps, guard, refusal_field) = if f.policy() {
+        (
+            nginx_policy_maps(f),
+            format!(
+                "\x20       if ($dctx_refusal) {{\n\
+                 \x20           add_header X-Dctx-Subject $ssl_client_s_dn always;\n\
+                 \x20           return 403 '{{\"message\":\"dctx front: $dctx_refusal ({ask})\"}}';\n\
+                 \x20       }}\n"
+            ),
+            r#","refusal":"$dctx_refusal""#,
+        )
+    } else {
+        (String::new(), String::new(), "")
+    };
     format!(
         "# nginx in front of the docker socket, client certificates required (dctx pki).\n\
          # Put this inside http {{ }} (e.g. /etc/nginx/conf.d/docker-tls.conf).\n\
          # The nginx worker user must be able to read and write {socket}:\n\
          # add it to the socket's group (usually `docker`: usermod -aG docker www-data)\n\
          # or run the workers as a user that already is. Anyone holding a client\n\
-         # certificate signed by this CA is root-equivalent on this host.\n\
+         # certificate signed by this CA{who} is root-equivalent on this host.\n\
          map $http_upgrade $dctx_connection_upgrade {{\n\
          \x20   default upgrade;\n\
          \x20   ''      close;\n\
          }}\n\
+         # Per-person audit: who (certificate subject and serial) did what.\n\
+         log_format dctx_audit escape=json '{{\"time\":\"$time_iso8601\",\"remote\":\"$remote_addr\",\
+         \"subject\":\"$ssl_client_s_dn\",\"serial\":\"$ssl_client_serial\",\"verify\":\"$ssl_client_verify\",\
+         \"request\":\"$request\",\"status\":$status{refusal_field}}}';\n\
+         {maps}\
          upstream dctx_docker_socket {{\n\
          \x20   server unix:{socket};\n\
          }}\n\
@@ -393,6 +491,15 @@ fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
          \x20   ssl_verify_client       on;\n\
          \x20   ssl_verify_depth        1;\n\
          \x20   ssl_protocols           TLSv1.2 TLSv1.3;\n\
+         {crl}\
+         \x20   access_log              {log} dctx_audit;\n\
+         \n\
+         \x20   # Refusals are Docker-style JSON errors, which the docker CLI prints.\n\
+         \x20   default_type            application/json;\n\
+         \x20   error_page 495 = @dctx_cert_refused;\n\
+         \x20   location @dctx_cert_refused {{\n\
+         \x20       return 403 '{{\"message\":\"dctx front: client certificate refused: $ssl_client_verify ({ask})\"}}';\n\
+         \x20   }}\n\
          \n\
          \x20   # docker build / load / push stream large bodies; logs -f and events stay open.\n\
          \x20   client_max_body_size    0;\n\
@@ -402,6 +509,7 @@ fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
          \x20   proxy_send_timeout      1h;\n\
          \n\
          \x20   location / {{\n\
+         {guard}\
          \x20       proxy_pass http://dctx_docker_socket;\n\
          \x20       proxy_http_version 1.1;\n\
          \x20       proxy_set_header Host $host;\n\
@@ -410,10 +518,73 @@ fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
          \x20       proxy_set_header Connection $dctx_connection_upgrade;\n\
          \x20   }}\n\
          }}\n",
+        who = if f.policy() { " and allowed below" } else { "" },
         names = names.join(" "),
         cert = nginx_quote(&opts.cert()),
         key = nginx_quote(&opts.key()),
         ca = nginx_quote(&opts.ca()),
+    )
+}
+
+/// `"…"` for an nginx map key or value.
+fn nginx_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The maps behind `--allow` / `--read-only`: the caller's role from the
+/// verified subject, whether the request is a read route (the allowlist of
+/// `routes`, the one `dctx proxy --read-only` uses), and the refusal text.
+fn nginx_policy_maps(f: &Front) -> String {
+    let mut roles = String::new();
+    for (list, role) in [(&f.allow, "full"), (&f.read_only, "read")] {
+        for who in list {
+            // Validated by the caller (front_subject); a bad one never renders.
+            if let Ok(dn) = front_subject(who) {
+                roles.push_str(&format!("    {:<30} {role};\n", nginx_string(&dn)));
+            }
+        }
+    }
+    let mut reads = String::new();
+    for (method, re) in crate::routes::read_only_rules() {
+        let re = re.strip_prefix('^').unwrap_or(&re);
+        reads.push_str(&format!(
+            "    {} 1;\n",
+            nginx_string(&format!("~^{method} {re}"))
+        ));
+    }
+    format!(
+        "# Who gets in, by the subject nginx verified ($ssl_client_s_dn, RFC 2253).\n\
+         map $ssl_client_s_dn $dctx_role {{\n\
+         \x20   default                        none;\n\
+         {roles}\
+         }}\n\
+         # Read routes: the allowlist `dctx proxy --read-only` uses, in every\n\
+         # version form dockerd routes (/v1.41/, /v1.41.0/, /v1.41./, none).\n\
+         map \"$request_method $uri\" $dctx_read_route {{\n\
+         \x20   default 0;\n\
+         {reads}\
+         }}\n\
+         # Read-only callers get no upgrade of any kind (attach, exec, websocket, h2c).\n\
+         map $http_upgrade $dctx_upgrade {{\n\
+         \x20   default 1;\n\
+         \x20   \"\"      0;\n\
+         }}\n\
+         map $http_connection $dctx_connection {{\n\
+         \x20   default     0;\n\
+         \x20   \"~*upgrade\" 1;\n\
+         }}\n\
+         # A path nginx had to decode or normalise (%, //, /./, /../, #) is refused\n\
+         # to read-only callers: dockerd then routes exactly the path judged above.\n\
+         map $request_uri $dctx_raw_path {{\n\
+         \x20   default               plain;\n\
+         \x20   \"~^[^?]*(%|//|/\\.|#)\" odd;\n\
+         }}\n\
+         map \"$dctx_role:$dctx_read_route:$dctx_upgrade$dctx_connection:$dctx_raw_path\" $dctx_refusal {{\n\
+         \x20   default            \"read-only access, only reads pass\";\n\
+         \x20   \"~^full:\"          \"\";\n\
+         \x20   \"read:1:00:plain\"  \"\";\n\
+         \x20   \"~^none:\"          \"this client certificate is not allowed here\";\n\
+         }}\n"
     )
 }
 
@@ -528,6 +699,7 @@ mod tests {
             listen: vec![parse_listen("tcp://0.0.0.0:2376").unwrap()],
             cert_dir: "/etc/docker/certs".into(),
             socket: "/var/run/docker.sock".into(),
+            front: Front::default(),
         }
     }
 

@@ -321,6 +321,13 @@ pub struct Ca {
     issuer: Issuer<'static, KeyPair>,
 }
 
+impl Ca {
+    /// The signer (for CRLs, see `pki::crl`).
+    pub fn issuer(&self) -> &Issuer<'static, KeyPair> {
+        &self.issuer
+    }
+}
+
 impl Pki {
     pub fn new(dir: PathBuf) -> Self {
         Self { dir }

@@ -17,6 +17,7 @@
 pub mod api;
 pub mod diagnose;
 pub mod endpoint;
+pub mod explain;
 pub mod finding;
 pub mod pipeline;
 pub mod report;

@@ -197,29 +197,27 @@ impl Proxy {
     async fn handle(self: Arc<Self>, mut req: Request<Incoming>) -> Response<Out> {
         let started = Instant::now();
         let method = req.method().as_str().to_string();
-        let path = req.uri().path().to_string();
+        let upgrade = wants_upgrade(&req);
+        // The daemon gets exactly the canonical path that was judged.
+        let judged = crate::routes::judge(&method, req.uri().path(), upgrade);
         let mut rec = self
             .audit
             .as_ref()
-            .map(|a| audit::Record::new(a.clone(), &method, &path));
-        if let Some(flag) = self.opts.policy.refuses(&method, req.uri().path()) {
+            .map(|a| audit::Record::new(a.clone(), &method, &judged.forward));
+        if let Some(flag) = self.opts.policy.refuses(&judged) {
             let msg = format!(
                 "dctx: blocked by {flag} on {}: {method} {}",
-                self.name,
-                guard::api_path(&path)
+                self.name, judged.api_path
             );
             drain(req.into_body()).await;
             return finish(rec, json_error(StatusCode::FORBIDDEN, &msg));
         }
-        let upgrade = wants_upgrade(&req);
         let client_side = upgrade.then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
-        let pq = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-            .to_string();
+        let pq = match parts.uri.query() {
+            Some(q) => format!("{}?{q}", judged.forward),
+            None => judged.forward.clone(),
+        };
         parts.uri = format!("http://docker{pq}").parse().expect("valid path");
         if !upgrade {
             // Hop-by-hop: the upstream connection stays pooled whatever the client says.
@@ -332,13 +330,16 @@ async fn drain(mut body: Incoming) {
     let _ = tokio::time::timeout(Duration::from_secs(30), read).await;
 }
 
+/// An `Upgrade` header or a `Connection: upgrade` token: either asks for a
+/// protocol switch (dockerd's /grpc reads `Upgrade` alone).
 fn wants_upgrade<B>(req: &Request<B>) -> bool {
-    req.headers()
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+    req.headers().contains_key(hyper::header::UPGRADE)
+        || req
+            .headers()
+            .get_all(CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
 }
 
 fn empty() -> Out {

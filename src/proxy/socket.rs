@@ -58,11 +58,7 @@ impl Drop for Bound {
     }
 }
 
-fn alive(pid: i32) -> bool {
-    pid > 0
-        && (unsafe { libc::kill(pid, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
-}
+use crate::store::atomic::alive;
 
 /// Bind `path` for profile `name`: replace a stale socket (nobody accepts
 /// on it, or its pid file names a dead process), refuse a live one.

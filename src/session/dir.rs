@@ -64,11 +64,7 @@ fn owner_pid(name: &str) -> Option<i32> {
     pid.parse().ok().filter(|&p| p > 0)
 }
 
-/// Whether a process `pid` exists (EPERM: it does, under another user).
-fn alive(pid: i32) -> bool {
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
+use crate::store::atomic::alive;
 
 /// Remove the private dirs in `base` whose owning dctx is gone. Only real
 /// directories (not symlinks) owned by this user are touched; dirs of live

@@ -112,6 +112,7 @@ impl Targets {
             key_store: req.key_store,
             source: Some(describe(&req.source)),
             origin: Some(origin),
+            keep_rest: false,
             from_csr: false,
         })
     }
@@ -408,6 +409,7 @@ fn commit(t: &Targets, p: &Plan, fresh: Fresh) -> anyhow::Result<i64> {
         key_store: p.key_store,
         source: Some(describe_issuer(&p.issuer)),
         origin: Some(origin),
+        keep_rest: false,
         from_csr: false,
     })?;
     Ok(added.profile.cert.map(|c| c.not_after).unwrap_or(0))

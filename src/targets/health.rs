@@ -27,6 +27,26 @@ impl Targets {
             now: self.now,
         })
     }
+
+    /// Probe what docker would use for `names` (all: empty), in order, on a
+    /// runtime of its own: `check`'s round, for any command that needs one.
+    pub fn probe(
+        &self,
+        names: &[String],
+        opts: &crate::probe::Options,
+        progress: impl Fn(usize, usize) + Send + Sync + 'static,
+    ) -> anyhow::Result<Vec<(Target, Report)>> {
+        let checks = self.checks(names)?;
+        let rt = crate::probe::runtime()?;
+        let reports = rt.block_on(crate::probe::run_all(
+            checks.probe_targets(),
+            opts,
+            progress,
+        ));
+        // Do not wait for a getaddrinfo the deadline already gave up on.
+        rt.shutdown_background();
+        Ok(checks.finish(reports))
+    }
 }
 
 impl Checks {
@@ -74,11 +94,22 @@ impl Checks {
                         ),
                     ),
                 };
-                r.add_findings(
-                    e.drift
-                        .iter()
-                        .map(|d| Finding::warning(Code::Drift, d.message(), d.fix(&e.name))),
-                );
+                // One finding per code: every drift of the entry goes in it.
+                if !e.drift.is_empty() {
+                    let mut fixes: Vec<String> = Vec::new();
+                    for d in &e.drift {
+                        let f = d.fix(&e.name);
+                        if !fixes.contains(&f) {
+                            fixes.push(f);
+                        }
+                    }
+                    let messages = super::Drift::messages(&e.drift);
+                    r.add_findings([Finding::warning(
+                        Code::Drift,
+                        messages.join("; "),
+                        fixes.join("; "),
+                    )]);
+                }
                 if let Some(p) = &e.profile {
                     r.add_findings(crate::source::renew::findings(p, now));
                 }

@@ -39,6 +39,11 @@ pub struct DockerVars {
     pub tls_verify: Option<String>,
     pub tls: Option<String>,
     pub cert_path: Option<PathBuf>,
+    /// `DCTX_PROFILE`, `DCTX_SHELL`: the name `dctx env` / `dctx shell` set.
+    pub dctx_profile: Option<String>,
+    pub dctx_shell: Option<String>,
+    /// Where `dctx shell` makes its private dirs (DOCKER_CERT_PATH there).
+    pub session_base: PathBuf,
 }
 
 impl DockerVars {
@@ -49,6 +54,25 @@ impl DockerVars {
             tls_verify: env.docker_tls_verify.clone(),
             tls: env.docker_tls.clone(),
             cert_path: env.docker_cert_path.clone(),
+            dctx_profile: env.dctx_profile.clone(),
+            dctx_shell: env.dctx_shell.clone(),
+            session_base: env
+                .xdg_runtime_dir
+                .clone()
+                .unwrap_or_else(|| env.tmp_dir.clone()),
+        }
+    }
+
+    /// A DOCKER_* variable's value as docker reads it (empty = unset).
+    fn get(&self, var: &str) -> Option<String> {
+        match var {
+            "DOCKER_HOST" => self.host.clone(),
+            "DOCKER_CONTEXT" => self.context.clone(),
+            "DOCKER_TLS_VERIFY" => self.tls_verify.clone(),
+            "DOCKER_TLS" => self.tls.clone(),
+            "DOCKER_CERT_PATH" => self.cert_path.as_ref().map(|p| p.display().to_string()),
+            "DCTX_PROFILE" => self.dctx_profile.clone(),
+            _ => None,
         }
     }
 }
@@ -110,6 +134,44 @@ impl Drift {
             Drift::ContextRemoved => "context-removed",
             Drift::Shadowed => "shadowed",
         }
+    }
+
+    /// The distinct codes of `ds`, in order ("tls-removed" once for three files).
+    pub fn codes(ds: &[Drift]) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for d in ds {
+            if !out.contains(&d.code()) {
+                out.push(d.code());
+            }
+        }
+        out
+    }
+
+    /// One line per kind of drift in `ds`: the files of a kind are named together.
+    pub fn messages(ds: &[Drift]) -> Vec<String> {
+        let mut out = Vec::new();
+        for code in Self::codes(ds) {
+            let same: Vec<&Drift> = ds.iter().filter(|d| d.code() == code).collect();
+            let files: Vec<&str> = same
+                .iter()
+                .filter_map(|d| match d {
+                    Drift::TlsChanged { file } | Drift::TlsRemoved { file } => Some(file.as_str()),
+                    _ => None,
+                })
+                .collect();
+            match (same[0], files.len()) {
+                (Drift::TlsChanged { .. }, n) if n > 1 => out.push(format!(
+                    "the Docker context's {} are not the ones dctx wrote",
+                    files.join(", ")
+                )),
+                (Drift::TlsRemoved { .. }, n) if n > 1 => out.push(format!(
+                    "the Docker context's {} were removed outside dctx",
+                    files.join(", ")
+                )),
+                _ => out.extend(same.iter().map(|d| d.message())),
+            }
+        }
+        out
     }
 
     /// `{code, message, fix}` for JSON output.
@@ -198,6 +260,9 @@ pub enum CurrentSource {
     ConfigFile,
     /// Nothing set.
     Default,
+    /// `DOCKER_HOST` and its TLS variables are exactly what `dctx env NAME`
+    /// (or `dctx shell NAME`) set: docker talks to NAME's endpoint.
+    DctxEnv,
 }
 
 impl CurrentSource {
@@ -208,6 +273,7 @@ impl CurrentSource {
             CurrentSource::DockerContext => "DOCKER_CONTEXT",
             CurrentSource::ConfigFile => "currentContext in config.json",
             CurrentSource::Default => "docker's default",
+            CurrentSource::DctxEnv => "dctx env / dctx shell",
         }
     }
 }
@@ -281,8 +347,8 @@ impl Targets {
     }
 
     /// Every name: `default` first, then profiles and contexts by name.
-    pub fn list(&self) -> Vec<Entry> {
-        self.finish_pending();
+    pub fn list(&self) -> anyhow::Result<Vec<Entry>> {
+        self.finish_pending()?;
         let mut names = self.store.names();
         names.extend(self.docker.list().into_iter().map(|c| c.name));
         names.sort();
@@ -293,7 +359,7 @@ impl Targets {
                 out.push(e);
             }
         }
-        out
+        Ok(out)
     }
 
     /// Names only (completion, did-you-mean): no file is parsed but meta.json.
@@ -322,7 +388,7 @@ impl Targets {
     /// One name, fully (drift included).
     pub fn entry(&self, name: &str) -> anyhow::Result<Entry> {
         Self::check_name(name)?;
-        self.finish_pending();
+        self.finish_pending()?;
         self.lookup(name, Detail::Full)
             .ok_or_else(|| self.not_found(name))
     }
@@ -356,6 +422,9 @@ impl Targets {
     /// The name docker would use now, and what decided it.
     pub fn current(&self) -> (String, CurrentSource) {
         if self.vars.host.is_some() {
+            if let Some(name) = self.dctx_env_name() {
+                return (name, CurrentSource::DctxEnv);
+            }
             return (DEFAULT.into(), CurrentSource::DockerHost);
         }
         if let Some(c) = &self.vars.context {
@@ -367,17 +436,69 @@ impl Targets {
         }
     }
 
+    /// The profile `DCTX_PROFILE` names, if the DOCKER_* variables are
+    /// exactly what `dctx env` (or, with `DCTX_SHELL`, `dctx shell`) sets for
+    /// it now; one hand-edited variable and docker's answer stands. Reads
+    /// that name's meta.json and profile.json only (the prompt hot path).
+    fn dctx_env_name(&self) -> Option<String> {
+        let name = self.vars.dctx_profile.as_deref()?;
+        let want = if self.vars.dctx_shell.as_deref() == Some(name) {
+            // The shell's files live in its private dir: `dctx-shell-*`
+            // under the session base, as `dctx shell` made it.
+            let dir = self.vars.cert_path.as_deref();
+            if let Some(d) = dir
+                && (d.parent() != Some(self.vars.session_base.as_path())
+                    || !d
+                        .file_name()
+                        .and_then(|f| f.to_str())
+                        .is_some_and(|f| f.starts_with("dctx-shell-")))
+            {
+                return None;
+            }
+            let e = self.entry_fast(name).ok()?;
+            if e.kind != Kind::Profile {
+                return None;
+            }
+            let t = Target {
+                name: e.name.clone(),
+                host: e.endpoint.clone(),
+                tls: e.mode.uses_tls(),
+                skip_verify: e.skip_verify,
+                ca_pem: None,
+                cert_pem: None,
+                key_pem: None,
+            };
+            crate::session::shell::changes(&crate::session::docker_env(
+                &t,
+                dir.unwrap_or(std::path::Path::new("")),
+            ))
+        } else {
+            self.env_changes(name).ok()?
+        };
+        want.iter()
+            .all(|c| match c {
+                Change::Set(k, v) => self.vars.get(k).as_ref() == Some(v),
+                Change::Unset(k) => self.vars.get(k).is_none(),
+            })
+            .then(|| name.to_string())
+    }
+
     /// A killed writer's journal is finished before anything is read (reads
-    /// take the locks only then; an unwritable store just reads as is).
-    fn finish_pending(&self) {
+    /// take the locks only then). A journal that cannot be finished is an
+    /// error: the stores may be half-changed. Stray temp files alone are not.
+    fn finish_pending(&self) -> anyhow::Result<()> {
+        if txn::pending(&self.store.root) {
+            return self.locked(|_| Ok(()));
+        }
         let config_dir = self.docker.config_path().parent().map(PathBuf::from);
         let mut dirs = vec![self.store.root.as_path(), self.docker.dir.as_path()];
         if let Some(c) = &config_dir {
             dirs.push(c);
         }
-        if txn::pending(&self.store.root) || txn::leftovers(&dirs) {
+        if txn::leftovers(&dirs) {
             let _ = self.locked(|_| Ok(()));
         }
+        Ok(())
     }
 
     fn lookup(&self, name: &str, detail: Detail) -> Option<Entry> {
@@ -631,7 +752,7 @@ impl Targets {
         names: &[String],
     ) -> anyhow::Result<Vec<(Entry, anyhow::Result<Target>)>> {
         let entries: Vec<Entry> = if names.is_empty() {
-            self.list()
+            self.list()?
         } else {
             names
                 .iter()

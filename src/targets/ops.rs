@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::endpoint::Endpoint;
 use super::txn::{Content, Txn};
-use super::{DEFAULT, Detail, Kind, Targets};
+use super::{DEFAULT, Detail, Entry, Kind, Targets};
 use crate::bundle::Material;
 use crate::docker::{DCTX_KEY, DockerConfig};
 use crate::pki::CertInfo;
@@ -36,6 +36,10 @@ pub struct AddRequest {
     pub origin: Option<crate::source::Origin>,
     /// The key is the pending one of `dctx csr NAME`: drop that in the same txn.
     pub from_csr: bool,
+    /// With `replace`: the material is only a CA, or only a client cert and
+    /// key; the name's other half is kept (a CA swap keeps the client
+    /// identity, a cert swap keeps the CA).
+    pub keep_rest: bool,
 }
 
 /// What `add` did.
@@ -83,18 +87,39 @@ impl Targets {
         } else {
             None
         };
-        super::txn::recover(&self.store.root, &self.keyring)?;
-        let config_dir = self
-            .docker
+        let config_dir = self.config_dir();
+        let areas = [&*self.store.root, &*self.docker.dir, &*config_dir];
+        super::txn::recover(&self.store.root, &self.keyring, &areas)?;
+        super::txn::sweep(&self.store.root, &areas);
+        f(self)
+    }
+
+    /// config.json's real dir (through a dotfiles symlink).
+    fn config_dir(&self) -> std::path::PathBuf {
+        self.docker
             .config_path()
             .parent()
             .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.docker.dir.clone());
-        super::txn::sweep(
-            &self.store.root,
-            &[&self.store.root, &self.docker.dir, &config_dir],
-        );
-        f(self)
+            .unwrap_or_else(|| self.docker.dir.clone())
+    }
+
+    /// `dctx recover [--abort]`: finish (or undo) an interrupted change.
+    /// Whether there was one.
+    pub fn recover(&self, abort: bool) -> anyhow::Result<bool> {
+        let pending = super::txn::pending(&self.store.root);
+        if !abort {
+            self.locked(|_| Ok(()))?;
+            return Ok(pending);
+        }
+        let _store = self.store.lock()?;
+        let _docker = if self.docker.dir.exists() {
+            Some(self.docker.lock()?)
+        } else {
+            None
+        };
+        let config_dir = self.config_dir();
+        let areas = [&*self.store.root, &*self.docker.dir, &*config_dir];
+        super::txn::abort(&self.store.root, &self.keyring, &areas)
     }
 
     fn txn(&self) -> Txn {
@@ -207,8 +232,17 @@ impl Targets {
     }
 
     /// `dctx add`: import material as a profile (and a Docker context).
-    pub fn add(&self, req: AddRequest) -> anyhow::Result<Added> {
+    pub fn add(&self, mut req: AddRequest) -> anyhow::Result<Added> {
         validate_name(&req.name)?;
+        if req.replace
+            && req.keep_rest
+            && req.material.as_ref().is_some_and(|m| m.key_pem.is_none())
+            && let Some(p) = self.lookup(&req.name, Detail::Fast).and_then(|e| e.profile)
+        {
+            // The kept key stays where it is (keyring or file, context or not).
+            req.key_store = p.key_store;
+            req.no_context |= !p.context;
+        }
         if req.key_store == KeyStore::Keyring {
             self.keyring.ensure_available()?;
         }
@@ -216,9 +250,15 @@ impl Targets {
         self.locked_docker(context, |t| t.add_locked(req, context))
     }
 
-    fn add_locked(&self, req: AddRequest, context: bool) -> anyhow::Result<Added> {
+    fn add_locked(&self, mut req: AddRequest, context: bool) -> anyhow::Result<Added> {
+        let existing = self.lookup(&req.name, Detail::Fast);
+        if req.replace
+            && req.keep_rest
+            && let (Some(e), Some(m)) = (&existing, req.material.as_mut())
+        {
+            self.keep_rest(e, m, &mut req.system_roots)?;
+        }
         let name = req.name.as_str();
-        let existing = self.lookup(name, Detail::Fast);
         if let Some(e) = &existing
             && !req.replace
         {
@@ -373,6 +413,80 @@ impl Targets {
             used,
             replaced: existing.map(|e| e.kind),
         })
+    }
+
+    /// Fill what `m` lacks from what `e` holds: the client cert and key
+    /// for a CA-only `m`, the CA (or the system roots) for a cert-only one.
+    fn keep_rest(
+        &self,
+        e: &Entry,
+        m: &mut Material,
+        system_roots: &mut bool,
+    ) -> anyhow::Result<()> {
+        let name = &e.name;
+        let mut old = if e.context {
+            self.docker.read_tls(name)?
+        } else if e.profile.is_some() {
+            self.store.read_tls(name)?
+        } else {
+            return Ok(());
+        };
+        if !e.context
+            && let Some(p) = &e.profile
+            && p.key_store == KeyStore::Keyring
+            && p.has_key
+        {
+            self.keyring.ensure_available()?;
+            old.key = Some(self.keyring.get(name)?);
+        }
+        let text = |b: &[u8], f: &str| -> anyhow::Result<String> {
+            std::str::from_utf8(b)
+                .map(str::to_owned)
+                .with_context(|| format!("{name}'s {f} is not PEM text"))
+        };
+        let cn = |c: &CertInfo| c.common_name.clone().unwrap_or_else(|| c.subject.clone());
+        if m.cert_pem.is_none() && m.key_pem.is_none() {
+            let (Some(cert), Some(key)) = (old.cert, old.key) else {
+                return Ok(());
+            };
+            let info = crate::pki::inspect::certs_from_pem(&cert)
+                .into_iter()
+                .next();
+            m.notes.push(format!(
+                "kept the client certificate{} and key of {name}",
+                info.as_ref()
+                    .map(|c| format!(" CN={}", cn(c)))
+                    .unwrap_or_default()
+            ));
+            m.cert = info;
+            m.cert_pem = Some(text(&cert, "cert.pem")?);
+            m.key_pem = Some(Zeroizing::new(text(&key, "key.pem")?));
+        } else if m.ca_pem.is_none() {
+            if e.mode == TlsMode::SystemRoots {
+                *system_roots = true;
+                m.notes
+                    .push(format!("kept {name}'s verification with the system roots"));
+                return Ok(());
+            }
+            let Some(ca) = old.ca else {
+                return Ok(());
+            };
+            let cas = crate::pki::inspect::certs_from_pem(&ca);
+            if let Some(first) = cas.first() {
+                m.notes
+                    .push(format!("kept the CA CN={} of {name}", cn(first)));
+            }
+            if let Some(c) = &m.cert
+                && !cas.iter().any(|ca| c.is_signed_by(ca))
+            {
+                m.warnings.push(format!(
+                    "the new client certificate is not issued by {name}'s CA: the daemon may trust a different client CA"
+                ));
+            }
+            m.ca = cas.into_iter().next();
+            m.ca_pem = Some(text(&ca, "ca.pem")?);
+        }
+        Ok(())
     }
 
     /// `dctx rm`: all named entries or none.
@@ -543,7 +657,9 @@ impl Targets {
 
     /// `dctx adopt NAME`: manage a Docker context without rewriting it (or,
     /// for a profile that drifted, accept docker's version as the record).
-    pub fn adopt(&self, name: &str) -> anyhow::Result<Profile> {
+    /// Returns the record and the TLS files dctx had written that the
+    /// context has lost (adopting accepts their loss: say so).
+    pub fn adopt(&self, name: &str) -> anyhow::Result<(Profile, Vec<String>)> {
         Self::check_name(name)?;
         if name == DEFAULT {
             anyhow::bail!("\"default\" is docker's built-in context; there is nothing to adopt");
@@ -565,6 +681,13 @@ impl Targets {
                     .and_then(|c| c.into_iter().next())
             };
             let old = e.profile.clone();
+            let now_there = fingerprints(&files);
+            let lost: Vec<String> = old
+                .iter()
+                .flat_map(|p| p.files.keys())
+                .filter(|f| !now_there.contains_key(*f))
+                .cloned()
+                .collect();
             let p = Profile {
                 name: name.to_string(),
                 host: ctx.host.clone(),
@@ -591,7 +714,7 @@ impl Targets {
                 },
             );
             tx.commit(&t.keyring)?;
-            Ok(p)
+            Ok((p, lost))
         })
     }
 

@@ -274,15 +274,20 @@ impl Txn {
             }
             write_content(staged, content)
                 .with_context(|| format!("staging {}", target.display()))?;
+            same_fs(staged, target)?;
         }
         for step in &self.steps {
             let dir = match step {
-                Step::Remove { target, .. } => target.parent(),
+                Step::Remove { target, backup } => {
+                    same_fs(backup, target)?;
+                    target.parent()
+                }
                 Step::Move { from, to } => {
                     if let Some(p) = to.parent() {
                         ensure_parent(p)?;
                         writable(p)?;
                     }
+                    same_fs(from, to)?;
                     from.parent()
                 }
                 Step::Put { .. } => None,
@@ -301,38 +306,24 @@ impl Txn {
 }
 
 /// Finish or undo whatever a killed run left. Caller holds the locks.
-pub fn recover(root: &Path, keyring: &Keyring) -> anyhow::Result<()> {
+/// `areas` are the dirs this process works in (the store root first, then
+/// Docker's config dir and config.json's real dir): the journal is data
+/// that anyone who could write it may have crafted, so it is acted on only
+/// when it is ours and names nothing outside them.
+pub fn recover(root: &Path, keyring: &Keyring, areas: &[&Path]) -> anyhow::Result<()> {
+    let Some(journal) = load(root, keyring, areas)? else {
+        return Ok(());
+    };
     let path = root.join(JOURNAL);
-    let data = match fs::read(&path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
-    };
-    let journal: Journal = match serde_json::from_slice(&data) {
-        Ok(j) => j,
-        // A torn journal can only be a `prepared` one being written (the
-        // write is atomic, so this is a foreign file): nothing to finish.
-        Err(e) => anyhow::bail!(
-            "{} is not a dctx journal ({e}); move it away to continue",
-            path.display()
-        ),
-    };
-    // The keyring namespace is the store's; a journal of another one is odd
-    // but harmless to honour.
-    let kr = if journal.keyring == keyring.service() {
-        keyring.clone()
-    } else {
-        Keyring::with_service(&journal.keyring)
-    };
     match journal.state {
         State::Prepared => {
-            discard(&journal, &kr);
+            discard(&journal, keyring);
             remove_journal(root);
         }
         State::Committed => {
-            apply(&journal, &kr, None).with_context(|| {
+            apply(&journal, keyring, None).with_context(|| {
                 format!(
-                    "finishing an interrupted change recorded in {}",
+                    "cannot finish the interrupted change recorded in {}; fix the cause and run dctx again, or undo what it did so far with `dctx recover --abort`",
                     path.display()
                 )
             })?;
@@ -340,6 +331,227 @@ pub fn recover(root: &Path, keyring: &Keyring) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `dctx recover --abort`: undo a journal instead of finishing it (a
+/// committed change that cannot be applied, e.g. EXDEV). File steps are
+/// undone from what is on disk; keys are applied last, so when a file step
+/// failed no key step ran. Returns whether there was a journal.
+pub fn abort(root: &Path, keyring: &Keyring, areas: &[&Path]) -> anyhow::Result<bool> {
+    let Some(journal) = load(root, keyring, areas)? else {
+        return Ok(false);
+    };
+    if journal.state == State::Committed {
+        Undo {
+            files: journal.steps.clone(),
+            keys: Vec::new(),
+        }
+        .run(keyring);
+    }
+    // Old content not back in place stays, with the journal naming it.
+    for step in &journal.steps {
+        if let Step::Put { backup, .. } | Step::Remove { backup, .. } = step
+            && exists(backup)
+        {
+            anyhow::bail!(
+                "could not put {} back; {} still records the change",
+                backup.display(),
+                root.join(JOURNAL).display()
+            );
+        }
+    }
+    discard(&journal, keyring);
+    remove_journal(root);
+    Ok(true)
+}
+
+/// The journal, if there is one and it passes [`check`].
+fn load(root: &Path, keyring: &Keyring, areas: &[&Path]) -> anyhow::Result<Option<Journal>> {
+    use std::os::unix::fs::MetadataExt;
+    let path = root.join(JOURNAL);
+    let meta = match fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
+    };
+    let refuse = |why: String| {
+        let p = path.display().to_string();
+        anyhow::anyhow!(
+            "refusing to act on {p}: {why}. If you did not expect it, move it aside (`mv {:?} {:?}`): the stores then stay as they are",
+            p,
+            format!("{p}.refused")
+        )
+    };
+    let euid = unsafe { libc::geteuid() };
+    // Root on a user's store would act with root's rights on what that
+    // user wrote: only the store's owner recovers it.
+    let root_uid = fs::metadata(root)
+        .with_context(|| format!("reading {}", root.display()))?
+        .uid();
+    if root_uid != euid {
+        anyhow::bail!(
+            "{} holds an interrupted change, but the store {} belongs to uid {root_uid}: run dctx as that user to finish it",
+            path.display(),
+            root.display()
+        );
+    }
+    if !meta.file_type().is_file() {
+        return Err(refuse("it is not a regular file".into()));
+    }
+    if meta.uid() != euid {
+        return Err(refuse(format!("it belongs to uid {}", meta.uid())));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(refuse(format!(
+            "its mode is {:o}, not 600",
+            meta.mode() & 0o7777
+        )));
+    }
+    let data = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    // The write is atomic, so a torn journal is not one of ours.
+    let journal: Journal = serde_json::from_slice(&data)
+        .map_err(|e| refuse(format!("it is not a dctx journal ({e})")))?;
+    check(&journal, keyring, areas).map_err(refuse)?;
+    Ok(Some(journal))
+}
+
+/// Everything a journal names must be what `Txn` itself would have written
+/// for this store: targets inside an area (through no symlinked dir),
+/// staged and old content in this journal's own staging names, keys in
+/// this store's keyring namespace under profile names.
+fn check(j: &Journal, keyring: &Keyring, areas: &[&Path]) -> Result<(), String> {
+    if !crate::store::is_simple_name(&j.id, "-") {
+        return Err(format!("its id {:?} is not one dctx makes", j.id));
+    }
+    if j.keyring != keyring.service() {
+        return Err(format!(
+            "it names the keyring service {:?}, not this store's {:?}",
+            j.keyring,
+            keyring.service()
+        ));
+    }
+    let staging_dirs: Vec<PathBuf> = areas.iter().map(|a| a.join(STAGING).join(&j.id)).collect();
+    let inside = |p: &Path| {
+        clean(p)
+            && areas
+                .iter()
+                .any(|a| p.starts_with(a) && p != *a && no_symlinked_dir(a, p))
+    };
+    let outside = |p: &Path| format!("{} is outside the stores", p.display());
+    // `<area>/.dctx-txn/<id>/N.new|old`, or `.NAME.dctx-txn-<id>-N.new|old`
+    // beside `target` (config.json through a symlink).
+    let own = |p: &Path, target: &Path| {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        let Some(name) = name.filter(|_| clean(p)) else {
+            return false;
+        };
+        let numbered = |rest: &str| {
+            rest.strip_suffix(".new")
+                .or_else(|| rest.strip_suffix(".old"))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let parent = p.parent().unwrap_or(Path::new(""));
+        let staged = staging_dirs
+            .iter()
+            .zip(areas)
+            .any(|(d, a)| parent == d && numbered(&name) && no_symlinked_dir(a, p));
+        let beside = target.parent() == Some(parent)
+            && target.file_name().is_some_and(|t| {
+                name.strip_prefix(&format!(".{}.{STAGING}-{}-", t.to_string_lossy(), j.id))
+                    .is_some_and(numbered)
+            });
+        staged || beside
+    };
+    for step in &j.steps {
+        match step {
+            Step::Put {
+                target,
+                staged,
+                backup,
+            } => {
+                if !inside(target) {
+                    return Err(outside(target));
+                }
+                for p in [staged, backup] {
+                    if !own(p, target) {
+                        return Err(format!("{} is not in its own staging area", p.display()));
+                    }
+                }
+            }
+            Step::Remove { target, backup } => {
+                if !inside(target) {
+                    return Err(outside(target));
+                }
+                if !own(backup, target) {
+                    return Err(format!(
+                        "{} is not in its own staging area",
+                        backup.display()
+                    ));
+                }
+            }
+            Step::Move { from, to } => {
+                for p in [from, to] {
+                    if !inside(p) {
+                        return Err(outside(p));
+                    }
+                }
+            }
+        }
+    }
+    for d in &j.staging {
+        if !staging_dirs.contains(d) {
+            return Err(format!("{} is not its own staging dir", d.display()));
+        }
+    }
+    let profile = |a: &str| {
+        if crate::store::validate_name(a).is_ok() {
+            Ok(())
+        } else {
+            Err(format!("{a:?} is not a profile's keyring account"))
+        }
+    };
+    for k in &j.keys {
+        match k {
+            KeyStep::Put { account, staged } => {
+                profile(account)?;
+                if *staged != format!("{account}#txn-{}", j.id) {
+                    return Err(format!("{staged:?} is not its own staging account"));
+                }
+            }
+            KeyStep::Remove { account } => profile(account)?,
+            KeyStep::Move { from, to } => {
+                profile(from)?;
+                profile(to)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// No `..` or `.` to walk out of an area after a prefix check.
+fn clean(p: &Path) -> bool {
+    use std::path::Component;
+    p.components()
+        .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
+}
+
+/// No dir between `area` and `p` is a symlink (which would lead outside).
+fn no_symlinked_dir(area: &Path, p: &Path) -> bool {
+    let Ok(rel) = p.strip_prefix(area) else {
+        return false;
+    };
+    let mut cur = area.to_path_buf();
+    let mut parts: Vec<_> = rel.components().collect();
+    parts.pop();
+    for c in parts {
+        cur.push(c);
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => return false,
+            Ok(_) => {}
+            Err(_) => return true,
+        }
+    }
+    true
 }
 
 /// Is there anything for `recover` to do? (one stat: cheap enough for reads)
@@ -405,6 +617,28 @@ fn writable(dir: &Path) -> anyhow::Result<()> {
         anyhow::bail!(
             "cannot write to {}: {e}; nothing was changed",
             dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Applying is renames only: refuse before the commit point when `a` and
+/// `b` live on different file systems (a mount inside Docker's config dir),
+/// where the rename would fail with EXDEV after it.
+fn same_fs(a: &Path, b: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = |p: &Path| {
+        p.parent()
+            .and_then(|d| fs::metadata(d).ok())
+            .map(|m| m.dev())
+    };
+    if let (Some(x), Some(y)) = (dev(a), dev(b))
+        && x != y
+    {
+        anyhow::bail!(
+            "{} and {} are on different file systems, so dctx cannot replace one with the other in one step; nothing was changed",
+            a.display(),
+            b.display()
         );
     }
     Ok(())
@@ -616,7 +850,7 @@ pub fn sweep(root: &Path, dirs: &[&Path]) {
                 rest.split('-')
                     .next()
                     .and_then(|p| p.parse::<i32>().ok())
-                    .is_some_and(|pid| pid != std::process::id() as i32 && !alive(pid))
+                    .is_some_and(|pid| pid != std::process::id() as i32 && !atomic::alive(pid))
             } else {
                 false
             };
@@ -638,11 +872,6 @@ pub fn leftovers(dirs: &[&Path]) -> bool {
                     && (n.contains(".tmp-") || n.contains(&format!(".{STAGING}-"))))
         })
     })
-}
-
-fn alive(pid: i32) -> bool {
-    // EPERM: it exists but is someone else's.
-    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
 }
 
 fn nonce() -> u64 {

@@ -414,7 +414,13 @@ fn decoy_server_cert_and_key_are_ignored() {
         notes.contains("ignored server certificate CN=server (server-cert.pem in x.tar)"),
         "{notes}"
     );
-    assert!(notes.contains("ca-key.pem in x.tar"), "{notes}");
+    // A CA's private key mints certificates: a warning, not a note.
+    assert!(!notes.contains("ca-key.pem in x.tar"), "{notes}");
+    let warnings = m.warnings.join("\n");
+    assert!(
+        warnings.contains("ca-key.pem in x.tar") && warnings.contains("CN=Test CA"),
+        "{warnings}"
+    );
 }
 
 #[test]
@@ -603,7 +609,9 @@ fn refused_unless_forced(t: &[u8], problem: &str, warning: &str) {
     };
     let m = read_path(&write(d.path(), "x.tar", t), &o).unwrap();
     assert!(
-        m.warnings.iter().any(|w| w.contains(warning)),
+        m.warnings
+            .iter()
+            .any(|w| w.contains(warning) && !w.contains("pass --force")),
         "{:?}",
         m.warnings
     );
@@ -624,8 +632,10 @@ fn expired_client_cert() {
     refused_unless_forced(&t, "expired", "expired");
 }
 
+/// A serverAuth-only identity is the daemon's: refused, forced or not (no
+/// client could use it), and the message says what is needed instead.
 #[test]
-fn server_only_cert_is_refused_unless_forced() {
+fn server_only_cert_is_refused_even_forced() {
     let ca = ca("Test CA");
     let s = server(&ca);
     let t = tar_bytes(&[
@@ -633,7 +643,34 @@ fn server_only_cert_is_refused_unless_forced() {
         ("cert.pem", s.cert_pem.as_bytes()),
         ("key.pem", s.key_pem.as_bytes()),
     ]);
-    refused_unless_forced(&t, "client authentication", "client authentication");
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "x.tar", &t);
+    for force in [false, true] {
+        let o = Options { force, ..opts() };
+        let e = read_path(&p, &o).err().unwrap();
+        assert!(matches!(e, BundleError::ServerCert { .. }), "{e}");
+        let e = e.to_string();
+        assert!(
+            e.starts_with("cert.pem in x.tar: this is a server certificate and key")
+                && e.contains("you need a client certificate")
+                && !e.contains("--force"),
+            "{e}"
+        );
+    }
+}
+
+/// A certificate for neither client nor server auth (codeSigning only) is
+/// still refused unless forced; the forced warning does not ask for --force.
+#[test]
+fn other_usage_cert_is_refused_unless_forced() {
+    let ca = ca("Test CA");
+    let c = leaf_with("signer", &[Eku::CodeSigning], &ca, |_| {});
+    let t = tar_bytes(&[
+        ("ca.pem", ca.id.cert_pem.as_bytes()),
+        ("cert.pem", c.cert_pem.as_bytes()),
+        ("key.pem", c.key_pem.as_bytes()),
+    ]);
+    refused_unless_forced(&t, "client authentication", "imported anyway (--force)");
 }
 
 #[test]

@@ -602,3 +602,63 @@ fn expiry_reads_the_same_in_add_ls_and_show() {
     assert_eq!(days(&sb.ok(&["ls"]), "d ago"), n);
     assert_eq!(days(&sb.ok(&["show", "old"]), " days ago"), n);
 }
+
+/// At 80 columns with a 15-character name, `ls` keeps what it is for: an
+/// expired client cert and a drifted context's reason stay on screen (the
+/// endpoint is shortened first), and the drift reads once per kind.
+#[test]
+fn ls_at_80_keeps_expiry_and_drift() {
+    let d = dockerd();
+    let sb = Sandbox::new();
+    sb.add_client_profile("prod", &[]);
+    // Expired 704.5 days ago: "705d" (days left rounded down) whatever
+    // second it is looked at.
+    let mut leaf = crate::support::Leaf::client("old").days(-704);
+    leaf.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1100);
+    leaf.not_after -= time::Duration::hours(12);
+    let old = d.ca.issue(&leaf);
+    let dir = sb.path("old");
+    write_tree(
+        &dir,
+        &[
+            ("ca.pem", &d.ca.cert_pem),
+            ("cert.pem", &old.cert_pem),
+            ("key.pem", &old.key_pem),
+        ],
+    );
+    sb.ok(&[
+        "add",
+        "staging-eu-west",
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--host",
+        &d.host,
+        "--force",
+    ]);
+    sb.add_client_profile("drifted", &[]);
+    let tls = sb
+        .docker_config()
+        .join("contexts/tls")
+        .join(crate::truth::hex_sha256("drifted"))
+        .join("docker");
+    std::fs::remove_file(tls.join("ca.pem")).unwrap();
+    std::fs::remove_file(tls.join("key.pem")).unwrap();
+    screens(&sb, "ls-reasons", "dctx ls", true);
+    let term = Term::start(&sb, 80);
+    let (screen, _) = term.run("dctx ls");
+    let row = |name: &str| {
+        screen
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} row:\n{screen}"))
+            .to_string()
+    };
+    assert!(
+        row("staging-eu-west").contains("expired 705d ago"),
+        "{screen}"
+    );
+    let drifted = row("drifted");
+    assert!(drifted.contains("drift: tls-removed"), "{screen}");
+    assert!(!drifted.contains("tls-removed, tls-removed"), "{screen}");
+    assert!(screen.lines().all(|l| l.chars().count() <= 80), "{screen}");
+}

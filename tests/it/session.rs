@@ -230,21 +230,9 @@ fn ctrl_c_in_a_terminal_stops_exec_and_removes_the_dir() {
     assert_eq!(leftovers(&run), Vec::<String>::new(), "dir left after ^C");
 }
 
-/// A profile whose key file sits in the store, for `doctor` to load.
-fn doctor_of_a_silent_peer(sb: &Sandbox) -> std::process::Child {
-    let port = crate::support::peers::silent();
-    let bundle = sb.client_bundle().display().to_string();
-    sb.ok(&[
-        "add",
-        "mute",
-        "--bundle",
-        &bundle,
-        "--host",
-        &format!("tcp://127.0.0.1:{port}"),
-        "--no-context",
-    ]);
-    let mut cmd = sb.dctx();
-    cmd.args(["doctor", "mute", "--timeout", "60"]);
+/// `cmd` under `ulimit -c unlimited`, in `dir` (where a core would go).
+fn unlimited_core(mut cmd: Command, dir: &Path) -> Command {
+    cmd.current_dir(dir);
     unsafe {
         cmd.pre_exec(|| {
             let unlimited = libc::rlimit {
@@ -257,57 +245,179 @@ fn doctor_of_a_silent_peer(sb: &Sandbox) -> std::process::Child {
             Ok(())
         });
     }
-    cmd.spawn().unwrap()
+    cmd
 }
 
-/// `doctor` holds the client key in memory while it waits on a silent peer:
-/// under `ulimit -c unlimited` its core limit is 0 and SIGQUIT leaves no core
-/// (it used to write one holding the key PEM).
-#[test]
-fn a_process_holding_a_key_never_dumps_core() {
-    let sb = Sandbox::new();
-    let mut child = doctor_of_a_silent_peer(&sb);
-    let pid = child.id();
-    // Wait until it is connected to the peer (the key is loaded by then).
+/// Poll `ready` (a condition, not a delay) for up to a minute.
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let limits = loop {
-        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
-        let socket = std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .unwrap()
-            .flatten()
-            .filter_map(|e| std::fs::read_link(e.path()).ok())
-            .filter(|l| l.to_string_lossy().starts_with("socket:"))
-            .count();
-        if socket > 0 {
-            break limits;
-        }
-        assert!(Instant::now() < deadline, "doctor never connected");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    // A socket can also be one inherited from this (busy, multi-threaded)
-    // test process before dctx's main ran: the silent peer holds doctor for
-    // 60 s, so read the limits again once it has surely started.
-    let _ = limits;
-    std::thread::sleep(Duration::from_secs(1));
-    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
-    let core = limits
-        .lines()
-        .find(|l| l.starts_with("Max core file size"))
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what}: never happened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `pid` has exec'd (before that it is a fork of this test, whose core
+/// the control must not be mistaken for).
+fn exec_d(pid: u32) -> bool {
+    let me = std::env::current_exe().unwrap();
+    std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e != me)
+}
+
+/// `pid` holds a TCP connection to 127.0.0.1:`port`.
+fn connected_to(pid: u32, port: u16) -> bool {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let remote = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
         .unwrap()
-        .split_whitespace()
-        .collect::<Vec<_>>();
-    assert_eq!(core[4], "0", "soft core limit of dctx doctor:\n{limits}");
-    unsafe { libc::kill(pid as i32, libc::SIGQUIT) };
-    let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(libc::SIGQUIT), "{status:?}");
-    assert!(!status.core_dumped(), "dctx dumped core");
-    let cores: Vec<_> = std::fs::read_dir(sb.tmp.path())
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .any(|f| f.len() > 9 && f[2] == remote && inodes.iter().any(|i| i == f[9]))
+}
+
+/// Core files in `dir`.
+fn cores(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n == "core" || n.starts_with("core."))
-        .collect();
-    assert!(cores.is_empty(), "core files: {cores:?}");
+        .collect()
+}
+
+/// SIGABRT (default action: core; Rust's runtime catches a sent SIGSEGV
+/// once) to `child`; whether the kernel dumped its core.
+fn abort(mut child: std::process::Child) -> bool {
+    unsafe { libc::kill(child.id() as i32, libc::SIGABRT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGABRT), "{status:?}");
+    status.core_dumped()
+}
+
+/// Every dctx process that holds key material is undumpable (issue 19 #6):
+/// `doctor` with the client key loaded, `proxy` serving, `metrics`
+/// serving, `pki client --p12` holding the decrypted CA key while it waits
+/// for the export password. Each gets SIGABRT under `ulimit -c unlimited`;
+/// a plain `sleep` treated the same way shows that a core would be written.
+#[test]
+fn no_process_holding_key_material_dumps_core() {
+    let sb = Sandbox::new();
+    let dir = sb.path("cwd");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+
+    // Positive control: the same limit and directory dump a process that
+    // does not harden itself.
+    let mut cmd = sb.cmd("sleep");
+    cmd.arg("300");
+    let sleep = unlimited_core(cmd, &dir).spawn().unwrap();
+    wait_until("sleep exec'd", || exec_d(sleep.id()));
+    assert!(
+        abort(sleep),
+        "the control did not dump core: is core_pattern {pattern:?} usable?"
+    );
+    if !pattern.starts_with('|') {
+        assert_eq!(cores(&dir).len(), 1, "the control's core file");
+    }
+    for c in cores(&dir) {
+        std::fs::remove_file(dir.join(c)).unwrap();
+    }
+
+    // doctor, connected to a peer that never answers (the key is loaded).
+    let port = crate::support::peers::silent();
+    let bundle = sb.client_bundle().display().to_string();
+    let host = format!("tcp://127.0.0.1:{port}");
+    sb.ok(&[
+        "add",
+        "mute",
+        "--bundle",
+        &bundle,
+        "--host",
+        &host,
+        "--no-context",
+    ]);
+    let mut cmd = sb.dctx();
+    cmd.args(["doctor", "mute", "--timeout", "60"]);
+    let doctor = unlimited_core(cmd, &dir).spawn().unwrap();
+    wait_until("doctor connected", || connected_to(doctor.id(), port));
+    assert!(!abort(doctor), "dctx doctor dumped core");
+
+    // proxy, serving (it loaded the key before printing DOCKER_HOST).
+    sb.add_client_profile("prod", &[]);
+    let mut cmd = sb.dctx();
+    cmd.args(["proxy", "prod", "--socket"])
+        .arg(sb.path("p.sock"))
+        .stdout(std::process::Stdio::piped());
+    let mut proxy = unlimited_core(cmd, &dir).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(proxy.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.starts_with("export DOCKER_HOST="), "{line:?}");
+    assert!(!abort(proxy), "dctx proxy dumped core");
+
+    // metrics, serving.
+    let mut cmd = sb.dctx();
+    cmd.args(["metrics", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut metrics = unlimited_core(cmd, &dir).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(metrics.stderr.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.contains("serving metrics"), "{line:?}");
+    assert!(!abort(metrics), "dctx metrics dumped core");
+
+    // pki client --p12: the CA key decrypted, waiting for the export password.
+    let out = sb.with_stdin(
+        &["pki", "init", "--encrypt-ca-key", "--password-stdin"],
+        b"ca pass\n",
+    );
+    assert_success(&out, "pki init --encrypt-ca-key");
+    let mut cmd = sb.dctx();
+    cmd.args([
+        "pki",
+        "client",
+        "alice",
+        "--p12",
+        "alice.p12",
+        "--password-stdin",
+    ])
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    let mut pki = unlimited_core(cmd, &dir).spawn().unwrap();
+    let mut stdin = pki.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"ca pass\n").unwrap();
+    let pid = pki.id();
+    wait_until("pki waiting for the export password", || {
+        let mut queued: libc::c_int = 0;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stdin);
+        assert_eq!(unsafe { libc::ioctl(fd, libc::FIONREAD, &mut queued) }, 0);
+        // The line is read and dctx sleeps in the next read of the pipe.
+        queued == 0
+            && exec_d(pid)
+            && std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+                .is_ok_and(|w| w.contains("pipe_read"))
+    });
+    assert!(!abort(pki), "dctx pki dumped core");
+    assert!(!dir.join("alice.p12").exists());
+    assert_eq!(cores(&dir), Vec::<String>::new(), "core files");
 }
 
 /// How a shell test selects its target.

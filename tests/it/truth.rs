@@ -646,3 +646,131 @@ fn a_ca_only_bundle_makes_a_tls_profile_without_client_cert() {
         "{r:#}"
     );
 }
+
+/// bash running `script` with dctx on PATH, in the sandbox's environment
+/// (no DOCKER_* of the test's own); returns stdout, asserting success.
+fn bash(sb: &Sandbox, script: &str, extra: &[(&str, &str)]) -> String {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_dctx"))
+        .parent()
+        .unwrap();
+    let mut c = sb.cmd("bash");
+    c.args(["--norc", "--noprofile", "-c", script]).env(
+        "PATH",
+        format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    );
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    assert_success(&out, script);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `current` after `eval "$(dctx env prod)"` is prod (source dctx-env), as
+/// docker's target is prod's daemon; one variable changed by hand and it is
+/// docker's `default` again (DOCKER_HOST decides).
+#[test]
+fn current_tells_the_truth_after_dctx_env() {
+    let sb = Sandbox::new();
+    sb.add_client_profile("prod", &[]);
+    let out = bash(
+        &sb,
+        r#"eval "$(dctx env prod)"
+           docker version --format '{{.Server.Version}}'
+           dctx current
+           dctx current --json"#,
+        &[],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    // docker really talks to prod's daemon in this shell.
+    assert_eq!(lines[0], dockerd().version, "{out}");
+    assert_eq!(lines[1], "prod", "{out}");
+    let v: serde_json::Value = serde_json::from_str(&lines[2..].join("\n")).unwrap();
+    assert_eq!(v["name"], "prod");
+    assert_eq!(v["source"], "dctx-env");
+    // One variable differs: not what dctx set, docker's answer stands.
+    for tweak in [
+        "export DOCKER_HOST=tcp://127.0.0.1:1",
+        "unset DOCKER_TLS_VERIFY",
+        "export DOCKER_CERT_PATH=/tmp",
+        "export DOCKER_TLS=1",
+    ] {
+        let out = bash(
+            &sb,
+            &format!("eval \"$(dctx env prod)\"; {tweak}; dctx current --json"),
+            &[],
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["name"], "default", "{tweak}: {v}");
+        assert_eq!(v["source"], "docker-host", "{tweak}: {v}");
+    }
+    // `dctx env --unset` clears it all: config.json decides again.
+    let out = bash(
+        &sb,
+        r#"eval "$(dctx env prod)"; eval "$(dctx env --unset)"; dctx current"#,
+        &[],
+    );
+    assert_eq!(out.trim(), "default");
+}
+
+/// Inside `dctx shell prod` (its files in a private dir), `current` is prod.
+#[test]
+fn current_tells_the_truth_inside_dctx_shell() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    sb.add_client_profile("prod", &[]);
+    let run = sb.path("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let run_s = run.display().to_string();
+    let out = bash(
+        &sb,
+        r#"printf '%s\n' "docker version --format '{{.Server.Version}}'" 'dctx current --json' 'export DOCKER_CERT_PATH=/tmp; dctx current' | dctx shell prod --shell bash"#,
+        &[("XDG_RUNTIME_DIR", &run_s)],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], dockerd().version, "{out}");
+    let (last, json) = lines[1..].split_last().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json.join("\n")).unwrap();
+    assert_eq!(v["name"], "prod", "{out}");
+    assert_eq!(v["source"], "dctx-env", "{out}");
+    assert_eq!(*last, "default", "{out}");
+}
+
+/// Every drift of an entry is reported by `check` (it used to keep only the
+/// first), each kind once in `ls` ("tls-removed" once for two files), and
+/// `adopt` says which files the context lost.
+#[test]
+fn every_drift_is_reported_once_and_adopt_names_lost_files() {
+    let sb = Sandbox::new();
+    sb.add_client_profile("stage", &[]);
+    let tls = sb
+        .docker_config()
+        .join("contexts/tls")
+        .join(hex_sha256("stage"))
+        .join("docker");
+    std::fs::remove_file(tls.join("ca.pem")).unwrap();
+    std::fs::remove_file(tls.join("key.pem")).unwrap();
+    let r = dctx_json(&sb, &["check", "stage", "--json"], 3);
+    let drift: Vec<&str> = r[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "drift")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    let all = drift.join("\n");
+    assert!(all.contains("ca.pem") && all.contains("key.pem"), "{all}");
+    let ls = sb.ok(&["ls"]);
+    let line = ls.lines().find(|l| l.starts_with("stage")).unwrap();
+    assert!(line.contains("drift: tls-removed"), "{ls}");
+    assert!(!line.contains("tls-removed, tls-removed"), "{ls}");
+    let out = sb.dctx().args(["adopt", "stage"]).output().unwrap();
+    assert_success(&out, "adopt stage");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lost ca.pem, key.pem"), "{err}");
+}

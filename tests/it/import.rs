@@ -1,0 +1,476 @@
+//! Import what the user holds, the way the tutorials make it: Docker's
+//! openssl recipe (encrypted CA key, `-extfile` for the EKUs), the client's
+//! directory as the tutorial leaves it, the daemon's own files, partial
+//! re-imports with `--replace`, and `add --check`. Every import is judged by
+//! its effect: the real docker CLI and `dctx check` against a real daemon
+//! (dockerd, or nginx fronting it with the tutorial's server cert).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::support::nginx::start_nginx;
+use crate::support::{Sandbox, TestCa, dockerd, free_port, write_tree};
+
+/// Run a bash script in `dir`, asserting success.
+fn sh(dir: &Path, script: &str) {
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Docker's "protect the daemon socket" recipe (seeds 002/003): a CA whose
+/// key is encrypted (`genrsa -aes256 …`, `ca_key_args`), a server cert with
+/// serverAuth and SANs, a client cert with clientAuth, all in one dir with
+/// the tutorial's names (the CSRs, extfiles and ca.srl left lying around).
+fn tutorial_dir(dir: &Path, ca_key_args: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    sh(
+        dir,
+        &format!(
+            "openssl genrsa {ca_key_args} -out ca-key.pem 2048 2>/dev/null
+             openssl req -new -x509 -days 365 -key ca-key.pem -passin pass:ca-secret -sha256 -subj '/CN=tutorial CA' -out ca.pem
+             openssl genrsa -out server-key.pem 2048 2>/dev/null
+             openssl req -subj '/CN=localhost' -sha256 -new -key server-key.pem -out server.csr
+             echo subjectAltName = DNS:localhost,IP:127.0.0.1 >> extfile.cnf
+             echo extendedKeyUsage = serverAuth >> extfile.cnf
+             openssl x509 -req -days 365 -sha256 -in server.csr -CA ca.pem -CAkey ca-key.pem -passin pass:ca-secret -CAcreateserial -out server-cert.pem -extfile extfile.cnf 2>/dev/null
+             openssl genrsa -out key.pem 2048 2>/dev/null
+             openssl req -subj '/CN=client' -new -key key.pem -out client.csr
+             echo extendedKeyUsage = clientAuth > extfile-client.cnf
+             openssl x509 -req -days 365 -sha256 -in client.csr -CA ca.pem -CAkey ca-key.pem -passin pass:ca-secret -CAcreateserial -out cert.pem -extfile extfile-client.cnf 2>/dev/null"
+        ),
+    );
+}
+
+/// nginx on 127.0.0.1 with the tutorial's server cert and key, requiring a
+/// client cert from its CA, in front of the shared dockerd's socket.
+fn tutorial_front(tag: &str, dir: &Path) -> String {
+    let port = free_port();
+    let socket = dockerd().socket.display().to_string();
+    let (cert, key, ca) = (
+        dir.join("server-cert.pem"),
+        dir.join("server-key.pem"),
+        dir.join("ca.pem"),
+    );
+    start_nginx(
+        tag,
+        |_| {
+            format!(
+                "server {{\n  listen 127.0.0.1:{port} ssl;\n  ssl_certificate {};\n  ssl_certificate_key {};\n  ssl_verify_client on;\n  ssl_client_certificate {};\n  location / {{ proxy_pass http://unix:{socket}:; proxy_http_version 1.1; proxy_set_header Connection \"\"; }}\n}}\n",
+                cert.display(),
+                key.display(),
+                ca.display()
+            )
+        },
+        &[port],
+    );
+    format!("tcp://127.0.0.1:{port}")
+}
+
+/// dctx with no terminal and nothing on stdin: a passphrase prompt fails.
+fn run(sb: &Sandbox, args: &[&str]) -> Output {
+    sb.dctx().args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn check_status(sb: &Sandbox, name: &str) -> (i32, serde_json::Value) {
+    let out = run(sb, &["check", name, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    (out.status.code().unwrap(), v[0].clone())
+}
+
+fn codes(r: &serde_json::Value) -> Vec<String> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The client's subject and the CA subjects `show --json` reports.
+fn material(sb: &Sandbox, name: &str) -> (String, Vec<String>) {
+    let v: serde_json::Value = serde_json::from_str(&sb.ok(&["show", name, "--json"])).unwrap();
+    let cas = v["ca"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["subject"].as_str().unwrap().to_string())
+        .collect();
+    (
+        v["client_cert"]["subject"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        cas,
+    )
+}
+
+/// The tutorial's own directory imports without the CA's passphrase (the
+/// encrypted ca-key.pem is skipped with a warning, never prompted for), in
+/// either encrypted form openssl writes; the profile then works with docker
+/// and `dctx check` through the tutorial's own server cert.
+#[test]
+fn tutorial_dir_with_encrypted_ca_key_imports_without_its_passphrase() {
+    let sb = Sandbox::new();
+    for (i, args) in [
+        // OpenSSL 3: an encrypted PKCS#8 ("ENCRYPTED PRIVATE KEY").
+        "-aes256 -passout pass:ca-secret",
+        // OpenSSL 1.1's form: "Proc-Type: 4,ENCRYPTED".
+        "-traditional -aes256 -passout pass:ca-secret",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let dir = sb.path(&format!("docker-ca-{i}"));
+        tutorial_dir(&dir, args);
+        let key = std::fs::read_to_string(dir.join("ca-key.pem")).unwrap();
+        assert!(
+            key.contains(if i == 0 {
+                "ENCRYPTED PRIVATE KEY"
+            } else {
+                "Proc-Type: 4,ENCRYPTED"
+            }),
+            "{key}"
+        );
+        let host = tutorial_front(&format!("tutorial{i}"), &dir);
+        let name = format!("tut{i}");
+        let out = run(
+            &sb,
+            &[
+                "add",
+                &name,
+                "--bundle",
+                dir.to_str().unwrap(),
+                "--host",
+                &host,
+            ],
+        );
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        let warning = err
+            .lines()
+            .find(|l| l.starts_with("dctx: warning: ") && l.contains("ca-key.pem"))
+            .unwrap_or_else(|| panic!("no warning about ca-key.pem: {err}"));
+        assert!(warning.contains("skipped"), "{warning}");
+        assert!(!err.contains("passphrase for"), "{err}");
+        let (client, cas) = material(&sb, &name);
+        assert_eq!(client, "CN=client");
+        assert_eq!(cas, ["CN=tutorial CA"]);
+        assert_eq!(sb.context_server_version(&name), dockerd().version);
+        let (code, r) = check_status(&sb, &name);
+        assert_eq!((code, r["status"].as_str()), (0, Some("ok")), "{r:#}");
+    }
+}
+
+/// The client key encrypted too (its own passphrase), next to the CA key
+/// encrypted with the CA's: the client's passphrase unlocks the import,
+/// the CA key is skipped, whatever order the files are read in.
+#[test]
+fn encrypted_client_key_is_unlocked_and_the_ca_key_skipped() {
+    let sb = Sandbox::new();
+    let dir = sb.path("docker-ca");
+    tutorial_dir(&dir, "-aes256 -passout pass:ca-secret");
+    sh(
+        &dir,
+        "openssl rsa -aes256 -in key.pem -passout pass:client-secret -out key.enc 2>/dev/null && mv key.enc key.pem",
+    );
+    let host = tutorial_front("tutorial-enc", &dir);
+    let out = sb.with_stdin(
+        &[
+            "add",
+            "tut",
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--host",
+            &host,
+            "--password-stdin",
+        ],
+        b"client-secret\n",
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("dctx: warning: skipped") && l.contains("ca-key.pem")),
+        "{err}"
+    );
+    assert_eq!(sb.context_server_version("tut"), dockerd().version);
+}
+
+/// A plaintext CA key handed out with the client files is a warning (it
+/// mints certificates), not a note; the import still works.
+#[test]
+fn plaintext_ca_key_in_a_client_bundle_is_a_warning() {
+    let sb = Sandbox::new();
+    let dir = sb.path("docker-ca");
+    // Seed 003: `openssl genrsa -out ca-key.pem 2048`, no passphrase.
+    tutorial_dir(&dir, "-passout pass:ca-secret");
+    let key = std::fs::read_to_string(dir.join("ca-key.pem")).unwrap();
+    assert!(!key.contains("ENCRYPTED"), "{key}");
+    let host = tutorial_front("tutorial-plain", &dir);
+    let out = run(
+        &sb,
+        &[
+            "add",
+            "tut",
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--host",
+            &host,
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let warning = err
+        .lines()
+        .find(|l| l.starts_with("dctx: warning: ") && l.contains("ca-key.pem"))
+        .unwrap_or_else(|| panic!("no warning about ca-key.pem: {err}"));
+    assert!(warning.contains("issue certificates"), "{warning}");
+    assert!(
+        !text(&out.stdout).contains("ca-key.pem"),
+        "a note as well: {}",
+        text(&out.stdout)
+    );
+    assert_eq!(sb.context_server_version("tut"), dockerd().version);
+}
+
+/// The daemon's own files (what the tutorial copies to the server) are
+/// recognised: a server certificate, a client one is needed; no `--force`
+/// hint, and `--force` does not import it either. Nothing is written.
+#[test]
+fn the_daemons_own_files_are_recognised_as_such() {
+    let sb = Sandbox::new();
+    let dir = sb.path("docker-ca");
+    tutorial_dir(&dir, "-aes256 -passout pass:ca-secret");
+    let server = sb.path("server-files");
+    std::fs::create_dir_all(&server).unwrap();
+    for f in ["ca.pem", "server-cert.pem", "server-key.pem", "ca-key.pem"] {
+        std::fs::copy(dir.join(f), server.join(f)).unwrap();
+    }
+    let before = sb.snapshot();
+    for force in [false, true] {
+        let mut args = vec![
+            "add",
+            "srv",
+            "--bundle",
+            server.to_str().unwrap(),
+            "--host",
+            "tcp://127.0.0.1:2376",
+        ];
+        if force {
+            args.push("--force");
+        }
+        let out = run(&sb, &args);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "force={force}: imported: {err}");
+        assert!(
+            err.contains("server-cert.pem")
+                && err.contains("this is a server certificate and key")
+                && err.contains("you need a client certificate"),
+            "{err}"
+        );
+        assert!(!err.contains("--force"), "{err}");
+        assert!(!err.contains("passphrase"), "{err}");
+    }
+    assert_eq!(sb.snapshot(), before);
+}
+
+/// `--force` on an expired client cert: the warning says it was imported
+/// anyway, and does not also tell the user to pass --force.
+#[test]
+fn forced_import_warning_does_not_contradict_itself() {
+    let d = dockerd();
+    let sb = Sandbox::new();
+    let old = d.ca.issue(&crate::support::Leaf::client("old").days(-3));
+    let dir = sb.path("old");
+    write_tree(
+        &dir,
+        &[
+            ("ca.pem", &d.ca.cert_pem),
+            ("cert.pem", &old.cert_pem),
+            ("key.pem", &old.key_pem),
+        ],
+    );
+    let out = run(
+        &sb,
+        &[
+            "add",
+            "old",
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--host",
+            &d.host,
+            "--force",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let w = err
+        .lines()
+        .find(|l| l.starts_with("dctx: warning: ") && l.contains("expired"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(w.contains("imported anyway"), "{w}");
+    assert!(!w.contains("pass --force"), "{w}");
+}
+
+/// The context's cert.pem (the only context in the sandbox).
+fn context_file(sb: &Sandbox, file: &str) -> String {
+    let tls = sb.docker_config().join("contexts/tls");
+    let dirs: Vec<PathBuf> = std::fs::read_dir(&tls)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    std::fs::read_to_string(dirs[0].join("docker").join(file)).unwrap()
+}
+
+/// The unknown-ca fix as the issue quotes it: `dctx add NAME --ca FILE
+/// --replace` swaps the CA and keeps the client cert and key (it used to
+/// drop them: "TLS, no client cert"); then docker and `dctx check` work.
+/// A cert+key swap keeps the CA the same way. A bad file changes nothing.
+#[test]
+fn replace_with_only_a_ca_or_only_a_cert_keeps_the_rest() {
+    let d = dockerd();
+    let sb = Sandbox::new();
+    let wrong = TestCa::new("the wrong CA");
+    let dir = sb.path("otherca");
+    write_tree(
+        &dir,
+        &[
+            ("ca.pem", &wrong.cert_pem),
+            ("cert.pem", &d.client.cert_pem),
+            ("key.pem", &d.client.key_pem),
+        ],
+    );
+    sb.ok(&[
+        "add",
+        "otherca",
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--host",
+        &d.host,
+    ]);
+    let (code, r) = check_status(&sb, "otherca");
+    assert_eq!(code, 3);
+    assert!(codes(&r).contains(&"unknown-ca".to_string()), "{r:#}");
+    let key_before = context_file(&sb, "key.pem");
+
+    // The fix, pasted in the directory holding right-ca.pem.
+    std::fs::write(sb.path("right-ca.pem"), &d.ca.cert_pem).unwrap();
+    let out = run(
+        &sb,
+        &["add", "otherca", "--ca", "right-ca.pem", "--replace"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(sb.context_server_version("otherca"), d.version);
+    let (code, r) = check_status(&sb, "otherca");
+    assert_eq!((code, r["status"].as_str()), (0, Some("ok")), "{r:#}");
+    assert_eq!(context_file(&sb, "key.pem"), key_before);
+    assert_eq!(context_file(&sb, "cert.pem"), d.client.cert_pem);
+    let rows: serde_json::Value = serde_json::from_str(&sb.ok(&["ls", "--json"])).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "otherca")
+        .unwrap();
+    assert_eq!(row["tls"], "mtls", "{row:#}");
+
+    // A new client cert and key: the CA stays.
+    let second = d.ca.client("second client");
+    write_tree(
+        &sb.path("."),
+        &[
+            ("second.pem", &second.cert_pem),
+            ("second-key.pem", &second.key_pem),
+        ],
+    );
+    let out = run(
+        &sb,
+        &[
+            "add",
+            "otherca",
+            "--cert",
+            "second.pem",
+            "--key",
+            "second-key.pem",
+            "--replace",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(context_file(&sb, "ca.pem"), d.ca.cert_pem);
+    assert_eq!(material(&sb, "otherca").0, "CN=second client");
+    assert_eq!(sb.context_server_version("otherca"), d.version);
+    let (code, _) = check_status(&sb, "otherca");
+    assert_eq!(code, 0);
+
+    // Not a certificate: refused, the stores untouched.
+    std::fs::write(sb.path("junk.pem"), "not a certificate\n").unwrap();
+    let before = sb.snapshot();
+    let out = run(&sb, &["add", "otherca", "--ca", "junk.pem", "--replace"]);
+    assert!(!out.status.success());
+    assert_eq!(sb.snapshot(), before);
+}
+
+/// `add --check` probes right after the import: exit 0 for a daemon that
+/// answers, 3 for one that does not (the profile is kept either way).
+#[test]
+fn add_check_probes_right_after_the_import() {
+    let d = dockerd();
+    let sb = Sandbox::new();
+    let dir = sb.client_bundle();
+    let out = run(
+        &sb,
+        &[
+            "add",
+            "prod",
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--host",
+            &d.host,
+            "--check",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("prod ") && l.split_whitespace().any(|w| w == "ok")),
+        "{stdout}"
+    );
+    let down = format!("tcp://127.0.0.1:{}", free_port());
+    let out = run(
+        &sb,
+        &[
+            "add",
+            "down",
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--host",
+            &down,
+            "--check",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("connection-refused"));
+    assert_eq!(
+        sb.ok(&["ls", "-q"])
+            .lines()
+            .filter(|l| *l == "down")
+            .count(),
+        1
+    );
+}
