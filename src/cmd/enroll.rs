@@ -86,6 +86,9 @@ pub fn run(args: EnrollArgs, env: &Env) -> anyhow::Result<u8> {
     let fresh = rt
         .block_on(crate::source::renew::issue(&source, &token, env.now))
         .with_context(|| format!("cannot enroll {}; nothing was written", args.name))?;
+    for w in &fresh.warnings {
+        eprintln!("dctx: warning: the server says: {w}");
+    }
     let added = t.enroll(
         EnrollRequest {
             name: args.name.clone(),

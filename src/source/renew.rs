@@ -34,6 +34,8 @@ pub struct EnrollRequest {
 pub struct Fresh {
     pub material: Material,
     pub not_before: i64,
+    /// The engine's warnings (escaped).
+    pub warnings: Vec<String>,
 }
 
 /// Key + CSR here, signature there; the key stays in memory.
@@ -61,6 +63,7 @@ async fn issue_with(
     Ok(Fresh {
         material,
         not_before,
+        warnings: signed.warnings,
     })
 }
 
@@ -379,6 +382,7 @@ fn renew_local(t: &Targets, p: &Plan, passphrase: Passphrase<'_>) -> anyhow::Res
         Fresh {
             material,
             not_before,
+            warnings: Vec::new(),
         },
     )?;
     pki.record(&issued)?;

@@ -297,6 +297,8 @@ pub struct Signed {
     pub cert_pem: String,
     /// The issuing CA and its chain (PEM, one after the other).
     pub ca_pem: String,
+    /// What the engine warned about (a TTL capped to the role's max…), escaped.
+    pub warnings: Vec<String>,
 }
 
 /// `POST /v1/{mount}/sign/{role}` with `csr`; errors name the fix.
@@ -344,9 +346,17 @@ pub async fn sign(
             ca_pem.push('\n');
         }
     }
+    let warnings = json["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w.as_str())
+        .flat_map(error_lines)
+        .collect();
     Ok(Signed {
         cert_pem: format!("{}\n", cert_pem.trim()),
         ca_pem,
+        warnings,
     })
 }
 

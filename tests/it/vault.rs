@@ -135,6 +135,29 @@ fn enroll_makes_a_working_context_and_records_its_source_not_the_token() {
     // The key in the context belongs to the certificate OpenBao signed.
     let (cert, key) = tls_files(&sb, "prod");
     assert_eq!(pubkey(&cert, true), pubkey(&key, false));
+    // The engine's warnings reach the user: a TTL above the role's max is capped.
+    let out = with_token(
+        &sb,
+        &token,
+        &[
+            "enroll",
+            "long",
+            "--host",
+            &vault_dockerd().host,
+            "--role",
+            CLIENT_ROLE,
+            "--cn",
+            "long.example.test",
+            "--ttl",
+            "48h",
+        ],
+    );
+    assert_success(&out, "dctx enroll --ttl 48h");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: the server says:") && err.contains("max"),
+        "{err}"
+    );
     let ls = sb.ok(&["ls", "--wide"]);
     let row = ls.lines().find(|l| l.starts_with("prod")).unwrap();
     assert!(row.split_whitespace().any(|w| w == "vault"), "{ls}");
