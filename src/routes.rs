@@ -48,8 +48,9 @@ const fn r(method: &'static str, path: &'static str, class: Class) -> Route {
 
 use Class::{Destructive as D, Hijack as H, Read as R, Tunnel as T, Write as W};
 
-/// Every route of dockerd 20.10 through 29 (moby `api/server/router/*`, the
-/// debug routes included; 20.10's `POST /containers/{name}/copy` too).
+/// Every route of dockerd from v20.10.27 to moby's main branch of 2026-08
+/// (`api/server/router/*`, later `daemon/server/router/*`; the debug routes
+/// included, and 20.10's `POST /containers/{name}/copy`).
 pub const ROUTES: &[Route] = &[
     // system
     r("GET", "/_ping", R),
@@ -268,6 +269,9 @@ fn matches(toks: &[Tok<'_>], s: &[u8]) -> bool {
     match toks.split_first() {
         None => s.is_empty(),
         Some((Tok::Lit(l), rest)) => s.starts_with(l.as_bytes()) && matches(rest, &s[l.len()..]),
+        // The common tails in O(n): `{x:.*}` last, or followed by the last literal.
+        Some((Tok::Any, [])) => !s.is_empty(),
+        Some((Tok::Any, [Tok::Lit(l)])) => s.len() > l.len() && s.ends_with(l.as_bytes()),
         Some((Tok::Any, rest)) => (1..=s.len()).any(|n| matches(rest, &s[n..])),
         Some((Tok::Seg, rest)) => (1..=s.len())
             .take_while(|&n| s[n - 1] != b'/')
@@ -415,6 +419,8 @@ mod tests {
         ] {
             assert_eq!(class("POST", p), Class::Destructive, "{p}");
         }
+        let long = format!("/containers/{}/kill", "a/".repeat(50_000));
+        assert_eq!(class("POST", &long), Class::Destructive);
         assert_eq!(class("POST", "/v1.41.0/volumes/prune"), Class::Destructive);
         assert_eq!(class("post", "/v1.41/volumes/prune"), Class::Destructive);
         // Not a version: `v` alone, or letters.

@@ -322,15 +322,23 @@ pub struct ProxyArgs {
     /// Socket path (default: $XDG_RUNTIME_DIR/dctx/NAME.sock, else a private dir in the temp dir).
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
-    /// Let only GET/HEAD (and /_ping) through.
+    /// Let only read routes through (no exec, attach or any other upgrade).
     #[arg(long)]
     pub read_only: bool,
-    /// Refuse destructive calls (every DELETE, prune, kill/stop/restart, swarm leave).
+    /// Refuse destructive calls (every DELETE, prune, kill/stop/restart, swarm
+    /// leave) and tunnels (BuildKit's /grpc and /session).
     #[arg(long)]
     pub protect: bool,
     /// Append one JSON line per request (no headers, bodies or query strings).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Client connections served at once.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_clients: usize,
+    /// Seconds a client has to send a request's headers (also the idle
+    /// keep-alive limit).
+    #[arg(long, value_name = "SECS", default_value_t = 10, hide = true)]
+    pub header_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -485,6 +493,9 @@ pub struct CheckArgs {
     /// Profiles / contexts to probe (default: all, `default` included).
     #[arg(add = ArgValueCandidates::new(any_names))]
     pub names: Vec<String>,
+    /// Leave NAME out of "all" (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with = "names")]
+    pub exclude: Vec<String>,
     /// Hard deadline per probe, seconds (connect + handshake + response).
     #[arg(long, default_value = "5", value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
@@ -519,6 +530,9 @@ pub struct MetricsArgs {
     /// Profiles / contexts to probe (default: all).
     #[arg(add = ArgValueCandidates::new(profile_names))]
     pub names: Vec<String>,
+    /// Leave NAME out of "all" (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with = "names")]
+    pub exclude: Vec<String>,
     /// Serve GET /metrics on this address (e.g. 127.0.0.1:9323), probing on scrape.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
@@ -563,6 +577,10 @@ pub struct DoctorArgs {
     /// Print JSON (one object).
     #[arg(long)]
     pub json: bool,
+    /// Also check the client certificate against this CRL (besides its CRL
+    /// distribution points and dctx's own CA's latest CRL).
+    #[arg(long, value_name = "FILE")]
+    pub crl: Option<PathBuf>,
 }
 
 /// `--concurrency`: 1..=4096 (tokio's semaphore panics on huge counts, and

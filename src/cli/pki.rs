@@ -67,6 +67,8 @@ from stdin with --password-stdin, one per line, in this order: the CA key passph
 or the .p12 export password).")]
 pub struct PkiArgs {
     /// PKI directory holding ca.pem, ca-key.pem and issued/ (default: <dctx store>/pki).
+    /// Also any openssl CA directory with those two names, e.g. the one Docker's
+    /// guide leaves (an encrypted key, PKCS#8 or legacy PEM, is asked for).
     #[arg(long, global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     #[command(subcommand)]
@@ -320,8 +322,8 @@ pub struct CrlArgs {
     /// The engine's mount path.
     #[arg(long, default_value = "pki", value_name = "PATH", requires = "vault")]
     pub mount: String,
-    /// The CA certificate the CRL must verify against (default: the local CA, or the
-    /// engine's /v1/MOUNT/ca/pem with --vault).
+    /// With --vault, --from or --check: the CA certificate the CRL must verify against
+    /// (default: the engine's /v1/MOUNT/ca/pem with --vault, else the local CA).
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
     /// CA bundle to trust for an https:// --vault address (default: the system's).

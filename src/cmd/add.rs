@@ -192,11 +192,14 @@ fn read_material(
 fn report(args: &AddArgs, added: &Added, env: &Env) -> anyhow::Result<()> {
     let p = &added.profile;
     let m = added.material.as_ref();
+    // File names inside a bundle and certificate subjects are the sender's
+    // text: escaped before they reach the terminal.
+    let san = |s: &str| crate::output::sanitize(s).into_owned();
     for w in m.map(|m| m.warnings.as_slice()).unwrap_or_default() {
-        eprintln!("dctx: warning: {w}");
+        eprintln!("dctx: warning: {}", san(w));
     }
     for w in &added.warnings {
-        eprintln!("dctx: warning: {w}");
+        eprintln!("dctx: warning: {}", san(w));
     }
     if p.tls.is_weak() {
         eprintln!(
@@ -229,15 +232,15 @@ fn report(args: &AddArgs, added: &Added, env: &Env) -> anyhow::Result<()> {
     if let Some(c) = &p.cert {
         out += &format!(
             "  client cert: {} ({})\n",
-            c.subject,
+            san(&c.subject),
             crate::output::expiry::Expiry::new(c.not_after, env.now)
         );
     }
     if let Some(c) = &p.ca {
-        out += &format!("  CA:          {}\n", c.subject);
+        out += &format!("  CA:          {}\n", san(&c.subject));
     }
     for n in m.map(|m| m.notes.as_slice()).unwrap_or_default() {
-        out += &format!("  note: {n}\n");
+        out += &format!("  note: {}\n", san(n));
     }
     if p.context {
         out += &format!(

@@ -12,7 +12,7 @@ pub fn run(args: CurrentArgs, env: &Env) -> anyhow::Result<u8> {
             "source": source,
         }))?)?;
     } else {
-        super::print(&format!("{name}\n"))?;
+        super::print(&format!("{}\n", crate::output::sanitize(&name)))?;
     }
     Ok(crate::exit::OK)
 }

@@ -26,6 +26,24 @@ fn compatibility(target: &probe::Target, report: &probe::Report) -> Vec<lint::Li
     })
 }
 
+/// The diagnosis finding that already names a note's cause (with its fix):
+/// the text leaves such a note out, one root cause being one finding.
+fn covered_by(n: &lint::LintFinding, report: &probe::Report) -> Option<probe::Code> {
+    use lint::LintCode as L;
+    let names = matches!(
+        n.code,
+        L::CnOnly | L::IpNotInSans | L::NameNotInSans | L::V1Certificate
+    );
+    [probe::Code::CnOnly, probe::Code::NameMismatch]
+        .into_iter()
+        .find(|c| names && report.has(*c))
+}
+
+/// Notes worth a line: a real client refuses it and nothing above says so.
+fn shown(n: &lint::LintFinding, report: &probe::Report) -> bool {
+    !n.clients.is_empty() && covered_by(n, report).is_none()
+}
+
 pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
     let opts = probe::Options {
         timeout: args.timeout,
@@ -39,20 +57,35 @@ pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
     // checks() fails for an unknown name, so there is exactly one.
     let (target, mut report) = checks.finish(reports).remove(0);
     let compat = compatibility(&target, &report);
+    revocation(&target, &mut report, &args, env);
     if args.json {
         let mut v: serde_json::Value = serde_json::from_str(&output::probe_json::doctor(&report))?;
         if let Some(o) = v.as_object_mut() {
-            o.insert("compatibility".into(), serde_json::to_value(&compat)?);
+            let mut notes = Vec::new();
+            for n in &compat {
+                let mut v = serde_json::to_value(n)?;
+                if let (Some(c), Some(o)) = (covered_by(n, &report), v.as_object_mut()) {
+                    o.insert("covered_by".into(), c.as_str().into());
+                }
+                notes.push(v);
+            }
+            o.insert("compatibility".into(), notes.into());
         }
         crate::cmd::print(&output::json(&v)?)?;
     } else {
         output::sanitize_report(&mut report);
         let width = output::width(env, false);
-        let mut text = output::doctor::render(&report, width, output::styled(env));
+        let notes: Vec<lint::LintFinding> = compat
+            .iter()
+            .filter(|n| shown(n, &report))
+            .cloned()
+            .collect();
+        let mut text =
+            output::doctor::render_with_notes(&report, notes.len(), width, output::styled(env));
         text.push_str(&output::doctor::wrap_block(
             &output::sanitize_lines(&lint::render(
                 "client compatibility of the served chain:",
-                &compat,
+                &notes,
             )),
             width,
         ));
@@ -63,4 +96,53 @@ pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// Is the client certificate revoked? Looked up when the probe failed or
+/// `--crl` was given (the distribution points cost a fetch).
+fn revocation(target: &probe::Target, report: &mut probe::Report, args: &DoctorArgs, env: &Env) {
+    use crate::pki::inspect::certs_from_pem;
+    let Some(cert) = target
+        .cert_pem
+        .as_deref()
+        .and_then(|p| certs_from_pem(p).into_iter().next())
+    else {
+        return;
+    };
+    if report.status != Status::Fail && args.crl.is_none() {
+        return;
+    }
+    let cas = target
+        .ca_pem
+        .as_deref()
+        .map(certs_from_pem)
+        .unwrap_or_default();
+    let pki_dir = crate::store::Store::from_env(env)
+        .ok()
+        .map(|s| s.root.join("pki"));
+    let Some(e) = crate::pki::crl::evidence(
+        &cert,
+        &cas,
+        args.crl.as_deref(),
+        pki_dir.as_deref(),
+        args.timeout,
+    ) else {
+        return;
+    };
+    let (host, port) = match probe::Endpoint::parse(&target.host, target.tls) {
+        Ok(probe::Endpoint::Tcp { host, port, .. }) => (host, port),
+        _ => (String::new(), 0),
+    };
+    let ctx = probe::diagnose::Ctx {
+        name: &target.name,
+        host: &host,
+        port,
+        now: env.now,
+        skip_verify: target.skip_verify,
+        timeout_secs: args.timeout.as_secs_f64(),
+        warn_days: 30,
+    };
+    if let Some(f) = probe::diagnose::crl_says_revoked(&cert, &e.crl, &e.source, e.verified, &ctx) {
+        probe::diagnose::merge_revocation(report, f);
+    }
 }

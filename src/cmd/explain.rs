@@ -9,7 +9,8 @@ use crate::probe::explain::{self, Explanation};
 pub fn run(args: ExplainArgs, env: &Env) -> anyhow::Result<u8> {
     let Some(code) = args.code else {
         if args.json {
-            super::print(&crate::output::json(&explain::ALL)?)?;
+            let all: Vec<serde_json::Value> = explain::ALL.iter().map(with_fix_kind).collect();
+            super::print(&crate::output::json(&all)?)?;
         } else {
             super::print(&list(crate::output::width(env, false)))?;
         }
@@ -31,7 +32,7 @@ pub fn run(args: ExplainArgs, env: &Env) -> anyhow::Result<u8> {
         );
     };
     if args.json {
-        super::print(&crate::output::json(e)?)?;
+        super::print(&crate::output::json(&with_fix_kind(e))?)?;
     } else {
         let styled = crate::output::styled(env);
         super::print(&render(e, crate::output::width(env, false), styled))?;
@@ -58,6 +59,19 @@ fn list(width: Option<usize>) -> String {
 
 /// A heading, then each part wrapped under its own heading; the example
 /// verbatim (it quotes terminal output).
+/// An explanation as JSON, with the registry's fix kind (`commands` or
+/// `advice`, src/probe/finding.rs).
+fn with_fix_kind(e: &Explanation) -> serde_json::Value {
+    let mut v = serde_json::to_value(e).expect("explanations serialize");
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "fix_kind".into(),
+            serde_json::to_value(e.code.fix_kind()).expect("fix kind serializes"),
+        );
+    }
+    v
+}
+
 fn render(e: &Explanation, width: Option<usize>, color: bool) -> String {
     let head = |s: &str| Style::Bold.paint(color, s);
     let para = |s: &str| crate::output::doctor::wrap_block(&format!("  {s}"), width);
@@ -67,10 +81,18 @@ fn render(e: &Explanation, width: Option<usize>, color: bool) -> String {
         e.severity.as_str(),
         crate::output::doctor::wrap_block(e.summary, width)
     );
+    // The registry's kind of fix, after the generic words.
+    let fix = match e.code.fix_kind() {
+        crate::probe::finding::FixKind::Commands => format!(
+            "{} `dctx doctor NAME` prints the exact commands for that profile, one per line, ready to paste.",
+            e.fix
+        ),
+        crate::probe::finding::FixKind::Advice => e.fix.to_string(),
+    };
     for (title, text) in [
         ("What it means", e.meaning),
         ("How dctx detects it", e.detection),
-        ("Fix", e.fix),
+        ("Fix", fix.as_str()),
     ] {
         out += &format!("\n{}\n{}", head(title), para(text));
     }

@@ -45,7 +45,7 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
         super::print(
             &entries
                 .iter()
-                .map(|e| format!("{}\n", e.name))
+                .map(|e| format!("{}\n", crate::output::sanitize(&e.name)))
                 .collect::<String>(),
         )?;
         return Ok(crate::exit::OK);

@@ -15,6 +15,7 @@ use crate::probe::{self, Report, Target};
 
 struct Prober {
     names: Vec<String>,
+    exclude: Vec<String>,
     opts: probe::Options,
     env: Env,
     started: Instant,
@@ -24,8 +25,9 @@ struct Prober {
 impl Prober {
     /// Resolve the targets afresh (profiles added later are picked up) and probe them.
     async fn probe(&self) -> anyhow::Result<String> {
+        let names = crate::cmd::check::select(&self.env, &self.names, &self.exclude)?;
         let t = crate::cmd::targets(&self.env)?;
-        let checks = t.checks(&self.names)?;
+        let checks = t.checks(&names)?;
         // The clock moves on while we serve: judge dates at scrape time.
         let now = self.env.now + self.started.elapsed().as_secs() as i64;
         let opts = probe::Options {
@@ -33,11 +35,14 @@ impl Prober {
             ..self.opts.clone()
         };
         let reports = probe::run_all(checks.probe_targets(), &opts, |_, _| {}).await;
-        let (targets, reports): (Vec<Target>, Vec<Report>) =
-            checks.finish(reports).into_iter().unzip();
+        let mut results = checks.finish(reports);
+        // An absent `default` has no dctx_up series unless named.
+        crate::cmd::check::mark_absent(&self.env, &self.names, &mut results);
+        results.retain(|(_, r)| r.status != probe::Status::Absent);
+        let (targets, reports): (Vec<Target>, Vec<Report>) = results.into_iter().unzip();
         let renewal: Vec<(String, Option<i64>, u64)> = crate::source::renew::enrolled(&t)
             .into_iter()
-            .filter(|n| self.names.is_empty() || self.names.contains(n))
+            .filter(|n| names.is_empty() || names.contains(n))
             .filter_map(|n| {
                 let o = t.store.load(&n).ok()?.origin?;
                 Some((n, o.renewal.last_success, o.renewal.failures))
@@ -52,6 +57,7 @@ impl Prober {
 pub fn run(args: MetricsArgs, env: &Env) -> anyhow::Result<u8> {
     let prober = Arc::new(Prober {
         names: args.names.clone(),
+        exclude: args.exclude.clone(),
         opts: probe::Options {
             timeout: args.timeout,
             concurrency: args.concurrency.get(),
@@ -91,14 +97,23 @@ async fn serve(
     let cache: Cache = Default::default();
     // One probe round at a time, whatever the number of scrapers.
     let single = Arc::new(tokio::sync::Mutex::new(()));
+    // A cap on open connections (each lives at most the 10 s head timeout
+    // plus one answer); beyond it, new ones wait in the listen backlog.
+    let slots = Arc::new(tokio::sync::Semaphore::new(256));
     loop {
+        let permit = slots.clone().acquire_owned().await.expect("never closed");
         let (sock, _) = match listener.accept().await {
             Ok(s) => s,
-            Err(_) => continue,
+            // EMFILE and friends: back off instead of spinning.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let (prober, cache, single) = (prober.clone(), cache.clone(), single.clone());
         tokio::spawn(async move {
             let _ = handle(sock, prober, cache, single, min_interval).await;
+            drop(permit);
         });
     }
 }

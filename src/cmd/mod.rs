@@ -74,7 +74,8 @@ pub fn execute(parsed: Result<Cli, clap::Error>, env: Env) -> ExitCode {
         Ok(code) => exit::code(code),
         Err(e) if is_broken_pipe(&e) => exit::code(exit::OK),
         Err(e) => {
-            eprintln!("dctx: {e:#}");
+            // Errors quote file names, subjects, hosts: the sender's text.
+            eprintln!("dctx: {}", crate::output::sanitize_lines(&format!("{e:#}")));
             exit::code(exit::ERROR)
         }
     }

@@ -15,7 +15,7 @@ pub fn run(t: &Targets) -> anyhow::Result<u8> {
             format!(
                 "{} {:width$}  {}  ({})",
                 if e.name == current { "*" } else { " " },
-                e.name,
+                crate::output::sanitize(&e.name),
                 crate::output::sanitize(&e.endpoint),
                 e.mode.label()
             )

@@ -849,13 +849,13 @@ fn crl_local(
     a: &CrlArgs,
     env: &Env,
 ) -> anyhow::Result<(String, Option<crl::Installed>)> {
+    if a.ca.is_some() {
+        bail!("--ca applies to --vault, --from and --check; the local CA signs this CRL");
+    }
     let _lock = pki.lock()?;
     let mut secrets = Secrets::new(a.password_stdin);
     let ca = load_ca(pki, &mut secrets)?;
-    let ca_info = match &a.ca {
-        Some(f) => read_ca_file(f)?,
-        None => ca.info.clone(),
-    };
+    let ca_info = ca.info.clone();
     let revoked = revocation::load(&pki.dir)?;
     // The next number is above both the CA's last CRL and the one at -o, so
     // a lost crl.pem never makes the front refuse the new CRL as older.
@@ -907,7 +907,12 @@ fn crl_vault(addr: &str, out: &Path, a: &CrlArgs, env: &Env) -> anyhow::Result<c
     let mount = a.mount.trim_matches('/');
     let get = |what: &str| {
         let url = format!("{base}/v1/{mount}/{what}");
-        crl::http_get(&url, a.vault_ca.as_deref()).with_context(|| format!("fetching {url}"))
+        crl::http_get(
+            &url,
+            a.vault_ca.as_deref(),
+            std::time::Duration::from_secs(15),
+        )
+        .with_context(|| format!("fetching {url}"))
     };
     let ca = match &a.ca {
         Some(f) => read_ca_file(f)?,

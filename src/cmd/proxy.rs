@@ -23,14 +23,29 @@ pub fn run(args: ProxyArgs, env: &Env) -> anyhow::Result<u8> {
         protect: args.protect,
     };
     let host = target.host.clone();
-    // The key is parsed here, once; `target` is the only other copy (zeroized on drop).
-    let server = Proxy::new(target, Options::new(policy, env.now), audit)?;
+    let mut opts = Options::new(policy, env.now);
+    opts.max_clients = args.max_clients;
+    opts.header_timeout = std::time::Duration::from_secs(args.header_timeout.max(1));
+    // Each new upstream connection re-reads the profile: a renewed cert is
+    // picked up without a restart. The key lives in memory only (zeroized on drop).
+    let (env2, name) = (env.clone(), args.name.clone());
+    let reload: proxy::Reload = std::sync::Arc::new(move || {
+        let t = super::targets(&env2).map_err(|e| format!("{e:#}"))?;
+        t.entry(&name)
+            .and_then(|e| t.target(&e))
+            .map_err(|e| format!("re-reading the profile: {e:#}"))
+    });
+    let server = Proxy::new(target, opts, audit, Some(reload))?;
+    if let Some(w) = server.client_cert_warning() {
+        eprintln!("dctx: warning: {}", crate::output::sanitize(&w));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the runtime")?;
     rt.block_on(async {
+        let stop = signals();
         let bound = proxy::bind(&socket, &args.name)?;
         let value = format!("unix://{}", socket.display());
         let plain = value
@@ -47,20 +62,25 @@ pub fn run(args: ProxyArgs, env: &Env) -> anyhow::Result<u8> {
             args.name,
             socket.display()
         );
-        server.serve(bound, signals()).await?;
+        server.serve(bound, stop).await?;
         anyhow::Ok(())
     })?;
     Ok(crate::exit::OK)
 }
 
-async fn signals() {
+/// The handlers are installed when this is called (before the socket line
+/// is printed: a SIGTERM right after it must still clean up); the future
+/// completes on the first signal.
+fn signals() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut int = signal(SignalKind::interrupt()).expect("signal handler");
     let mut term = signal(SignalKind::terminate()).expect("signal handler");
     let mut hup = signal(SignalKind::hangup()).expect("signal handler");
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-        _ = hup.recv() => {}
+    async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
     }
 }

@@ -130,8 +130,8 @@ pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<u8> {
     for d in &e.drift {
         out += &format!(
             "Drift:     {}\n           fix: {}\n",
-            d.message(),
-            d.fix(&e.name)
+            san(&d.message()),
+            san(&d.fix(&e.name))
         );
     }
     if let Some(p) = &v.cert_path {
@@ -141,10 +141,11 @@ pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<u8> {
         out += &format!("\n{title}\n");
         out += &format!(
             "  Subject:     {}\n  Issuer:      {}\n",
-            c.subject, c.issuer
+            san(&c.subject),
+            san(&c.issuer)
         );
         if !c.sans.is_empty() {
-            out += &format!("  SANs:        {}\n", c.sans.join(", "));
+            out += &format!("  SANs:        {}\n", san(&c.sans.join(", ")));
         }
         out += &format!(
             "  EKU:         {}\n",

@@ -12,7 +12,12 @@ pub fn run(args: UseArgs, env: &Env) -> anyhow::Result<u8> {
         // kubectx: no name and no terminal prints the names.
         if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
             let names = t.names(crate::targets::Accepts::Contexts);
-            super::print(&names.iter().map(|n| format!("{n}\n")).collect::<String>())?;
+            super::print(
+                &names
+                    .iter()
+                    .map(|n| format!("{}\n", crate::output::sanitize(n)))
+                    .collect::<String>(),
+            )?;
             return Ok(crate::exit::OK);
         }
         return super::pick::run(&t);

@@ -72,6 +72,12 @@ pub fn wrap_block(text: &str, width: Option<usize>) -> String {
 /// Render the walk. `width`: the terminal's columns (long details and fixes
 /// wrap between words, indented); `color` only on a TTY without NO_COLOR.
 pub fn render(r: &Report, width: Option<usize>, color: bool) -> String {
+    render_with_notes(r, 0, width, color)
+}
+
+/// `render`, with the status line counting `notes` compatibility notes
+/// (printed after it) so an "ok" never hides them.
+pub fn render_with_notes(r: &Report, notes: usize, width: Option<usize>, color: bool) -> String {
     let term_width = width;
     let mut out = String::new();
     let _ = writeln!(
@@ -143,10 +149,16 @@ pub fn render(r: &Report, width: Option<usize>, color: bool) -> String {
         Status::Ok => ("ok", GREEN),
         Status::Warn => ("warn", YELLOW),
         Status::Fail => ("fail", RED),
+        Status::Absent => ("absent", DIM),
+    };
+    let notes = match notes {
+        0 => String::new(),
+        1 => "; 1 note for strict clients, below".into(),
+        n => format!("; {n} notes for strict clients, below"),
     };
     let _ = writeln!(
         out,
-        "\nstatus: {} ({errors} error{}, {warnings} warning{})",
+        "\nstatus: {} ({errors} error{}, {warnings} warning{}{notes})",
         paint(color, c, word),
         if errors == 1 { "" } else { "s" },
         if warnings == 1 { "" } else { "s" },
@@ -202,4 +214,76 @@ fn finding(
         width,
         (color, Style::Plain),
     );
+    for c in &f.fix_commands {
+        command(out, c, width);
+    }
+    if !f.fix_alternatives.is_empty() {
+        out.push_str("        or:\n");
+        for c in &f.fix_alternatives {
+            command(out, c, width);
+        }
+    }
+}
+
+/// Column of a printed command, and of its `\` continuation lines.
+pub const COMMAND_INDENT: usize = 10;
+pub const CONTINUATION_INDENT: usize = 14;
+
+/// One command, copy-paste safe: never wrapped inside a word; when it does
+/// not fit `width`, broken between words with ` \` continuations a shell
+/// joins back into the same command.
+fn command(out: &mut String, line: &str, width: Option<usize>) {
+    let mut col = COMMAND_INDENT;
+    out.push_str(&" ".repeat(COMMAND_INDENT));
+    for (i, word) in crate::probe::finding::sh_words(line)
+        .into_iter()
+        .enumerate()
+    {
+        let n = word.chars().count();
+        if i > 0 {
+            if width.is_some_and(|w| col + 1 + n + 2 > w) {
+                out.push_str(" \\\n");
+                out.push_str(&" ".repeat(CONTINUATION_INDENT));
+                col = CONTINUATION_INDENT;
+            } else {
+                out.push(' ');
+                col += 1;
+            }
+        }
+        out.push_str(word);
+        col += n;
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command wider than the terminal is broken between words with ` \`,
+    /// and joining the lines as a shell does gives the command back.
+    #[test]
+    fn long_commands_continue_with_backslashes() {
+        let cmd = "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 363 \
+                   -sha256 -extfile server-extfile.cnf -out server-cert.pem";
+        let mut out = String::new();
+        command(&mut out, cmd, Some(80));
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.len() > 1, "{out}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 80), "{out}");
+        assert!(
+            lines[..lines.len() - 1].iter().all(|l| l.ends_with(" \\")),
+            "{out}"
+        );
+        let joined = lines
+            .iter()
+            .map(|l| l.trim().trim_end_matches(" \\"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(joined, cmd);
+        // Piped (no width): one line, as in fix_commands.
+        let mut out = String::new();
+        command(&mut out, cmd, None);
+        assert_eq!(out.trim(), cmd);
+    }
 }

@@ -23,6 +23,7 @@ pub fn status_style(s: Status) -> Style {
         Status::Ok => Style::Green,
         Status::Warn => Style::Yellow,
         Status::Fail => Style::Red,
+        Status::Absent => Style::Dim,
     }
 }
 
@@ -93,7 +94,7 @@ pub fn render(reports: &[Report], width: Option<usize>, color: bool) -> String {
             cert_cell(r.client_cert.as_ref()),
             Cell::styled(
                 finding_codes(r),
-                if r.status == Status::Ok {
+                if matches!(r.status, Status::Ok | Status::Absent) {
                     Style::Plain
                 } else {
                     style
@@ -110,7 +111,7 @@ pub fn render(reports: &[Report], width: Option<usize>, color: bool) -> String {
 pub fn hint(reports: &[Report], width: Option<usize>) -> Option<String> {
     let bad: Vec<String> = reports
         .iter()
-        .filter(|r| r.status != Status::Ok)
+        .filter(|r| matches!(r.status, Status::Warn | Status::Fail))
         .map(|r| format!("dctx doctor {}", r.name))
         .collect();
     if bad.is_empty() {

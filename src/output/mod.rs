@@ -33,15 +33,16 @@ pub fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<String> {
 }
 
 /// Text from files, bundles or daemons made safe for a terminal: control
-/// characters (ESC sequences, CR, newlines) are shown escaped, never sent.
+/// characters (ESC sequences, CR, newlines) and the bidi controls that
+/// reorder what is shown (U+202E…) are shown escaped, never sent.
 pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
+    if !s.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(s);
     }
     std::borrow::Cow::Owned(
         s.chars()
             .map(|c| {
-                if c.is_control() {
+                if unsafe_char(c) {
                     c.escape_default().to_string()
                 } else {
                     c.to_string()
@@ -49,6 +50,11 @@ pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
             })
             .collect(),
     )
+}
+
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `sanitize` for a block of lines: the newlines stay.
@@ -72,6 +78,8 @@ pub fn sanitize_report(r: &mut crate::probe::Report) {
     for f in &mut r.findings {
         fix(&mut f.message);
         fix(&mut f.fix);
+        f.fix_commands.iter_mut().for_each(fix);
+        f.fix_alternatives.iter_mut().for_each(fix);
     }
     for s in &mut r.steps {
         fix(&mut s.detail);

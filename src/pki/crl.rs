@@ -304,13 +304,100 @@ pub fn exposition(files: &[std::path::PathBuf], now: i64) -> String {
     )
 }
 
+/// A CRL that lists a certificate, for `doctor`.
+#[cfg(feature = "runtime")]
+pub struct Evidence {
+    /// Where it came from (a file or a URL).
+    pub source: String,
+    pub crl: CrlInfo,
+    /// Its signature checked out against one of the CAs given.
+    pub verified: bool,
+}
+
+/// The CRL distribution point URLs (http/https) of a certificate.
+pub fn distribution_points(cert: &CertInfo) -> Vec<String> {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    let Ok((_, c)) = X509Certificate::from_der(&cert.der) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for ext in c.extensions() {
+        if let ParsedExtension::CRLDistributionPoints(points) = ext.parsed_extension() {
+            for p in points.iter() {
+                if let Some(DistributionPointName::FullName(names)) = &p.distribution_point {
+                    for n in names {
+                        if let GeneralName::URI(u) = n
+                            && (u.starts_with("http://") || u.starts_with("https://"))
+                        {
+                            out.push(u.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Look for `cert`'s serial in the CRLs that could speak for it: `explicit`
+/// (doctor --crl), the local CA's latest CRL (`pki_dir`/crl.pem) when that CA
+/// issued it, and the certificate's CRL distribution points. Unreadable
+/// sources are skipped: this is evidence for a diagnosis, not a gate.
+#[cfg(feature = "runtime")]
+pub fn evidence(
+    cert: &CertInfo,
+    cas: &[CertInfo],
+    explicit: Option<&Path>,
+    pki_dir: Option<&Path>,
+    timeout: std::time::Duration,
+) -> Option<Evidence> {
+    let mut sources: Vec<(String, Option<CrlInfo>)> = Vec::new();
+    if let Some(f) = explicit {
+        sources.push((f.display().to_string(), read(f).ok().flatten()));
+    }
+    if let Some(dir) = pki_dir {
+        let issued_here = std::fs::read(dir.join("ca.pem"))
+            .ok()
+            .and_then(|d| crate::pki::inspect::certs_from_pem(&d).into_iter().next())
+            .is_some_and(|ca| cert.is_signed_by(&ca));
+        if issued_here {
+            let f = dir.join("crl.pem");
+            sources.push((f.display().to_string(), read(&f).ok().flatten()));
+        }
+    }
+    for url in distribution_points(cert) {
+        let crl = http_get(&url, None, timeout)
+            .ok()
+            .and_then(|b| CrlInfo::from_pem(&b).ok());
+        sources.push((url, crl));
+    }
+    let mut cas = cas.to_vec();
+    if let Some(dir) = pki_dir
+        && let Ok(d) = std::fs::read(dir.join("ca.pem"))
+    {
+        cas.extend(crate::pki::inspect::certs_from_pem(&d));
+    }
+    sources
+        .into_iter()
+        .filter_map(|(source, crl)| crl.map(|c| (source, c)))
+        .find(|(_, c)| c.is_revoked(&cert.serial))
+        .map(|(source, crl)| Evidence {
+            verified: cas.iter().any(|ca| crl.verify(ca).is_ok()),
+            source,
+            crl,
+        })
+}
+
 /// Plain `GET url` (http:// or https://) returning the body of a 200.
 /// HTTPS trusts `ca_file` if given, else the system roots.
 #[cfg(feature = "runtime")]
-pub fn http_get(url: &str, ca_file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
+pub fn http_get(
+    url: &str,
+    ca_file: Option<&Path>,
+    timeout: std::time::Duration,
+) -> anyhow::Result<Vec<u8>> {
     use std::io::{Read, Write};
     use std::net::TcpStream;
-    use std::time::Duration;
     let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
         (true, r)
     } else if let Some(r) = url.strip_prefix("http://") {
@@ -331,7 +418,6 @@ pub fn http_get(url: &str, ca_file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
         _ => (authority, if tls { 443 } else { 80 }),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let timeout = Duration::from_secs(15);
     let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
         .with_context(|| format!("resolving {host}"))?
         .next()
@@ -371,7 +457,7 @@ pub fn http_get(url: &str, ca_file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
         let mut s = rustls::StreamOwned::new(conn, tcp);
         s.write_all(request.as_bytes())?;
         // A server closing without close_notify still sent the whole body.
-        if let Err(e) = s.read_to_end(&mut raw)
+        if let Err(e) = (&mut s).take(MAX_BODY).read_to_end(&mut raw)
             && e.kind() != std::io::ErrorKind::UnexpectedEof
         {
             return Err(anyhow::Error::new(e).context(format!("reading from {authority}")));
@@ -379,7 +465,9 @@ pub fn http_get(url: &str, ca_file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
     } else {
         let mut s = tcp;
         s.write_all(request.as_bytes())?;
-        s.read_to_end(&mut raw)
+        (&mut s)
+            .take(MAX_BODY)
+            .read_to_end(&mut raw)
             .with_context(|| format!("reading from {authority}"))?;
     }
     let split = raw
@@ -406,6 +494,10 @@ pub fn http_get(url: &str, ca_file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
     }
     Ok(body)
 }
+
+/// A CRL endpoint answering more than this is not serving a CRL.
+#[cfg(feature = "runtime")]
+const MAX_BODY: u64 = 64 << 20;
 
 #[cfg(feature = "runtime")]
 fn dechunk(mut b: &[u8]) -> anyhow::Result<Vec<u8>> {

@@ -633,6 +633,14 @@ pub fn instructions(format: Format, opts: &DaemonOptions, source: Option<&Path>)
             opts.socket.display()
         )),
     }
+    if let (Format::Nginx, Some(crl)) = (format, &opts.front.crl) {
+        let crl = sh_quote(&crl.display().to_string());
+        s.push_str(&format!(
+            "Write the CRL before nginx starts (it refuses to start without it): dctx pki crl -o {crl}\n\
+             Past the CRL's next update nginx refuses every client: re-issue it before then, e.g. daily from cron:\n\
+             \x20 dctx pki crl -o {crl} --reload 'nginx -s reload'\n"
+        ));
+    }
     s
 }
 
@@ -747,6 +755,72 @@ mod tests {
         for bad in ["{", "[1]", "{\"a\": }", "{} x", "null"] {
             assert!(merge_daemon_json(bad, &opts()).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn front_subjects() {
+        assert_eq!(front_subject("alice").unwrap(), "CN=alice");
+        assert_eq!(front_subject("a+b,c").unwrap(), "CN=a\\+b\\,c");
+        assert_eq!(front_subject(" x ").unwrap(), "CN=\\ x\\ ");
+        assert_eq!(front_subject("CN=x,O=Acme").unwrap(), "CN=x,O=Acme");
+        for bad in ["", "a\"b", "x;y", "$x", "a{b", "é", "a\nb"] {
+            assert!(front_subject(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    fn server() -> IssuedMeta {
+        IssuedMeta {
+            name: "server".into(),
+            kind: crate::pki::issue::Kind::Server,
+            names: vec!["127.0.0.1".into()],
+            key_type: crate::pki::issue::KeyType::EcdsaP256,
+            serial: "01".into(),
+            not_before: 0,
+            not_after: 1,
+            days: 1,
+            sha256: String::new(),
+            issued: 0,
+            out: None,
+        }
+    }
+
+    #[test]
+    fn nginx_policy_comes_from_the_route_table() {
+        let plain = render(Format::Nginx, &opts(), &server());
+        assert!(
+            !plain.contains("$dctx_refusal") && !plain.contains("ssl_crl"),
+            "{plain}"
+        );
+        let mut o = opts();
+        o.front = Front {
+            crl: Some("/etc/nginx/crl.pem".into()),
+            allow: vec!["CN=alice".into()],
+            read_only: vec!["CN=bob".into()],
+            access_log: None,
+            contact: None,
+        };
+        let t = render(Format::Nginx, &o, &server());
+        assert!(
+            t.contains("    ssl_crl                 /etc/nginx/crl.pem;\n"),
+            "{t}"
+        );
+        assert!(t.contains("\"CN=alice\"                     full;"), "{t}");
+        assert!(t.contains("\"CN=bob\"                       read;"), "{t}");
+        let rules: Vec<&str> = t
+            .lines()
+            .filter(|l| l.starts_with("    \"~^") && l.ends_with("\" 1;"))
+            .collect();
+        assert_eq!(rules.len(), crate::routes::read_only_rules().len(), "{t}");
+        assert!(
+            rules
+                .iter()
+                .all(|l| l.starts_with("    \"~^GET ") || l.starts_with("    \"~^HEAD ")),
+            "{rules:#?}"
+        );
+        assert!(
+            t.contains("\"~^GET (?:/v[0-9.]+)?/containers/json$\" 1;"),
+            "{t}"
+        );
     }
 
     #[test]

@@ -364,7 +364,8 @@ impl Pki {
     /// Is the CA key stored passphrase-encrypted?
     pub fn ca_key_encrypted(&self) -> anyhow::Result<bool> {
         let data = read(&self.ca_key_path())?;
-        Ok(String::from_utf8_lossy(&data).contains(ENCRYPTED_LABEL))
+        let text = String::from_utf8_lossy(&data);
+        Ok(text.contains(ENCRYPTED_LABEL) || text.contains("Proc-Type: 4,ENCRYPTED"))
     }
 
     /// Create the CA. Refuses to replace an existing one unless `force`, in
@@ -422,7 +423,9 @@ impl Pki {
         let path = self.ca_cert_path();
         let data = fs::read_to_string(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => anyhow::anyhow!(
-                "no CA in {} (create one with `dctx pki init`)",
+                "no CA in {} (create one with `dctx pki init`, or sign with the CA you already have: \
+                 `dctx pki --dir DIR …` where DIR holds its certificate as ca.pem and its key as ca-key.pem, \
+                 e.g. the directory of Docker's openssl guide; an encrypted key is asked for)",
                 self.dir.display()
             ),
             _ => anyhow::Error::new(e).context(format!("reading {}", path.display())),
@@ -455,6 +458,30 @@ impl Pki {
                 anyhow::anyhow!("wrong passphrase for the CA key ({})", key_path.display())
             })?;
             Zeroizing::new(doc.as_bytes().to_vec())
+        } else if let Some(dek) = parsed
+            .headers()
+            .get("Proc-Type")
+            .filter(|v| v.contains("ENCRYPTED"))
+            .and(parsed.headers().get("DEK-Info"))
+        {
+            // OpenSSL's legacy form (`openssl genrsa -aes256` on 1.1, or
+            // `-traditional`): the same decryption `dctx add` uses.
+            let format = match parsed.tag() {
+                "RSA PRIVATE KEY" => crate::pki::keys::KeyFormat::Pkcs1,
+                "EC PRIVATE KEY" => crate::pki::keys::KeyFormat::Sec1,
+                _ => crate::pki::keys::KeyFormat::Pkcs8,
+            };
+            let pw = passphrase()?;
+            let key = crate::pki::keys::PrivateKey::from_legacy_encrypted(
+                parsed.contents(),
+                format,
+                dek,
+                &pw,
+            )
+            .map_err(|e| {
+                anyhow::anyhow!("cannot decrypt the CA key {}: {e}", key_path.display())
+            })?;
+            Zeroizing::new(key.der().to_vec())
         } else {
             Zeroizing::new(parsed.contents().to_vec())
         };
@@ -562,7 +589,9 @@ impl Pki {
         } else {
             vec![KeyUsagePurpose::DigitalSignature]
         };
-        p.is_ca = IsCa::ExplicitNoCa;
+        // No basicConstraints at all: an explicit `cA FALSE` encodes the DER
+        // default, which strict DER parsers (Python's cryptography) refuse.
+        p.is_ca = IsCa::NoCa;
         p.use_authority_key_identifier_extension = true;
         p.not_before = datetime(now - BACKDATE_SECS)?;
         let mut not_after = now + i64::from(req.days) * 86_400;

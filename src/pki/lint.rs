@@ -173,6 +173,26 @@ impl<'a> Cert<'a> {
             _ => None,
         }
     }
+    fn aki(&self) -> Option<Vec<u8>> {
+        self.x
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::AuthorityKeyIdentifier(a) => {
+                    a.key_identifier.as_ref().map(|k| k.0.to_vec())
+                }
+                _ => None,
+            })
+    }
+    fn ski(&self) -> Option<Vec<u8>> {
+        self.x
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+                _ => None,
+            })
+    }
     fn has_ext(&self, pick: impl Fn(&ParsedExtension<'_>) -> bool) -> bool {
         self.x
             .extensions()
@@ -199,7 +219,7 @@ fn finding(
 
 const ALL: &[Client] = &Client::ALL;
 const STRICT: &[Client] = &[Client::OpensslStrict];
-const REISSUE_CA: &str = "reissue the CA (`dctx pki init --force`, then `dctx pki renew` each certificate), \
+const REISSUE_CA: &str = "reissue the CA (`dctx pki init --force`, then `dctx pki renew NAME` for each certificate), \
      or with openssl add `-addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign'` \
      and re-sign it with its own key: `openssl x509 -in ca.pem -signkey ca-key.pem -days 3650 -extfile <(printf 'basicConstraints=critical,CA:TRUE\\nkeyUsage=critical,keyCertSign,cRLSign\\nsubjectKeyIdentifier=hash') -out ca-new.pem` (same key: issued certificates stay valid)";
 
@@ -254,7 +274,8 @@ pub fn lint(m: &Material<'_>) -> Vec<LintFinding> {
                     "{} is an X.509 version 1 certificate: rustls/webpki refuses it (UnsupportedCertVersion), and it cannot carry subjectAltName or extendedKeyUsage",
                     c.name
                 ),
-                "reissue it as version 3 with extensions: `dctx pki server --host HOST` / `dctx pki client`, or pass `-extfile` to `openssl x509 -req` (extensions make it v3)",
+                "reissue it as version 3 with extensions: `dctx pki --dir DIR server --host HOST --out DIR` / `dctx pki --dir DIR client NAME --out NAME.tar` \
+                 (DIR: your CA's directory, holding ca.pem and ca-key.pem), or pass `-extfile` to `openssl x509 -req` (extensions make it v3)",
             ));
         } else if !c.has_ext(|e| matches!(e, ParsedExtension::AuthorityKeyIdentifier(_))) {
             out.push(finding(
@@ -361,7 +382,8 @@ fn name_rules(leaf: &Cert<'_>, host: Option<&str>, out: &mut Vec<LintFinding>) {
     }
     let reissue = |h: &str| {
         format!(
-            "reissue the server certificate with the name clients dial: `dctx pki server --host {h}`, or with openssl `-extfile <(printf 'subjectAltName=DNS:NAME,IP:ADDRESS')`"
+            "reissue the server certificate with the name clients dial: `dctx pki --dir DIR server --host {h} --out DIR` \
+             (DIR: your CA's directory, holding ca.pem and ca-key.pem), or with openssl `-extfile <(printf 'subjectAltName=DNS:NAME,IP:ADDRESS')`"
         )
     };
     if !has_san {
@@ -497,7 +519,13 @@ fn chain_rules(chain: &[Cert<'_>], roots: &[Cert<'_>], out: &mut Vec<LintFinding
             cur = next;
             continue;
         }
-        if !roots.is_empty() && !cur.self_signed() {
+        // A trusted CA with the issuer's name or key id that did not sign
+        // it is another CA (unknown-ca), not a missing intermediate.
+        let aki = cur.aki();
+        let other_ca = roots.iter().any(|r| {
+            r.x.subject().as_raw() == cur.x.issuer().as_raw() || (aki.is_some() && r.ski() == aki)
+        });
+        if !roots.is_empty() && !cur.self_signed() && !other_ca {
             out.push(finding(
                 LintCode::MissingIntermediate,
                 cur,
@@ -514,12 +542,17 @@ fn chain_rules(chain: &[Cert<'_>], roots: &[Cert<'_>], out: &mut Vec<LintFinding
     }
 }
 
+/// How long a certificate may outlive its CA before it is worth a note.
+const OUTLIVES_SLACK_SECS: i64 = 86_400;
+
 fn outlives(c: &Cert<'_>, issuer: &Cert<'_>, out: &mut Vec<LintFinding>) {
     let (end, ca_end) = (
         c.x.validity().not_after.timestamp(),
         issuer.x.validity().not_after.timestamp(),
     );
-    if end > ca_end {
+    // Certificates made together with the same -days (Docker's recipe)
+    // end seconds after their CA: that is no incompatibility.
+    if end > ca_end + OUTLIVES_SLACK_SECS {
         out.push(finding(
             LintCode::OutlivesCa,
             c,

@@ -84,7 +84,7 @@ pub static ALL: &[Explanation] = &[
         "nothing listens on the port (or no unix socket at the path)",
         "The host answered, but no daemon listens there: dockerd is stopped, listens only on its unix socket, or on another port; for unix:// the socket file is missing or stale.",
         "The TCP connect gets a reset (ECONNREFUSED) from every address of the host; for unix:// the socket does not exist or refuses; for ssh:// ssh reports \"Connection refused\".",
-        "Start dockerd, and make it listen on TCP with TLS: `-H tcp://0.0.0.0:2376` (or \"hosts\" in daemon.json, which `dctx pki daemon-config` renders); check the port in the endpoint and any firewall that rejects it.",
+        "Start dockerd on the address the profile dials, with TLS and client verification: `dockerd -H tcp://ADDRESS:PORT --tlsverify --tlscacert=ca.pem --tlscert=server-cert.pem --tlskey=server-key.pem` in its certificate directory (or \"hosts\" and \"tls*\" in daemon.json, which `dctx pki daemon-config` renders); never wider (0.0.0.0) or weaker (no TLS) than the profile needs. Check the port in the endpoint and any firewall that rejects it.",
         "$ docker --context prod ps\nCannot connect to the Docker daemon at tcp://prod.example.com:2376. Is the docker daemon running?",
     ),
     explain!(
@@ -287,21 +287,21 @@ pub static ALL: &[Explanation] = &[
     ),
     explain!(
         ClientAuthNotRequired,
-        W,
+        E,
         "the daemon answered without asking for a client certificate: anyone who reaches the port is root",
         "The daemon encrypts but does not authenticate clients (dockerd with --tls but without --tlsverify): anyone who reaches the port controls the host.",
         "The probe sees whether the server sends a CertificateRequest, and whether the API answered although no (accepted) client certificate was sent.",
-        "Start dockerd with --tlsverify and --tlscacert (behind nginx: `ssl_verify_client on` and `ssl_client_certificate ca.pem`).",
-        "$ dctx doctor prod\n      ! client-auth-not-required: the daemon accepted us without asking for a client certificate",
+        "Restart dockerd on the dialled address with --tlsverify and --tlscacert (`--tls` or `--tlsverify=false` do not insist): `dockerd -H tcp://HOST:PORT --tlsverify --tlscacert=ca.pem --tlscert=server-cert.pem --tlskey=server-key.pem`, run in the daemon's certificate directory; behind nginx: `ssl_verify_client on` and `ssl_client_certificate ca.pem`. An error: `dctx check` exits 3.",
+        "$ dctx doctor prod\n      ✗ client-auth-not-required: the daemon accepted us without asking for a client certificate",
     ),
     explain!(
         PlaintextEndpoint,
-        W,
-        "`tcp://` without TLS",
+        E,
+        "`tcp://` without TLS to another host (a warning on loopback)",
         "The daemon serves the Docker API in plain HTTP over the network: anyone who reaches the port is root on the host, and the traffic can be read and changed.",
         "A plain tcp:// profile got a Docker API answer without TLS.",
         "Enable TLS on dockerd (`--tlsverify --tlscacert --tlscert --tlskey`, port 2376; `dctx pki` issues what it needs), or reach it over ssh:// or a unix socket.",
-        "$ dctx check\nNAME   ENDPOINT               STATUS  …  FINDING\nlab    tcp://10.0.0.9:2375    warn    …  plaintext-endpoint",
+        "$ dctx check\nNAME   ENDPOINT               STATUS  …  FINDING\nlab    tcp://10.0.0.9:2375    fail    …  plaintext-endpoint",
     ),
     explain!(
         SkipVerify,
@@ -421,6 +421,24 @@ pub static ALL: &[Explanation] = &[
         "$ dctx doctor box\n  ✗ ssh  ssh exited 255: …",
     ),
     explain!(
+        ClientCertRevoked,
+        E,
+        "the client certificate is revoked: the front says so, or a CRL lists it",
+        "The certificate's serial is on its CA's revocation list. A TLS front that checks the CRL (nginx `ssl_crl`, as `dctx pki daemon-config --format nginx --crl` renders it) refuses it; dockerd itself checks no CRL.",
+        "The front's 403 says `certificate revoked`, and dctx looks the serial up in a CRL: `doctor --crl FILE`, the certificate's CRL distribution points, or the CRL of dctx's own CA (`<store>/pki/crl.pem`). A listed certificate the daemon still accepts is a warning: its front checks no CRL, or an older one.",
+        "A revoked certificate never works again: get a new one (`dctx pki client NAME`, or your PKI's issue command) and re-import it with `dctx add NAME --bundle … --replace`.",
+        "$ dctx doctor alice\n  ✗ client cert accepted  our client certificate CN=alice (serial 1CEF…) is revoked: the front at 10.0.0.5:2376 says \"client certificate refused: FAILED:certificate revoked\"",
+    ),
+    explain!(
+        ForbiddenByFront,
+        E,
+        "a TLS front before dockerd answers 403 to this identity (names the subject and whom to ask)",
+        "The TLS handshake succeeded, but the front (nginx with `--allow` / `--read-only`) does not let this certificate's subject in, or not for this request.",
+        "The Docker API answer is 403 with the front's `dctx front:` message, or an HTML 403 page (dockerd never answers HTML).",
+        "Ask the front's administrator (the message names them when the front was rendered with `--contact`) to add your subject to `--allow` or `--read-only`, or use a profile whose certificate the front allows.",
+        "$ dctx doctor dave\n  ✗ ping  the front at 10.0.0.5:2376 answers 403 to CN=dave (serial 5FEA…): this client certificate is not allowed here",
+    ),
+    explain!(
         RenewalDue,
         W,
         "an enrolled profile (`dctx enroll`) is past its renewal point (2/3 of the certificate's lifetime) and was not renewed",
@@ -444,26 +462,10 @@ pub static ALL: &[Explanation] = &[
 mod tests {
     use super::*;
 
-    /// The variant names of `Code`, read from finding.rs itself: enums have
-    /// no runtime list of variants, and the source is the registry.
+    /// The variant names of `Code`, from the registry (`codes!` in
+    /// finding.rs lists every code once).
     fn declared_codes() -> Vec<String> {
-        let src = include_str!("finding.rs");
-        let start = src
-            .find("pub enum Code {")
-            .expect("finding.rs declares Code");
-        let body = &src[start + "pub enum Code {".len()..];
-        let body = &body[..body.find("\n}").expect("Code's closing brace")];
-        body.lines()
-            .map(str::trim)
-            .filter(|l| !l.starts_with("//") && !l.starts_with("#[") && !l.is_empty())
-            .map(|l| {
-                l.trim_end_matches(',')
-                    .split(['(', '{', ' '])
-                    .next()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect()
+        Code::ALL.iter().map(|c| format!("{c:?}")).collect()
     }
 
     /// Whoever adds a finding code adds its explanation here.

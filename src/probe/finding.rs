@@ -3,122 +3,124 @@
 
 use serde::Serialize;
 
-/// Stable finding codes (the JSON `code` and what `doctor` prints).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Code {
+/// The fix registry, in one place: every finding code, its stable name, and
+/// whether its fix is a runnable command sequence (`Commands`: doctor prints
+/// `fix_commands`, and tests/it/advice.rs runs each one against a real daemon)
+/// or plain advice (`Advice`: a decision, a person to ask, something to look
+/// at). Adding a code here is the whole registration.
+macro_rules! codes {
+    ($($(#[$doc:meta])* $v:ident => $s:literal, $kind:ident;)*) => {
+        /// Stable finding codes (the JSON `code` and what `doctor` prints).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum Code {
+            $($(#[$doc])* $v,)*
+        }
+
+        impl Code {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [Code] = &[$(Code::$v,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$v => $s,)*
+                }
+            }
+
+            /// What kind of fix findings with this code carry.
+            pub fn fix_kind(self) -> FixKind {
+                match self {
+                    $(Code::$v => FixKind::$kind,)*
+                }
+            }
+        }
+    };
+}
+
+/// Whether a code's fix is something to run or something to decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FixKind {
+    /// A command sequence, printed unwrapped and in `fix_commands`.
+    Commands,
+    /// Plain advice: no command dctx could print would be right for everyone.
+    Advice,
+}
+
+codes! {
     /// The profile itself is unusable (unparsable host URL, CA, cert or key).
-    InvalidProfile,
+    InvalidProfile => "invalid-profile", Advice;
     /// An endpoint scheme the probe does not speak (npipe://, fd://).
-    UnsupportedEndpoint,
-    DnsFailure,
-    ConnectionRefused,
+    UnsupportedEndpoint => "unsupported-endpoint", Advice;
+    DnsFailure => "dns-failure", Advice;
+    ConnectionRefused => "connection-refused", Commands;
     /// TCP connect failed for another reason (unreachable, permission denied…).
-    ConnectFailed,
-    Timeout,
-    PlainHttp,
-    TlsExpected,
+    ConnectFailed => "connect-failed", Advice;
+    Timeout => "timeout", Advice;
+    PlainHttp => "plain-http", Commands;
+    TlsExpected => "tls-expected", Commands;
     /// The TLS handshake failed for a reason none of the other codes explain.
-    TlsError,
-    UnknownCa,
-    NameMismatch,
-    CnOnly,
-    ServerCertExpired,
-    ServerCertNotYetValid,
-    ServerCertExpiring,
-    ServerCertBadUsage,
-    ClientCertRejected,
-    ClientCertMissing,
-    ClientCertExpired,
+    TlsError => "tls-error", Advice;
+    UnknownCa => "unknown-ca", Advice;
+    NameMismatch => "name-mismatch", Commands;
+    CnOnly => "cn-only", Commands;
+    ServerCertExpired => "server-cert-expired", Commands;
+    ServerCertNotYetValid => "server-cert-not-yet-valid", Advice;
+    ServerCertExpiring => "server-cert-expiring", Commands;
+    ServerCertBadUsage => "server-cert-bad-usage", Commands;
+    ClientCertRejected => "client-cert-rejected", Advice;
+    ClientCertMissing => "client-cert-missing", Commands;
+    ClientCertExpired => "client-cert-expired", Commands;
     /// The client certificate's notBefore is in the future (often clock skew).
-    ClientCertNotYetValid,
-    ClientCertExpiring,
-    ClientCertBadUsage,
+    ClientCertNotYetValid => "client-cert-not-yet-valid", Advice;
+    ClientCertExpiring => "client-cert-expiring", Commands;
+    ClientCertBadUsage => "client-cert-bad-usage", Commands;
     /// The profile's CA certificate has expired (nothing it signed verifies).
-    CaCertExpired,
+    CaCertExpired => "ca-cert-expired", Advice;
     /// The profile's CA certificate expires within the warning threshold.
-    CaCertExpiring,
-    ClientCaNotAccepted,
-    KeyMismatch,
-    ClientAuthNotRequired,
-    PlaintextEndpoint,
-    SkipVerify,
-    ApiError,
-    NotDocker,
+    CaCertExpiring => "ca-cert-expiring", Advice;
+    ClientCaNotAccepted => "client-ca-not-accepted", Advice;
+    KeyMismatch => "key-mismatch", Advice;
+    ClientAuthNotRequired => "client-auth-not-required", Commands;
+    PlaintextEndpoint => "plaintext-endpoint", Advice;
+    SkipVerify => "skip-verify", Advice;
+    ApiError => "api-error", Advice;
+    NotDocker => "not-docker", Advice;
     /// dctx's record and Docker's context store disagree; what docker would
     /// use was probed (see `dctx show NAME`).
-    Drift,
+    Drift => "drift", Advice;
     /// ssh:// endpoint, but no `ssh` client on this machine's PATH.
-    SshClientMissing,
+    SshClientMissing => "ssh-client-missing", Advice;
     /// ssh:// host key not in known_hosts (batch mode cannot ask to accept it).
-    SshHostKeyUnknown,
+    SshHostKeyUnknown => "ssh-host-key-unknown", Advice;
     /// ssh:// host key differs from the one in known_hosts (possible MITM).
-    SshHostKeyChanged,
+    SshHostKeyChanged => "ssh-host-key-changed", Advice;
     /// The ssh server refused every identity offered.
-    SshAuthRefused,
+    SshAuthRefused => "ssh-auth-refused", Advice;
     /// No `docker` on the PATH of the remote ssh session.
-    SshNoDocker,
+    SshNoDocker => "ssh-no-docker", Advice;
     /// The remote user may not open the Docker daemon socket.
-    SshSocketDenied,
+    SshSocketDenied => "ssh-socket-denied", Advice;
     /// The remote `docker system dial-stdio` finds no daemon behind its socket.
-    SshDaemonNotRunning,
+    SshDaemonNotRunning => "ssh-daemon-not-running", Advice;
     /// The remote docker CLI is too old for `docker system dial-stdio` (< 18.09).
-    SshDialStdioUnsupported,
+    SshDialStdioUnsupported => "ssh-dial-stdio-unsupported", Advice;
     /// ssh failed for a reason none of the other ssh codes explain (stderr quoted).
-    SshError,
+    SshError => "ssh-error", Advice;
+    /// The client certificate is revoked (the front says so, or a CRL lists it).
+    ClientCertRevoked => "client-cert-revoked", Advice;
+    /// A TLS front before dockerd answers 403 to this identity.
+    ForbiddenByFront => "forbidden-by-front", Advice;
     /// An enrolled profile is past its renewal point and was not renewed.
-    RenewalDue,
+    RenewalDue => "renewal-due", Advice;
     /// The last renewal of an enrolled profile failed (its reason is kept).
-    RenewalFailed,
+    RenewalFailed => "renewal-failed", Advice;
 }
 
 impl Code {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::InvalidProfile => "invalid-profile",
-            Code::UnsupportedEndpoint => "unsupported-endpoint",
-            Code::DnsFailure => "dns-failure",
-            Code::ConnectionRefused => "connection-refused",
-            Code::ConnectFailed => "connect-failed",
-            Code::Timeout => "timeout",
-            Code::PlainHttp => "plain-http",
-            Code::TlsExpected => "tls-expected",
-            Code::TlsError => "tls-error",
-            Code::UnknownCa => "unknown-ca",
-            Code::NameMismatch => "name-mismatch",
-            Code::CnOnly => "cn-only",
-            Code::ServerCertExpired => "server-cert-expired",
-            Code::ServerCertNotYetValid => "server-cert-not-yet-valid",
-            Code::ServerCertExpiring => "server-cert-expiring",
-            Code::ServerCertBadUsage => "server-cert-bad-usage",
-            Code::ClientCertRejected => "client-cert-rejected",
-            Code::ClientCertMissing => "client-cert-missing",
-            Code::ClientCertExpired => "client-cert-expired",
-            Code::ClientCertNotYetValid => "client-cert-not-yet-valid",
-            Code::ClientCertExpiring => "client-cert-expiring",
-            Code::ClientCertBadUsage => "client-cert-bad-usage",
-            Code::CaCertExpired => "ca-cert-expired",
-            Code::CaCertExpiring => "ca-cert-expiring",
-            Code::ClientCaNotAccepted => "client-ca-not-accepted",
-            Code::KeyMismatch => "key-mismatch",
-            Code::ClientAuthNotRequired => "client-auth-not-required",
-            Code::PlaintextEndpoint => "plaintext-endpoint",
-            Code::SkipVerify => "skip-verify",
-            Code::ApiError => "api-error",
-            Code::NotDocker => "not-docker",
-            Code::Drift => "drift",
-            Code::SshClientMissing => "ssh-client-missing",
-            Code::SshHostKeyUnknown => "ssh-host-key-unknown",
-            Code::SshHostKeyChanged => "ssh-host-key-changed",
-            Code::SshAuthRefused => "ssh-auth-refused",
-            Code::SshNoDocker => "ssh-no-docker",
-            Code::SshSocketDenied => "ssh-socket-denied",
-            Code::SshDaemonNotRunning => "ssh-daemon-not-running",
-            Code::SshDialStdioUnsupported => "ssh-dial-stdio-unsupported",
-            Code::SshError => "ssh-error",
-            Code::RenewalDue => "renewal-due",
-            Code::RenewalFailed => "renewal-failed",
-        }
+    /// The code named `s` (`unknown-ca`), for `dctx explain` and tests.
+    pub fn parse(s: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == s)
     }
 }
 
@@ -177,10 +179,76 @@ pub struct Finding {
     pub code: Code,
     pub severity: Severity,
     pub message: String,
+    /// The fix in words (for a command fix: what the commands do, where to
+    /// run them and the daemon-side step after them).
     pub fix: String,
+    /// One runnable sequence, in order, each command shell-quoted and exactly
+    /// as `doctor` prints it (only codes whose `fix_kind` is `commands`).
+    pub fix_commands: Vec<String>,
+    /// Another route to the same end, never mixed into `fix_commands`.
+    pub fix_alternatives: Vec<String>,
+    /// The directory the commands assume as their working directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix_dir: Option<String>,
     /// Only for `timeout`: which phase ran out of time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
+}
+
+/// A command fix: words, where to run it, and the commands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fix {
+    pub text: String,
+    pub dir: Option<String>,
+    pub commands: Vec<String>,
+    pub alternatives: Vec<String>,
+}
+
+/// `word` quoted for a POSIX shell (single quotes, only when needed).
+pub fn sh_quote(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:=,@%+-".contains(c));
+    if safe {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// One shell command from its words, each quoted.
+pub fn sh_line<S: AsRef<str>>(words: &[S]) -> String {
+    words
+        .iter()
+        .map(|w| sh_quote(w.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A command line split into its words at unquoted spaces (the quoting is
+/// `sh_quote`'s), so a printer can break between words with `\`.
+pub fn sh_words(line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if !quoted => escaped = true,
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => {
+                if i > start {
+                    out.push(&line[start..i]);
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if start < line.len() {
+        out.push(&line[start..]);
+    }
+    out
 }
 
 impl Finding {
@@ -195,8 +263,21 @@ impl Finding {
             severity,
             message: message.into(),
             fix: fix.into(),
+            fix_commands: Vec::new(),
+            fix_alternatives: Vec::new(),
+            fix_dir: None,
             phase: None,
         }
+    }
+
+    /// A finding whose fix is a command sequence.
+    pub fn with_fix(code: Code, severity: Severity, message: impl Into<String>, fix: Fix) -> Self {
+        debug_assert_eq!(code.fix_kind(), FixKind::Commands, "{code}: registry");
+        let mut f = Self::new(code, severity, message, fix.text);
+        f.fix_commands = fix.commands;
+        f.fix_alternatives = fix.alternatives;
+        f.fix_dir = fix.dir;
+        f
     }
 
     pub fn error(code: Code, message: impl Into<String>, fix: impl Into<String>) -> Self {
@@ -241,5 +322,32 @@ impl Finding {
         );
         f.phase = Some(phase);
         f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_are_unique_and_parse_back() {
+        let mut seen = std::collections::HashSet::new();
+        for c in Code::ALL {
+            assert!(seen.insert(c.as_str()), "{c} twice");
+            assert_eq!(Code::parse(c.as_str()), Some(*c));
+            // The serde name is the registry name.
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
+    }
+
+    #[test]
+    fn quoting_round_trips_through_the_word_splitter() {
+        let words = ["printf", "a=b\\nc d", "it's", "-days", "364"];
+        let line = sh_line(&words);
+        assert_eq!(line, r"printf 'a=b\nc d' 'it'\''s' -days 364");
+        assert_eq!(
+            sh_words(&line),
+            ["printf", r"'a=b\nc d'", r"'it'\''s'", "-days", "364"]
+        );
     }
 }

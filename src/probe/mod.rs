@@ -201,17 +201,40 @@ pub async fn run_with(target: &Target, opts: &Options) -> Report {
 
 fn finish(target: &Target, shared: &Shared) -> Report {
     let mut p = std::mem::take(&mut *shared.partial.lock().unwrap());
+    let unix = target.host.starts_with("unix://");
     let kinds: &[StepKind] = if ssh::is_ssh(&target.host) {
         StepKind::SSH
     } else {
         &StepKind::ALL
     };
     for &k in kinds {
-        if !p.steps.iter().any(|s| s.step == k) {
+        // A unix socket has no TLS layers to list.
+        let wanted = !(unix && TLS_STEPS.contains(&k));
+        if wanted && !p.steps.iter().any(|s| s.step == k) {
             p.steps.push(Step::new(k, StepState::Skip, "not reached"));
         }
     }
     p.steps.sort_by_key(|s| s.step);
+    // The daemon refusing a client certificate the profile's own findings
+    // already condemn (expired, wrong usage, wrong key) is their consequence:
+    // one root cause, one finding.
+    let condemned = p.findings.iter().any(|f| {
+        matches!(
+            f.code,
+            Code::ClientCertExpired
+                | Code::ClientCertBadUsage
+                | Code::ClientCertNotYetValid
+                | Code::KeyMismatch
+        ) && f.severity == Severity::Error
+    });
+    if condemned {
+        p.findings.retain(|f| f.code != Code::ClientCertRejected);
+    }
+    if unix {
+        for s in p.steps.iter_mut().filter(|s| s.step == StepKind::Connect) {
+            s.name = "connect";
+        }
+    }
     Report {
         name: target.name.clone(),
         endpoint: target.host.clone(),
@@ -377,7 +400,6 @@ async fn probe_unix(
             return;
         }
     };
-    sh.skip(TLS_STEPS, "unix socket: no TLS");
     if !matches!(api_stream(sh, stream, "docker").await, Fast::Fallback) {
         return;
     }
@@ -445,8 +467,8 @@ async fn resolve(sh: &Shared, host: &str, port: u16) -> Option<Vec<SocketAddr>> 
 async fn connect(
     sh: &Shared,
     addrs: &[SocketAddr],
-    host: &str,
-    port: u16,
+    ctx: &Ctx<'_>,
+    tls: bool,
 ) -> Option<(tokio::net::TcpStream, SocketAddr)> {
     sh.phase.set(Phase::Connect);
     let mut last = None;
@@ -466,23 +488,21 @@ async fn connect(
         }
     }
     let (e, a) = last?;
-    let (code, msg, fix) = if e.kind() == std::io::ErrorKind::ConnectionRefused {
-        (
-            Code::ConnectionRefused,
-            format!("{a} refused the connection: nothing listens on port {port}"),
-            format!(
-                "start dockerd with `-H tcp://0.0.0.0:{port}` (or `\"hosts\"` in daemon.json), check the port, or a firewall that rejects {host}:{port}"
-            ),
-        )
+    let f = if e.kind() == std::io::ErrorKind::ConnectionRefused {
+        diagnose::connection_refused(ctx, a, tls)
     } else {
-        (
+        Finding::error(
             Code::ConnectFailed,
             format!("cannot connect to {a}: {e}"),
-            "check the network path to the host (routing, firewall, VPN)".to_string(),
+            "check the network path to the host (routing, firewall, VPN)",
         )
     };
-    sh.step(Step::new(StepKind::Connect, StepState::Fail, msg.clone()));
-    sh.push(Finding::error(code, msg, fix));
+    sh.step(Step::new(
+        StepKind::Connect,
+        StepState::Fail,
+        f.message.clone(),
+    ));
+    sh.push(f);
     None
 }
 
@@ -540,7 +560,7 @@ async fn probe_tcp(
     let Some(addrs) = resolve(sh, host, port).await else {
         return;
     };
-    let Some((tcp, addr)) = connect(sh, &addrs, host, port).await else {
+    let Some((tcp, addr)) = connect(sh, &addrs, &p.ctx, tls).await else {
         return;
     };
     let Some(m) = material else {
@@ -563,15 +583,18 @@ async fn probe_tcp(
     }
     let ok = p.api(first, &m, addr, sname).await;
     if ok && !(requested && sent) {
-        sh.push(Finding::warning(
-            Code::ClientAuthNotRequired,
-            if requested {
-                "the daemon asks for a client certificate but answered without one: anyone who reaches the port is root on the host"
-            } else {
-                "the daemon accepted us without asking for a client certificate: anyone who reaches the port is root on the host"
-            },
-            "start dockerd with --tlsverify and --tlscacert (or, behind a proxy, `ssl_verify_client on` and `ssl_client_certificate ca.pem` in nginx)",
-        ));
+        sh.push(diagnose::client_auth_not_required(&p.ctx, requested));
+        // An error now, so the layer it belongs to fails too.
+        sh.with(|p| {
+            for s in p
+                .steps
+                .iter_mut()
+                .filter(|s| s.step == StepKind::ClientCertRequest)
+            {
+                s.state = StepState::Fail;
+                s.ok = false;
+            }
+        });
     }
 }
 
@@ -605,13 +628,20 @@ impl Probe<'_> {
             }
             match &m.client_info {
                 Some(c) => {
+                    let e = crate::output::expiry::Expiry::new(c.not_after, now);
                     profile.push_str(&format!(
-                        ", client cert {} ({} days left)",
+                        ", client cert {} ({})",
                         c.display_name(),
-                        c.days_left(now)
+                        if e.expired() {
+                            e.short()
+                        } else if now >= c.not_after {
+                            "expired".into()
+                        } else {
+                            format!("{} days left", e.days_left())
+                        }
                     ));
                     sh.with(|p| p.client_cert = Some(CertSummary::new(c, now)));
-                    sh.extend(diagnose::client_local(c, m.key_mismatch, ctx));
+                    sh.extend(diagnose::client_local(c, &m.ca, m.key_mismatch, ctx));
                 }
                 None => profile.push_str(", no client cert"),
             }
@@ -652,14 +682,7 @@ impl Probe<'_> {
             }
         };
         if ok {
-            sh.push(Finding::warning(
-                Code::PlaintextEndpoint,
-                format!(
-                    "{}:{} serves the Docker API without TLS: anyone who reaches the port is root on the host",
-                    ctx.host, ctx.port
-                ),
-                "enable TLS on dockerd (`--tlsverify --tlscacert --tlscert --tlskey`, port 2376) or reach it over ssh:// / a unix socket",
-            ));
+            sh.push(diagnose::plaintext_endpoint(ctx));
         } else if matches!(fast, Fast::Fallback)
             && sh.with(|p| {
                 p.findings
@@ -759,7 +782,11 @@ impl Probe<'_> {
                         f.message.clone(),
                     ));
                 }
-                sh.push(f);
+                // A v1 chain's own finding (server step) names the cause and the fix.
+                let v1_known = o.chain.first().is_some_and(|d| diagnose::is_v1_der(d));
+                if !(v1_known && f.code == Code::TlsError) {
+                    sh.push(f);
+                }
                 return None;
             }
             Ok(s) => s,

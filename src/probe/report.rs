@@ -11,6 +11,9 @@ pub enum Status {
     Ok,
     Warn,
     Fail,
+    /// docker's `default` with nothing configured (no DOCKER_HOST, no local
+    /// socket) and not asked for by name: nothing to be healthy or not.
+    Absent,
 }
 
 impl Status {
@@ -19,6 +22,7 @@ impl Status {
             Status::Ok => "ok",
             Status::Warn => "warn",
             Status::Fail => "fail",
+            Status::Absent => "absent",
         }
     }
 
@@ -198,6 +202,8 @@ impl StepKind {
             Code::ServerCertBadUsage => StepKind::ServerEku,
             Code::ClientCaNotAccepted | Code::ClientAuthNotRequired => StepKind::ClientCertRequest,
             Code::ClientCertMissing | Code::ClientCertRejected => StepKind::ClientCertAccepted,
+            // A front (nginx) refuses these after the handshake, at the first request.
+            Code::ClientCertRevoked | Code::ForbiddenByFront => StepKind::Ping,
             Code::ApiError | Code::NotDocker => StepKind::Ping,
             Code::SshClientMissing => StepKind::Profile,
             Code::SshHostKeyUnknown | Code::SshHostKeyChanged | Code::SshError => {

@@ -1,6 +1,8 @@
 //! `--log FILE`: one JSON line per request (time, method, path, status,
 //! bytes each way, duration). Never headers, bodies or the query string
 //! (`X-Registry-Auth` carries registry passwords; build args ride in the query).
+//! A hijacked session (attach, exec) gets a line with `"session":"open"` when
+//! it starts and one with `"session":"closed"` when it ends.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -14,12 +16,34 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub struct Audit(Arc<Mutex<std::fs::File>>);
 
 impl Audit {
+    /// Open (or create 0600) the log; never through a symlink, and never a
+    /// file another user owns or others may write (they could forge lines).
     pub fn open(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
         let f = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)?;
+        let m = f.metadata()?;
+        let refuse = |why: String| Err(std::io::Error::other(why));
+        if !m.is_file() {
+            return refuse("not a regular file".into());
+        }
+        let me = unsafe { libc::geteuid() };
+        if m.uid() != me {
+            return refuse(format!(
+                "the file belongs to another user (uid {}); choose another --log",
+                m.uid()
+            ));
+        }
+        if m.mode() & 0o022 != 0 {
+            return refuse(format!(
+                "the file is writable by others (mode {:o}); chmod go-w it or choose another --log",
+                m.mode() & 0o777
+            ));
+        }
         Ok(Audit(Arc::new(Mutex::new(f))))
     }
 }
@@ -57,7 +81,23 @@ impl Record {
     }
 
     pub fn write(self) {
-        let line = serde_json::json!({
+        self.emit(None);
+    }
+
+    /// A hijacked session's line when it opens (bytes so far).
+    pub fn write_session(&mut self, phase: &str) {
+        self.emit(Some(phase));
+    }
+
+    /// A hijacked session's closing line, with the relayed bytes.
+    pub fn close_session(mut self, up: u64, down: u64) {
+        self.extra_sent = up;
+        self.received = down;
+        self.emit(Some("closed"));
+    }
+
+    fn emit(&self, session: Option<&str>) {
+        let mut line = serde_json::json!({
             "time": rfc3339(self.time),
             "method": self.method,
             "path": self.path,
@@ -66,6 +106,9 @@ impl Record {
             "bytes_out": self.received,
             "duration_ms": (self.started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
         });
+        if let Some(phase) = session {
+            line["session"] = phase.into();
+        }
         let mut f = self.audit.0.lock().unwrap_or_else(|e| e.into_inner());
         // A full disk must not take the proxy down: the request already happened.
         let _ = writeln!(f, "{line}");

@@ -25,13 +25,14 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{CONNECTION, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::probe::tls::{self, VerifyMode};
 use crate::probe::{Endpoint, Severity, Target};
 pub use audit::Audit;
 pub use guard::Policy;
 pub use socket::{Bound, bind, default_path};
+pub use upstream::Reload;
 
 /// Why the proxy cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -62,11 +63,16 @@ pub enum ProxyError {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub policy: Policy,
-    /// Unix seconds now (certificate dates are judged against it).
+    /// Unix seconds at start (the start-time warnings are judged against it;
+    /// every upstream connection is verified against the clock of its own).
     pub now: i64,
     /// Client connections served at once; further ones wait to be accepted.
     pub max_clients: usize,
     pub connect_timeout: Duration,
+    /// A client must send a request's headers within this, and an idle
+    /// keep-alive connection is closed after it: slow or idle clients
+    /// cannot hold every slot.
+    pub header_timeout: Duration,
 }
 
 impl Options {
@@ -76,6 +82,7 @@ impl Options {
             now,
             max_clients: 1024,
             connect_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -85,7 +92,9 @@ type Out = UnsyncBoxBody<Bytes, hyper::Error>;
 /// A running proxy's shared state.
 pub struct Proxy {
     name: String,
-    target: Target,
+    host: String,
+    /// The profile as last read (the 502 diagnosis probes it).
+    target: Arc<Mutex<Target>>,
     client: Client<upstream::Connector, Counted<Incoming>>,
     opts: Options,
     audit: Option<Audit>,
@@ -95,26 +104,34 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Parse the target's material once and build the pooled client. The
-    /// target (and its key) stays in memory only, for the 502 diagnosis.
-    pub fn new(target: Target, opts: Options, audit: Option<Audit>) -> Result<Self, ProxyError> {
+    /// Check the target's material and build the pooled client. The target
+    /// (and its key) stays in memory only; with `reload`, each new upstream
+    /// connection re-reads the profile first.
+    pub fn new(
+        target: Target,
+        opts: Options,
+        audit: Option<Audit>,
+        reload: Option<upstream::Reload>,
+    ) -> Result<Self, ProxyError> {
         let unusable = |why: String| ProxyError::Unusable {
             name: target.name.clone(),
             why,
         };
+        let current = Arc::new(Mutex::new(target.clone()));
         let dial = match Endpoint::parse(&target.host, target.tls).map_err(unusable)? {
             Endpoint::Unix(p) => upstream::Dial::Unix(p),
             Endpoint::Tcp { host, port, tls } => {
                 let tls = if tls {
-                    let m = tls::load_material(&target).map_err(unusable)?;
-                    let mode = if target.skip_verify {
-                        VerifyMode::Insecure
-                    } else {
-                        VerifyMode::Strict
+                    let src = upstream::TlsSource {
+                        name: tls::server_name(&host).map_err(unusable)?,
+                        current: current.clone(),
+                        reload,
                     };
-                    let cfg = tls::client_config(Some(&m), mode, opts.now, Default::default())
+                    // Unusable material is refused at start, not at the first request.
+                    let m = tls::load_material(&target).map_err(unusable)?;
+                    tls::client_config(Some(&m), VerifyMode::Strict, opts.now, Default::default())
                         .map_err(unusable)?;
-                    Some((cfg, tls::server_name(&host).map_err(unusable)?))
+                    Some(Arc::new(src))
                 } else {
                     None
                 };
@@ -140,11 +157,32 @@ impl Proxy {
             .build(connector);
         Ok(Proxy {
             name: target.name.clone(),
-            target,
+            host: target.host.clone(),
+            target: current,
             client,
             opts,
             audit,
             diagnosis: Mutex::new(None),
+        })
+    }
+
+    /// The start-time warning about the profile's client certificate, if it
+    /// has expired (the daemon will refuse it).
+    pub fn client_cert_warning(&self) -> Option<String> {
+        let t = self
+            .target
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let info = tls::load_material(&t).ok()?.client_info?;
+        (info.not_after <= self.opts.now).then(|| {
+            format!(
+                "{}'s client certificate expired on {} (client-cert-expired): the daemon \
+                 will refuse it; run `dctx doctor {}`",
+                self.name,
+                info.not_after_rfc3339(),
+                self.name
+            )
         })
     }
 
@@ -155,7 +193,9 @@ impl Proxy {
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), ProxyError> {
         let me = Arc::new(self);
-        let slots = Arc::new(tokio::sync::Semaphore::new(me.opts.max_clients.max(1)));
+        let slots = Arc::new(tokio::sync::Semaphore::new(
+            me.opts.max_clients.min(fd_budget()).max(1),
+        ));
         tokio::pin!(shutdown);
         loop {
             let permit = tokio::select! {
@@ -174,6 +214,7 @@ impl Proxy {
                 },
             };
             let me = me.clone();
+            let header_timeout = me.opts.header_timeout;
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req| {
                     let me = me.clone();
@@ -184,6 +225,8 @@ impl Proxy {
                 // connections (attach, exec) half-close in the byte relay.
                 let _ = hyper::server::conn::http1::Builder::new()
                     .half_close(false)
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_timeout)
                     .serve_connection(TokioIo::new(stream), svc)
                     .with_upgrades()
                     .await;
@@ -246,17 +289,25 @@ impl Proxy {
             && let Some(client_side) = client_side
         {
             let daemon_side = hyper::upgrade::on(&mut resp);
+            // Logged when the session opens (a client killed with -9 or a
+            // proxy stopped mid-session leaves this line) and when it ends.
+            if let Some(r) = rec.as_mut() {
+                r.write_session("open");
+            }
             tokio::spawn(async move {
                 let (Ok(c), Ok(d)) = (client_side.await, daemon_side.await) else {
+                    if let Some(r) = rec {
+                        r.close_session(0, 0);
+                    }
                     return;
                 };
                 let (mut c, mut d) = (TokioIo::new(c), TokioIo::new(d));
                 // EOF one way is forwarded as a half-close; the other way keeps flowing.
-                let res = tokio::io::copy_bidirectional(&mut c, &mut d).await;
-                if let (Some(mut r), Ok((up, down))) = (rec, res) {
-                    r.extra_sent = up;
-                    r.received = down;
-                    r.write();
+                let (up, down) = tokio::io::copy_bidirectional(&mut c, &mut d)
+                    .await
+                    .unwrap_or((0, 0));
+                if let Some(r) = rec {
+                    r.close_session(up, down);
                 }
             });
             let (parts, _) = resp.into_parts();
@@ -275,43 +326,69 @@ impl Proxy {
         Response::from_parts(parts, UnsyncBoxBody::new(body))
     }
 
-    /// The 502 message: the probe's finding for this daemon, and the command
-    /// that explains it.
+    /// The 502 message: the probe's finding for this daemon (by its code),
+    /// and the command that explains it. Daemon-supplied text (subjects,
+    /// error strings) is escaped: docker prints the message raw.
     async fn unreachable(&self, e: &hyper_util::client::legacy::Error) -> String {
-        let cause = if e.is_connect() {
-            self.diagnose().await
-        } else {
-            let src = std::error::Error::source(e)
-                .map(|s| format!(": {s}"))
-                .unwrap_or_default();
-            format!("the daemon connection failed{src}")
+        let src = std::error::Error::source(e)
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        let cause = match self.diagnose().await {
+            Some(finding) => finding,
+            None => format!("the daemon connection failed{src}"),
         };
-        format!(
+        let msg = format!(
             "dctx proxy: {} ({}) is unreachable: {cause}; run `dctx doctor {}`",
-            self.name, self.target.host, self.name
-        )
+            self.name, self.host, self.name
+        );
+        crate::output::sanitize(&msg).into_owned()
     }
 
-    async fn diagnose(&self) -> String {
+    /// The first error finding of a fresh probe (`message (code)`).
+    async fn diagnose(&self) -> Option<String> {
         if let Some((at, msg)) = &*self.diagnosis.lock().unwrap()
             && at.elapsed() < Duration::from_secs(3)
         {
-            return msg.clone();
+            return Some(msg.clone());
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(self.opts.now);
-        let report = crate::probe::run(&self.target, self.opts.connect_timeout, now).await;
+        let target = self
+            .target
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let report =
+            crate::probe::run(&target, self.opts.connect_timeout, upstream::unix_now()).await;
         let msg = report
             .findings
             .iter()
             .find(|f| f.severity == Severity::Error)
-            .map(|f| format!("{} ({})", f.message, f.code))
-            .unwrap_or_else(|| "the connection failed, but a fresh probe succeeded".into());
+            .map(|f| format!("{} ({})", f.message, f.code))?;
         *self.diagnosis.lock().unwrap() = Some((Instant::now(), msg.clone()));
-        msg
+        Some(msg)
     }
+}
+
+/// Client connections the open-file limit leaves room for: each needs its
+/// socket and, at worst, an upstream one. The soft limit is raised to the
+/// hard one first (as Go programs do).
+fn fd_budget() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 1024;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim = raised;
+        }
+    }
+    (lim.rlim_cur.saturating_sub(64) / 2).min(usize::MAX as u64) as usize
 }
 
 /// Read and drop a refused request's body (up to a bound), so the client

@@ -5,6 +5,7 @@ use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt,
 use std::path::{Path, PathBuf};
 
 use super::ProxyError;
+use crate::store::atomic::alive;
 
 /// `$XDG_RUNTIME_DIR/dctx/NAME.sock`, else `<tmp>/dctx-UID/NAME.sock`; the
 /// directory is created 0700 (an existing tmp one must be ours and private).
@@ -58,8 +59,6 @@ impl Drop for Bound {
     }
 }
 
-use crate::store::atomic::alive;
-
 /// Bind `path` for profile `name`: replace a stale socket (nobody accepts
 /// on it, or its pid file names a dead process), refuse a live one.
 /// Needs a tokio runtime.
@@ -102,11 +101,14 @@ pub fn bind(path: &Path, name: &str) -> Result<Bound, ProxyError> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| io("chmod", e))?;
     use std::io::Write;
+    // We own the socket now, so whatever sits at the pid file's place is
+    // stale: replace it, never writing through a symlink planted there.
+    let _ = std::fs::remove_file(&pid_file);
     std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&pid_file)
         .and_then(|mut f| writeln!(f, "{}", std::process::id()))
         .map_err(|e| ProxyError::Io(format!("writing {}", pid_file.display()), e))?;

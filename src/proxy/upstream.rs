@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,16 +18,59 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio_rustls::client::TlsStream;
 
+use crate::probe::Target;
+use crate::probe::tls::{self, VerifyMode};
+
+/// Re-reads the profile (its TLS files, and the key from wherever it is
+/// kept) when a new upstream connection is dialled.
+pub type Reload = Arc<dyn Fn() -> Result<Target, String> + Send + Sync>;
+
 /// Where the daemon is.
 #[derive(Clone)]
 pub enum Dial {
     Tcp {
         host: String,
         port: u16,
-        /// rustls config and the name the certificate must hold.
-        tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+        tls: Option<Arc<TlsSource>>,
     },
     Unix(PathBuf),
+}
+
+/// The TLS side of a TCP dial: every new connection reads the profile's
+/// current material and verifies the daemon against the clock at that
+/// moment (a renewed cert is used, an expired one refused, without a
+/// restart; open connections keep theirs).
+pub struct TlsSource {
+    /// The name the daemon's certificate must hold.
+    pub name: ServerName<'static>,
+    /// The profile as last read (the 502 diagnosis probes it too).
+    pub current: Arc<Mutex<Target>>,
+    pub reload: Option<Reload>,
+}
+
+impl TlsSource {
+    /// A client config from the profile's current material, judged now.
+    pub fn config(&self) -> Result<Arc<ClientConfig>, String> {
+        if let Some(reload) = &self.reload {
+            let fresh = reload()?;
+            *self.current.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+        }
+        let t = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let m = tls::load_material(&t)?;
+        let mode = if t.skip_verify {
+            VerifyMode::Insecure
+        } else {
+            VerifyMode::Strict
+        };
+        drop(t);
+        tls::client_config(Some(&m), mode, unix_now(), Default::default())
+    }
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Dials a fresh upstream connection (the client pools them).
@@ -58,11 +101,19 @@ impl tower_service::Service<Uri> for Connector {
                         let _ = tcp.set_nodelay(true);
                         match tls {
                             None => Stream::Tcp(tcp),
-                            Some((cfg, name)) => Stream::Tls(Box::new(
-                                tokio_rustls::TlsConnector::from(cfg)
-                                    .connect(name, tcp)
-                                    .await?,
-                            )),
+                            Some(src) => {
+                                // The keyring is a blocking D-Bus call.
+                                let s = src.clone();
+                                let cfg = tokio::task::spawn_blocking(move || s.config())
+                                    .await
+                                    .map_err(io::Error::other)?
+                                    .map_err(io::Error::other)?;
+                                Stream::Tls(Box::new(
+                                    tokio_rustls::TlsConnector::from(cfg)
+                                        .connect(src.name.clone(), tcp)
+                                        .await?,
+                                ))
+                            }
                         }
                     }
                 })

@@ -5,7 +5,7 @@
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::store::atomic;
+use crate::store::atomic::{self, alive};
 
 /// Name prefixes of dctx's private dirs: `<prefix><pid>-<nonce>`.
 pub const PREFIXES: [&str; 2] = ["dctx-exec-", "dctx-shell-"];
@@ -63,8 +63,6 @@ fn owner_pid(name: &str) -> Option<i32> {
     }
     pid.parse().ok().filter(|&p| p > 0)
 }
-
-use crate::store::atomic::alive;
 
 /// Remove the private dirs in `base` whose owning dctx is gone. Only real
 /// directories (not symlinks) owned by this user are touched; dirs of live

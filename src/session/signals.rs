@@ -10,16 +10,36 @@
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering::SeqCst};
 
-/// The signals dctx catches and relays while a command runs.
-pub const RELAYED: [libc::c_int; 7] = [
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGALRM,
-];
+/// The signals dctx catches and relays while a command runs: every one
+/// whose default action would kill dctx (and leave the key dir behind).
+pub fn relayed() -> Vec<libc::c_int> {
+    let mut v = vec![
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGTERM,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGALRM,
+        libc::SIGXCPU,
+        libc::SIGXFSZ,
+        libc::SIGVTALRM,
+        libc::SIGPROF,
+        libc::SIGSYS,
+        libc::SIGTRAP,
+        libc::SIGABRT,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGILL,
+        libc::SIGSEGV,
+    ];
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        v.extend([libc::SIGIO, libc::SIGPWR, libc::SIGSTKFLT]);
+        v.extend(libc::SIGRTMIN()..=libc::SIGRTMAX());
+    }
+    v
+}
 
 /// The running command's pid (0: none yet).
 static CHILD: AtomicI32 = AtomicI32::new(0);
@@ -28,11 +48,46 @@ static EARLY: AtomicI32 = AtomicI32::new(0);
 /// The first relayed signal dctx received (0: none).
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 
+/// Sent by the terminal to the whole foreground group (the child has it too).
+fn from_terminal(sig: libc::c_int, info: *const libc::siginfo_t) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        matches!(sig, libc::SIGINT | libc::SIGQUIT | libc::SIGHUP)
+            && !info.is_null()
+            && unsafe { (*info).si_code } == libc::SI_KERNEL
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        // No portable mark: relay it (the command may see it twice).
+        let _ = (sig, info);
+        false
+    }
+}
+
+/// A fault of dctx itself (not a signal someone sent: those have
+/// si_code <= 0): returning from the handler would fault again forever.
+fn is_fault(sig: libc::c_int, info: *const libc::siginfo_t) -> bool {
+    matches!(
+        sig,
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP
+    ) && !info.is_null()
+        && unsafe { (*info).si_code } > 0
+}
+
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
-    // Async-signal-safe only: atomics and kill(2).
+    // Async-signal-safe only: atomics, kill(2), signal(2).
+    if is_fault(sig, info) {
+        // Die of it (on return) and take the command along; the next run's
+        // sweep removes the dir of a dead dctx.
+        let pid = CHILD.load(SeqCst);
+        if pid > 0 {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+        return;
+    }
     let _ = RECEIVED.compare_exchange(0, sig, SeqCst, SeqCst);
-    // SI_KERNEL: the tty sent it to the process group, the child has it too.
-    if !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL {
+    if from_terminal(sig, info) {
         return;
     }
     let pid = CHILD.load(SeqCst);
@@ -65,19 +120,22 @@ fn sigset(sigs: &[libc::c_int]) -> libc::sigset_t {
 /// Handlers installed and signals blocked; dropping it puts back the
 /// dispositions and mask dctx started with.
 pub struct Guard {
-    /// Which of [`RELAYED`] were ignored when dctx started (`nohup`, `&` in a
+    /// The signals of [`relayed`].
+    sigs: Vec<libc::c_int>,
+    /// Which of them were ignored when dctx started (`nohup`, `&` in a
     /// script): dctx leaves those ignored, and so does the command.
-    ignored: [bool; RELAYED.len()],
+    ignored: Vec<bool>,
     saved: Vec<(libc::c_int, libc::sigaction)>,
     old_mask: libc::sigset_t,
     blocked: bool,
 }
 
 impl Guard {
-    /// Block [`RELAYED`] in this thread, then install the handlers. Call it
+    /// Block [`relayed`] in this thread, then install the handlers. Call it
     /// before writing any key.
     pub fn install() -> io::Result<Guard> {
-        let set = sigset(&RELAYED);
+        let sigs = relayed();
+        let set = sigset(&sigs);
         let mut old_mask = sigset(&[]);
         let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old_mask) };
         if rc != 0 {
@@ -87,12 +145,13 @@ impl Guard {
         EARLY.store(0, SeqCst);
         RECEIVED.store(0, SeqCst);
         let mut guard = Guard {
-            ignored: [false; RELAYED.len()],
+            ignored: vec![false; sigs.len()],
+            sigs: sigs.clone(),
             saved: Vec::new(),
             old_mask,
             blocked: true,
         };
-        for (i, &sig) in RELAYED.iter().enumerate() {
+        for (i, &sig) in sigs.iter().enumerate() {
             unsafe {
                 let mut old: libc::sigaction = std::mem::zeroed();
                 if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
@@ -123,7 +182,7 @@ impl Guard {
         let mut set = sigset(&[]);
         unsafe { libc::sigpending(&mut set) };
         // One our parent kept blocked would never have reached us: not ours.
-        RELAYED
+        self.sigs
             .iter()
             .copied()
             .find(|&s| unsafe {
@@ -144,7 +203,7 @@ impl Guard {
 
     fn unblock(&mut self) {
         if self.blocked {
-            let set = sigset(&RELAYED);
+            let set = sigset(&self.sigs);
             unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
             self.blocked = false;
         }
@@ -159,10 +218,11 @@ impl Guard {
     /// dctx started with (default, or ignored when they were) and its
     /// original signal mask.
     pub fn child_reset(&self) -> impl Fn() -> io::Result<()> + Send + Sync + 'static {
-        let ignored = self.ignored;
+        let sigs = self.sigs.clone();
+        let ignored = self.ignored.clone();
         let old_mask = self.old_mask;
         move || {
-            for (i, &sig) in RELAYED.iter().enumerate() {
+            for (i, &sig) in sigs.iter().enumerate() {
                 let disp = if ignored[i] {
                     libc::SIG_IGN
                 } else {

@@ -200,8 +200,9 @@ impl Targets {
     /// keeping owner, mode and every other value).
     fn config_put(&self, tx: &mut Txn, current: Option<&str>) -> anyhow::Result<()> {
         let cfg = self.docker.config()?;
+        // Root on a user's config: the file stays (or becomes) the user's.
         let owner = if unsafe { libc::geteuid() } == 0 {
-            cfg.owner
+            cfg.owner.or_else(|| cfg.path.parent().and_then(dir_owner))
         } else {
             None
         };
@@ -226,7 +227,11 @@ impl Targets {
             Content::File {
                 data: serde_json::to_vec_pretty(&json).expect("json"),
                 mode: PRIVATE_FILE,
-                owner: None,
+                owner: if unsafe { libc::geteuid() } == 0 {
+                    dir_owner(&self.store.root)
+                } else {
+                    None
+                },
             },
         );
     }
@@ -999,4 +1004,13 @@ fn tls_files(m: Option<&Material>, mode: TlsMode) -> TlsFiles {
             .as_ref()
             .map(|k| Zeroizing::new(k.as_bytes().to_vec())),
     }
+}
+
+/// (uid, gid) of a dir another user owns, for files root creates in it.
+fn dir_owner(dir: &Path) -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir)
+        .ok()
+        .map(|m| (m.uid(), m.gid()))
+        .filter(|&(uid, _)| uid != 0)
 }

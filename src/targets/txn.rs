@@ -342,8 +342,20 @@ pub fn abort(root: &Path, keyring: &Keyring, areas: &[&Path]) -> anyhow::Result<
         return Ok(false);
     };
     if journal.state == State::Committed {
+        // Steps apply in order and stop at the first failure: undo the
+        // done ones and the one that may be half done, nothing after it
+        // (a later no-op step must not be "undone").
+        let done = journal
+            .steps
+            .iter()
+            .take_while(|s| match s {
+                Step::Put { staged, .. } => !exists(staged),
+                Step::Remove { target, .. } => !exists(target),
+                Step::Move { from, .. } => !exists(from),
+            })
+            .count();
         Undo {
-            files: journal.steps.clone(),
+            files: journal.steps[..(done + 1).min(journal.steps.len())].to_vec(),
             keys: Vec::new(),
         }
         .run(keyring);
@@ -437,7 +449,12 @@ fn check(j: &Journal, keyring: &Keyring, areas: &[&Path]) -> Result<(), String> 
                 .iter()
                 .any(|a| p.starts_with(a) && p != *a && no_symlinked_dir(a, p))
     };
-    let outside = |p: &Path| format!("{} is outside the stores", p.display());
+    let outside = |p: &Path| {
+        format!(
+            "{} is outside this store and Docker's config dir (was DCTX_HOME or DOCKER_CONFIG different for the interrupted command?)",
+            p.display()
+        )
+    };
     // `<area>/.dctx-txn/<id>/N.new|old`, or `.NAME.dctx-txn-<id>-N.new|old`
     // beside `target` (config.json through a symlink).
     let own = |p: &Path, target: &Path| {
@@ -883,4 +900,140 @@ fn nonce() -> u64 {
             .unwrap_or(0);
     }
     u64::from_le_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The journal `commit` would write for `tx`.
+    fn journal_of(tx: &Txn, keyring: &Keyring) -> Journal {
+        Journal {
+            id: tx.id.clone(),
+            state: State::Committed,
+            keyring: keyring.service().to_string(),
+            steps: tx.steps.clone(),
+            keys: tx.keys.clone(),
+            staging: tx.staging.clone(),
+        }
+    }
+
+    #[test]
+    fn check_accepts_every_step_txn_writes_and_refuses_each_mutation() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = tmp.path().join("store");
+        let docker = tmp.path().join("docker");
+        let cfg_dir = tmp.path().join("dotfiles");
+        let areas = [store.as_path(), docker.as_path(), cfg_dir.as_path()];
+        let kr = Keyring::for_store(&store);
+        let mut tx = Txn::new(&store);
+        tx.put(
+            &store,
+            store.join("profiles/a1"),
+            Content::File {
+                data: vec![],
+                mode: 0o600,
+                owner: None,
+            },
+        );
+        tx.remove(&docker, docker.join("contexts/meta/x"));
+        tx.rename(store.join("profiles/a1"), store.join("profiles/b1"));
+        tx.put_beside(cfg_dir.join("config.json"), vec![], 0o600, None);
+        tx.key_put("a1", Zeroizing::new(vec![1]));
+        tx.key_move("a1", "b1");
+        tx.key_remove("b1");
+        let good = journal_of(&tx, &kr);
+        assert_eq!(check(&good, &kr, &areas), Ok(()));
+
+        let outside = tmp.path().join("victim");
+        type Mutation<'a> = Box<dyn Fn(&mut Journal) + 'a>;
+        let mutations: Vec<(&str, Mutation)> = vec![
+            (
+                "foreign service",
+                Box::new(|j| j.keyring = "dctx:/elsewhere".into()),
+            ),
+            ("odd id", Box::new(|j| j.id = "../x".into())),
+            (
+                "target outside",
+                Box::new(|j| {
+                    if let Step::Put { target, .. } = &mut j.steps[0] {
+                        *target = outside.clone();
+                    }
+                }),
+            ),
+            (
+                "dot-dot",
+                Box::new(|j| {
+                    if let Step::Remove { target, .. } = &mut j.steps[1] {
+                        *target = docker.join("../victim");
+                    }
+                }),
+            ),
+            (
+                "the area itself",
+                Box::new(|j| {
+                    if let Step::Remove { target, .. } = &mut j.steps[1] {
+                        *target = docker.clone();
+                    }
+                }),
+            ),
+            (
+                "staged elsewhere",
+                Box::new(|j| {
+                    if let Step::Put { staged, .. } = &mut j.steps[0] {
+                        *staged = outside.join("0.new");
+                    }
+                }),
+            ),
+            (
+                "backup not numbered",
+                Box::new(|j| {
+                    if let Step::Remove { backup, .. } = &mut j.steps[1] {
+                        *backup = backup.with_file_name("passwd");
+                    }
+                }),
+            ),
+            (
+                "beside another file",
+                Box::new(|j| {
+                    if let Step::Put { staged, .. } = &mut j.steps[3] {
+                        *staged = cfg_dir.join(".other.dctx-txn-1-0.new");
+                    }
+                }),
+            ),
+            (
+                "move outside",
+                Box::new(|j| {
+                    if let Step::Move { to, .. } = &mut j.steps[2] {
+                        *to = outside.clone();
+                    }
+                }),
+            ),
+            (
+                "foreign staging",
+                Box::new(|j| j.staging.push(outside.clone())),
+            ),
+            (
+                "staged account of another",
+                Box::new(|j| {
+                    if let KeyStep::Put { staged, .. } = &mut j.keys[0] {
+                        *staged = "b1#txn-1-2".into();
+                    }
+                }),
+            ),
+            (
+                "account no profile could have",
+                Box::new(|j| {
+                    if let KeyStep::Remove { account } = &mut j.keys[2] {
+                        *account = "../b1".into();
+                    }
+                }),
+            ),
+        ];
+        for (what, mutate) in mutations {
+            let mut j = journal_of(&tx, &kr);
+            mutate(&mut j);
+            assert!(check(&j, &kr, &areas).is_err(), "{what} passed");
+        }
+    }
 }

@@ -855,6 +855,62 @@ fn legacy_pem_aes256() {
     );
 }
 
+/// `key` encrypted by `openssl pkcs8 -topk8` with `pass` (PKCS#8 PBES2).
+fn encrypted(key: &str, pass: &str) -> Vec<u8> {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "in.pem", key.as_bytes());
+    let passout = format!("pass:{pass}");
+    openssl(
+        &[
+            "pkcs8", "-topk8", "-in", "in.pem", "-out", "out.pem", "-passout", &passout,
+        ],
+        d.path(),
+    );
+    std::fs::read(d.path().join("out.pem")).unwrap()
+}
+
+/// An encrypted key is decrypted only while the client key may be among
+/// them: with the client key in clear, the CA's encrypted key is never
+/// asked for (a warning says it was skipped); with the client key
+/// encrypted too, only the client key's passphrase is asked, once.
+#[test]
+fn encrypted_keys_are_unlocked_only_while_the_client_key_is_missing() {
+    let (ca, c) = std_set();
+    let ca_key = encrypted(&ca.id.key_pem, "ca-secret");
+    let t = tar_bytes(&[
+        ("ca-key.pem", &ca_key),
+        ("ca.pem", ca.id.cert_pem.as_bytes()),
+        ("cert.pem", c.cert_pem.as_bytes()),
+        ("key.pem", c.key_pem.as_bytes()),
+    ]);
+    let d = tempfile::tempdir().unwrap();
+    let src = Source::Bundle(write(d.path(), "x.tar", &t));
+    let mut asked = Vec::new();
+    let m = bundle::read(&src, &opts(), &mut with_pass("wrong", &mut asked)).unwrap();
+    assert_ok(&m, &c, &ca.id);
+    assert!(asked.is_empty(), "{asked:?}");
+    assert!(
+        m.warnings
+            .iter()
+            .any(|w| w.contains("ca-key.pem in x.tar") && w.contains("skipped")),
+        "{:?}",
+        m.warnings
+    );
+    // Both encrypted, the CA's file read first: one prompt, for key.pem.
+    let client_key = encrypted(&c.key_pem, "client-secret");
+    let t = tar_bytes(&[
+        ("ca-key.pem", &ca_key),
+        ("ca.pem", ca.id.cert_pem.as_bytes()),
+        ("cert.pem", c.cert_pem.as_bytes()),
+        ("key.pem", &client_key),
+    ]);
+    let src = Source::Bundle(write(d.path(), "y.tar", &t));
+    let mut asked = Vec::new();
+    let m = bundle::read(&src, &opts(), &mut with_pass("client-secret", &mut asked)).unwrap();
+    assert_ok(&m, &c, &ca.id);
+    assert_eq!(asked, ["key.pem in y.tar"]);
+}
+
 #[test]
 fn legacy_pem_aes128() {
     check_encrypted(

@@ -387,3 +387,91 @@ fn named_targets_ignore_unrelated_profiles() {
     sb.ok(&["rm", "other"]);
     assert!(!sb.store().join("profiles/other").exists());
 }
+
+/// A fresh workstation: no DOCKER_HOST, no /var/run/docker.sock, no
+/// contexts. `default` is absent (not failed), the exit status is 0 and the
+/// next step is printed; named, it is probed and fails.
+#[test]
+fn unconfigured_default_is_absent_and_the_next_step_is_shown() {
+    assert!(
+        !std::path::Path::new("/var/run/docker.sock").exists(),
+        "this test needs a machine without a local docker socket"
+    );
+    let sb = Sandbox::new();
+    let v = run_json(&sb, &["check", "--json"], 0);
+    assert_eq!(v[0]["name"], "default");
+    assert_eq!(v[0]["status"], "absent", "{v:#}");
+    let out = sb.dctx().arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("dctx add NAME --bundle FILE --host tcp://HOST:2376"),
+        "{text}"
+    );
+    assert!(!text.contains("dctx doctor default"), "{text}");
+    // Asked for by name, it is probed like anything else.
+    let v = run_json(&sb, &["check", "default", "--json"], 3);
+    assert_eq!(v[0]["status"], "fail", "{v:#}");
+    // Metrics: no dctx_up series for it unless named.
+    let sb = Sandbox::new();
+    sb.add_client_profile("prod", &[]);
+    let path = sb.path("m.prom");
+    sb.ok(&["metrics", "--textfile", path.to_str().unwrap()]);
+    let m = std::fs::read_to_string(&path).unwrap();
+    assert!(m.contains("dctx_up{context=\"prod\""), "{m}");
+    assert!(!m.contains("context=\"default\""), "{m}");
+    sb.ok(&["metrics", "default", "--textfile", path.to_str().unwrap()]);
+    let m = std::fs::read_to_string(&path).unwrap();
+    assert!(m.contains("dctx_up{context=\"default\""), "{m}");
+}
+
+/// `--exclude NAME` leaves a name out of "all" for check and metrics.
+#[test]
+fn exclude_leaves_a_name_out() {
+    let sb = sandbox_with_prod();
+    let dead = crate::support::free_port();
+    sb.add_client_profile("down", &[]);
+    sb.ok(&["set-host", "down", &format!("tcp://127.0.0.1:{dead}")]);
+    let out = sb.dctx().args(["check", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let v = run_json(&sb, &["check", "--json", "--exclude", "down"], 0);
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "prod"]);
+    let path = sb.path("m.prom");
+    sb.ok(&[
+        "metrics",
+        "--exclude",
+        "down",
+        "--textfile",
+        path.to_str().unwrap(),
+    ]);
+    let m = std::fs::read_to_string(&path).unwrap();
+    assert!(m.contains("dctx_up{context=\"prod\""), "{m}");
+    assert!(!m.contains("context=\"down\""), "{m}");
+    let (code, err) = sb.fails(&["check", "--exclude", "nosuch"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("nosuch"), "{err}");
+}
+
+/// A unix socket has no TCP and no TLS: doctor says "connect" and lists no
+/// TLS layer.
+#[test]
+fn doctor_on_a_unix_socket_lists_no_tls_steps() {
+    let sb = Sandbox::new().with_local_daemon();
+    let text = sb.ok(&["doctor", "default"]);
+    assert!(text.contains("✓ connect "), "{text}");
+    for absent in [
+        "TCP connect",
+        "TLS handshake",
+        "server chain",
+        "client cert",
+    ] {
+        assert!(!text.contains(absent), "{absent}:\n{text}");
+    }
+    assert!(text.contains("✓ GET /_ping"), "{text}");
+}

@@ -621,21 +621,36 @@ fn concurrent_adds_and_use_flips_leave_a_consistent_store() {
     );
 }
 
+/// `dctx … | head` where head is gone: the write gets EPIPE (the pipe's
+/// read end is closed before dctx starts, and strace shows the failed
+/// write), and that is a quiet success.
 #[test]
 fn a_closed_stdout_is_not_an_error() {
+    use std::os::fd::{FromRawFd, OwnedFd};
     let sb = Sandbox::new();
     sb.ok(&["add", "p1", "--host", "tcp://127.0.0.1:2375"]);
     for args in [["ls", "--json"], ["show", "p1"], ["env", "p1"]] {
-        let mut child = sb
-            .dctx()
+        let mut fds = [0; 2];
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(read);
+        let log = sb.path("strace.log");
+        let out = sb
+            .cmd("strace")
+            .args(["-f", "-qq", "-e", "trace=write", "-o"])
+            .arg(&log)
+            .arg(env!("CARGO_BIN_EXE_dctx"))
             .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
+            .stdout(std::process::Stdio::from(write))
+            .output()
             .unwrap();
-        // Close the read end before dctx writes: its write gets EPIPE.
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
+        let trace = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            trace
+                .lines()
+                .any(|l| l.contains("write(1,") && l.contains("EPIPE")),
+            "{args:?} never hit EPIPE:\n{trace}"
+        );
         assert_eq!(
             out.status.code(),
             Some(0),

@@ -2,11 +2,15 @@
 //! dctx's store and the keyring, also when dctx is killed (SIGKILL, SIGINT)
 //! at a random point. After each kill the next dctx command recovers, and
 //! the state is exactly the old one or the new one: the docker CLI, `ls`,
-//! the keyring and a scan for stray key copies all agree.
+//! the keyring (every account of the store's service, staged ones too) and
+//! a scan for stray key copies all agree. Kills that left a journal behind
+//! (seen before anything recovers) landed inside the transaction: each
+//! operation must have enough of them.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::support::{Sandbox, assert_success, dockerd};
 
@@ -39,6 +43,26 @@ fn files_under(root: &Path, out: &mut Vec<std::path::PathBuf>) {
             out.push(p);
         }
     }
+}
+
+/// Every keyring account of the store's service (staged `NAME#txn-ID` ones
+/// included), sorted.
+fn keyring_accounts(sb: &Sandbox) -> Vec<String> {
+    let service = format!("dctx:{}", sb.store().display());
+    let out = sb
+        .cmd("secret-tool")
+        .args(["search", "--all", "service", &service])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let mut v: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("attribute.username = "))
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
 }
 
 /// Recover (any dctx command does), then read the state and check that
@@ -89,13 +113,11 @@ fn observe(sb: &Sandbox, step: usize) -> Option<State> {
             "step {step}: stray keys {key_copies:?}"
         );
         assert_eq!(current, None, "step {step}: dangling currentContext");
-        for n in ["prod", "prod2"] {
-            assert_eq!(
-                sb.keyring_lookup(n),
-                None,
-                "step {step}: key of {n} left in the keyring"
-            );
-        }
+        assert_eq!(
+            keyring_accounts(sb),
+            Vec::<String>::new(),
+            "step {step}: keys left in the keyring"
+        );
         return None;
     };
     let name = r["name"].as_str().unwrap().to_string();
@@ -103,11 +125,11 @@ fn observe(sb: &Sandbox, step: usize) -> Option<State> {
     assert_eq!(r["drift"], serde_json::json!([]), "step {step}: {r:#}");
     assert!(r["error"].is_null(), "step {step}: {r:#}");
     let keyring = r["key_store"] == "keyring";
-    let other = if name == "prod" { "prod2" } else { "prod" };
+    let want: Vec<String> = if keyring { vec![name.clone()] } else { vec![] };
     assert_eq!(
-        sb.keyring_lookup(other),
-        None,
-        "step {step}: key of {other} left in the keyring"
+        keyring_accounts(sb),
+        want,
+        "step {step}: keyring accounts of the store"
     );
     let inspect = sb
         .docker()
@@ -186,14 +208,10 @@ fn next_op(
         );
     };
     let mut n = s.clone();
-    match pick % 5 {
+    let flip = |h: &str| if h == hosts[0] { hosts[1] } else { hosts[0] }.to_string();
+    match pick % 7 {
         0 => {
-            n.host = if s.host == hosts[0] {
-                hosts[1]
-            } else {
-                hosts[0]
-            }
-            .into();
+            n.host = flip(&s.host);
             let mut a = v(&[
                 "add",
                 &s.name,
@@ -227,8 +245,33 @@ fn next_op(
             };
             (v(&["use", target]), Some(n))
         }
+        // Re-records the context as docker has it: the same state.
+        4 if !s.keyring => (v(&["adopt", &s.name]), Some(n)),
+        3..=5 => {
+            n.host = flip(&s.host);
+            (v(&["set-host", &s.name, &n.host]), Some(n))
+        }
         _ => (v(&["rm", &s.name]), None),
     }
+}
+
+/// The operation `args` runs (its counts are kept per operation).
+fn op(args: &[String]) -> String {
+    match args[0].as_str() {
+        "key" => "key move".into(),
+        o => o.into(),
+    }
+}
+
+/// Per operation: runs, kills that left a journal, old/new states seen,
+/// runs that finished on their own.
+#[derive(Default, Debug)]
+struct Tally {
+    runs: u32,
+    in_txn: u32,
+    old: u32,
+    new: u32,
+    finished: u32,
 }
 
 #[test]
@@ -243,15 +286,7 @@ fn kill_at_random_points_leaves_the_old_state_or_the_new_one() {
     let runs: u32 = std::env::var("DCTX_CRASH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(240);
-    // How long one uninterrupted change takes here (debug build, busy
-    // machine): kills are spread over that span and a bit beyond.
-    let t0 = std::time::Instant::now();
-    sb.ok(&[
-        "add", "prod", "--bundle", &bundle, "--host", hosts[0], "--use",
-    ]);
-    let span = t0.elapsed().as_micros().max(20_000) as u64 * 6 / 5;
-    let mut state = observe(&sb, 0);
+        .unwrap_or(200);
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut rnd = move || {
         seed ^= seed << 13;
@@ -259,9 +294,33 @@ fn kill_at_random_points_leaves_the_old_state_or_the_new_one() {
         seed ^= seed << 17;
         seed
     };
-    let (mut old_seen, mut new_seen) = (0, 0);
+    // Uninterrupted, every operation succeeds and lands on its new state;
+    // how long each takes here (debug build, busy machine) is the first
+    // span its kills are spread over.
+    let mut took: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut state = None;
+    for step in 0..40 {
+        let (args, want) = next_op(&state, step, &bundle, hosts);
+        let t0 = Instant::now();
+        let out = sb.dctx().args(&args).output().unwrap();
+        let micros = t0.elapsed().as_micros() as u64;
+        assert_success(&out, &format!("uninterrupted `dctx {}`", args.join(" ")));
+        took.entry(op(&args)).or_default().push(micros);
+        state = observe(&sb, step as usize);
+        assert_eq!(state, want, "uninterrupted `dctx {}`", args.join(" "));
+    }
+    let median = |o: &str| {
+        let mut t = took.get(o).unwrap_or(&took["add"]).clone();
+        t.sort();
+        t[t.len() / 2].max(20_000) * 6 / 5
+    };
+    // The machine's load drifts: a span that lets runs finish first
+    // shrinks, one that only kills before the transaction grows.
+    let mut spans: BTreeMap<String, u64> = BTreeMap::new();
+    let mut tally: BTreeMap<String, Tally> = BTreeMap::new();
     for step in 1..=runs as usize {
         let (args, want) = next_op(&state, (rnd() % 1000) as u32, &bundle, hosts);
+        let o = op(&args);
         let mut child = sb
             .dctx()
             .args(&args)
@@ -270,6 +329,7 @@ fn kill_at_random_points_leaves_the_old_state_or_the_new_one() {
             .spawn()
             .unwrap();
         // Anywhere from before exec to after exit.
+        let span = *spans.entry(o.clone()).or_insert_with(|| median(&o));
         std::thread::sleep(Duration::from_micros(rnd() % span));
         let sig = if rnd() % 2 == 0 {
             libc::SIGKILL
@@ -277,10 +337,28 @@ fn kill_at_random_points_leaves_the_old_state_or_the_new_one() {
             libc::SIGINT
         };
         unsafe { libc::kill(child.id() as i32, sig) };
-        let _ = child.wait();
+        let status = child.wait().unwrap();
+        let t = tally.entry(o.clone()).or_default();
+        t.runs += 1;
+        // A run the signal did not reach finished on its own: successfully.
+        if let Some(code) = status.code() {
+            assert_eq!(code, 0, "step {step}: `dctx {}` failed", args.join(" "));
+            t.finished += 1;
+        }
+        // Before anything recovers: was the kill inside the transaction?
+        let in_txn = sb.store().join("journal.json").exists();
+        t.in_txn += in_txn as u32;
         let got = observe(&sb, step);
-        if got == state {
-            old_seen += 1;
+        let adjusted = if status.code().is_some() {
+            span * 3 / 4
+        } else if !in_txn && got == state {
+            span * 9 / 8
+        } else {
+            span
+        };
+        spans.insert(o.clone(), adjusted.clamp(5_000, 5_000_000));
+        if got == state && got != want {
+            t.old += 1;
         } else {
             assert_eq!(
                 got,
@@ -288,13 +366,29 @@ fn kill_at_random_points_leaves_the_old_state_or_the_new_one() {
                 "step {step}: `dctx {}` left neither the old state {state:?} nor the new one",
                 args.join(" ")
             );
-            new_seen += 1;
+            t.new += 1;
         }
         state = got;
     }
+    for (o, t) in &tally {
+        eprintln!(
+            "crash: {o:>8}: {} kills, {} inside the transaction (journal left), {} old, {} new, {} finished first",
+            t.runs, t.in_txn, t.old, t.new, t.finished
+        );
+    }
+    for o in ["add", "mv", "key move", "use", "set-host", "adopt", "rm"] {
+        let t = tally
+            .get(o)
+            .unwrap_or_else(|| panic!("{o} never ran: {tally:?}"));
+        assert!(
+            t.in_txn >= 3,
+            "{o}: too few kills inside the transaction: {t:?}"
+        );
+    }
+    let (old, new): (u32, u32) = tally
+        .values()
+        .map(|t| (t.old, t.new))
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     // The kills landed on both sides of the commit point.
-    assert!(
-        old_seen > 10 && new_seen > 10,
-        "old {old_seen}, new {new_seen}"
-    );
+    assert!(old > 10 && new > 10, "old {old}, new {new}");
 }

@@ -377,7 +377,10 @@ fn replace_with_only_a_ca_or_only_a_cert_keeps_the_rest() {
     assert_eq!(sb.context_server_version("otherca"), d.version);
     let (code, r) = check_status(&sb, "otherca");
     assert_eq!((code, r["status"].as_str()), (0, Some("ok")), "{r:#}");
-    assert_eq!(context_file(&sb, "key.pem"), key_before);
+    assert!(
+        context_file(&sb, "key.pem") == key_before,
+        "key.pem changed (not printed: a private key)"
+    );
     assert_eq!(context_file(&sb, "cert.pem"), d.client.cert_pem);
     let rows: serde_json::Value = serde_json::from_str(&sb.ok(&["ls", "--json"])).unwrap();
     let row = rows
@@ -473,4 +476,135 @@ fn add_check_probes_right_after_the_import() {
             .count(),
         1
     );
+}
+
+/// A keyring profile re-imported with only `--ca`: the key stays in the
+/// keyring (no key.pem written, no context), and `dctx exec` reaches the
+/// daemon with the new CA.
+#[test]
+fn replace_with_only_a_ca_keeps_a_keyring_key_in_the_keyring() {
+    let d = dockerd();
+    let sb = Sandbox::new().with_keyring();
+    let wrong = TestCa::new("the wrong CA");
+    let dir = sb.path("vault");
+    write_tree(
+        &dir,
+        &[
+            ("ca.pem", &wrong.cert_pem),
+            ("cert.pem", &d.client.cert_pem),
+            ("key.pem", &d.client.key_pem),
+        ],
+    );
+    sb.ok(&[
+        "add",
+        "vault",
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--host",
+        &d.host,
+        "--key-store",
+        "keyring",
+    ]);
+    let key_before = sb.keyring_lookup("vault").expect("key in the keyring");
+    std::fs::write(sb.path("right-ca.pem"), &d.ca.cert_pem).unwrap();
+    let out = run(&sb, &["add", "vault", "--ca", "right-ca.pem", "--replace"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Compared, never printed: it is a private key.
+    assert!(
+        sb.keyring_lookup("vault").as_ref() == Some(&key_before),
+        "the keyring key changed or went"
+    );
+    let rows: serde_json::Value = serde_json::from_str(&sb.ok(&["ls", "--json"])).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "vault")
+        .unwrap();
+    assert_eq!(
+        (row["key_store"].as_str(), row["context"].as_bool()),
+        (Some("keyring"), Some(false)),
+        "{row:#}"
+    );
+    let out = sb
+        .dctx()
+        .args([
+            "exec",
+            "vault",
+            "--",
+            "docker",
+            "version",
+            "--format",
+            "{{.Server.Version}}",
+        ])
+        .output()
+        .unwrap();
+    crate::support::assert_success(&out, "dctx exec vault -- docker version");
+    assert_eq!(text(&out.stdout).trim(), d.version);
+    let (code, r) = check_status(&sb, "vault");
+    assert_eq!((code, r["status"].as_str()), (0, Some("ok")), "{r:#}");
+}
+
+/// A file name in the user's directory is the sender's text: the warning
+/// naming a skipped key escapes its control characters.
+#[test]
+fn warnings_escape_file_names() {
+    let sb = Sandbox::new();
+    let dir = sb.path("docker-ca");
+    tutorial_dir(&dir, "-aes256 -passout pass:ca-secret");
+    std::fs::rename(
+        dir.join("ca-key.pem"),
+        dir.join("ca-key\x1b]0;pwned\x07.pem"),
+    )
+    .unwrap();
+    let out = run(
+        &sb,
+        &[
+            "add",
+            "tut",
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--host",
+            "tcp://127.0.0.1:2376",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err:?}");
+    let w = err
+        .lines()
+        .find(|l| l.starts_with("dctx: warning: skipped") && l.contains("ca-key"))
+        .unwrap_or_else(|| panic!("{err:?}"));
+    assert!(!w.contains('\x1b') && !w.contains('\x07'), "{w:?}");
+    assert!(w.contains(r"ca-key\u{1b}]0;pwned\u{7}.pem"), "{w:?}");
+}
+
+/// An import that fails names the file in the user's directory: the error
+/// line escapes the name's control characters too.
+#[test]
+fn errors_escape_file_names() {
+    let sb = Sandbox::new();
+    let dir = sb.path("docker-ca");
+    tutorial_dir(&dir, "-passout pass:ca-secret");
+    sh(
+        &dir,
+        "openssl rsa -aes256 -in key.pem -passout pass:client-secret -out key.enc 2>/dev/null && rm key.pem",
+    );
+    std::fs::rename(dir.join("key.enc"), dir.join("key\x1b[2J.pem")).unwrap();
+    let before = sb.snapshot();
+    let out = run(
+        &sb,
+        &[
+            "add",
+            "tut",
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--host",
+            "tcp://127.0.0.1:2376",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err:?}");
+    assert!(err.contains(r"key\u{1b}[2J.pem"), "{err:?}");
+    assert!(!err.contains('\x1b'), "{err:?}");
+    assert_eq!(sb.snapshot(), before);
 }

@@ -370,6 +370,12 @@ fn in_mount_ns(sb: &Sandbox, script: &str) -> Output {
         .output()
         .unwrap();
     assert_success(&out, "the mount namespace script");
+    // Its mounts went with the namespace.
+    let mounts = fs::read_to_string("/proc/mounts").unwrap();
+    assert!(
+        !mounts.contains(&sb.tmp.path().display().to_string()),
+        "{mounts}"
+    );
     out
 }
 
@@ -389,21 +395,37 @@ fn a_committed_journal_that_cannot_be_applied_can_be_aborted() {
     let st = stage(&docker);
     fs::create_dir_all(&st).unwrap();
     fs::create_dir_all(sb.path("out")).unwrap();
+    // A first step that applies (same file system) before the one that cannot.
+    let store = sb.store();
+    let state = store.join("state.json");
+    write_private(&state, b"old state");
+    write_private(&stage(&store).join("0.new"), b"new state");
+    write_private(&store.join("profiles/kept/profile.json"), b"{}");
     plant(
         &sb,
         "committed",
-        json!([put(&target, &st.join("0.new"), &st.join("0.old"))]),
+        json!([
+            put(
+                &state,
+                &stage(&store).join("0.new"),
+                &stage(&store).join("0.old")
+            ),
+            put(&target, &st.join("1.new"), &st.join("1.old")),
+            // Never reached: abort must not "undo" it.
+            {"op": "move", "from": store.join("profiles/gone"), "to": store.join("profiles/kept")}
+        ]),
         json!([]),
-        json!([st]),
+        json!([stage(&store), st]),
     );
     // The staging area on its own file system.
     in_mount_ns(
         &sb,
         r#"
         mount -t tmpfs tmpfs "$D/.dctx-txn"
-        mkdir -p "$D/.dctx-txn/4242-abc/0.new"
-        echo new > "$D/.dctx-txn/4242-abc/0.new/meta.json"
+        mkdir -p "$D/.dctx-txn/4242-abc/1.new"
+        echo new > "$D/.dctx-txn/4242-abc/1.new/meta.json"
         rc=0; "$DCTX" ls 2>"$OUT/ls.err" >/dev/null || rc=$?; echo $rc >"$OUT/ls.rc"
+        cat "$HOME/.config/dctx/state.json" >"$OUT/state-after-ls"
         rc=0; "$DCTX" recover --abort >"$OUT/abort.out" 2>&1 || rc=$?; echo $rc >"$OUT/abort.rc"
         rc=0; "$DCTX" ls >/dev/null 2>&1 || rc=$?; echo $rc >"$OUT/ls2.rc"
         "#,
@@ -424,7 +446,13 @@ fn a_committed_journal_that_cannot_be_applied_can_be_aborted() {
     );
     assert_eq!(read_out(&sb, "abort.out"), "undid the interrupted change\n");
     assert_eq!(read_out(&sb, "ls2.rc").trim(), "0");
+    // The first step had been applied; abort put both back.
+    assert_eq!(read_out(&sb, "state-after-ls"), "new state");
+    assert_eq!(fs::read(&state).unwrap(), b"old state");
     assert_eq!(fs::read(target.join("meta.json")).unwrap(), b"old");
+    assert!(!store.join(".dctx-txn").exists());
+    assert!(store.join("profiles/kept/profile.json").exists());
+    assert!(!store.join("profiles/gone").exists());
     assert!(!journal_path(&sb).exists());
 }
 

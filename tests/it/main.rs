@@ -1,11 +1,13 @@
 //! One integration-test binary: faster to link, and one shared dockerd.
 
+mod advice;
 mod bundle;
 mod check_cli;
 mod core;
 mod crash;
 mod explain;
 mod fuzz_seeds;
+mod guards;
 mod hostile;
 mod import;
 mod journal;

@@ -124,10 +124,9 @@ fn healthy_unix_socket() {
     let r = run(&plain("local", &format!("unix://{}", d.socket.display())));
     assert_eq!(r.status, Status::Ok, "{:#?}", r.findings);
     assert_eq!(r.docker.as_ref().unwrap().version, d.version);
-    assert_eq!(
-        r.step(StepKind::TlsHandshake).unwrap().state,
-        StepState::Skip
-    );
+    // No TCP and no TLS on a unix socket: "connect", and no TLS layers.
+    assert!(r.step(StepKind::TlsHandshake).is_none(), "{:#?}", r.steps);
+    assert_eq!(r.step(StepKind::Connect).unwrap().name, "connect");
 }
 
 #[test]
@@ -176,10 +175,19 @@ fn name_mismatch_lists_names_and_ip() {
     assert!(f.message.contains("DNS:wrong.example"), "{}", f.message);
     assert!(f.message.contains("no IP SAN"), "{}", f.message);
     assert!(f.fix.contains("wrong.example"), "{}", f.fix);
+    // The reissue keeps both old names and adds the dialled IP.
     assert!(
-        f.fix.contains("dctx pki server --host 127.0.0.1"),
-        "{}",
-        f.fix
+        f.fix_commands[0]
+            .contains("subjectAltName=DNS:wrong.example,DNS:other.example,IP:127.0.0.1"),
+        "{:?}",
+        f.fix_commands
+    );
+    assert!(
+        f.fix_alternatives[0].starts_with(
+            "dctx pki --dir . server --host wrong.example --host other.example --host 127.0.0.1 "
+        ),
+        "{:?}",
+        f.fix_alternatives
     );
     // Nothing else is wrong with it: the chain is fine.
     assert_eq!(r.step(StepKind::ServerChain).unwrap().state, StepState::Ok);
@@ -299,7 +307,13 @@ fn v1_server_cert_is_explained() {
         .iter()
         .find(|f| f.message.contains("X.509 v1 certificate"))
         .unwrap_or_else(|| panic!("no v1 finding: {all}"));
-    assert!(f.fix.contains("dctx pki server"), "{f:?}");
+    // One cause (signed without -extfile), one finding, one reissue.
+    assert_eq!(f.code, Code::CnOnly, "{all}");
+    assert_eq!(r.findings.len(), 1, "{all}");
+    assert!(
+        f.fix_commands.iter().any(|c| c.contains("-extfile")),
+        "{f:?}"
+    );
 }
 
 #[test]
@@ -409,7 +423,8 @@ fn expired_client_cert() {
     let c = d.ca.issue(&Leaf::client("old-client").days(-3));
     let r = run(&tls_target("oldc", &d.host, Some(&d.ca.cert_pem), Some(&c)));
     assert_code(&r, Code::ClientCertExpired, Status::Fail);
-    assert!(r.has(Code::ClientCertRejected), "{:?}", codes(&r));
+    // The daemon's refusal is its consequence: one root cause, one finding.
+    assert!(!r.has(Code::ClientCertRejected), "{:?}", codes(&r));
     assert!(r.client_cert.as_ref().unwrap().days_left < 0);
 }
 
@@ -469,13 +484,14 @@ fn key_mismatch() {
 }
 
 #[test]
-fn client_auth_not_required_is_a_warning() {
+fn client_auth_not_required_is_an_error() {
+    // Root for whoever reaches the port: an error, so `check` exits 3.
     let r = run(&good("open", &front("front_noverify")));
-    assert_code(&r, Code::ClientAuthNotRequired, Status::Warn);
+    assert_code(&r, Code::ClientAuthNotRequired, Status::Fail);
     assert_eq!(r.docker.as_ref().unwrap().version, dockerd().version);
     assert_eq!(
         r.step(StepKind::ClientCertRequest).unwrap().state,
-        StepState::Warn
+        StepState::Fail
     );
 }
 
@@ -788,7 +804,7 @@ fn tls12_client_cert_rejected_during_handshake() {
 }
 
 #[test]
-fn optional_client_auth_without_cert_is_a_warning() {
+fn optional_client_auth_without_cert_is_an_error() {
     // nginx `ssl_verify_client optional`: it asks, but answers without a certificate.
     let d = dockerd();
     let r = run(&tls_target(
@@ -797,7 +813,7 @@ fn optional_client_auth_without_cert_is_a_warning() {
         Some(&d.ca.cert_pem),
         None,
     ));
-    assert_code(&r, Code::ClientAuthNotRequired, Status::Warn);
+    assert_code(&r, Code::ClientAuthNotRequired, Status::Fail);
     assert!(!r.has(Code::ClientCertMissing));
     assert!(
         r.finding(Code::ClientAuthNotRequired)

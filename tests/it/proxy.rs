@@ -13,20 +13,20 @@ use crate::support::image::busybox_image;
 use crate::support::{Sandbox, assert_success, dockerd, free_port};
 
 /// A running `dctx proxy`, stopped with SIGTERM when dropped.
-struct Running {
-    child: Child,
+pub(crate) struct Running {
+    pub(crate) child: Child,
     /// `unix:///…` as printed.
-    host: String,
-    socket: PathBuf,
+    pub(crate) host: String,
+    pub(crate) socket: PathBuf,
 }
 
 impl Running {
-    fn pid(&self) -> i32 {
+    pub(crate) fn pid(&self) -> i32 {
         self.child.id() as i32
     }
 
     /// SIGTERM and wait; returns whether it exited 0.
-    fn stop(mut self) -> bool {
+    pub(crate) fn stop(mut self) -> bool {
         unsafe { libc::kill(self.pid(), libc::SIGTERM) };
         let ok = self.child.wait().unwrap().success();
         std::mem::forget(self);
@@ -42,7 +42,7 @@ impl Drop for Running {
 }
 
 /// Start `dctx proxy NAME ARGS…` and wait for its DOCKER_HOST line.
-fn start(sbx: &Sandbox, name: &str, args: &[&str]) -> Running {
+pub(crate) fn start(sbx: &Sandbox, name: &str, args: &[&str]) -> Running {
     let mut child = sbx
         .dctx()
         .args(["proxy", name])
@@ -83,7 +83,7 @@ fn start(sbx: &Sandbox, name: &str, args: &[&str]) -> Running {
 }
 
 /// The docker CLI pointed at the proxy.
-fn docker(sbx: &Sandbox, p: &Running, args: &[&str]) -> Output {
+pub(crate) fn docker(sbx: &Sandbox, p: &Running, args: &[&str]) -> Output {
     sbx.docker()
         .env("DOCKER_HOST", &p.host)
         .args(args)
@@ -92,7 +92,7 @@ fn docker(sbx: &Sandbox, p: &Running, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn docker_ok(sbx: &Sandbox, p: &Running, args: &[&str]) -> String {
+pub(crate) fn docker_ok(sbx: &Sandbox, p: &Running, args: &[&str]) -> String {
     let out = docker(sbx, p, args);
     assert_success(
         &out,
@@ -102,7 +102,7 @@ fn docker_ok(sbx: &Sandbox, p: &Running, args: &[&str]) -> String {
 }
 
 /// The docker CLI straight at the daemon's plain socket (ground truth).
-fn direct(args: &[&str]) -> Output {
+pub(crate) fn direct(args: &[&str]) -> Output {
     Command::new("docker")
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -116,7 +116,7 @@ fn direct(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn direct_ok(args: &[&str]) -> String {
+pub(crate) fn direct_ok(args: &[&str]) -> String {
     let out = direct(args);
     assert_success(&out, &format!("docker {} (direct)", args.join(" ")));
     String::from_utf8(out.stdout).unwrap()
@@ -378,7 +378,7 @@ fn docker_cli_through_the_proxy_with_a_keyring_key() {
 }
 
 /// Removes containers (force) when the test ends, pass or fail.
-struct Cleanup(Vec<String>);
+pub(crate) struct Cleanup(pub(crate) Vec<String>);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
@@ -388,7 +388,7 @@ impl Drop for Cleanup {
     }
 }
 
-fn wait_output(mut child: Child, limit: Duration, what: &str) -> Output {
+pub(crate) fn wait_output(mut child: Child, limit: Duration, what: &str) -> Output {
     let deadline = Instant::now() + limit;
     loop {
         if child.try_wait().unwrap().is_some() {
@@ -750,4 +750,519 @@ fn daemon_down_is_a_502_naming_doctor_then_recovers_through_an_nginx_front() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(p.stop());
+}
+
+/// An nginx mTLS front for the shared dockerd on a fresh port, presenting
+/// `server` and trusting the test CA for clients. `extra` goes into the
+/// server block; the access log records the client's subject per request.
+fn front(tag: &str, server: crate::support::certs::Issued, extra: &str) -> (u16, PathBuf) {
+    let d = dockerd();
+    let port = free_port();
+    let sock_path = d.socket.display().to_string();
+    let ca = d.ca.cert_pem.clone();
+    let extra = extra.to_string();
+    let ng = crate::support::nginx::start_nginx(
+        tag,
+        move |dir| {
+            for (f, data) in [
+                ("ca.pem", &ca),
+                ("srv.pem", &server.cert_pem),
+                ("srv-key.pem", &server.key_pem),
+            ] {
+                std::fs::write(dir.join(f), data).unwrap();
+            }
+            let dd = dir.display();
+            format!(
+                "map $http_upgrade $up {{ default upgrade; '' close; }}\n\
+                 log_format who '$ssl_client_s_dn|$request_method $uri $status';\n\
+                 server {{\n listen 127.0.0.1:{port} ssl;\n\
+                 access_log {dd}/access.log who;\n{extra}\n\
+                 ssl_certificate {dd}/srv.pem; ssl_certificate_key {dd}/srv-key.pem;\n\
+                 ssl_client_certificate {dd}/ca.pem; ssl_verify_client on;\n\
+                 location / {{ proxy_pass http://unix:{sock_path}:; proxy_http_version 1.1;\n\
+                 proxy_buffering off; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $up; }}\n}}\n"
+            )
+        },
+        &[port],
+    );
+    (port, ng.dir.join("access.log"))
+}
+
+/// A profile `name` with the shared client bundle, pointed at `host`.
+fn profile_at(sbx: &Sandbox, name: &str, host: &str) {
+    let bundle = sbx.client_bundle();
+    sbx.ok(&[
+        "add",
+        name,
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--host",
+        host,
+        "--no-context",
+    ]);
+}
+
+#[test]
+fn the_daemon_is_verified_on_every_new_connection_by_ca_name_and_the_clock_now() {
+    use time::{Duration as TDuration, OffsetDateTime};
+    let d = dockerd();
+    let sbx = Sandbox::new();
+    // A front whose certificate is from another CA, named with text a
+    // terminal would act on (ESC, right-to-left override): the 502 names
+    // that issuer, escaped.
+    let other = crate::support::certs::TestCa::new("evil\u{1b}[2J\u{202e}gnp.exe");
+    let (bad_ca, _) = front("wrong-ca", other.server(&["127.0.0.1"]), "");
+    // The right CA, but not this address.
+    let (bad_name, _) = front("wrong-name", d.ca.server(&["elsewhere.example"]), "");
+    // Valid from a moment after the proxy starts (a renewal), and one that
+    // expires a moment after it starts.
+    let now = OffsetDateTime::now_utc();
+    let mut renewed = crate::support::certs::Leaf::server(&["127.0.0.1"]);
+    renewed.not_before = now + TDuration::seconds(4);
+    let (later, _) = front("not-yet", d.ca.issue(&renewed), "");
+    let mut expiring = crate::support::certs::Leaf::server(&["127.0.0.1"]);
+    expiring.not_after = now + TDuration::seconds(4);
+    let (soon, _) = front("expiring", d.ca.issue(&expiring), "");
+
+    let mut running = Vec::new();
+    for (name, port) in [
+        ("v-ca", bad_ca),
+        ("v-name", bad_name),
+        ("v-later", later),
+        ("v-soon", soon),
+    ] {
+        profile_at(&sbx, name, &format!("tcp://127.0.0.1:{port}"));
+        let sock = sbx.path(&format!("{name}.sock"));
+        running.push(start(&sbx, name, &["--socket", sock.to_str().unwrap()]));
+    }
+    // A write that must not reach the daemon through an unverified front.
+    let refused = |p: &Running, vol: &str, code: &str| {
+        let out = docker(&sbx, p, &["volume", "create", vol]);
+        assert!(!out.status.success(), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(err.contains(&format!("({code})")), "{err}");
+        assert!(!direct(&["volume", "inspect", vol]).status.success());
+        err
+    };
+    let err = refused(&running[0], "dctx-v-ca", "unknown-ca");
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+        "raw control text in {err:?}"
+    );
+    assert!(err.contains("evil\\u{1b}[2J\\u{202e}gnp.exe"), "{err}");
+    refused(&running[1], "dctx-v-name", "name-mismatch");
+
+    // Wait out both moments (wall clock: the certificates' own dates).
+    while OffsetDateTime::now_utc() < now + TDuration::seconds(6) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The renewed certificate is valid now: accepted.
+    let v = docker_ok(
+        &sbx,
+        &running[2],
+        &["version", "--format", "{{.Server.Version}}"],
+    );
+    assert_eq!(v.trim(), d.version);
+    // The expired one is refused on this new connection.
+    refused(&running[3], "dctx-v-soon", "server-cert-expired");
+}
+
+#[test]
+fn a_renewed_client_cert_is_used_by_new_connections_and_open_streams_survive() {
+    let d = dockerd();
+    let img = busybox_image();
+    let sbx = Sandbox::new();
+    let name = "renew-live";
+    // keepalive_timeout 0: every request is a new upstream connection.
+    let (port, access) = front("renew", d.ca.server(&["127.0.0.1"]), "keepalive_timeout 0;");
+    profile_at(&sbx, name, &format!("tcp://127.0.0.1:{port}"));
+    let sock = sbx.path("r.sock");
+    let p = start(&sbx, name, &["--socket", sock.to_str().unwrap()]);
+    docker_ok(&sbx, &p, &["version"]);
+    let log = std::fs::read_to_string(&access).unwrap();
+    assert!(
+        log.lines().all(|l| l.contains("CN=dctx-test-client|")),
+        "{log}"
+    );
+
+    // A stream that must survive the swap.
+    let id = direct_ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        img,
+        "sh",
+        "-c",
+        "echo one; sleep 600",
+    ])
+    .trim()
+    .to_string();
+    let _cleanup = Cleanup(vec![id.clone()]);
+    let mut logs = sbx
+        .docker()
+        .env("DOCKER_HOST", &p.host)
+        .args(["logs", "-f", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut out = BufReader::new(logs.stdout.take().unwrap());
+    out.read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), "one");
+
+    // Renewal: the profile's cert and key files are replaced (atomically,
+    // as a renewal writes them) with a new identity from the same CA.
+    let new = d.ca.client("dctx-renewed-client");
+    let cert_line = d.client.cert_pem.lines().nth(3).unwrap().to_string();
+    let key_line = key_fingerprint_line();
+    for (needle, data) in [(cert_line, &new.cert_pem), (key_line, &new.key_pem)] {
+        let hits = files_containing(&sbx.store(), needle.as_bytes());
+        assert!(!hits.is_empty(), "no profile file holds {needle}");
+        for f in hits {
+            let tmp = f.with_extension("swap");
+            std::fs::write(&tmp, data).unwrap();
+            std::fs::rename(&tmp, &f).unwrap();
+        }
+    }
+    let seen = std::fs::read_to_string(&access).unwrap().lines().count();
+    docker_ok(&sbx, &p, &["version"]);
+    let log = std::fs::read_to_string(&access).unwrap();
+    let after: Vec<&str> = log.lines().skip(seen).collect();
+    assert!(!after.is_empty(), "{log}");
+    assert!(
+        after.iter().all(|l| l.contains("CN=dctx-renewed-client|")),
+        "new connections still use the old cert:\n{log}"
+    );
+    // The stream opened before the swap is still open.
+    assert!(logs.try_wait().unwrap().is_none(), "logs -f was dropped");
+    let _ = logs.kill();
+    let _ = logs.wait();
+}
+
+#[test]
+fn an_expired_client_cert_is_named_at_start_and_in_the_502() {
+    let d = dockerd();
+    let sbx = Sandbox::new();
+    let name = "expired-client";
+    let old =
+        d.ca.issue(&crate::support::certs::Leaf::client("dctx-expired").days(-1));
+    let dir = sbx.path("expired");
+    crate::support::write_tree(
+        &dir,
+        &[
+            ("ca.pem", &d.ca.cert_pem),
+            ("cert.pem", &old.cert_pem),
+            ("key.pem", &old.key_pem),
+        ],
+    );
+    sbx.ok(&[
+        "add",
+        name,
+        "--bundle",
+        dir.to_str().unwrap(),
+        "--host",
+        &d.host,
+        "--no-context",
+        "--force",
+    ]);
+    let sock = sbx.path("e.sock");
+    let mut p = start(&sbx, name, &["--socket", sock.to_str().unwrap()]);
+    // The warning is printed before the socket line.
+    let mut err = BufReader::new(p.child.stderr.take().unwrap());
+    let mut warning = String::new();
+    err.read_line(&mut warning).unwrap();
+    assert!(
+        warning.starts_with("dctx: warning: ")
+            && warning.contains(&format!("{name}'s client certificate expired on "))
+            && warning.contains("(client-cert-expired)"),
+        "{warning:?}"
+    );
+    let out = docker(&sbx, &p, &["volume", "create", "dctx-expired-vol"]);
+    assert!(!out.status.success());
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains(&format!("{name} ({}) is unreachable: ", d.host))
+            && msg.contains("(client-cert-expired)")
+            && !msg.contains("connection error"),
+        "{msg}"
+    );
+    assert!(
+        !direct(&["volume", "inspect", "dctx-expired-vol"])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn hijacked_sessions_are_logged_when_they_open_even_if_the_client_is_killed() {
+    let img = busybox_image();
+    let sbx = Sandbox::new();
+    let name = "proxy-audit-hijack";
+    sbx.add_client_profile(name, &["--no-context"]);
+    let log = sbx.path("audit.jsonl");
+    let sock = sbx.path("a.sock");
+    let p = start(
+        &sbx,
+        name,
+        &[
+            "--socket",
+            sock.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+        ],
+    );
+    let id = direct_ok(&["run", "-d", "--network", "none", img, "sleep", "600"])
+        .trim()
+        .to_string();
+    let _cleanup = Cleanup(vec![id.clone()]);
+    let mut client = sbx
+        .docker()
+        .env("DOCKER_HOST", &p.host)
+        .args(["exec", "-i", &id, "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = client.stdin.take().unwrap();
+    stdin.write_all(b"echoed-back\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(client.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "echoed-back");
+    let session = |phase: &str| -> Option<serde_json::Value> {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|l| {
+                l["session"] == phase
+                    && l["path"]
+                        .as_str()
+                        .is_some_and(|p| p.starts_with("/v") && p.ends_with("/start"))
+                    && p_is_exec(l)
+            })
+    };
+    fn p_is_exec(l: &serde_json::Value) -> bool {
+        l["path"].as_str().is_some_and(|p| p.contains("/exec/"))
+    }
+    // While the session runs, its line is already there.
+    let open = session("open").unwrap_or_else(|| {
+        panic!(
+            "no open-session line while exec runs:\n{}",
+            std::fs::read_to_string(&log).unwrap()
+        )
+    });
+    assert_eq!(open["status"], 101);
+    assert_eq!(open["method"], "POST");
+    unsafe { libc::kill(client.id() as i32, libc::SIGKILL) };
+    let _ = client.wait();
+    drop(stdin);
+    // The proxy sees the client vanish, the relay ends, the close is logged.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let closed = loop {
+        if let Some(l) = session("closed") {
+            break l;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no closed-session line:\n{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(closed["bytes_in"].as_u64().unwrap() >= 12, "{closed}");
+    assert!(closed["bytes_out"].as_u64().unwrap() >= 12, "{closed}");
+    // SIGTERM mid-session: the open line is all that can be, and it is there.
+    assert!(p.stop());
+}
+
+/// Raise this process's open-file limit (children inherit it).
+fn raise_nofile() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    lim.rlim_cur = lim.rlim_max;
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
+}
+
+fn ping(socket: &Path) -> String {
+    let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn slow_clients_do_not_starve_ping() {
+    raise_nofile();
+    let sbx = Sandbox::new();
+    let name = "proxy-slow";
+    sbx.add_client_profile(name, &["--no-context"]);
+    let sock = sbx.path("slow.sock");
+    let p = start(&sbx, name, &["--socket", sock.to_str().unwrap()]);
+    // A keep-alive client that got its answer and then idles.
+    let mut idle = std::os::unix::net::UnixStream::connect(&p.socket).unwrap();
+    idle.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n")
+        .unwrap();
+    let mut answer = [0u8; 12];
+    idle.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    // More half-sent requests than the default 1024-client cap.
+    let mut slow = Vec::new();
+    for _ in 0..1030 {
+        let mut s = std::os::unix::net::UnixStream::connect(&p.socket).unwrap();
+        s.write_all(b"GET /_ping HTTP/1.1\r\nHost: dock").unwrap();
+        slow.push(s);
+    }
+    // The header timeout (10 s) frees the slots; 60 s is the bound.
+    let t = Instant::now();
+    let out = ping(&p.socket);
+    assert!(
+        out.starts_with("HTTP/1.1 200") && out.ends_with("OK"),
+        "{out:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+    // And the slow ones were closed by the proxy.
+    let mut first = slow.swap_remove(0);
+    first
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = first.read_to_end(&mut rest);
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("200 OK"),
+        "a half-sent request was answered"
+    );
+    drop(slow);
+    // The idle keep-alive connection was closed too (EOF after its answer).
+    idle.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest).unwrap();
+    assert!(String::from_utf8_lossy(&rest).ends_with("OK"), "{rest:?}");
+    assert!(p.stop());
+}
+
+#[test]
+fn the_client_cap_holds_and_frees() {
+    let sbx = Sandbox::new();
+    let name = "proxy-cap";
+    sbx.add_client_profile(name, &["--no-context"]);
+    let sock = sbx.path("cap.sock");
+    let p = start(
+        &sbx,
+        name,
+        &["--socket", sock.to_str().unwrap(), "--max-clients", "3"],
+    );
+    // Three endless event streams hold every slot.
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let mut s = std::os::unix::net::UnixStream::connect(&p.socket).unwrap();
+        s.write_all(b"GET /events HTTP/1.1\r\nHost: docker\r\n\r\n")
+            .unwrap();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200");
+        streams.push(s);
+    }
+    let mut fourth = std::os::unix::net::UnixStream::connect(&p.socket).unwrap();
+    fourth
+        .write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // Not served while the three are open (a bounded look for an answer).
+    fourth
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let e = fourth.read(&mut buf).unwrap_err();
+    assert!(
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{e}"
+    );
+    // One stream ends: the waiting client is served.
+    drop(streams.pop());
+    fourth
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut out = String::new();
+    fourth.read_to_string(&mut out).unwrap();
+    assert!(
+        out.starts_with("HTTP/1.1 200") && out.ends_with("OK"),
+        "{out:?}"
+    );
+    drop(streams);
+    assert!(p.stop());
+}
+
+#[test]
+fn pid_file_symlink_and_a_foreign_or_shared_log_are_refused() {
+    let sbx = Sandbox::new();
+    let name = "proxy-files";
+    sbx.add_client_profile(name, &["--no-context"]);
+    let sock = sbx.path("f.sock");
+    // A symlink planted where the pid file goes.
+    let victim = sbx.path("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, sbx.path("f.sock.pid")).unwrap();
+    let p = start(&sbx, name, &["--socket", sock.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let pid_file = sbx.path("f.sock.pid");
+    assert!(!std::fs::symlink_metadata(&pid_file).unwrap().is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap().trim(),
+        p.pid().to_string()
+    );
+    assert!(p.stop());
+
+    // A log another user owns, and one anybody may write.
+    let foreign = sbx.path("foreign.log");
+    std::fs::write(&foreign, "").unwrap();
+    std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+    let (_, err) = sbx.fails(&[
+        "proxy",
+        name,
+        "--socket",
+        sock.to_str().unwrap(),
+        "--log",
+        foreign.to_str().unwrap(),
+    ]);
+    assert!(err.contains("belongs to another user (uid 65534)"), "{err}");
+    let shared = sbx.path("shared.log");
+    std::fs::write(&shared, "").unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (_, err) = sbx.fails(&[
+        "proxy",
+        name,
+        "--socket",
+        sock.to_str().unwrap(),
+        "--log",
+        shared.to_str().unwrap(),
+    ]);
+    assert!(err.contains("writable by others (mode 666)"), "{err}");
+    for f in [&foreign, &shared] {
+        assert_eq!(std::fs::read_to_string(f).unwrap(), "", "{f:?} written");
+    }
+    let link = sbx.path("link.log");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    sbx.fails(&[
+        "proxy",
+        name,
+        "--socket",
+        sock.to_str().unwrap(),
+        "--log",
+        link.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
 }

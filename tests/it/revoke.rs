@@ -255,6 +255,38 @@ fn revoked_client_is_refused_at_the_front_while_others_work_and_dockerd_keeps_ru
     );
     assert_eq!(dockerd_pid(), pid, "dockerd restarted");
 
+    // doctor names it, with the front's words and the CA's own CRL as evidence.
+    let out = sbx
+        .dctx()
+        .args(["doctor", "alice", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let revoked = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "client-cert-revoked")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    let msg = revoked["message"].as_str().unwrap();
+    assert!(msg.contains(&alice_serial), "{msg}");
+    assert!(msg.contains("FAILED:certificate revoked"), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "listed in the CRL {} (number {}, signed by its CA)",
+            p(&sbx.store().join("pki/crl.pem")),
+            crl_number(&f.crl)
+        )),
+        "{msg}"
+    );
+    let out = sbx
+        .dctx()
+        .args(["doctor", "bob", "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "dctx doctor bob");
+
     // pki ls: alice is marked revoked, and the CRL's next update is shown.
     let ls = pki(sbx, &["ls"]);
     let alice_line = ls.lines().find(|l| l.starts_with("alice ")).unwrap();
@@ -307,6 +339,42 @@ fn crl_install_refuses_foreign_older_and_lapsed_crls() {
     pki(&sbx, &["crl", "-o", p(&target)]);
     let installed = std::fs::read(&target).unwrap();
     assert_eq!(crl_number(&target), crl_number(&first) + 1);
+
+    // revoke by certificate file and by pasted serial; twice is refused, and
+    // so is a certificate another CA issued (this CA's CRL cannot revoke it).
+    pki(&sbx, &["client", "bob", "--out", p(&sbx.path("bob"))]);
+    pki(&sbx, &["client", "carl", "--out", p(&sbx.path("carl"))]);
+    let out = pki(&sbx, &["revoke", "--cert", p(&sbx.path("bob/cert.pem"))]);
+    assert!(out.starts_with("Revoked \"bob\""), "{out}");
+    let carl = serial_of(&sbx, "carl");
+    let pasted: Vec<String> = carl
+        .as_bytes()
+        .chunks(2)
+        .map(|c| std::str::from_utf8(c).unwrap().to_ascii_lowercase())
+        .collect();
+    let out = pki(&sbx, &["revoke", "--serial", &pasted.join(":")]);
+    assert!(out.starts_with("Revoked \"carl\""), "{out}");
+    let out = pki_out(&sbx, &["revoke", "bob"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("already revoked"), "{out:?}");
+    let stranger = support::TestCa::new("dctx Docker CA").client("mallory");
+    let stranger_pem = sbx.path("mallory.pem");
+    std::fs::write(&stranger_pem, &stranger.cert_pem).unwrap();
+    let out = pki_out(&sbx, &["revoke", "--cert", p(&stranger_pem)]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("was not issued by this CA"),
+        "{out:?}"
+    );
+    let ls: serde_json::Value = serde_json::from_str(&pki(&sbx, &["ls", "--json"])).unwrap();
+    let revoked: Vec<&str> = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["revoked"].is_null())
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(revoked, ["alice", "bob", "carl"]);
 
     // An older CRL (lower number) would let alice back in: refused, file unchanged.
     let out = pki_out(&sbx, &["crl", "--from", p(&first), "-o", p(&target)]);
@@ -553,6 +621,36 @@ fn read_only_person_reads_but_every_write_form_gets_the_json_refusal() {
         ],
     );
     let sbx = &f.sbx;
+    // Per-person policy is the front's: refused for dockerd's own formats,
+    // and a person cannot be both full and read-only.
+    let listen = format!("tcp://127.0.0.1:{}", f.port);
+    for (args, says) in [
+        (
+            vec!["--format", "daemon.json", "--allow", "alice"],
+            "configure the nginx front",
+        ),
+        (
+            vec![
+                "--format",
+                "nginx",
+                "--allow",
+                "alice",
+                "--read-only",
+                "ALICE",
+            ],
+            "named by both --allow and --read-only",
+        ),
+        (
+            vec!["--format", "nginx", "--allow", "a\"b"],
+            "without quotes",
+        ),
+    ] {
+        let mut a = vec!["daemon-config", "--listen", &listen, "-q"];
+        a.extend(args);
+        let out = pki_out(sbx, &a);
+        assert!(!out.status.success(), "{a:?}");
+        assert!(text(&out.stderr).contains(says), "{a:?}: {out:?}");
+    }
     let name = format!("dctx-ro-{}", f.port);
     // stdin kept open: the shell runs whatever reaches it.
     admin_ok(&[
@@ -666,6 +764,38 @@ fn read_only_person_reads_but_every_write_form_gets_the_json_refusal() {
             "Error response from daemon: dctx front: this client certificate is not allowed here"
         ),
         "{err}"
+    );
+    let out = sbx
+        .dctx()
+        .args(["doctor", "dave", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "forbidden-by-front")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("answers 403 to CN=dave"),
+        "{f:#}"
+    );
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("ask ops@example.test to let subject"),
+        "{f:#}"
+    );
+    // carol, read-only, is healthy for doctor: its probe only reads.
+    assert_success(
+        &sbx.dctx().args(["doctor", "carol"]).output().unwrap(),
+        "dctx doctor carol",
     );
     admin_ok(&["rm", "-f", &name]);
 }
@@ -805,4 +935,78 @@ fn openbao_revocation_reaches_the_front_through_the_fetched_crl() {
     );
     assert_success(&out, "frank after erin's revocation");
     assert_eq!(text(&out.stdout).trim(), d.version);
+
+    // doctor on a profile with erin's certificate, given the fetched CRL.
+    sbx.ok(&["add", "erin", "--bundle", p(erin), "-H", &listen]);
+    let out = sbx
+        .dctx()
+        .args(["doctor", "erin", "--json", "--crl", p(&crl)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "client-cert-revoked")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("listed in the CRL {}", p(&crl))),
+        "{f:#}"
+    );
+}
+
+#[test]
+fn a_lapsed_crl_locks_everyone_out_and_a_fresh_one_lets_them_back() {
+    let f = Front::start("lapsed", &["bob"], &[]);
+    let sbx = &f.sbx;
+    assert_success(&docker(sbx, "bob", &["version"]), "bob with a fresh CRL");
+    // Time passes: the front's CRL is past its next update (an openssl-made
+    // one stands in for it, since dctx refuses to install a lapsed CRL).
+    std::fs::copy(openssl_lapsed_crl(sbx), &f.crl).unwrap();
+    let out = pki_out(sbx, &["crl", "--check", p(&f.crl)]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let reload = Command::new("sh")
+        .args(["-c", &f.reload_cmd()])
+        .output()
+        .unwrap();
+    assert_success(&reload, "nginx -s reload");
+    wait_for("the front to refuse bob", || {
+        !docker(sbx, "bob", &["version"]).status.success()
+    });
+    let err = docker_refused(sbx, "bob", &["ps"]);
+    assert!(
+        err.contains("dctx front: client certificate refused: FAILED:CRL has expired"),
+        "{err}"
+    );
+    let out = sbx
+        .dctx()
+        .args(["doctor", "bob", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let finding = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["code"] == "client-cert-rejected")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert!(
+        finding["fix"]
+            .as_str()
+            .unwrap()
+            .contains("past its next update, so it refuses every client"),
+        "{finding:#}"
+    );
+    // A fresh CRL numbered above the lapsed one, and bob is back.
+    pki(sbx, &["crl", "-o", p(&f.crl), "--reload", &f.reload_cmd()]);
+    assert!(crl_number(&f.crl) > 0x50);
+    wait_for("the front to let bob back in", || {
+        docker(sbx, "bob", &["version"]).status.success()
+    });
 }

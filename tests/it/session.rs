@@ -230,6 +230,56 @@ fn ctrl_c_in_a_terminal_stops_exec_and_removes_the_dir() {
     assert_eq!(leftovers(&run), Vec::<String>::new(), "dir left after ^C");
 }
 
+/// Any signal that would kill dctx, sent to `dctx exec` (not to the
+/// command): dctx relays it, the command dies of it, the key dir is gone,
+/// and dctx dies of it too. These used to kill dctx alone (issue 19 #10):
+/// the key dir stayed and the command ran on as an orphan. SIGSEGV twice:
+/// Rust's runtime used to swallow the first and die of the second.
+#[test]
+fn any_fatal_signal_to_exec_removes_the_dir_and_stops_the_command() {
+    let sb = Sandbox::new();
+    sb.add_client_profile("prod", &[]);
+    let run = runtime_dir(&sb);
+    let mut sigs = vec![
+        (libc::SIGXCPU, 1),
+        (libc::SIGVTALRM, 1),
+        (libc::SIGPROF, 1),
+        (libc::SIGSYS, 1),
+        (libc::SIGTRAP, 1),
+        (libc::SIGSEGV, 2),
+        (libc::SIGTERM, 1),
+    ];
+    #[cfg(target_os = "linux")]
+    sigs.extend([
+        (libc::SIGPWR, 1),
+        (libc::SIGIO, 1),
+        (libc::SIGRTMIN() + 3, 1),
+    ]);
+    for (sig, times) in sigs {
+        let pidfile = sb.path(&format!("child-{sig}.pid"));
+        let script = format!("echo $$ > '{}'; exec sleep 300", pidfile.display());
+        let mut dctx = sb
+            .dctx()
+            .args(["exec", "prod", "--", "sh", "-c", &script])
+            .env("XDG_RUNTIME_DIR", &run)
+            .spawn()
+            .unwrap();
+        let child = read_pid(&pidfile);
+        assert_eq!(leftovers(&run).len(), 1, "signal {sig}: no private dir");
+        for _ in 0..times {
+            unsafe { libc::kill(dctx.id() as i32, sig) };
+        }
+        let status = dctx.wait().unwrap();
+        assert_eq!(status.signal(), Some(sig), "signal {sig}: {status:?}");
+        assert!(!alive(child), "signal {sig}: the command runs on");
+        assert_eq!(
+            leftovers(&run),
+            Vec::<String>::new(),
+            "signal {sig}: dir left"
+        );
+    }
+}
+
 /// `cmd` under `ulimit -c unlimited`, in `dir` (where a core would go).
 fn unlimited_core(mut cmd: Command, dir: &Path) -> Command {
     cmd.current_dir(dir);

@@ -172,6 +172,20 @@ fn hot_path_commands_start_no_runtime_touch_no_network_parse_one_profile() {
         .filter(|p| p.contains("home dir") && !p.ends_with("config.json"))
         .collect();
     assert!(store_files.is_empty(), "{store_files:#?}");
+    // In a `dctx env prod` shell: prod's two files, nothing else.
+    let mut cur = dctx(&sb, &["current"]);
+    cur.env("DOCKER_HOST", "tcp://127.0.0.1:1")
+        .env("DCTX_PROFILE", "prod");
+    let (out, calls, opened) = trace_any(&sb, cur, "current in dctx env");
+    assert_success(&out, "current in dctx env");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "prod\n");
+    assert_quiet(&calls, "dctx current (dctx env)");
+    assert_eq!(
+        profile_jsons(&opened),
+        [prod_json.to_str().unwrap()],
+        "{opened:#?}"
+    );
+    assert!(!opened.iter().any(|p| p.ends_with(".pem")), "{opened:#?}");
 
     let (calls, opened) = trace(&sb, dctx(&sb, &["use", "prod"]), "use prod");
     assert_quiet(&calls, "dctx use prod");

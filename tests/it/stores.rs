@@ -447,3 +447,124 @@ fn a_relative_dctx_home_gives_an_absolute_cert_path() {
         "{env}"
     );
 }
+
+/// Root `dctx use` on a user's DOCKER_CONFIG and store that have no
+/// config.json / state.json yet: both are created as the user's (they
+/// were root's 0600 files, which the user could then not read).
+#[test]
+fn root_use_on_a_users_config_creates_files_the_user_can_read() {
+    let sb = Sandbox::new();
+    sb.ok(&["add", "one", "--host", "tcp://127.0.0.1:2375"]);
+    let config = sb.docker_config().join("config.json");
+    let state = sb.store().join("state.json");
+    for f in [&config, &state] {
+        let _ = std::fs::remove_file(f);
+    }
+    std::fs::set_permissions(sb.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    chown_r(sb.tmp.path(), 65534);
+    sb.ok(&["use", "one"]);
+    for f in [&config, &state] {
+        let m = std::fs::metadata(f).unwrap();
+        assert_eq!((m.uid(), m.gid()), (65534, 65534), "{}", f.display());
+    }
+    // The user reads them: docker's current context, and `-` back to default.
+    let out = as_nobody(&sb, &["current"]);
+    assert_success(&out, "current as the user");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "one\n");
+    let out = as_nobody(&sb, &["use", "-"]);
+    assert_success(&out, "use - as the user");
+    let out = as_nobody(&sb, &["current"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "default\n");
+}
+
+/// Raw ESC or U+202E (right-to-left override) reaching a terminal.
+fn assert_inert(out: &std::process::Output, what: &str) {
+    for text in [&out.stdout, &out.stderr] {
+        let t = String::from_utf8_lossy(text);
+        assert!(
+            !t.contains('\u{1b}') && !t.contains('\u{202e}') && !t.contains('\u{7}'),
+            "{what}: {t:?}"
+        );
+    }
+}
+
+/// Subjects, issuers and SANs of the material are shown escaped by `add`
+/// and `show` (issue 19 #9): the escapes are visible, nothing is sent.
+#[test]
+fn hostile_certificate_text_is_escaped_in_add_and_show() {
+    use crate::support::{Leaf, TestCa};
+    let sb = Sandbox::new();
+    let ca = TestCa::new("Evil CA \u{1b}[2J\u{202e}AC");
+    let mut leaf = Leaf::client("alice\u{1b}]0;pwned\u{7}\u{202e}exe.txt");
+    leaf.sans = vec!["x\u{1b}[31m.example".into()];
+    leaf.no_san = false;
+    let client = ca.issue(&leaf);
+    let dir = sb.path("evil");
+    crate::support::write_tree(
+        &dir,
+        &[
+            ("ca.pem", &ca.cert_pem),
+            ("cert.pem", &client.cert_pem),
+            ("key.pem", &client.key_pem),
+        ],
+    );
+    let out = sb
+        .dctx()
+        .args(["add", "evil", "--bundle"])
+        .arg(&dir)
+        .args(["--host", "tcp://127.0.0.1:2376"])
+        .output()
+        .unwrap();
+    assert_success(&out, "add");
+    assert_inert(&out, "add");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(r"alice\u{1b}]0;pwned\u{7}\u{202e}exe.txt"),
+        "{text}"
+    );
+    let out = sb.dctx().args(["show", "evil"]).output().unwrap();
+    assert_success(&out, "show");
+    assert_inert(&out, "show");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(r"Evil CA \u{1b}[2J\u{202e}AC"), "{text}");
+    assert!(text.contains(r"x\u{1b}[31m.example"), "{text}");
+}
+
+/// A context name with ESC and U+202E written straight into Docker's store
+/// (and made current): `current`, `ls -q`, `ls` and `use`'s list show it
+/// escaped.
+#[test]
+fn hostile_context_names_are_escaped_in_every_listing() {
+    let sb = Sandbox::new();
+    let name = "x\u{1b}[8m\u{202e}yz";
+    let dir = meta_dir(&sb, name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let meta = serde_json::json!({
+        "Name": name,
+        "Metadata": {},
+        "Endpoints": {"docker": {"Host": "tcp://127.0.0.1:1", "SkipTLSVerify": false}},
+    });
+    std::fs::write(dir.join("meta.json"), meta.to_string()).unwrap();
+    std::fs::write(
+        sb.docker_config().join("config.json"),
+        serde_json::json!({ "currentContext": name }).to_string(),
+    )
+    .unwrap();
+    let shown = r"x\u{1b}[8m\u{202e}yz";
+    for args in [&["current"][..], &["ls", "-q"], &["ls"], &["use"]] {
+        let out = sb
+            .dctx()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let what = args.join(" ");
+        assert_success(&out, &what);
+        assert_inert(&out, &what);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(shown),
+            "{what}: {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}

@@ -30,6 +30,9 @@ pub fn api_failure(
             {
                 return f;
             }
+            if let Some(f) = front_answer(*status_code, message, m, ctx) {
+                return f;
+            }
             if says_tls_expected(message) {
                 return tls_expected(ctx);
             }

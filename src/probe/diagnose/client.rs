@@ -6,8 +6,11 @@ use super::*;
 
 /// The profile's CA certificates: expired, or expiring within `warn_days`.
 pub fn ca_local(cas: &[CertInfo], ctx: &Ctx) -> Vec<Finding> {
-    let fix = "issue a new CA and reissue the server and client certificates from it (`dctx pki init`), \
-               then re-import with `dctx add … --replace`";
+    let fix = format!(
+        "renew the CA with its own key, so everything it signed stays valid: `dctx pki --dir DIR renew ca` \
+         (DIR: the directory holding ca.pem and ca-key.pem), then re-import it: `dctx add {} --ca DIR/ca.pem --replace`",
+        ctx.name
+    );
     let mut out = Vec::new();
     for ca in cas {
         let days = ca.days_left(ctx.now);
@@ -15,12 +18,12 @@ pub fn ca_local(cas: &[CertInfo], ctx: &Ctx) -> Vec<Finding> {
             out.push(Finding::error(
                 Code::CaCertExpired,
                 format!(
-                    "the CA certificate {} expired on {} ({} ago)",
+                    "the CA certificate {} {} (on {})",
                     ca.display_name(),
-                    ca.not_after_rfc3339(),
-                    days_phrase(days)
+                    expired_phrase(ca.not_after, ctx.now),
+                    ca.not_after_rfc3339()
                 ),
-                fix,
+                fix.clone(),
             ));
         } else if days < ctx.warn_days {
             out.push(Finding::warning(
@@ -31,7 +34,7 @@ pub fn ca_local(cas: &[CertInfo], ctx: &Ctx) -> Vec<Finding> {
                     days_phrase(days),
                     ca.not_after_rfc3339()
                 ),
-                fix,
+                fix.clone(),
             ));
         }
     }
@@ -39,7 +42,12 @@ pub fn ca_local(cas: &[CertInfo], ctx: &Ctx) -> Vec<Finding> {
 }
 
 /// Problems visible in the profile's own client certificate, before any I/O.
-pub fn client_local(info: &CertInfo, key_mismatch: bool, ctx: &Ctx) -> Vec<Finding> {
+pub fn client_local(
+    info: &CertInfo,
+    cas: &[CertInfo],
+    key_mismatch: bool,
+    ctx: &Ctx,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let days = info.days_left(ctx.now);
     if key_mismatch {
@@ -56,15 +64,17 @@ pub fn client_local(info: &CertInfo, key_mismatch: bool, ctx: &Ctx) -> Vec<Findi
             ),
         ));
     }
+    // Expiry and usage share one cause and one fix: a reissue.
+    let mut reasons: Vec<(Code, Severity, String)> = Vec::new();
     if ctx.now >= info.not_after {
-        out.push(Finding::error(
+        reasons.push((
             Code::ClientCertExpired,
+            Severity::Error,
             format!(
-                "the client certificate expired on {} ({} ago)",
-                info.not_after_rfc3339(),
-                days_phrase(days)
+                "the client certificate {} (on {})",
+                expired_phrase(info.not_after, ctx.now),
+                info.not_after_rfc3339()
             ),
-            "issue a new client certificate from the daemon's CA (`dctx pki client`, or `openssl x509 -req … -extfile <(printf 'extendedKeyUsage=clientAuth')`) and re-import it with `dctx add … --replace`",
         ));
     } else if ctx.now < info.not_before {
         out.push(Finding::error(
@@ -76,25 +86,45 @@ pub fn client_local(info: &CertInfo, key_mismatch: bool, ctx: &Ctx) -> Vec<Findi
             "check the clock on both machines (`timedatectl`), or reissue the client certificate",
         ));
     } else if days < ctx.warn_days {
-        out.push(Finding::warning(
+        reasons.push((
             Code::ClientCertExpiring,
+            Severity::Warning,
             format!(
                 "the client certificate expires in {} ({})",
                 days_phrase(days),
                 info.not_after_rfc3339()
             ),
-            "issue a new client certificate before then (`dctx pki client`) and re-import it with `dctx add … --replace`",
         ));
     }
     if !info.allows_client_auth() {
-        out.push(Finding::error(
+        reasons.push((
             Code::ClientCertBadUsage,
+            Severity::Error,
             format!(
                 "the client certificate's extendedKeyUsage is {} — without clientAuth the daemon rejects it",
                 info.eku.join(", ")
             ),
-            "reissue the client certificate with `extendedKeyUsage=clientAuth` (`dctx pki client`)",
         ));
+    }
+    let worst = reasons.iter().map(|r| r.1).max();
+    if let Some(sev) = worst {
+        let (code, _, _) = reasons.iter().find(|r| r.1 == sev).unwrap();
+        let message = reasons
+            .iter()
+            .map(|r| r.2.as_str())
+            .collect::<Vec<_>>()
+            .join("; and ");
+        if key_mismatch {
+            // The key is not this certificate's: reissuing for it is no fix.
+            out.push(Finding::new(*code, sev, message, "fix key-mismatch first"));
+        } else {
+            out.push(Finding::with_fix(
+                *code,
+                sev,
+                message,
+                ctx.reissue_client(info, cas),
+            ));
+        }
     }
     out
 }
@@ -157,16 +187,13 @@ pub fn client_request(obs: &Observed, m: &Material, ctx: &Ctx) -> (Vec<Finding>,
 }
 
 pub(crate) fn missing_client_cert(ctx: &Ctx, accepted: &str) -> Finding {
-    Finding::error(
+    Finding::with_fix(
         Code::ClientCertMissing,
+        Severity::Error,
         format!(
             "the daemon requires a client certificate (from {accepted}) and the profile has none"
         ),
-        format!(
-            "import the client certificate and key issued by the daemon's CA: \
-             `dctx add {} --ca ca.pem --cert cert.pem --key key.pem --replace` (issue one with `dctx pki client`)",
-            ctx.name
-        ),
+        ctx.reimport("import a client certificate and key issued by the daemon's CA"),
     )
 }
 
@@ -190,7 +217,9 @@ pub fn client_rejected(how: &str, obs: &Observed, m: &Material, ctx: &Ctx) -> Fi
     let fix = if m.key_mismatch {
         "use the private key that belongs to the client certificate (see key-mismatch)".to_string()
     } else if ctx.now >= info.not_after {
-        "renew the expired client certificate (`dctx pki client`) and re-import it".to_string()
+        "renew the expired client certificate from the daemon's CA (`dctx pki --dir DIR client NAME --out NAME.tar`, \
+         DIR holding its ca.pem and ca-key.pem) and re-import it"
+            .to_string()
     } else if !info.allows_client_auth() {
         "reissue the client certificate with extendedKeyUsage=clientAuth".to_string()
     } else {
@@ -266,7 +295,7 @@ mod tests {
         ];
         for (case, from, to, eku, mismatch, want) in cases {
             let leaf = ca.leaf("alice", &[], eku, *from, *to);
-            let got: Vec<Code> = client_local(&leaf.info, *mismatch, &ctx("h"))
+            let got: Vec<Code> = client_local(&leaf.info, &[], *mismatch, &ctx("h"))
                 .iter()
                 .map(|f| f.code)
                 .collect();
@@ -278,7 +307,7 @@ mod tests {
     fn not_yet_valid_names_clock_skew() {
         let ca = Ca::new("skew-ca");
         let leaf = ca.leaf("bob", &[], &[Eku::ClientAuth], 3, 400);
-        let f = &client_local(&leaf.info, false, &ctx("h"))[0];
+        let f = &client_local(&leaf.info, &[], false, &ctx("h"))[0];
         assert!(f.message.contains("clock skew"), "{f:?}");
         assert!(f.fix.contains("clock"), "{f:?}");
     }

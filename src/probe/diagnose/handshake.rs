@@ -53,14 +53,80 @@ pub(crate) fn preview(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn plain_http(ctx: &Ctx) -> Finding {
-    Finding::error(
+    Finding::with_fix(
         Code::PlainHttp,
+        Severity::Error,
         format!(
-            "the profile expects TLS, but {}:{} answered in plain HTTP",
+            "the profile expects TLS, but {}:{} answered in plain HTTP: the daemon listens without TLS \
+             (reachable by anyone as root), or this is the wrong port",
             ctx.host, ctx.port
         ),
-        "the daemon listens without TLS: start dockerd with `--tlsverify --tlscacert=ca.pem --tlscert=server-cert.pem --tlskey=server-key.pem` \
-         (conventionally on port 2376), or check you have the right port; a TLS-less port is reachable by anyone as root",
+        ctx.dockerd_tls("restart the daemon with TLS"),
+    )
+}
+
+/// Nothing listens where the profile dials.
+pub fn connection_refused(ctx: &Ctx, addr: std::net::SocketAddr, tls: bool) -> Finding {
+    let message = format!(
+        "{addr} refused the connection: nothing listens on port {}",
+        ctx.port
+    );
+    if !tls {
+        // A plain profile: the fix is TLS on both sides, not a plain listener.
+        return Finding::error(
+            Code::ConnectionRefused,
+            message,
+            format!(
+                "start dockerd on {} with TLS (`--tlsverify --tlscacert --tlscert --tlskey`) and make this a TLS profile \
+                 (`dctx add {} --ca ca.pem --cert cert.pem --key key.pem --replace`); or check the port, or a firewall that rejects it",
+                ctx.authority(),
+                ctx.name
+            ),
+        );
+    }
+    Finding::with_fix(
+        Code::ConnectionRefused,
+        Severity::Error,
+        message,
+        ctx.dockerd_tls("start the daemon (or check the port, or a firewall that rejects it)"),
+    )
+}
+
+/// The daemon served the API without a client certificate: root for anyone
+/// who reaches the port, so an error (`check` exits 3).
+pub fn client_auth_not_required(ctx: &Ctx, requested: bool) -> Finding {
+    Finding::with_fix(
+        Code::ClientAuthNotRequired,
+        Severity::Error,
+        if requested {
+            "the daemon asks for a client certificate but answered without one: anyone who reaches the port is root on the host"
+        } else {
+            "the daemon accepted us without asking for a client certificate: anyone who reaches the port is root on the host"
+        },
+        ctx.dockerd_tls(
+            "restart the daemon with client verification (`--tlsverify`; `--tls` or `--tlsverify=false` do not insist)",
+        ),
+    )
+}
+
+/// A plain tcp:// profile reached the API: an error unless it stays on
+/// this machine (loopback).
+pub fn plaintext_endpoint(ctx: &Ctx) -> Finding {
+    let loopback = ctx.host.eq_ignore_ascii_case("localhost")
+        || ctx.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    Finding::new(
+        Code::PlaintextEndpoint,
+        if loopback {
+            Severity::Warning
+        } else {
+            Severity::Error
+        },
+        format!(
+            "{}:{} serves the Docker API without TLS: anyone who reaches the port is root on the host",
+            ctx.host, ctx.port
+        ),
+        "enable TLS on dockerd (`--tlsverify --tlscacert --tlscert --tlskey`, port 2376) and import a client certificate, \
+         or reach it over ssh:// / a unix socket",
     )
 }
 
@@ -228,18 +294,14 @@ pub fn says_tls_expected(body: &str) -> bool {
 }
 
 pub fn tls_expected(ctx: &Ctx) -> Finding {
-    Finding::error(
+    Finding::with_fix(
         Code::TlsExpected,
+        Severity::Error,
         format!(
             "the profile uses plain tcp:// without TLS, but {}:{} speaks TLS",
             ctx.host, ctx.port
         ),
-        format!(
-            "make it a TLS profile with the daemon's CA and a client certificate: \
-             `dctx add {} --host tcp://{}:{} --ca ca.pem --cert cert.pem --key key.pem --replace` \
-             (docker: DOCKER_TLS_VERIFY=1)",
-            ctx.name, ctx.host, ctx.port
-        ),
+        ctx.reimport("make it a TLS profile (docker: DOCKER_TLS_VERIFY=1)"),
     )
 }
 
@@ -297,6 +359,21 @@ mod tests {
             };
             let f = handshake_failure(&err, sniff, &obs, &m, &ctx("127.0.0.1"));
             assert_eq!(f.code, want, "{case}: {f:?}");
+        }
+    }
+
+    /// Plain tcp:// reaching another host is root for the network: an
+    /// error; on loopback it stays on this machine: a warning.
+    #[test]
+    fn plaintext_severity_follows_the_reach() {
+        for (host, sev) in [
+            ("10.0.0.5", Severity::Error),
+            ("docker.example", Severity::Error),
+            ("127.0.0.1", Severity::Warning),
+            ("::1", Severity::Warning),
+            ("localhost", Severity::Warning),
+        ] {
+            assert_eq!(plaintext_endpoint(&ctx(host)).severity, sev, "{host}");
         }
     }
 

@@ -9,18 +9,20 @@ use rustls::{AlertDescription, CertificateError};
 use super::report::{Step, StepKind, StepState};
 use crate::pki::CertInfo;
 use crate::pki::inspect::rfc3339;
-use crate::probe::finding::{Code, Finding, Severity};
+use crate::probe::finding::{Code, Finding, Fix, Severity, sh_line};
 use crate::probe::tls::{Material, Observed, name_to_string};
 
 mod api;
 mod client;
 #[cfg(test)]
 mod fixtures;
+mod front;
 mod handshake;
 mod server;
 
 pub use api::*;
 pub use client::*;
+pub use front::*;
 pub use handshake::*;
 pub use server::*;
 
@@ -49,17 +51,231 @@ impl Ctx<'_> {
         }
     }
 
-    /// The command lines that reissue the server certificate for this host.
-    fn reissue_server(&self) -> String {
-        format!(
-            "reissue the server certificate from your CA with the right name and usage: \
-             `dctx pki server --host {host}` — or with openssl: \
-             `openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 825 \
-             -extfile <(printf 'subjectAltName={san}\\nextendedKeyUsage=serverAuth') -out server-cert.pem`; \
-             then restart dockerd with --tlscert pointing at it",
-            host = self.host,
-            san = self.san_for_host()
-        )
+    /// `host:port` as a URL authority (IPv6 in brackets).
+    fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// Days a reissued certificate may last: under the signing CA's
+    /// remaining lifetime with a day of slack (run tomorrow, it still ends
+    /// before the CA), at most 825. The hour keeps a probe made in the very
+    /// second a `-days 365` CA was made off the day boundary, so every
+    /// probe of the next 23 hours prints the same number.
+    fn reissue_days(&self, ca: Option<&CertInfo>) -> i64 {
+        match ca {
+            Some(ca) => ((ca.not_after - self.now - 3600).div_euclid(86_400) - 1).clamp(1, 825),
+            None => 365,
+        }
+    }
+
+    /// Reissue the server certificate from the user's CA: every name `old`
+    /// holds (a CN-only or v1 certificate's CN counts) plus the dialled
+    /// host, serverAuth, dates inside the CA's. Keeps the daemon's key, so
+    /// only the certificate file changes.
+    pub(crate) fn reissue_server(&self, old: &CertInfo, cas: &[CertInfo]) -> Fix {
+        let mut sans: Vec<String> = old
+            .dns_names
+            .iter()
+            .map(|d| format!("DNS:{d}"))
+            .chain(old.ip_addrs.iter().map(|i| format!("IP:{i}")))
+            .collect();
+        if !old.has_san_ext
+            && let Some(cn) = &old.common_name
+        {
+            match cn.parse::<IpAddr>() {
+                Ok(ip) => sans.push(format!("IP:{ip}")),
+                Err(_) if is_host_name(cn) => sans.push(format!("DNS:{cn}")),
+                Err(_) => {}
+            }
+        }
+        let kept = if sans.is_empty() {
+            "it holds no name to keep".to_string()
+        } else {
+            format!("keeping its names ({})", sans.join(", "))
+        };
+        let wanted = self.san_for_host();
+        let added = if sans.iter().any(|s| s.eq_ignore_ascii_case(&wanted)) {
+            String::new()
+        } else {
+            sans.push(wanted.clone());
+            format!(" and adding {wanted}")
+        };
+        let ca = cas
+            .iter()
+            .find(|c| old.is_signed_by(c))
+            .or_else(|| cas.first());
+        let days = self.reissue_days(ca).to_string();
+        let cn = printable_cn(old).unwrap_or(self.host).to_string();
+        let san_line = format!("subjectAltName={}", sans.join(","));
+        let mut hosts = vec!["dctx", "pki", "--dir", ".", "server"];
+        let names: Vec<String> = sans
+            .iter()
+            .map(|s| s.split_once(':').map_or(s.as_str(), |(_, v)| v).to_string())
+            .collect();
+        for n in &names {
+            hosts.extend(["--host", n]);
+        }
+        hosts.extend(["--days", &days, "--out", ".", "--force"]);
+        Fix {
+            text: format!(
+                "reissue the server certificate from your CA, {kept}{added}, for serverAuth, \
+                 valid {days} days (within the CA's lifetime); then restart dockerd so it loads the new server-cert.pem \
+                 (same --tlscert and --tlskey). Run in {SERVER_DIR} (Docker's guide names; use yours):"
+            ),
+            dir: Some(SERVER_DIR.into()),
+            commands: vec![
+                format!(
+                    "{} > server-extfile.cnf",
+                    sh_line(&["printf", "%s\\n", &san_line, "extendedKeyUsage=serverAuth"])
+                ),
+                sh_line(&[
+                    "openssl",
+                    "req",
+                    "-new",
+                    "-key",
+                    "server-key.pem",
+                    "-subj",
+                    &format!("/CN={cn}"),
+                    "-out",
+                    "server.csr",
+                ]),
+                sh_line(&[
+                    "openssl",
+                    "x509",
+                    "-req",
+                    "-in",
+                    "server.csr",
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca-key.pem",
+                    "-CAcreateserial",
+                    "-days",
+                    &days,
+                    "-sha256",
+                    "-extfile",
+                    "server-extfile.cnf",
+                    "-out",
+                    "server-cert.pem",
+                ]),
+            ],
+            // dctx's signer on the same CA (`--dir .`: the directory above);
+            // it makes a new key, so server-key.pem changes too.
+            alternatives: vec![sh_line(&hosts)],
+        }
+    }
+
+    /// Reissue the profile's client certificate from the daemon's CA (same
+    /// key, clientAuth, dates inside the CA's) and re-import it.
+    pub(crate) fn reissue_client(&self, old: &CertInfo, cas: &[CertInfo]) -> Fix {
+        let ca = cas
+            .iter()
+            .find(|c| old.is_signed_by(c))
+            .or_else(|| cas.first());
+        let days = self.reissue_days(ca).to_string();
+        let cn = printable_cn(old).unwrap_or("client").to_string();
+        Fix {
+            text: format!(
+                "reissue the client certificate from the daemon's CA with the same key, for clientAuth, \
+                 valid {days} days (within the CA's lifetime), and re-import it into the profile. \
+                 Run in {CLIENT_DIR} (Docker's guide names; use yours):"
+            ),
+            dir: Some(CLIENT_DIR.into()),
+            commands: vec![
+                format!(
+                    "{} > client-extfile.cnf",
+                    sh_line(&["printf", "%s\\n", "extendedKeyUsage=clientAuth"])
+                ),
+                sh_line(&[
+                    "openssl",
+                    "req",
+                    "-new",
+                    "-key",
+                    "key.pem",
+                    "-subj",
+                    &format!("/CN={cn}"),
+                    "-out",
+                    "client.csr",
+                ]),
+                sh_line(&[
+                    "openssl",
+                    "x509",
+                    "-req",
+                    "-in",
+                    "client.csr",
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca-key.pem",
+                    "-CAcreateserial",
+                    "-days",
+                    &days,
+                    "-sha256",
+                    "-extfile",
+                    "client-extfile.cnf",
+                    "-out",
+                    "cert.pem",
+                ]),
+                self.reimport_line(),
+            ],
+            alternatives: Vec::new(),
+        }
+    }
+
+    /// `dctx add NAME --host URL --ca ca.pem --cert cert.pem --key key.pem --replace`.
+    fn reimport_line(&self) -> String {
+        let host = format!("tcp://{}", self.authority());
+        let mut w = vec!["dctx", "add", self.name, "--host", &host];
+        w.extend([
+            "--ca",
+            "ca.pem",
+            "--cert",
+            "cert.pem",
+            "--key",
+            "key.pem",
+            "--replace",
+        ]);
+        sh_line(&w)
+    }
+
+    /// Import the client files the daemon's admin handed out (TLS on).
+    pub(crate) fn reimport(&self, what: &str) -> Fix {
+        Fix {
+            text: format!(
+                "{what}: import the daemon's CA and a client certificate it signed. Run in {BUNDLE_DIR}:"
+            ),
+            dir: Some(BUNDLE_DIR.into()),
+            commands: vec![self.reimport_line()],
+            alternatives: Vec::new(),
+        }
+    }
+
+    /// The daemon-side fix: dockerd listening on exactly the dialled
+    /// address, with TLS and client verification (never 0.0.0.0, never
+    /// without --tlsverify).
+    pub(crate) fn dockerd_tls(&self, what: &str) -> Fix {
+        Fix {
+            text: format!(
+                "{what}: on the daemon host, run dockerd on the address this profile dials, with TLS \
+                 and client verification (as a service: the same flags in its ExecStart, or \"hosts\" and \"tls*\" in daemon.json; \
+                 behind nginx: `ssl_verify_client on` with the CA). Run in {DAEMON_DIR}:"
+            ),
+            dir: Some(DAEMON_DIR.into()),
+            commands: vec![sh_line(&[
+                "dockerd",
+                "-H",
+                &format!("tcp://{}", self.authority()),
+                "--tlsverify",
+                "--tlscacert=ca.pem",
+                "--tlscert=server-cert.pem",
+                "--tlskey=server-key.pem",
+            ])],
+            alternatives: Vec::new(),
+        }
     }
 
     /// Server-certificate problems do not break a skip-verify profile.
@@ -69,6 +285,45 @@ impl Ctx<'_> {
         } else {
             Severity::Error
         }
+    }
+}
+
+/// Where each kind of command fix runs (Docker's guide keeps all of these
+/// in one directory; the seeds' other names are for the user to substitute).
+pub const SERVER_DIR: &str =
+    "the directory holding your CA (ca.pem, ca-key.pem) and the daemon's server-key.pem";
+pub const CLIENT_DIR: &str =
+    "the directory holding the daemon's CA (ca.pem, ca-key.pem) and your client key (key.pem)";
+pub const BUNDLE_DIR: &str =
+    "the directory holding the client files from the daemon's admin (ca.pem, cert.pem, key.pem)";
+pub const DAEMON_DIR: &str =
+    "the daemon's certificate directory (ca.pem, server-cert.pem, server-key.pem)";
+
+/// The certificate's CN when it is plain printable text (it goes into a
+/// printed command: nothing a terminal would interpret, no `/` for -subj).
+fn printable_cn(c: &CertInfo) -> Option<&str> {
+    c.common_name.as_deref().filter(|cn| {
+        !cn.is_empty()
+            && cn.chars().all(|ch| ch.is_ascii_graphic() || ch == ' ')
+            && !cn.contains('/')
+    })
+}
+
+/// A plausible DNS name (a CN like "Docker Server" is not one).
+fn is_host_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+}
+
+/// "expired 705d ago" (the form every command uses), "expired" in the
+/// very second it did.
+fn expired_phrase(not_after: i64, now: i64) -> String {
+    let e = crate::output::expiry::Expiry::new(not_after, now);
+    if e.expired() {
+        e.short()
+    } else {
+        "expired".into()
     }
 }
 

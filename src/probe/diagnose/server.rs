@@ -132,11 +132,9 @@ pub fn server_cert(
                 format!(
                     "the profile's CA file is the wrong one, or the daemon uses a certificate from another CA. \
                      Import the CA whose subject is {} and whose SKI equals the AKI above \
-                     (`dctx add {} --ca right-ca.pem … --replace`; check with `openssl x509 -in ca.pem -noout -subject -ext subjectKeyIdentifier`), \
-                     or {}",
-                    leaf.issuer,
-                    ctx.name,
-                    ctx.reissue_server()
+                     (`dctx add {} --ca right-ca.pem --replace`; check with `openssl x509 -in ca.pem -noout -subject -ext subjectKeyIdentifier`), \
+                     or have the daemon's certificate reissued from the profile's CA",
+                    leaf.issuer, ctx.name,
                 ),
             )
         };
@@ -144,24 +142,30 @@ pub fn server_cert(
         steps.push(Step::new(StepKind::ServerChain, bad, message));
     }
 
+    // Everything below is fixed by one reissue from the same CA: collect
+    // the reasons, report them as one finding with one fix.
+    let mut reasons: Vec<(Code, String)> = Vec::new();
+
     // Host name.
     let names = if leaf.sans.is_empty() {
         "no names".to_string()
     } else {
         leaf.sans.join(", ")
     };
-    if !leaf.has_san_ext {
+    let v1 = is_v1_der(&leaf.der);
+    if v1 {
+        let msg = "the server certificate is an X.509 v1 certificate (signed without `-extfile`: no subjectAltName, \
+                   no extendedKeyUsage); TLS clients such as dctx and the docker CLI refuse v1 certificates"
+            .to_string();
+        reasons.push((Code::CnOnly, msg.clone()));
+        steps.push(Step::new(StepKind::HostName, bad, msg));
+    } else if !leaf.has_san_ext {
         let cn = leaf.common_name.clone().unwrap_or_default();
         let msg = format!(
             "the server certificate has no subjectAltName extension, only CN={cn}; \
              Go (dockerd, docker CLI) and rustls ignore the CN, so no host name can match"
         );
-        out.push(Finding::new(
-            Code::CnOnly,
-            sev,
-            msg.clone(),
-            ctx.reissue_server(),
-        ));
+        reasons.push((Code::CnOnly, msg.clone()));
         steps.push(Step::new(StepKind::HostName, bad, msg));
     } else if name_matches(leaf, ctx.host) {
         steps.push(Step::new(
@@ -180,41 +184,20 @@ pub fn server_cert(
                 ctx.host
             ));
         }
-        let alt = leaf
-            .dns_names
-            .iter()
-            .find(|n| !n.starts_with('*'))
-            .map(|n| n.to_string())
-            .or_else(|| leaf.ip_addrs.first().map(|i| i.to_string()));
-        let fix = match alt {
-            Some(a) => {
-                let a = if a.contains(':') { format!("[{a}]") } else { a };
-                format!(
-                    "use a host name the certificate holds: point the profile at tcp://{a}:{} (it must resolve to this daemon, e.g. via /etc/hosts), or {}",
-                    ctx.port,
-                    ctx.reissue_server()
-                )
-            }
-            None => ctx.reissue_server(),
-        };
-        out.push(Finding::new(Code::NameMismatch, sev, msg.clone(), fix));
+        reasons.push((Code::NameMismatch, msg.clone()));
         steps.push(Step::new(StepKind::HostName, bad, msg));
     }
 
     // Dates.
     let days = leaf.days_left(ctx.now);
+    let mut expiring = None;
     if ctx.now >= leaf.not_after {
         let msg = format!(
-            "the server certificate expired on {} ({} ago)",
-            leaf.not_after_rfc3339(),
-            days_phrase(days)
+            "the server certificate {} (on {})",
+            expired_phrase(leaf.not_after, ctx.now),
+            leaf.not_after_rfc3339()
         );
-        out.push(Finding::new(
-            Code::ServerCertExpired,
-            sev,
-            msg.clone(),
-            ctx.reissue_server(),
-        ));
+        reasons.push((Code::ServerCertExpired, msg.clone()));
         steps.push(Step::new(StepKind::Validity, bad, msg));
     } else if ctx.now < leaf.not_before {
         let msg = format!(
@@ -236,11 +219,7 @@ pub fn server_cert(
             days_phrase(days),
             leaf.not_after_rfc3339()
         );
-        out.push(Finding::warning(
-            Code::ServerCertExpiring,
-            msg.clone(),
-            format!("renew it before then: {}", ctx.reissue_server()),
-        ));
+        expiring = Some(msg.clone());
         steps.push(Step::new(StepKind::Validity, StepState::Warn, msg));
     } else {
         steps.push(Step::new(
@@ -255,9 +234,11 @@ pub fn server_cert(
         ));
     }
 
-    // EKU.
+    // EKU (a v1 certificate has none to check: its finding says so).
     if leaf.allows_server_auth() {
-        let eku = if leaf.has_eku_ext {
+        let eku = if v1 {
+            "no EKU extension (a v1 certificate has no extensions)".into()
+        } else if leaf.has_eku_ext {
             leaf.eku.join(", ")
         } else {
             "no EKU extension (any use)".into()
@@ -268,33 +249,74 @@ pub fn server_cert(
             "the server certificate's extendedKeyUsage is {} — serverAuth is missing",
             leaf.eku.join(", ")
         );
-        out.push(Finding::new(
-            Code::ServerCertBadUsage,
-            sev,
-            msg.clone(),
-            ctx.reissue_server(),
-        ));
+        reasons.push((Code::ServerCertBadUsage, msg.clone()));
         steps.push(Step::new(StepKind::ServerEku, bad, msg));
+    }
+
+    if let Some((code, _)) = reasons.first() {
+        let message = reasons
+            .iter()
+            .map(|(_, m)| m.as_str())
+            .collect::<Vec<_>>()
+            .join("; and ");
+        let mut fix = ctx.reissue_server(leaf, &m.ca);
+        if let Some(alt) = name_alternative(leaf, ctx)
+            && reasons.iter().all(|(c, _)| *c == Code::NameMismatch)
+        {
+            fix.text = format!("{alt}; or {}", fix.text);
+        }
+        out.push(Finding::with_fix(*code, sev, message, fix));
+    } else if let Some(msg) = expiring {
+        let mut fix = ctx.reissue_server(leaf, &m.ca);
+        fix.text = format!("renew it before then: {}", fix.text);
+        out.push(Finding::with_fix(
+            Code::ServerCertExpiring,
+            Severity::Warning,
+            msg,
+            fix,
+        ));
     }
 
     // A verifier complaint none of the checks above explains.
     if let Some(e) = verify_error
-        && is_v1_cert(e)
-    {
-        let mut f = v1_cert(ctx);
-        f.severity = sev;
-        out.push(f);
-    } else if let Some(e) = verify_error
+        && !v1
         && out.iter().all(|f| f.severity == Severity::Warning)
     {
         out.push(Finding::new(
             Code::TlsError,
             sev,
             format!("the server certificate failed verification: {e}"),
-            ctx.reissue_server(),
+            "look at the certificate (`openssl x509 -in server-cert.pem -noout -text`) for what the verifier refuses",
         ));
     }
     (out, steps)
+}
+
+/// Point the profile at a name the certificate holds instead (advice: it
+/// must resolve to this daemon).
+fn name_alternative(leaf: &CertInfo, ctx: &Ctx) -> Option<String> {
+    let alt = leaf
+        .dns_names
+        .iter()
+        .find(|n| !n.starts_with('*'))
+        .map(|n| n.to_string())
+        .or_else(|| leaf.ip_addrs.first().map(|i| i.to_string()))?;
+    let alt = if alt.contains(':') {
+        format!("[{alt}]")
+    } else {
+        alt
+    };
+    Some(format!(
+        "use a host name the certificate holds: point the profile at tcp://{alt}:{} if it resolves to this daemon (e.g. via /etc/hosts)",
+        ctx.port
+    ))
+}
+
+/// An X.509 v1 certificate (what `openssl x509 -req` makes without `-extfile`).
+pub fn is_v1_der(der: &[u8]) -> bool {
+    use x509_parser::prelude::FromDer;
+    x509_parser::certificate::X509Certificate::from_der(der)
+        .is_ok_and(|(_, c)| c.version() == x509_parser::x509::X509Version::V1)
 }
 
 /// webpki refuses X.509 v1 certificates (`UnsupportedCertVersion`, only
@@ -303,18 +325,14 @@ pub(crate) fn is_v1_cert(e: &rustls::Error) -> bool {
     format!("{e:?}").contains("UnsupportedCertVersion")
 }
 
-pub(crate) fn v1_cert(ctx: &Ctx) -> Finding {
+/// The handshake failed on a v1 certificate before the chain was seen
+/// (the server-certificate step, when it ran, says more and gives the fix).
+pub(crate) fn v1_cert(_ctx: &Ctx) -> Finding {
     Finding::error(
         Code::TlsError,
         "the server certificate is an X.509 v1 certificate (no extensions: no subjectAltName, no extendedKeyUsage); \
          TLS clients such as dctx and the docker CLI refuse v1 certificates",
-        format!(
-            "reissue it as a v3 certificate with extensions: `dctx pki server --host {host}` — or with openssl, \
-             add `-extfile <(printf 'subjectAltName={san}\\nextendedKeyUsage=serverAuth')` to `openssl x509 -req`; \
-             then restart dockerd with --tlscert pointing at it",
-            host = ctx.host,
-            san = ctx.san_for_host()
-        ),
+        "reissue it as a v3 certificate: sign it with `-extfile` giving subjectAltName and extendedKeyUsage=serverAuth",
     )
 }
 

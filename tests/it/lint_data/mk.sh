@@ -52,12 +52,24 @@ subjectKeyIdentifier=hash
 authorityKeyIdentifier=none";;
   outlives-ca) cadays=30; leafdays=365;;
   missing-intermediate) ;;
+  # Docker's guide: `openssl req -new -x509 -days 365` (OpenSSL's v3_ca: no
+  # keyUsage) and the server cert signed right after with the same -days.
+  docker-recipe) caext="basicConstraints=critical,CA:TRUE
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid:always,issuer"; cadays=365; leafdays=365;;
+  other-ca-same-subject) ;;
   *) echo "unknown case $c" >&2; exit 2;;
 esac
 printf '[v3]\n%s\n' "$caext" > ca.ext
 openssl req -new -newkey rsa:2048 -nodes -keyout ca.key -subj "/CN=lint CA" -out ca.csr 2>/dev/null
 openssl x509 -req -in ca.csr -key ca.key -days $cadays -sha256 -extfile ca.ext -extensions v3 -out ca.pem 2>/dev/null
 signer=(-CA ca.pem -CAkey ca.key)
+if [ "$c" = other-ca-same-subject ]; then
+  # A second CA with the very same subject signs the server certificate.
+  openssl req -new -newkey rsa:2048 -nodes -keyout ca2.key -subj "/CN=lint CA" -out ca2.csr 2>/dev/null
+  openssl x509 -req -in ca2.csr -key ca2.key -days $cadays -sha256 -extfile ca.ext -extensions v3 -out ca2.pem 2>/dev/null
+  signer=(-CA ca2.pem -CAkey ca2.key)
+fi
 if [ "$c" = missing-intermediate ]; then
   # root → intermediate → leaf; the server will send only the leaf.
   openssl req -new -newkey rsa:2048 -nodes -keyout int.key -subj "/CN=lint intermediate" -out int.csr 2>/dev/null

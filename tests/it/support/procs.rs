@@ -44,13 +44,35 @@ pub fn spawn_owned(cmd: Command) -> Child {
     rx.recv().unwrap().expect("spawning test daemon")
 }
 
-/// A free TCP port on 127.0.0.1 (bind :0, read, release).
+/// A TCP port nothing listens on (127.0.0.1 and ::1), for a daemon to bind
+/// or a client to find closed. Bind-:0-and-release would hand out a port
+/// from the kernel's ephemeral range, which the kernel may give to any
+/// bind(:0) or outgoing connection before it is used; these come from below
+/// that range (only an explicit bind takes them) and are never handed out
+/// twice by this process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: Mutex<Option<u32>> = Mutex::new(None);
+    let low: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let (first, span) = (10_000, low.saturating_sub(10_000).max(1000));
+    let mut next = NEXT.lock().unwrap();
+    // Test binaries running side by side start at different places.
+    let n = next.get_or_insert(std::process::id().wrapping_mul(7919) % span);
+    for _ in 0..span {
+        let port = (first + *n % span) as u16;
+        *n += 1;
+        // Without IPv6 only 127.0.0.1 can be taken.
+        let v6_free = match TcpListener::bind(("::1", port)) {
+            Err(e) => e.kind() != std::io::ErrorKind::AddrInUse,
+            Ok(_) => true,
+        };
+        if v6_free && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {first}..{}", first + span);
 }
 
 /// Wait until something accepts TCP on `addr`.

@@ -93,6 +93,12 @@ pub fn other_user() -> &'static str {
                 Command::new("useradd").args(["-M", "-s", "/bin/sh", OTHER_USER]),
                 "useradd",
             );
+            // The suite leaves no users behind: gone when the test binary
+            // exits (libtest ends through exit(3), passing or not).
+            extern "C" fn remove_user() {
+                let _ = Command::new("userdel").args(["-f", OTHER_USER]).output();
+            }
+            unsafe { libc::atexit(remove_user) };
         }
         run(
             Command::new("usermod").args(["-p", "*", OTHER_USER]),
