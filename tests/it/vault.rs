@@ -837,3 +837,165 @@ fn a_local_ca_profile_renews_from_dctx_pki() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The vault dockerd's plain unix socket (ground truth, no TLS).
+fn vault_direct(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .env(
+            "DOCKER_HOST",
+            format!(
+                "unix://{}",
+                vault_dockerd().dir.join("docker.sock").display()
+            ),
+        )
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A running `dctx proxy` after a renewal: the open `logs -f` stream goes
+/// on, and once the old certificate has expired (dockerd would refuse it)
+/// a new call through the proxy still gets in: new upstream connections
+/// use the renewed certificate.
+#[test]
+fn a_running_proxy_keeps_its_streams_and_dials_with_the_renewed_cert() {
+    let b = openbao();
+    let sb = sandbox();
+    let token = b.signer_token();
+    // 20 s of life: the old certificate is dead soon after the renewal.
+    enroll(&sb, &token, "px", &["--ttl", "20s"]);
+    let old_not_after = profile_json(&sb, "px")["cert"]["not_after"]
+        .as_i64()
+        .unwrap();
+    // An image and a chatty container, straight on the daemon.
+    let mut import = Command::new("docker")
+        .env(
+            "DOCKER_HOST",
+            format!(
+                "unix://{}",
+                vault_dockerd().dir.join("docker.sock").display()
+            ),
+        )
+        .args([
+            "import",
+            "--change",
+            "ENV PATH=/bin",
+            "-",
+            "dctx-vault-bb:it",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut import.stdin.take().unwrap(),
+        &crate::support::image::rootfs_tar(),
+    )
+    .unwrap();
+    assert!(import.wait().unwrap().success(), "docker import");
+    let run = vault_direct(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "dctx-vault-bb:it",
+        "sh",
+        "-c",
+        "i=0; while true; do echo line $i; i=$((i+1)); sleep 1; done",
+    ]);
+    assert_success(&run, "docker run");
+    let cid = String::from_utf8(run.stdout).unwrap().trim().to_string();
+
+    let mut proxy = sb
+        .dctx()
+        .args(["proxy", "px", "--log"])
+        .arg(sb.path("audit.log"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(sb.path("proxy.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(proxy.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let host = line
+        .trim()
+        .strip_prefix("export DOCKER_HOST=")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    let mut logs = sb
+        .docker()
+        .env("DOCKER_HOST", &host)
+        .args(["logs", "-f", &cid])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = logs.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let number = |l: &str| l.trim_start_matches("line ").parse::<u64>().unwrap();
+    let first = number(
+        &rx.recv_timeout(Duration::from_secs(30))
+            .expect("logs -f streams"),
+    );
+
+    // The clock is the condition here: renew late in the old certificate's
+    // life (the new one, same TTL, then outlives it by ~10 s), and call
+    // once the old one is dead.
+    let wait_until = |t: i64| {
+        while (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64)
+            < t
+        {
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    wait_until(old_not_after - 10);
+    let out = with_token(&sb, &token, &["renew", "px", "--force"]);
+    assert_success(&out, "dctx renew px --force");
+    let new_not_after = profile_json(&sb, "px")["cert"]["not_after"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        new_not_after > old_not_after + 5,
+        "{new_not_after} vs {old_not_after}"
+    );
+    wait_until(old_not_after + 2);
+    let v = sb
+        .docker()
+        .env("DOCKER_HOST", &host)
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .unwrap();
+    let _ = vault_direct(&["rm", "-f", &cid]);
+    let stream_alive = loop {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(l) if number(&l) > first + 3 => break true,
+            Ok(_) => continue,
+            Err(_) => break false,
+        }
+    };
+    let _ = logs.kill();
+    let _ = logs.wait();
+    unsafe { libc::kill(proxy.id() as i32, libc::SIGTERM) };
+    let _ = proxy.wait();
+    assert_success(
+        &v,
+        &format!(
+            "docker version through the proxy after the old cert expired\nproxy: {}\naudit: {}",
+            std::fs::read_to_string(sb.path("proxy.err")).unwrap_or_default(),
+            std::fs::read_to_string(sb.path("audit.log")).unwrap_or_default()
+        ),
+    );
+    assert!(stream_alive, "the logs -f stream through the proxy stopped");
+}
