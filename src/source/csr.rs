@@ -111,7 +111,7 @@ impl Targets {
             if let Some(p) = t.csr_pending(name) {
                 if p.cn != cn {
                     anyhow::bail!(
-                        "a CSR for {name} with CN {:?} is already pending: `dctx rm {name}` drops it first",
+                        "a CSR for {name} with CN {:?} is already pending: `dctx csr {name} --drop` drops it (and its key) first",
                         p.cn
                     );
                 }
@@ -178,7 +178,7 @@ impl Targets {
         }
     }
 
-    /// `dctx rm NAME` of a pending CSR: its key goes with it.
+    /// `dctx csr NAME --drop`: its key goes with it.
     pub fn csr_drop(&self, name: &str) -> anyhow::Result<bool> {
         self.locked(|t| {
             if t.csr_pending(name).is_none() {

@@ -999,3 +999,29 @@ fn a_running_proxy_keeps_its_streams_and_dials_with_the_renewed_cert() {
     );
     assert!(stream_alive, "the logs -f stream through the proxy stopped");
 }
+
+/// A pending CSR can be abandoned: its key goes with it, nothing is left.
+#[test]
+fn csr_drop_takes_the_pending_key_with_it() {
+    let sb = Sandbox::new();
+    let before = sb.snapshot();
+    sb.ok(&["csr", "gone", "--key-store", "file"]);
+    assert!(sb.store().join("pending/gone/key.pem").exists());
+    let (_, err) = sb.fails(&["csr", "gone", "--cn", "other.example.test"]);
+    assert!(
+        err.contains("already pending") && err.contains("--drop"),
+        "{err}"
+    );
+    sb.ok(&["csr", "gone", "--drop"]);
+    assert!(!sb.store().join("pending/gone").exists());
+    assert!(!sb.ok(&["ls"]).contains("gone"));
+    let (_, err) = sb.fails(&["csr", "gone", "--drop"]);
+    assert!(err.contains("no CSR is pending"), "{err}");
+    // Only dctx's store dirs and lock remain: no key, no journal.
+    for (path, _) in sb.snapshot() {
+        assert!(
+            before.contains_key(&path) || !path.contains("gone"),
+            "left behind: {path}"
+        );
+    }
+}
