@@ -2,6 +2,7 @@
 //! and passed down explicitly: the core never calls `std::env`, so tests can
 //! inject HOME, DOCKER_CONFIG, DOCKER_HOST… without touching global state.
 
+use crate::env_vars;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -38,7 +39,7 @@ pub struct Env {
     pub term_dumb: bool,
     /// Stdout is a terminal.
     pub stdout_tty: bool,
-    /// The terminal's columns (TIOCGWINSZ on stdout), when it says.
+    /// The columns of the terminal on stdout, when it says.
     pub tty_width: Option<usize>,
     /// `$COLUMNS`, when set to a number.
     pub columns: Option<usize>,
@@ -49,10 +50,7 @@ pub struct Env {
 
 /// Columns of the terminal on stdout, if it is one and reports a size.
 fn stdout_width() -> Option<usize> {
-    // SAFETY: TIOCGWINSZ writes one winsize into the struct we pass.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
-    (rc == 0 && ws.ws_col > 0).then_some(ws.ws_col as usize)
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
 }
 
 /// The parent process's command name (Linux /proc; None elsewhere).
@@ -73,25 +71,25 @@ impl Env {
         let string = |k: &str| var(k).and_then(|v| v.into_string().ok());
         Self {
             home: dirs::home_dir(),
-            dctx_home: var("DCTX_HOME").map(PathBuf::from),
+            dctx_home: var(env_vars::DCTX_HOME).map(PathBuf::from),
             config_dir: dirs::config_dir(),
-            docker_config: var("DOCKER_CONFIG").map(PathBuf::from),
-            docker_host: string("DOCKER_HOST"),
-            docker_context: string("DOCKER_CONTEXT"),
-            docker_tls_verify: string("DOCKER_TLS_VERIFY"),
-            docker_tls: string("DOCKER_TLS"),
-            docker_cert_path: var("DOCKER_CERT_PATH").map(PathBuf::from),
-            dctx_profile: string("DCTX_PROFILE"),
-            dctx_shell: string("DCTX_SHELL"),
+            docker_config: var(env_vars::DOCKER_CONFIG).map(PathBuf::from),
+            docker_host: string(env_vars::DOCKER_HOST),
+            docker_context: string(env_vars::DOCKER_CONTEXT),
+            docker_tls_verify: string(env_vars::DOCKER_TLS_VERIFY),
+            docker_tls: string(env_vars::DOCKER_TLS),
+            docker_cert_path: var(env_vars::DOCKER_CERT_PATH).map(PathBuf::from),
+            dctx_profile: string(env_vars::DCTX_PROFILE),
+            dctx_shell: string(env_vars::DCTX_SHELL),
             cwd: std::env::current_dir().ok(),
-            shell: string("SHELL"),
-            xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
+            shell: string(env_vars::SHELL),
+            xdg_runtime_dir: var(env_vars::XDG_RUNTIME_DIR).map(PathBuf::from),
             tmp_dir: std::env::temp_dir(),
-            no_color: var("NO_COLOR").is_some(),
-            term_dumb: string("TERM").as_deref() == Some("dumb"),
+            no_color: var(env_vars::NO_COLOR).is_some(),
+            term_dumb: string(env_vars::TERM).as_deref() == Some("dumb"),
             stdout_tty: std::io::IsTerminal::is_terminal(&std::io::stdout()),
             tty_width: stdout_width(),
-            columns: string("COLUMNS").and_then(|c| c.trim().parse().ok()),
+            columns: string(env_vars::COLUMNS).and_then(|c| c.trim().parse().ok()),
             parent_comm: parent_comm(),
             color: None,
             now: std::time::SystemTime::now()

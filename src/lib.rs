@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod docker;
+pub mod env_vars;
 pub mod environment;
 pub mod exit;
 pub mod harden;

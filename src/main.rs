@@ -9,13 +9,14 @@ mod cmd;
 // The CLI reaches the library through the same `crate::` paths everywhere.
 #[allow(unused_imports)]
 use dctx::{
-    bundle, docker, environment, exit, harden, output, pki, probe, proxy, session, shell, source,
-    store, targets,
+    bundle, docker, env_vars, environment, exit, harden, output, pki, probe, proxy, session, shell,
+    source, store, targets,
 };
 
 fn main() -> ExitCode {
     // Dynamic completion: `COMPLETE=bash dctx …` answers and exits here.
     clap_complete::CompleteEnv::with_factory(cli::command)
+        .var(env_vars::COMPLETE)
         .completer("dctx")
         .complete();
     cmd::main(std::env::args_os(), environment::Env::from_process())

@@ -496,24 +496,42 @@ pub struct CheckArgs {
     /// Leave NAME out of "all" (repeatable).
     #[arg(long, value_name = "NAME", conflicts_with = "names")]
     pub exclude: Vec<String>,
-    /// Hard deadline per probe, seconds (connect + handshake + response).
-    #[arg(long, default_value = "5", value_name = "SECS", value_parser = parse_timeout)]
-    pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
     /// Print JSON (an array) instead of a table.
     #[arg(long)]
     pub json: bool,
     /// Show every column, whatever the terminal width.
     #[arg(long)]
     pub wide: bool,
-    /// Probes in flight at once (1 to 4096).
-    #[arg(long, default_value = "64", value_name = "N", value_parser = parse_concurrency)]
-    pub concurrency: std::num::NonZeroUsize,
     /// Output format (`--json` = `--format json`).
     #[arg(long, value_enum, default_value = "table", conflicts_with = "json")]
     pub format: CheckFormat,
+}
+
+/// How `check` and `metrics` probe: one definition, so both validate alike.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Hard deadline per probe, seconds (connect + handshake + response).
+    #[arg(long, default_value = "5", value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+    /// Probes in flight at once (1 to 4096).
+    #[arg(long, default_value = "64", value_name = "N", value_parser = parse_concurrency)]
+    pub concurrency: std::num::NonZeroUsize,
     /// Warn when a client, server or CA certificate expires within N days.
     #[arg(long, default_value = "30", value_name = "N")]
     pub warn_days: u32,
+}
+
+impl ProbeArgs {
+    pub fn options(&self, now: i64) -> crate::probe::Options {
+        crate::probe::Options {
+            timeout: self.timeout,
+            concurrency: self.concurrency.get(),
+            now,
+            warn_days: i64::from(self.warn_days),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -542,15 +560,8 @@ pub struct MetricsArgs {
     /// Probe at most this often; scrapes in between get the last result (seconds).
     #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_interval)]
     pub min_interval: std::time::Duration,
-    /// Hard deadline per probe, seconds.
-    #[arg(long, default_value = "5", value_name = "SECS", value_parser = parse_timeout)]
-    pub timeout: std::time::Duration,
-    /// Probes in flight at once.
-    #[arg(long, default_value = "64", value_name = "N")]
-    pub concurrency: std::num::NonZeroUsize,
-    /// Warn when a client, server or CA certificate expires within N days.
-    #[arg(long, default_value = "30", value_name = "N")]
-    pub warn_days: u32,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
     /// Also export this CRL file's next update (repeatable; e.g. a front's ssl_crl).
     #[arg(long, value_name = "FILE")]
     pub crl: Vec<PathBuf>,

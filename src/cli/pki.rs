@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::env_vars;
 use clap::{Args, Subcommand};
 
 /// `--key-type`: the CLI mirror of `pki::issue::KeyType`.
@@ -327,7 +328,7 @@ pub struct CrlArgs {
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
     /// CA bundle to trust for an https:// --vault address (default: the system's).
-    #[arg(long, value_name = "FILE", env = "VAULT_CACERT", requires = "vault")]
+    #[arg(long, value_name = "FILE", env = env_vars::VAULT_CACERT, requires = "vault")]
     pub vault_ca: Option<PathBuf>,
     /// Replace an -o file that is not a CRL of this CA.
     #[arg(long)]

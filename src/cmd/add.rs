@@ -78,7 +78,7 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
         },
         keep_rest,
         origin: None,
-        from_csr: false,
+        also: None,
     })?;
     report(&args, &added, env)?;
     if args.check {
@@ -124,7 +124,7 @@ fn add_signed(
         source: Some(format!("CSR signed: {}", cert_path.display())),
         keep_rest: false,
         origin: None,
-        from_csr: true,
+        also: t.csr_consume(&args.name),
     })?;
     report(args, &added, env)?;
     Ok(crate::exit::OK)

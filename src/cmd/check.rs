@@ -69,12 +69,7 @@ pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<u8> {
     } else {
         args.format
     };
-    let opts = probe::Options {
-        timeout: args.timeout,
-        concurrency: args.concurrency.get(),
-        now: env.now,
-        warn_days: i64::from(args.warn_days),
-    };
+    let opts = args.probe.options(env.now);
     let progress = std::sync::Arc::new(output::progress::Progress::new(
         std::io::stderr().is_terminal() && format == CheckFormat::Table,
     ));

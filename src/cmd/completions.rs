@@ -5,6 +5,7 @@
 use clap_complete::env::Shells;
 
 use crate::cli::{CompletionShell, CompletionsArgs};
+use crate::env_vars;
 
 /// The script for one shell, exactly as committed under completions/.
 pub fn script(shell: CompletionShell) -> String {
@@ -19,7 +20,7 @@ pub fn script(shell: CompletionShell) -> String {
     Shells::builtins()
         .completer(name)
         .expect("clap_complete knows every CompletionShell")
-        .write_registration("COMPLETE", "dctx", "dctx", "dctx", &mut buf)
+        .write_registration(env_vars::COMPLETE, "dctx", "dctx", "dctx", &mut buf)
         .expect("writing to a Vec cannot fail");
     String::from_utf8(buf).expect("registration scripts are UTF-8")
 }

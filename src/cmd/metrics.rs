@@ -58,12 +58,7 @@ pub fn run(args: MetricsArgs, env: &Env) -> anyhow::Result<u8> {
     let prober = Arc::new(Prober {
         names: args.names.clone(),
         exclude: args.exclude.clone(),
-        opts: probe::Options {
-            timeout: args.timeout,
-            concurrency: args.concurrency.get(),
-            now: env.now,
-            warn_days: i64::from(args.warn_days),
-        },
+        opts: args.probe.options(env.now),
         env: env.clone(),
         started: Instant::now(),
         crls: args.crl.clone(),

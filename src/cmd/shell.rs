@@ -6,12 +6,13 @@ use std::process::Command;
 use anyhow::Context as _;
 
 use crate::cli::ShellArgs;
+use crate::env_vars;
 use crate::environment::Env;
 use crate::session::{self, shell::Flavor};
 
 pub fn run(args: ShellArgs, env: &Env) -> anyhow::Result<u8> {
     // A nested dctx shell would hide which target is really in effect.
-    if let Some(outer) = std::env::var_os("DCTX_SHELL").filter(|v| !v.is_empty()) {
+    if let Some(outer) = std::env::var_os(env_vars::DCTX_SHELL).filter(|v| !v.is_empty()) {
         eprintln!(
             "dctx: already in a dctx shell for {} (type `exit` to leave it first)",
             outer.to_string_lossy()
@@ -32,7 +33,7 @@ pub fn run(args: ShellArgs, env: &Env) -> anyhow::Result<u8> {
         .or_else(|| env.shell.clone())
         .unwrap_or_else(|| "/bin/sh".into());
     let flavor = Flavor::of(&program);
-    let user_zdotdir = std::env::var_os("ZDOTDIR")
+    let user_zdotdir = std::env::var_os(env_vars::ZDOTDIR)
         .filter(|v| !v.is_empty())
         .map(std::path::PathBuf::from);
     let base = super::runtime_base(env);
@@ -49,8 +50,8 @@ pub fn run(args: ShellArgs, env: &Env) -> anyhow::Result<u8> {
         } else {
             session::context_env(&name)
         };
-        vars.push(("DCTX_PROFILE", Some(name.clone())));
-        vars.push(("DCTX_SHELL", Some(name.clone())));
+        vars.push((env_vars::DCTX_PROFILE, Some(name.clone())));
+        vars.push((env_vars::DCTX_SHELL, Some(name.clone())));
         let marker = format!("(dctx:{name}) ");
         let launch = session::shell::prepare(
             flavor,

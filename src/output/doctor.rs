@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use super::table::width_of;
+
 use crate::probe::{Report, Severity, Status, StepKind, StepState};
 
 use super::table::Style::{
@@ -33,7 +35,7 @@ fn wrapped(
     let mut col = lead_len;
     let mut line = String::new();
     for word in text.split(' ') {
-        let n = word.chars().count();
+        let n = width_of(word);
         if !line.is_empty() && col + 1 + n > width {
             let _ = writeln!(out, "{}", style.1.paint(style.0, &line));
             out.push_str(&" ".repeat(indent));
@@ -89,7 +91,7 @@ pub fn render_with_notes(r: &Report, notes: usize, width: Option<usize>, color: 
     );
     let width = StepKind::ALL
         .iter()
-        .map(|k| k.title().chars().count())
+        .map(|k| width_of(k.title()))
         .max()
         .unwrap_or(0);
     let mut shown = vec![false; r.findings.len()];
@@ -194,7 +196,7 @@ fn finding(
             paint(color, c, mark),
             paint(color, BOLD, code)
         );
-        let lead_len = 8 + code.chars().count() + 2;
+        let lead_len = 8 + width_of(code) + 2;
         wrapped(
             out,
             &lead,
@@ -239,7 +241,7 @@ fn command(out: &mut String, line: &str, width: Option<usize>) {
         .into_iter()
         .enumerate()
     {
-        let n = word.chars().count();
+        let n = width_of(word);
         if i > 0 {
             if width.is_some_and(|w| col + 1 + n + 2 > w) {
                 out.push_str(" \\\n");
@@ -270,7 +272,7 @@ mod tests {
         command(&mut out, cmd, Some(80));
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines.len() > 1, "{out}");
-        assert!(lines.iter().all(|l| l.chars().count() <= 80), "{out}");
+        assert!(lines.iter().all(|l| width_of(l) <= 80), "{out}");
         assert!(
             lines[..lines.len() - 1].iter().all(|l| l.ends_with(" \\")),
             "{out}"

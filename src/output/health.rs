@@ -2,7 +2,7 @@
 //! (the explanation and the fix are `dctx doctor`'s).
 
 use super::expiry::Expiry;
-use super::table::{Cell, Column, Style, Table};
+use super::table::{Cell, Column, Style, Table, width_of};
 use crate::probe::{CertSummary, Report, Severity, Status};
 
 pub const HEADERS: [&str; 9] = [
@@ -118,14 +118,14 @@ pub fn hint(reports: &[Report], width: Option<usize>) -> Option<String> {
         return None;
     }
     let mut out = String::from("details and fixes:");
-    let mut line = out.chars().count();
+    let mut line = width_of(&out);
     for (i, cmd) in bad.iter().enumerate() {
         let piece = if i + 1 < bad.len() {
             format!("{cmd};")
         } else {
             cmd.clone()
         };
-        let n = piece.chars().count();
+        let n = width_of(&piece);
         if width.is_some_and(|w| line + 1 + n > w) {
             out.push_str("\n  ");
             line = 2;

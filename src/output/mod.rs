@@ -17,7 +17,7 @@ pub fn styled(env: &Env) -> bool {
         .unwrap_or(env.stdout_tty && !env.no_color && !env.term_dumb)
 }
 
-/// The width tables fit into: the terminal's (TIOCGWINSZ, else $COLUMNS);
+/// The width tables fit into: the terminal's on stdout, else $COLUMNS;
 /// None (no limit) when piped or with `--wide`. A 0 or tiny reported width
 /// (`script`, serial consoles) counts as unknown.
 pub fn width(env: &Env, wide: bool) -> Option<usize> {

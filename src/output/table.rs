@@ -1,7 +1,11 @@
 //! Plain aligned columns (like `docker context ls` / `kubectl get`): one line
 //! per row, no rules, a token is never wrapped. When the width is too small,
 //! the least important columns are truncated with `…` or dropped first;
-//! priority 0 columns (NAME, STATUS) are never touched.
+//! priority 0 columns (NAME, STATUS) are never touched. Hand-written rather
+//! than a table crate: the layout by priority (shorten or drop the least
+//! important column) is the point of it.
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// A colour for one cell (applied only when rendering with `color`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,16 +124,27 @@ pub struct Table {
     shorten_first: bool,
 }
 
-fn width_of(s: &str) -> usize {
-    s.chars().count()
+/// Terminal columns `s` takes (a CJK character takes two).
+pub fn width_of(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
 }
 
-/// `s` cut to `w` characters, the last one `…` when something was cut.
-fn cut(s: &str, w: usize) -> String {
+/// `s` cut to at most `w` columns, the last one `…` when something was cut
+/// (a wide character is never split, so the result may be a column short).
+pub fn cut(s: &str, w: usize) -> String {
     if width_of(s) <= w {
         return s.to_string();
     }
-    let mut out: String = s.chars().take(w.saturating_sub(1)).collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + cw + 1 > w {
+            break;
+        }
+        used += cw;
+        out.push(c);
+    }
     out.push('…');
     out
 }
@@ -334,7 +349,7 @@ mod tests {
         assert!(s.contains("name-mismatch, unknown-ca"), "{s}");
         let s = t.render(Some(58), false);
         assert!(s.contains('…'), "{s}");
-        assert!(s.lines().all(|l| l.chars().count() <= 58), "{s}");
+        assert!(s.lines().all(|l| width_of(l) <= 58), "{s}");
         let s = t.render(Some(10), false);
         assert!(s.starts_with("NAME   STATUS\n"), "{s}");
         assert!(s.contains("prod   fail"), "{s}");
@@ -365,7 +380,7 @@ mod tests {
             "docker's default".into(),
         ]);
         let s = t.render(Some(80), false);
-        assert!(s.lines().all(|l| l.chars().count() <= 80), "{s}");
+        assert!(s.lines().all(|l| width_of(l) <= 80), "{s}");
         assert!(s.contains("expired 705d ago   drift: tls-removed"), "{s}");
         // The vital cells' columns stay, so TLS goes (the least important left).
         assert!(!s.contains("TLS"), "{s}");
@@ -374,6 +389,34 @@ mod tests {
         assert!(s.contains("TLS, system roots"), "{s}");
         assert!(s.contains("docker's default"), "{s}");
         assert!(s.contains("unix:///var/run/docke… "), "{s}");
+    }
+
+    #[test]
+    fn wide_characters_count_two_columns() {
+        let mut t = Table::new(vec![
+            Column::always("NAME"),
+            Column::optional("SUBJ", 1).truncate(4),
+            Column::always("STATUS"),
+        ]);
+        // "東京本番" is 4 characters but 8 terminal columns.
+        t.add_row(vec!["東京本番".into(), "CN=東京".into(), "ok".into()]);
+        t.add_row(vec!["a".into(), "CN=x".into(), "fail".into()]);
+        let s = t.render(None, false);
+        assert_eq!(
+            s,
+            "NAME       SUBJ      STATUS\n東京本番   CN=東京   ok\na          CN=x      fail\n"
+        );
+        // Exactly the table's width: nothing cut or dropped.
+        assert_eq!(t.render(Some(27), false), s);
+        // One column less: SUBJ is cut by one column, and no line is wider
+        // than the terminal.
+        let s = t.render(Some(26), false);
+        assert!(s.lines().all(|l| width_of(l) <= 26), "{s}");
+        assert!(s.contains("CN=東…"), "{s}");
+        // A wide character is never split: cut at an odd width pads instead.
+        assert_eq!(cut("東京本番", 4), "東…");
+        let s = t.render(Some(25), false);
+        assert!(s.contains("東京本番   CN=…    ok"), "{s}");
     }
 
     #[test]

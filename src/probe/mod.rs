@@ -1,15 +1,22 @@
-//! Probing a daemon: diagnosis handshake (rustls), API calls (bollard),
-//! findings with stable codes. Only `check`/`doctor` start a runtime.
+//! Probing a daemon: steps and findings with stable codes, for `check`,
+//! `doctor` and `metrics` (only they start a runtime).
 //!
-//! A TLS probe runs in two passes:
-//! 1. a *diagnosis* handshake whose verifier records the presented chain and
-//!    the verification error but lets the handshake continue, so one
-//!    connection also shows whether the server asks for a client
-//!    certificate, which CAs it accepts, and whether it accepts ours (a real
-//!    request is made: under TLS 1.3 the rejection arrives on the first read);
-//! 2. when the diagnosis found no error, the real API calls (/_ping,
-//!    /version, /info) through bollard over a *verifying* connection. A probe
-//!    is never "ok" on the strength of the unverified pass.
+//! `probe` dispatches on the endpoint: unix:// (`probe_unix`), ssh://
+//! (`ssh`), tcp:// and https:// (`probe_tcp`). A TLS probe walks profile →
+//! resolve → connect → handshake → first request → API on ONE connection:
+//! - the handshake's verifier (`tls`) runs the real webpki verification and
+//!   records the chain and its verdict but lets the handshake go on, so a bad
+//!   chain still shows what the server does with our client certificate;
+//! - the first request (/_ping) is where TLS 1.3 client-cert rejections
+//!   arrive; when nothing is wrong so far, /version and /info ride along
+//!   pipelined (`pipeline`): a healthy probe is one connection, ~3 RTT;
+//! - only when those answers are not plainly Docker's does a second,
+//!   strictly verifying connection through bollard (`second_pass`) get the
+//!   full diagnosis.
+//!
+//! A rejected chain is an error, and errors skip the API steps: a probe is
+//! never "ok" over an unverified chain unless the profile skips
+//! verification. Plain tcp:// gets the API phase and a "speaks TLS?" check.
 //!
 //! Every probe has one hard deadline covering all of it; the phase it was
 //! in when the deadline hit is reported.

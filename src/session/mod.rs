@@ -11,6 +11,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::Command;
 
+use crate::env_vars;
 use crate::harden::CoreLimit;
 use crate::probe::Target;
 use crate::store::{TlsFiles, write_pems};
@@ -128,28 +129,29 @@ fn spawn_error(program: String, e: std::io::Error) -> Error {
 
 /// The docker CLI environment for `t` with its files in `dir`.
 pub fn docker_env(t: &Target, dir: &Path) -> Vec<(&'static str, Option<String>)> {
-    let mut v: Vec<(&'static str, Option<String>)> = vec![("DOCKER_HOST", Some(t.host.clone()))];
+    let mut v: Vec<(&'static str, Option<String>)> =
+        vec![(env_vars::DOCKER_HOST, Some(t.host.clone()))];
     let cert_path = Some(dir.display().to_string());
     if !t.tls {
         v.extend([
-            ("DOCKER_TLS_VERIFY", None),
-            ("DOCKER_TLS", None),
-            ("DOCKER_CERT_PATH", None),
+            (env_vars::DOCKER_TLS_VERIFY, None),
+            (env_vars::DOCKER_TLS, None),
+            (env_vars::DOCKER_CERT_PATH, None),
         ]);
     } else if t.skip_verify {
         v.extend([
-            ("DOCKER_TLS_VERIFY", None),
-            ("DOCKER_TLS", Some("1".into())),
-            ("DOCKER_CERT_PATH", cert_path),
+            (env_vars::DOCKER_TLS_VERIFY, None),
+            (env_vars::DOCKER_TLS, Some("1".into())),
+            (env_vars::DOCKER_CERT_PATH, cert_path),
         ]);
     } else {
         v.extend([
-            ("DOCKER_TLS_VERIFY", Some("1".into())),
-            ("DOCKER_TLS", None),
-            ("DOCKER_CERT_PATH", cert_path),
+            (env_vars::DOCKER_TLS_VERIFY, Some("1".into())),
+            (env_vars::DOCKER_TLS, None),
+            (env_vars::DOCKER_CERT_PATH, cert_path),
         ]);
     }
-    v.push(("DOCKER_CONTEXT", None));
+    v.push((env_vars::DOCKER_CONTEXT, None));
     v
 }
 
@@ -157,11 +159,11 @@ pub fn docker_env(t: &Target, dir: &Path) -> Vec<(&'static str, Option<String>)>
 /// create): DOCKER_HOST and the TLS variables would override it.
 pub fn context_env(name: &str) -> Vec<(&'static str, Option<String>)> {
     vec![
-        ("DOCKER_HOST", None),
-        ("DOCKER_TLS_VERIFY", None),
-        ("DOCKER_TLS", None),
-        ("DOCKER_CERT_PATH", None),
-        ("DOCKER_CONTEXT", Some(name.to_string())),
+        (env_vars::DOCKER_HOST, None),
+        (env_vars::DOCKER_TLS_VERIFY, None),
+        (env_vars::DOCKER_TLS, None),
+        (env_vars::DOCKER_CERT_PATH, None),
+        (env_vars::DOCKER_CONTEXT, Some(name.to_string())),
     ]
 }
 

@@ -6,6 +6,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
+use crate::env_vars;
 use crate::shell::ShellKind;
 use crate::shell::{Change, fish_quote, posix_quote, render};
 
@@ -111,7 +112,9 @@ pub fn prepare(
                     posix_quote(marker)
                 ),
             )?;
-            launch.env.push(("ZDOTDIR", dir.as_os_str().to_owned()));
+            launch
+                .env
+                .push((env_vars::ZDOTDIR, dir.as_os_str().to_owned()));
         }
         Flavor::Fish => {
             // --init-command runs after config.fish.

@@ -202,6 +202,7 @@ pub fn nu_quote(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env_vars;
 
     #[test]
     fn quoting_survives_awkward_values() {
@@ -242,8 +243,8 @@ mod tests {
         let out = render(
             ShellKind::Bash,
             &[
-                Change::Set("DOCKER_HOST", "tcp://h:1".into()),
-                Change::Unset("DOCKER_CONTEXT"),
+                Change::Set(env_vars::DOCKER_HOST, "tcp://h:1".into()),
+                Change::Unset(env_vars::DOCKER_CONTEXT),
             ],
             "dctx env p",
         );

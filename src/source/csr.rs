@@ -167,25 +167,27 @@ impl Targets {
         })
     }
 
-    /// Stage dropping the pending CSR of `name` (its key becomes the profile's
-    /// in the same transaction).
-    pub(crate) fn csr_consume(&self, tx: &mut Txn, name: &str) {
-        if let Some(p) = self.csr_pending(name) {
-            tx.remove(&self.store.root, self.pending_dir(name));
+    /// What `add` stages to drop the pending CSR of `name` (its key becomes
+    /// the profile's in the same transaction).
+    pub fn csr_consume(&self, name: &str) -> Option<crate::targets::Also> {
+        let p = self.csr_pending(name)?;
+        let (root, dir) = (self.store.root.clone(), self.pending_dir(name));
+        Some(Box::new(move |tx: &mut Txn| {
+            tx.remove(&root, dir);
             if p.key_store == KeyStore::Keyring {
-                tx.key_remove(&pending_account(name));
+                tx.key_remove(&pending_account(&p.name));
             }
-        }
+        }))
     }
 
     /// `dctx csr NAME --drop`: its key goes with it.
     pub fn csr_drop(&self, name: &str) -> anyhow::Result<bool> {
         self.locked(|t| {
-            if t.csr_pending(name).is_none() {
+            let Some(drop) = t.csr_consume(name) else {
                 return Ok(false);
-            }
+            };
             let mut tx = Txn::new(&t.store.root);
-            t.csr_consume(&mut tx, name);
+            drop(&mut tx);
             tx.commit(&t.keyring)?;
             Ok(true)
         })

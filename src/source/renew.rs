@@ -116,7 +116,7 @@ impl Targets {
             source: Some(describe(&req.source)),
             origin: Some(origin),
             keep_rest: false,
-            from_csr: false,
+            also: None,
         })
     }
 }
@@ -414,7 +414,7 @@ fn commit(t: &Targets, p: &Plan, fresh: Fresh) -> anyhow::Result<i64> {
         source: Some(describe_issuer(&p.issuer)),
         origin: Some(origin),
         keep_rest: false,
-        from_csr: false,
+        also: None,
     })?;
     Ok(added.profile.cert.map(|c| c.not_after).unwrap_or(0))
 }
@@ -444,42 +444,4 @@ impl Targets {
             tx.commit(&t.keyring)
         })
     }
-}
-
-/// `renewal-due` / `renewal-failed` for `check` and `doctor`, from the record.
-pub fn findings(p: &crate::store::Profile, now: i64) -> Vec<crate::probe::Finding> {
-    use crate::probe::{Code, Finding};
-    let (Some(o), Some(cert)) = (&p.origin, &p.cert) else {
-        return Vec::new();
-    };
-    let name = &p.name;
-    let mut out = Vec::new();
-    let r = &o.renewal;
-    if let Some(why) = &r.last_error {
-        out.push(Finding::warning(
-            Code::RenewalFailed,
-            format!(
-                "the last renewal ({}) failed: {why}",
-                r.last_attempt
-                    .map(crate::pki::inspect::rfc3339)
-                    .unwrap_or_else(|| "at an unknown time".into())
-            ),
-            format!("fix the cause above, then `dctx renew {name}`"),
-        ));
-    }
-    let due = r.due_at(cert.not_after, super::DEFAULT_BEFORE);
-    if now >= due && now < cert.not_after {
-        out.push(Finding::warning(
-            Code::RenewalDue,
-            format!(
-                "the client certificate is past its renewal point ({}, 2/3 of its lifetime) and expires {}",
-                crate::pki::inspect::rfc3339(due),
-                crate::pki::inspect::rfc3339(cert.not_after)
-            ),
-            format!(
-                "`dctx renew {name}`, or keep `dctx renew --watch` running (a systemd user unit is in the README)"
-            ),
-        ));
-    }
-    out
 }

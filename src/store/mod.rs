@@ -16,6 +16,7 @@
 pub mod atomic;
 #[cfg(feature = "runtime")]
 pub mod keyring;
+pub mod origin;
 
 use std::fs;
 use std::io;
@@ -114,7 +115,7 @@ pub struct Profile {
     pub adopted: bool,
     /// A source that can issue it again (OpenBao / Vault), and renewal state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<crate::source::Origin>,
+    pub origin: Option<origin::Origin>,
 }
 
 impl Profile {

@@ -111,7 +111,7 @@ impl Checks {
                     )]);
                 }
                 if let Some(p) = &e.profile {
-                    r.add_findings(crate::source::renew::findings(p, now));
+                    r.add_findings(renewal_findings(p, now));
                 }
                 if let Some(err) = e.error.as_ref().filter(|_| e.context) {
                     // docker's context was probed; dctx's own record is broken.
@@ -128,4 +128,41 @@ impl Checks {
             })
             .collect()
     }
+}
+
+/// `renewal-due` / `renewal-failed` for `check` and `doctor`, from the record.
+fn renewal_findings(p: &crate::store::Profile, now: i64) -> Vec<Finding> {
+    let (Some(o), Some(cert)) = (&p.origin, &p.cert) else {
+        return Vec::new();
+    };
+    let name = &p.name;
+    let mut out = Vec::new();
+    let r = &o.renewal;
+    if let Some(why) = &r.last_error {
+        out.push(Finding::warning(
+            Code::RenewalFailed,
+            format!(
+                "the last renewal ({}) failed: {why}",
+                r.last_attempt
+                    .map(crate::pki::inspect::rfc3339)
+                    .unwrap_or_else(|| "at an unknown time".into())
+            ),
+            format!("fix the cause above, then `dctx renew {name}`"),
+        ));
+    }
+    let due = r.due_at(cert.not_after, crate::store::origin::DEFAULT_BEFORE);
+    if now >= due && now < cert.not_after {
+        out.push(Finding::warning(
+            Code::RenewalDue,
+            format!(
+                "the client certificate is past its renewal point ({}, 2/3 of its lifetime) and expires {}",
+                crate::pki::inspect::rfc3339(due),
+                crate::pki::inspect::rfc3339(cert.not_after)
+            ),
+            format!(
+                "`dctx renew {name}`, or keep `dctx renew --watch` running (a systemd user unit is in the README)"
+            ),
+        ));
+    }
+    out
 }

@@ -19,12 +19,13 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::docker::{ContextMeta, DockerConfig, TlsPresence};
+use crate::env_vars;
 use crate::probe::Target;
 use crate::shell::Change;
 use crate::store::keyring::Keyring;
 use crate::store::{KeyStore, Profile, Store, TlsMode, validate_name};
 
-pub use ops::{AddRequest, Added, KeyDestination, RmOutcome};
+pub use ops::{AddRequest, Added, Also, KeyDestination, RmOutcome};
 
 /// docker's own name for the context that is no stored context.
 pub const DEFAULT: &str = "default";
@@ -66,12 +67,12 @@ impl DockerVars {
     /// A DOCKER_* variable's value as docker reads it (empty = unset).
     fn get(&self, var: &str) -> Option<String> {
         match var {
-            "DOCKER_HOST" => self.host.clone(),
-            "DOCKER_CONTEXT" => self.context.clone(),
-            "DOCKER_TLS_VERIFY" => self.tls_verify.clone(),
-            "DOCKER_TLS" => self.tls.clone(),
-            "DOCKER_CERT_PATH" => self.cert_path.as_ref().map(|p| p.display().to_string()),
-            "DCTX_PROFILE" => self.dctx_profile.clone(),
+            env_vars::DOCKER_HOST => self.host.clone(),
+            env_vars::DOCKER_CONTEXT => self.context.clone(),
+            env_vars::DOCKER_TLS_VERIFY => self.tls_verify.clone(),
+            env_vars::DOCKER_TLS => self.tls.clone(),
+            env_vars::DOCKER_CERT_PATH => self.cert_path.as_ref().map(|p| p.display().to_string()),
+            env_vars::DCTX_PROFILE => self.dctx_profile.clone(),
             _ => None,
         }
     }
@@ -269,8 +270,8 @@ impl CurrentSource {
     /// The variable or file that decided, as users know it.
     pub fn label(self) -> &'static str {
         match self {
-            CurrentSource::DockerHost => "DOCKER_HOST",
-            CurrentSource::DockerContext => "DOCKER_CONTEXT",
+            CurrentSource::DockerHost => env_vars::DOCKER_HOST,
+            CurrentSource::DockerContext => env_vars::DOCKER_CONTEXT,
             CurrentSource::ConfigFile => "currentContext in config.json",
             CurrentSource::Default => "docker's default",
             CurrentSource::DctxEnv => "dctx env / dctx shell",
@@ -801,16 +802,16 @@ impl Targets {
         if use_context {
             // docker resolves these itself (system roots need no ca.pem).
             for v in [
-                "DOCKER_HOST",
-                "DOCKER_TLS_VERIFY",
-                "DOCKER_TLS",
-                "DOCKER_CERT_PATH",
+                env_vars::DOCKER_HOST,
+                env_vars::DOCKER_TLS_VERIFY,
+                env_vars::DOCKER_TLS,
+                env_vars::DOCKER_CERT_PATH,
             ] {
                 c.push(Change::Unset(v));
             }
-            c.push(Change::Set("DOCKER_CONTEXT", e.name.clone()));
+            c.push(Change::Set(env_vars::DOCKER_CONTEXT, e.name.clone()));
         } else {
-            c.push(Change::Set("DOCKER_HOST", e.endpoint.clone()));
+            c.push(Change::Set(env_vars::DOCKER_HOST, e.endpoint.clone()));
             let cert_path = e
                 .cert_path
                 .as_ref()
@@ -820,38 +821,38 @@ impl Targets {
                 // DOCKER_TLS_VERIFY counts as on for ANY non-empty value, so
                 // the unverified mode must unset it and use DOCKER_TLS.
                 TlsMode::SkipVerify => {
-                    c.push(Change::Unset("DOCKER_TLS_VERIFY"));
-                    c.push(Change::Set("DOCKER_TLS", "1".into()));
-                    c.push(Change::Set("DOCKER_CERT_PATH", cert_path));
+                    c.push(Change::Unset(env_vars::DOCKER_TLS_VERIFY));
+                    c.push(Change::Set(env_vars::DOCKER_TLS, "1".into()));
+                    c.push(Change::Set(env_vars::DOCKER_CERT_PATH, cert_path));
                 }
                 TlsMode::Mtls | TlsMode::ServerOnly | TlsMode::SystemRoots => {
-                    c.push(Change::Set("DOCKER_TLS_VERIFY", "1".into()));
-                    c.push(Change::Unset("DOCKER_TLS"));
-                    c.push(Change::Set("DOCKER_CERT_PATH", cert_path));
+                    c.push(Change::Set(env_vars::DOCKER_TLS_VERIFY, "1".into()));
+                    c.push(Change::Unset(env_vars::DOCKER_TLS));
+                    c.push(Change::Set(env_vars::DOCKER_CERT_PATH, cert_path));
                 }
                 TlsMode::Plain | TlsMode::Unix | TlsMode::Ssh => {
-                    c.push(Change::Unset("DOCKER_TLS_VERIFY"));
-                    c.push(Change::Unset("DOCKER_TLS"));
-                    c.push(Change::Unset("DOCKER_CERT_PATH"));
+                    c.push(Change::Unset(env_vars::DOCKER_TLS_VERIFY));
+                    c.push(Change::Unset(env_vars::DOCKER_TLS));
+                    c.push(Change::Unset(env_vars::DOCKER_CERT_PATH));
                 }
             }
             // DOCKER_HOST beats DOCKER_CONTEXT anyway; unsetting avoids confusion.
-            c.push(Change::Unset("DOCKER_CONTEXT"));
+            c.push(Change::Unset(env_vars::DOCKER_CONTEXT));
         }
         // For prompts: a name instead of a URL.
-        c.push(Change::Set("DCTX_PROFILE", e.name.clone()));
+        c.push(Change::Set(env_vars::DCTX_PROFILE, e.name.clone()));
         Ok(c)
     }
 
     /// What `dctx env --unset` clears.
     pub fn env_unset() -> Vec<Change> {
         [
-            "DOCKER_HOST",
-            "DOCKER_TLS_VERIFY",
-            "DOCKER_TLS",
-            "DOCKER_CERT_PATH",
-            "DOCKER_CONTEXT",
-            "DCTX_PROFILE",
+            env_vars::DOCKER_HOST,
+            env_vars::DOCKER_TLS_VERIFY,
+            env_vars::DOCKER_TLS,
+            env_vars::DOCKER_CERT_PATH,
+            env_vars::DOCKER_CONTEXT,
+            env_vars::DCTX_PROFILE,
         ]
         .into_iter()
         .map(Change::Unset)

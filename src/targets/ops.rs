@@ -19,6 +19,9 @@ use crate::store::{
 
 const STATE: &str = "state.json";
 
+/// Changes staged into another operation's transaction.
+pub type Also = Box<dyn FnOnce(&mut Txn)>;
+
 /// `dctx add`, validated by the caller only as far as clap goes.
 pub struct AddRequest {
     pub name: String,
@@ -33,9 +36,10 @@ pub struct AddRequest {
     /// Where the material came from (shown by `show`).
     pub source: Option<String>,
     /// A source that can issue it again (enroll, renew).
-    pub origin: Option<crate::source::Origin>,
-    /// The key is the pending one of `dctx csr NAME`: drop that in the same txn.
-    pub from_csr: bool,
+    pub origin: Option<crate::store::origin::Origin>,
+    /// More changes staged in the same transaction (e.g. dropping the
+    /// pending CSR whose key this is).
+    pub also: Option<Also>,
     /// With `replace`: the material is only a CA, or only a client cert and
     /// key; the name's other half is kept (a CA swap keeps the client
     /// identity, a cert swap keeps the CA).
@@ -407,8 +411,8 @@ impl Targets {
             self.keyring.ensure_available()?;
             tx.key_remove(name);
         }
-        if req.from_csr {
-            self.csr_consume(&mut tx, name);
+        if let Some(also) = req.also.take() {
+            also(&mut tx);
         }
         tx.commit(&self.keyring)?;
         Ok(Added {

@@ -12,6 +12,7 @@ mod hostile;
 mod import;
 mod journal;
 mod keys;
+mod layout;
 mod lint;
 mod man;
 mod metrics;

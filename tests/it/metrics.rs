@@ -340,3 +340,24 @@ fn an_exhausted_file_table_is_waited_out_not_spun_on() {
     drop(idle);
     assert_eq!(http_get(&addr, "/metrics"), first);
 }
+
+/// `--concurrency` is range-checked like `check`'s: a huge count is a usage
+/// error (exit 2), not a panic in tokio's semaphore (exit 101).
+#[test]
+fn metrics_rejects_out_of_range_concurrency_with_usage_status() {
+    let sb = Sandbox::new().with_local_daemon();
+    sb.add_client_profile("prod", &[]);
+    let out = sb.path("metrics.prom");
+    for n in ["2305843009213693952", "99999999", "4097", "0"] {
+        let (code, err) = sb.fails(&[
+            "metrics",
+            "--textfile",
+            out.to_str().unwrap(),
+            "--concurrency",
+            n,
+        ]);
+        assert_eq!(code, 2, "--concurrency {n}: {err}");
+        assert!(err.contains("in the range 1..=4096"), "{err}");
+    }
+    assert!(!out.exists(), "nothing was probed or written");
+}
