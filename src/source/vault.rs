@@ -39,6 +39,7 @@ pub struct VaultEnv {
 }
 
 impl VaultEnv {
+    /// Read by the command layer (like `Env::from_process`, once, at start).
     pub fn from_process(home: Option<&std::path::Path>) -> Self {
         let var = |a: &str, b: &str| {
             std::env::var(a)
@@ -46,11 +47,12 @@ impl VaultEnv {
                 .filter(|v| !v.is_empty())
                 .or_else(|| std::env::var(b).ok().filter(|v| !v.is_empty()))
         };
+        use crate::env_vars as v;
         VaultEnv {
-            addr: var("BAO_ADDR", "VAULT_ADDR"),
-            token: var("BAO_TOKEN", "VAULT_TOKEN").map(Zeroizing::new),
-            cacert: var("BAO_CACERT", "VAULT_CACERT").map(Into::into),
-            namespace: var("BAO_NAMESPACE", "VAULT_NAMESPACE"),
+            addr: var(v::BAO_ADDR, v::VAULT_ADDR),
+            token: var(v::BAO_TOKEN, v::VAULT_TOKEN).map(Zeroizing::new),
+            cacert: var(v::BAO_CACERT, v::VAULT_CACERT).map(Into::into),
+            namespace: var(v::BAO_NAMESPACE, v::VAULT_NAMESPACE),
             token_file: home.map(|h| h.join(".vault-token")),
         }
     }
