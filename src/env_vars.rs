@@ -45,6 +45,20 @@ env_vars! {
     COLUMNS;
     /// `dctx pki crl --vault`: the CA bundle to trust for an https:// address.
     VAULT_CACERT;
+    /// `dctx enroll`: the OpenBao server (`--vault` wins; else `VAULT_ADDR`).
+    BAO_ADDR;
+    /// `dctx enroll`: the Vault server, when `BAO_ADDR` is unset.
+    VAULT_ADDR;
+    /// `dctx enroll` / `renew`: the token (else `VAULT_TOKEN`, else ~/.vault-token).
+    BAO_TOKEN;
+    /// `dctx enroll` / `renew`: the token, when `BAO_TOKEN` is unset.
+    VAULT_TOKEN;
+    /// `dctx enroll`: the server's CA (else `VAULT_CACERT`).
+    BAO_CACERT;
+    /// `dctx enroll`: the namespace sent as X-Vault-Namespace (else `VAULT_NAMESPACE`).
+    BAO_NAMESPACE;
+    /// `dctx enroll`: the namespace, when `BAO_NAMESPACE` is unset.
+    VAULT_NAMESPACE;
     /// Set by the shell completion scripts: answer a completion and exit.
     COMPLETE;
 }

@@ -22,6 +22,7 @@ pub mod routes;
 #[cfg(feature = "runtime")]
 pub mod session;
 pub mod shell;
+pub mod source;
 pub mod store;
 #[cfg(feature = "runtime")]
 pub mod targets;

@@ -10,7 +10,7 @@ mod cmd;
 #[allow(unused_imports)]
 use dctx::{
     bundle, docker, env_vars, environment, exit, harden, output, pki, probe, proxy, session, shell,
-    store, targets,
+    source, store, targets,
 };
 
 fn main() -> ExitCode {

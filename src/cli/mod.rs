@@ -97,6 +97,12 @@ pub enum Command {
     Metrics(MetricsArgs),
     /// Serve a local unix socket that forwards every Docker API call to a profile's daemon over mTLS.
     Proxy(ProxyArgs),
+    /// Make a key where it will live and print a CSR for whoever runs the CA.
+    Csr(CsrArgs),
+    /// Get a client certificate from OpenBao / Vault PKI and make a profile of it.
+    Enroll(EnrollArgs),
+    /// Renew enrolled profiles past 2/3 of their lifetime, with a new key each time.
+    Renew(RenewProfilesArgs),
     /// Explain a finding code: what it means, how dctx detects it, the fix, an example.
     Explain(ExplainArgs),
     /// Install dctx as a Docker CLI plugin, so `docker ctx …` runs `dctx …`.
@@ -183,6 +189,105 @@ pub struct AddArgs {
 pub enum KeyStoreArg {
     File,
     Keyring,
+}
+
+#[derive(Debug, Args)]
+pub struct CsrArgs {
+    /// The profile it will become (`dctx add NAME --cert signed.pem --host URL`).
+    pub name: String,
+    /// Common name to request (default: NAME).
+    #[arg(long, value_name = "CN")]
+    pub cn: Option<String>,
+    /// Where the pending key lives (default: the OS keyring when one answers, else a 0600 file).
+    #[arg(long, value_enum)]
+    pub key_store: Option<KeyStoreArg>,
+    /// Also write the CSR to FILE.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Drop the pending CSR and its key.
+    #[arg(long, conflicts_with_all = ["cn", "key_store", "output"])]
+    pub drop: bool,
+}
+
+/// Where the OpenBao / Vault server is and how to trust it.
+#[derive(Debug, Args)]
+pub struct VaultConnArgs {
+    /// Read the token from the first line of stdin (else BAO_TOKEN / VAULT_TOKEN, else ~/.vault-token).
+    #[arg(long)]
+    pub token_stdin: bool,
+    /// CA file the server's own TLS certificate must chain to (else BAO_CACERT / VAULT_CACERT, else the system roots).
+    #[arg(long, value_name = "FILE")]
+    pub vault_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// Profile (and Docker context) name.
+    pub name: String,
+    /// Daemon endpoint: tcp://HOST:2376.
+    #[arg(short = 'H', long, value_name = "URL")]
+    pub host: String,
+    /// Server address (else BAO_ADDR / VAULT_ADDR).
+    #[arg(long, value_name = "ADDR")]
+    pub vault: Option<String>,
+    /// PKI role that signs client certificates.
+    #[arg(long, value_name = "ROLE")]
+    pub role: String,
+    /// Mount path of the PKI engine.
+    #[arg(long, default_value = "pki", value_name = "PATH")]
+    pub mount: String,
+    /// Common name to request (default: NAME).
+    #[arg(long, value_name = "CN")]
+    pub cn: Option<String>,
+    /// Requested lifetime (`30m`, `24h`…; default: the role's).
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// CA that verifies the daemon (default: the chain the engine returns).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// `cert` auth role for renewals without a token (`--cert-role` of renew).
+    #[arg(long, value_name = "NAME")]
+    pub cert_role: Option<String>,
+    /// Where to keep the key (default: file, so docker can use the context).
+    #[arg(long, value_enum, default_value = "file")]
+    pub key_store: KeyStoreArg,
+    /// Replace an existing profile of the same name.
+    #[arg(long)]
+    pub replace: bool,
+    #[command(flatten)]
+    pub conn: VaultConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RenewProfilesArgs {
+    /// Profiles to renew (default with --all: every enrolled one).
+    #[arg(add = ArgValueCandidates::new(profile_names))]
+    pub names: Vec<String>,
+    /// Every enrolled profile.
+    #[arg(long, conflicts_with = "names")]
+    pub all: bool,
+    /// Renew even when not due.
+    #[arg(long)]
+    pub force: bool,
+    /// Renew past this fraction of the certificate's lifetime.
+    #[arg(long, default_value = "0.6667", value_name = "FRACTION", value_parser = parse_fraction)]
+    pub before: f64,
+    /// `cert` auth role to log in with when no token is at hand.
+    #[arg(long, value_name = "NAME")]
+    pub cert_role: Option<String>,
+    /// Keep running: renew each profile at its due time (with jitter), one line per renewal.
+    #[arg(long)]
+    pub watch: bool,
+    #[command(flatten)]
+    pub conn: VaultConnArgs,
+}
+
+/// `--before`: a fraction of the lifetime, more than 0 and less than 1.
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f < 1.0 => Ok(f),
+        _ => Err("expected a fraction between 0 and 1 (e.g. 0.66)".into()),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,14 @@ use crate::targets::{AddRequest, Added};
 pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
     // It may hold a private key in memory: never in a core file.
     validate_name(&args.name)?;
+    // `dctx csr NAME` then `dctx add NAME --cert signed.pem`: the pending key.
+    let t = super::targets(env)?;
+    let pending = (args.bundle.is_none() && args.key.is_none() && args.cert.is_some())
+        .then(|| t.csr_pending(&args.name))
+        .flatten();
+    if let Some(p) = &pending {
+        return add_signed(&args, env, &t, p);
+    }
     let source = if let Some(b) = &args.bundle {
         Some(if b.as_os_str() == "-" {
             // `docker context export X - | dctx add Y -b -`
@@ -51,7 +59,7 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
         crate::cli::KeyStoreArg::File => KeyStore::File,
         crate::cli::KeyStoreArg::Keyring => KeyStore::Keyring,
     };
-    let added = super::targets(env)?.add(AddRequest {
+    let added = t.add(AddRequest {
         name: args.name.clone(),
         material,
         host: args.host.clone(),
@@ -69,11 +77,56 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
             _ => None,
         },
         keep_rest,
+        origin: None,
+        also: None,
     })?;
     report(&args, &added, env)?;
     if args.check {
         return check(&added.profile.name, env);
     }
+    Ok(crate::exit::OK)
+}
+
+/// Complete a pending CSR: the signed certificate (and CA) with the key
+/// that never left this machine, validated as a bundle, in one transaction
+/// that also drops the pending entry.
+fn add_signed(
+    args: &AddArgs,
+    env: &Env,
+    t: &crate::targets::Targets,
+    p: &crate::source::csr::Pending,
+) -> anyhow::Result<u8> {
+    let read = |f: &std::path::PathBuf| {
+        std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))
+    };
+    let cert_path = args.cert.as_ref().expect("checked by the caller");
+    let cert = read(cert_path)?;
+    let ca = args.ca.as_ref().map(read).transpose()?.unwrap_or_default();
+    let key = t.csr_key(p)?;
+    let key = std::str::from_utf8(&key).context("the pending key is not PEM")?;
+    let material = crate::source::renew::material(&cert, &ca, key, env.now).with_context(|| {
+        format!(
+            "{} does not complete the CSR of {} (is it the certificate signed for that CSR?); nothing was written",
+            cert_path.display(),
+            args.name
+        )
+    })?;
+    let added = t.add(AddRequest {
+        name: args.name.clone(),
+        material: Some(material),
+        host: args.host.clone(),
+        no_context: args.no_context,
+        system_roots: args.system_roots,
+        skip_verify: args.skip_verify,
+        replace: args.replace,
+        use_it: args.use_it,
+        key_store: p.key_store,
+        source: Some(format!("CSR signed: {}", cert_path.display())),
+        keep_rest: false,
+        origin: None,
+        also: t.csr_consume(&args.name),
+    })?;
+    report(args, &added, env)?;
     Ok(crate::exit::OK)
 }
 

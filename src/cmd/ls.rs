@@ -15,11 +15,32 @@ struct Row<'a> {
     drift: Vec<serde_json::Value>,
     client_cert_not_after: Option<String>,
     client_cert_days_left: Option<i64>,
+    /// `vault` for enrolled profiles (renewable), absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer: Option<&'static str>,
+}
+
+/// A `dctx csr` waiting for its certificate (not a profile yet).
+#[derive(Serialize)]
+struct PendingRow<'a> {
+    name: &'a str,
+    kind: &'static str,
+    cn: &'a str,
+    key_store: crate::store::KeyStore,
+}
+
+/// What the SOURCE column says of an entry.
+fn issuer(e: &Entry) -> Option<&'static str> {
+    e.profile
+        .as_ref()
+        .and_then(|p| p.origin.as_ref())
+        .map(|o| o.issuer.label())
 }
 
 pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
     let t = super::targets(env)?;
     let entries = t.list()?;
+    let pending = t.csr_pending_all();
     if args.quiet {
         super::print(
             &entries
@@ -40,8 +61,20 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
                 drift: e.drift.iter().map(|d| d.to_json(&e.name)).collect(),
                 client_cert_not_after: e.client_not_after.map(crate::pki::inspect::rfc3339),
                 client_cert_days_left: days(e),
+                issuer: issuer(e),
             })
             .collect();
+        let mut rows = serde_json::to_value(&rows)?;
+        if let Some(a) = rows.as_array_mut() {
+            for p in &pending {
+                a.push(serde_json::to_value(PendingRow {
+                    name: &p.name,
+                    kind: "csr-pending",
+                    cn: &p.cn,
+                    key_store: p.key_store,
+                })?);
+            }
+        }
         super::print(&crate::output::json(&rows)?)?;
         return Ok(crate::exit::OK);
     }
@@ -50,16 +83,21 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
         table::{Cell, Column, Style, Table},
     };
     let san = |s: &str| crate::output::sanitize(s).into_owned();
+    // SOURCE only when something has one (enrolled, or a CSR pending).
+    let with_source = !pending.is_empty() || entries.iter().any(|e| issuer(e).is_some());
     // At 80 columns the endpoint is shortened first; a row's reason (an
     // expired or expiring cert, drift, an unreadable record) is never cut.
-    let mut t = Table::new(vec![
+    let mut columns = vec![
         Column::always("NAME"),
         Column::optional("ENDPOINT", 1).truncate(12),
         Column::optional("TLS", 2),
         Column::optional("CLIENT CERT", 3),
-        Column::optional("NOTE", 4).truncate(8),
-    ])
-    .shorten_first();
+    ];
+    if with_source {
+        columns.push(Column::optional("SOURCE", 3));
+    }
+    columns.push(Column::optional("NOTE", 4).truncate(8));
+    let mut t = Table::new(columns).shorten_first();
     let mut footer = String::new();
     for e in &entries {
         let drifted = !e.drift.is_empty();
@@ -95,7 +133,7 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
             Some(x) => Cell::styled(x.short(), x.style()).vital(x.style() != Style::Plain),
             None => "-".into(),
         };
-        t.add_row(vec![
+        let mut row = vec![
             // `docker context ls` marks the current one the same way.
             if e.name == current {
                 format!("{} *", san(&e.name))
@@ -115,7 +153,21 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
                 },
             ),
             cert,
-            Cell::styled(san(&note), note_style).vital(vital),
+        ];
+        if with_source {
+            row.push(issuer(e).unwrap_or("-").into());
+        }
+        row.push(Cell::styled(san(&note), note_style).vital(vital));
+        t.add_row(row);
+    }
+    for p in &pending {
+        t.add_row(vec![
+            san(&p.name).into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "csr pending".into(),
+            format!("CN {}: dctx add {} --cert signed.pem", san(&p.cn), p.name).into(),
         ]);
     }
     let mut out = t.render(

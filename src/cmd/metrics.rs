@@ -26,7 +26,8 @@ impl Prober {
     /// Resolve the targets afresh (profiles added later are picked up) and probe them.
     async fn probe(&self) -> anyhow::Result<String> {
         let names = crate::cmd::check::select(&self.env, &self.names, &self.exclude)?;
-        let checks = crate::cmd::targets(&self.env)?.checks(&names)?;
+        let t = crate::cmd::targets(&self.env)?;
+        let checks = t.checks(&names)?;
         // The clock moves on while we serve: judge dates at scrape time.
         let now = self.env.now + self.started.elapsed().as_secs() as i64;
         let opts = probe::Options {
@@ -39,7 +40,17 @@ impl Prober {
         crate::cmd::check::mark_absent(&self.env, &self.names, &mut results);
         results.retain(|(_, r)| r.status != probe::Status::Absent);
         let (targets, reports): (Vec<Target>, Vec<Report>) = results.into_iter().unzip();
-        Ok(exposition(&targets, &reports, now) + &crate::pki::crl::exposition(&self.crls, now))
+        let renewal: Vec<(String, Option<i64>, u64)> = crate::source::renew::enrolled(&t)
+            .into_iter()
+            .filter(|n| names.is_empty() || names.contains(n))
+            .filter_map(|n| {
+                let o = t.store.load(&n).ok()?.origin?;
+                Some((n, o.renewal.last_success, o.renewal.failures))
+            })
+            .collect();
+        Ok(exposition(&targets, &reports, now)
+            + &crate::pki::crl::exposition(&self.crls, now)
+            + &prometheus::renewal(&renewal))
     }
 }
 

@@ -14,8 +14,10 @@ pub mod adopt;
 pub mod check;
 pub mod complete;
 pub mod completions;
+pub mod csr;
 pub mod current;
 pub mod doctor;
+pub mod enroll;
 pub mod env;
 pub mod exec;
 pub mod explain;
@@ -29,6 +31,7 @@ pub mod pki;
 pub mod plugin;
 pub mod proxy;
 pub mod recover;
+pub mod renew;
 pub mod rm;
 pub mod secrets;
 pub mod set_host;
@@ -146,6 +149,9 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
         Command::Completions(a) => completions::run(a),
         Command::Metrics(a) => metrics::run(a, env),
         Command::Proxy(a) => proxy::run(a, env),
+        Command::Csr(a) => csr::run(a, env),
+        Command::Enroll(a) => enroll::run(a, env),
+        Command::Renew(a) => renew::run(a, env),
         Command::Explain(a) => explain::run(a, env),
         Command::Plugin(a) => plugin::run(a, env),
         Command::HelpMan(a) => man::run(a),

@@ -276,6 +276,37 @@ pub fn exposition(targets: &[Target], reports: &[Report], now: i64) -> String {
     render(&entries, now)
 }
 
+/// Renewal state of enrolled profiles: (context, last success, failures).
+pub fn renewal(rows: &[(String, Option<i64>, u64)]) -> String {
+    let mut out = String::new();
+    if rows.is_empty() {
+        return out;
+    }
+    let last: Vec<(String, String)> = rows
+        .iter()
+        .filter_map(|(n, t, _)| t.map(|t| (labels(&[("context", n)]), t.to_string())))
+        .collect();
+    family(
+        &mut out,
+        "dctx_renewal_last_success_timestamp_seconds",
+        "When the client certificate was last issued or renewed (dctx enroll / renew).",
+        &last,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP dctx_renewal_failures_total Failed renewals since the profile was enrolled."
+    );
+    let _ = writeln!(out, "# TYPE dctx_renewal_failures_total counter");
+    for (n, _, f) in rows {
+        let _ = writeln!(
+            out,
+            "dctx_renewal_failures_total{} {f}",
+            labels(&[("context", n)])
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -438,6 +438,24 @@ pub static ALL: &[Explanation] = &[
         "Ask the front's administrator (the message names them when the front was rendered with `--contact`) to add your subject to `--allow` or `--read-only`, or use a profile whose certificate the front allows.",
         "$ dctx doctor dave\n  ✗ ping  the front at 10.0.0.5:2376 answers 403 to CN=dave (serial 5FEA…): this client certificate is not allowed here",
     ),
+    explain!(
+        RenewalDue,
+        W,
+        "an enrolled profile (`dctx enroll`) is past its renewal point (2/3 of the certificate's lifetime) and was not renewed",
+        "The profile's client certificate comes from OpenBao / Vault (or dctx's local CA) and is meant to be renewed before it expires; it has used up two thirds of its lifetime and nothing renewed it.",
+        "From dctx's record, no network: the certificate's notBefore and notAfter, and the renewal point at 2/3 of that span; reported while now is between that point and notAfter.",
+        "`dctx renew NAME` now; keep `dctx renew --watch` running (the README has a systemd user unit) so it never comes to this.",
+        "$ dctx check prod\n… renewal-due: the client certificate is past its renewal point (…) and expires …",
+    ),
+    explain!(
+        RenewalFailed,
+        W,
+        "the last `dctx renew` of this profile failed; the reason it gave is kept in dctx's record and quoted",
+        "The last renewal attempt failed (server unreachable or sealed, the token lacks the sign policy, the certificate login was refused…); the current certificate is still in place and keeps working until it expires.",
+        "From dctx's record: `dctx renew` keeps the last attempt's time and error there (never a token), and clears it on the next success.",
+        "Fix the quoted cause (the message names it: a policy line, `bao operator unseal`, the address), then `dctx renew NAME`.",
+        "$ dctx renew prod\ndctx: prod: renewal failed: https://bao:8200 refused pki/sign/client (403: permission denied) …",
+    ),
 ];
 
 #[cfg(test)]

@@ -111,6 +111,10 @@ codes! {
     ClientCertRevoked => "client-cert-revoked", Advice;
     /// A TLS front before dockerd answers 403 to this identity.
     ForbiddenByFront => "forbidden-by-front", Advice;
+    /// An enrolled profile is past its renewal point and was not renewed.
+    RenewalDue => "renewal-due", Advice;
+    /// The last renewal of an enrolled profile failed (its reason is kept).
+    RenewalFailed => "renewal-failed", Advice;
 }
 
 impl Code {

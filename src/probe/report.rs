@@ -184,7 +184,9 @@ impl StepKind {
             | Code::ClientCertExpiring
             | Code::ClientCertBadUsage
             | Code::CaCertExpired
-            | Code::CaCertExpiring => StepKind::Profile,
+            | Code::CaCertExpiring
+            | Code::RenewalDue
+            | Code::RenewalFailed => StepKind::Profile,
             Code::DnsFailure => StepKind::Resolve,
             Code::ConnectionRefused | Code::ConnectFailed | Code::PlaintextEndpoint => {
                 StepKind::Connect

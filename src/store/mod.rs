@@ -16,6 +16,7 @@
 pub mod atomic;
 #[cfg(feature = "runtime")]
 pub mod keyring;
+pub mod origin;
 
 use std::fs;
 use std::io;
@@ -112,6 +113,9 @@ pub struct Profile {
     /// Taken under management by `dctx adopt` (the context was not written by dctx).
     #[serde(default)]
     pub adopted: bool,
+    /// A source that can issue it again (OpenBao / Vault), and renewal state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<origin::Origin>,
 }
 
 impl Profile {

@@ -10,6 +10,7 @@ pub struct Checks {
     entries: Vec<Entry>,
     /// One per entry; `None` where no target could be built.
     targets: Vec<Result<Target, String>>,
+    now: i64,
 }
 
 impl Targets {
@@ -20,7 +21,11 @@ impl Targets {
             .into_iter()
             .map(|(e, t)| (e, t.map_err(|err| format!("{err:#}"))))
             .unzip();
-        Ok(Checks { entries, targets })
+        Ok(Checks {
+            entries,
+            targets,
+            now: self.now,
+        })
     }
 
     /// Probe what docker would use for `names` (all: empty), in order, on a
@@ -58,6 +63,7 @@ impl Checks {
     /// a target gets a stand-in target (name and endpoint only).
     pub fn finish(self, probed: Vec<Report>) -> Vec<(Target, Report)> {
         let mut probed = probed.into_iter();
+        let now = self.now;
         self.entries
             .into_iter()
             .zip(self.targets)
@@ -104,6 +110,9 @@ impl Checks {
                         fixes.join("; "),
                     )]);
                 }
+                if let Some(p) = &e.profile {
+                    r.add_findings(renewal_findings(p, now));
+                }
                 if let Some(err) = e.error.as_ref().filter(|_| e.context) {
                     // docker's context was probed; dctx's own record is broken.
                     r.add_findings([Finding::warning(
@@ -119,4 +128,41 @@ impl Checks {
             })
             .collect()
     }
+}
+
+/// `renewal-due` / `renewal-failed` for `check` and `doctor`, from the record.
+fn renewal_findings(p: &crate::store::Profile, now: i64) -> Vec<Finding> {
+    let (Some(o), Some(cert)) = (&p.origin, &p.cert) else {
+        return Vec::new();
+    };
+    let name = &p.name;
+    let mut out = Vec::new();
+    let r = &o.renewal;
+    if let Some(why) = &r.last_error {
+        out.push(Finding::warning(
+            Code::RenewalFailed,
+            format!(
+                "the last renewal ({}) failed: {why}",
+                r.last_attempt
+                    .map(crate::pki::inspect::rfc3339)
+                    .unwrap_or_else(|| "at an unknown time".into())
+            ),
+            format!("fix the cause above, then `dctx renew {name}`"),
+        ));
+    }
+    let due = r.due_at(cert.not_after, crate::store::origin::DEFAULT_BEFORE);
+    if now >= due && now < cert.not_after {
+        out.push(Finding::warning(
+            Code::RenewalDue,
+            format!(
+                "the client certificate is past its renewal point ({}, 2/3 of its lifetime) and expires {}",
+                crate::pki::inspect::rfc3339(due),
+                crate::pki::inspect::rfc3339(cert.not_after)
+            ),
+            format!(
+                "`dctx renew {name}`, or keep `dctx renew --watch` running (a systemd user unit is in the README)"
+            ),
+        ));
+    }
+    out
 }

@@ -25,7 +25,7 @@ use crate::shell::Change;
 use crate::store::keyring::Keyring;
 use crate::store::{KeyStore, Profile, Store, TlsMode, validate_name};
 
-pub use ops::{AddRequest, Added, KeyDestination, RmOutcome};
+pub use ops::{AddRequest, Added, Also, KeyDestination, RmOutcome};
 
 /// docker's own name for the context that is no stored context.
 pub const DEFAULT: &str = "default";

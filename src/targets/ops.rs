@@ -19,6 +19,9 @@ use crate::store::{
 
 const STATE: &str = "state.json";
 
+/// Changes staged into another operation's transaction.
+pub type Also = Box<dyn FnOnce(&mut Txn)>;
+
 /// `dctx add`, validated by the caller only as far as clap goes.
 pub struct AddRequest {
     pub name: String,
@@ -32,6 +35,11 @@ pub struct AddRequest {
     pub key_store: KeyStore,
     /// Where the material came from (shown by `show`).
     pub source: Option<String>,
+    /// A source that can issue it again (enroll, renew).
+    pub origin: Option<crate::store::origin::Origin>,
+    /// More changes staged in the same transaction (e.g. dropping the
+    /// pending CSR whose key this is).
+    pub also: Option<Also>,
     /// With `replace`: the material is only a CA, or only a client cert and
     /// key; the name's other half is kept (a CA swap keeps the client
     /// identity, a cert swap keeps the CA).
@@ -360,6 +368,7 @@ impl Targets {
                 fingerprints(&profile_pems)
             },
             adopted: false,
+            origin: req.origin.clone(),
         };
 
         // config.json is read (and refused if invalid) before anything is staged.
@@ -401,6 +410,9 @@ impl Targets {
         {
             self.keyring.ensure_available()?;
             tx.key_remove(name);
+        }
+        if let Some(also) = req.also.take() {
+            also(&mut tx);
         }
         tx.commit(&self.keyring)?;
         Ok(Added {
@@ -698,6 +710,7 @@ impl Targets {
                 source: old.as_ref().and_then(|p| p.source.clone()),
                 files: fingerprints(&files),
                 adopted: old.as_ref().map(|p| p.adopted).unwrap_or(true),
+                origin: old.as_ref().and_then(|p| p.origin.clone()),
             };
             let mut tx = t.txn();
             t.profile_put(

@@ -30,6 +30,7 @@ mod startup;
 mod stores;
 mod support;
 mod truth;
+mod vault;
 
 /// The shared daemon is the Debian dockerd, answering on its TLS port.
 #[test]

@@ -7,6 +7,7 @@ pub mod dockerd;
 pub mod image;
 pub mod keyring;
 pub mod nginx;
+pub mod openbao;
 pub mod openbao_min;
 pub mod peers;
 pub mod procs;
