@@ -814,7 +814,7 @@ fn docker_with(sbx: &Sandbox, port: u16, dir: &Path, args: &[&str]) -> Output {
 #[test]
 fn openbao_revocation_reaches_the_front_through_the_fetched_crl() {
     let d = support::dockerd();
-    let bao = support::openbao_min::OpenBao::start("revoke");
+    let bao = support::openbao::OpenBao::start("revoke");
     let sbx = Sandbox::new();
     // The front's server certificate comes from a local dctx CA; the client
     // certificates it accepts come from OpenBao's PKI engine.
@@ -823,14 +823,33 @@ fn openbao_revocation_reaches_the_front_through_the_fetched_crl() {
     pki(&sbx, &["server", "--host", "127.0.0.1", "--out", p(&srv)]);
     let server_ca = std::fs::read(srv.join("ca.pem")).unwrap();
     std::fs::copy(&bao.pki_ca, srv.join("ca.pem")).unwrap();
+    // A role that issues (key made by the engine) for any name: the shared
+    // support's client role only signs CSRs.
+    bao.run(
+        &[
+            "write",
+            "pki/roles/front-client",
+            "allow_any_name=true",
+            "enforce_hostnames=false",
+            "client_flag=true",
+            "server_flag=false",
+            "key_type=ec",
+            "key_bits=256",
+            "ttl=1h",
+        ],
+        None,
+    );
     let mut clients = Vec::new();
     for who in ["erin", "frank"] {
-        let v: serde_json::Value = serde_json::from_str(&bao.run(&[
-            "write",
-            "-format=json",
-            "pki/issue/client",
-            &format!("common_name={who}"),
-        ]))
+        let v: serde_json::Value = serde_json::from_str(&bao.run(
+            &[
+                "write",
+                "-format=json",
+                "pki/issue/front-client",
+                &format!("common_name={who}"),
+            ],
+            None,
+        ))
         .unwrap();
         let dir = sbx.path(who);
         support::write_tree(
@@ -862,7 +881,7 @@ fn openbao_revocation_reaches_the_front_through_the_fetched_crl() {
         a.extend_from_slice(extra);
         sbx.dctx().args(a).output().unwrap()
     };
-    assert_success(&vault(&[]), "dctx pki crl --vault");
+    assert_success(&vault(&[], None), "dctx pki crl --vault");
     let first = crl_number(&crl);
     let port = free_port();
     let listen = format!("tcp://127.0.0.1:{port}");
@@ -895,11 +914,14 @@ fn openbao_revocation_reaches_the_front_through_the_fetched_crl() {
     }
 
     // Revoking is OpenBao's own command; dctx fetches the engine's CRL.
-    bao.run(&[
-        "write",
-        "pki/revoke",
-        &format!("serial_number={erin_serial}"),
-    ]);
+    bao.run(
+        &[
+            "write",
+            "pki/revoke",
+            &format!("serial_number={erin_serial}"),
+        ],
+        None,
+    );
     // Verified against a CA that did not sign it: refused, file unchanged.
     let before = std::fs::read(&crl).unwrap();
     let out = vault(&["--ca", p(&sbx.store().join("pki/ca.pem"))]);

@@ -8,7 +8,6 @@ pub mod image;
 pub mod keyring;
 pub mod nginx;
 pub mod openbao;
-pub mod openbao_min;
 pub mod peers;
 pub mod procs;
 pub mod prometheus;
