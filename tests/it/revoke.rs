@@ -881,7 +881,7 @@ fn openbao_revocation_reaches_the_front_through_the_fetched_crl() {
         a.extend_from_slice(extra);
         sbx.dctx().args(a).output().unwrap()
     };
-    assert_success(&vault(&[], None), "dctx pki crl --vault");
+    assert_success(&vault(&[]), "dctx pki crl --vault");
     let first = crl_number(&crl);
     let port = free_port();
     let listen = format!("tcp://127.0.0.1:{port}");

@@ -14,6 +14,30 @@ use crate::probe::tls::{Material, Observed, name_to_string};
 
 mod api;
 mod client;
+/// Docker's recipe: sign `csr` with ca.pem/ca-key.pem in the current
+/// directory, extensions from `extfile` (the step people forget).
+fn sign_with_ca(csr: &str, extfile: &str, days: &str, out: &str) -> String {
+    sh_line(&[
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        csr,
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-days",
+        days,
+        "-sha256",
+        "-extfile",
+        extfile,
+        "-out",
+        out,
+    ])
+}
+
 #[cfg(test)]
 mod fixtures;
 mod front;
@@ -143,25 +167,7 @@ impl Ctx<'_> {
                     "-out",
                     "server.csr",
                 ]),
-                sh_line(&[
-                    "openssl",
-                    "x509",
-                    "-req",
-                    "-in",
-                    "server.csr",
-                    "-CA",
-                    "ca.pem",
-                    "-CAkey",
-                    "ca-key.pem",
-                    "-CAcreateserial",
-                    "-days",
-                    &days,
-                    "-sha256",
-                    "-extfile",
-                    "server-extfile.cnf",
-                    "-out",
-                    "server-cert.pem",
-                ]),
+                sign_with_ca("server.csr", "server-extfile.cnf", &days, "server-cert.pem"),
             ],
             // dctx's signer on the same CA (`--dir .`: the directory above);
             // it makes a new key, so server-key.pem changes too.
@@ -201,25 +207,7 @@ impl Ctx<'_> {
                     "-out",
                     "client.csr",
                 ]),
-                sh_line(&[
-                    "openssl",
-                    "x509",
-                    "-req",
-                    "-in",
-                    "client.csr",
-                    "-CA",
-                    "ca.pem",
-                    "-CAkey",
-                    "ca-key.pem",
-                    "-CAcreateserial",
-                    "-days",
-                    &days,
-                    "-sha256",
-                    "-extfile",
-                    "client-extfile.cnf",
-                    "-out",
-                    "cert.pem",
-                ]),
+                sign_with_ca("client.csr", "client-extfile.cnf", &days, "cert.pem"),
                 self.reimport_line(),
             ],
             alternatives: Vec::new(),
