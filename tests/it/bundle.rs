@@ -1555,8 +1555,7 @@ fn two_ca_bundle_verifies_the_daemon_with_docker() {
             && out.contains("CA: also kept CN=server CA (ca.pem in b)"),
         "{out}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    crate::support::dockerd::stop_dockerd(&mut child, &dir);
 }
 
 // ---------------------------------------------------------------- CA only

@@ -295,8 +295,7 @@ fn pki_daemon_json_drives_a_real_dockerd() {
     );
 
     add_and_check(&sbx, &sbx.path("alice.tar"), Some((&p12, "pw")), &host);
-    let _ = child.kill();
-    let _ = child.wait();
+    crate::support::dockerd::stop_dockerd(&mut child, &dir);
 }
 
 #[test]

@@ -834,8 +834,7 @@ fn a_local_ca_profile_renews_from_dctx_pki() {
         recorded.trim_start_matches('0'),
         serial.trim_start_matches('0')
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    crate::support::dockerd::stop_dockerd(&mut child, &dir);
 }
 
 /// The vault dockerd's plain unix socket (ground truth, no TLS).

@@ -111,3 +111,23 @@ pub fn dockerd() -> &'static Dockerd {
         }
     })
 }
+
+/// Stop a test's own dockerd the way its unit would (SIGTERM, then wait):
+/// SIGKILL leaves its data-root mount behind. Whatever is still mounted
+/// under `dir` afterwards is unmounted, so the suite leaves no mounts.
+pub fn stop_dockerd(child: &mut Child, dir: &Path) {
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    let prefix = dir.display().to_string();
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    for m in mounts.lines().filter_map(|l| l.split(' ').nth(1)) {
+        if m.starts_with(&prefix) {
+            let _ = Command::new("umount").args(["-l", m]).status();
+        }
+    }
+    let left = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    assert!(
+        !left.lines().any(|l| l.contains(&prefix)),
+        "mounts of {prefix} left behind:\n{left}"
+    );
+}
