@@ -12,7 +12,7 @@ use crate::environment::Env;
 use crate::store::{KeyStore, validate_name};
 use crate::targets::{AddRequest, Added};
 
-pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     // It may hold a private key in memory: never in a core file.
     validate_name(&args.name)?;
     // `dctx csr NAME` then `dctx add NAME --cert signed.pem`: the pending key.
@@ -84,7 +84,7 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<u8> {
     if args.check {
         return check(&added.profile.name, env);
     }
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }
 
 /// Complete a pending CSR: the signed certificate (and CA) with the key
@@ -95,7 +95,7 @@ fn add_signed(
     env: &Env,
     t: &crate::targets::Targets,
     p: &crate::source::csr::Pending,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<crate::exit::Exit> {
     let read = |f: &std::path::PathBuf| {
         std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))
     };
@@ -127,11 +127,11 @@ fn add_signed(
         also: t.csr_consume(&args.name),
     })?;
     report(args, &added, env)?;
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }
 
 /// `--check`: the probe `dctx check NAME` runs, through the domain.
-fn check(name: &str, env: &Env) -> anyhow::Result<u8> {
+fn check(name: &str, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     use crate::output;
     let opts = crate::probe::Options::new(std::time::Duration::from_secs(5), env.now);
     let results = super::targets(env)?.probe(&[name.to_string()], &opts, |_, _| {})?;
@@ -141,16 +141,11 @@ fn check(name: &str, env: &Env) -> anyhow::Result<u8> {
     let mut text = output::health::render(&reports, width, output::styled(env));
     text += &output::health::hint(&reports, width).unwrap_or_default();
     super::print(&text)?;
-    Ok(
-        if reports
+    Ok(crate::exit::Exit::health(
+        reports
             .iter()
-            .any(|r| r.status == crate::probe::Status::Fail)
-        {
-            crate::exit::UNHEALTHY
-        } else {
-            crate::exit::OK
-        },
-    )
+            .any(|r| r.status == crate::probe::Status::Fail),
+    ))
 }
 
 fn read_material(

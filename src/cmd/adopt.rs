@@ -3,7 +3,7 @@
 use crate::cli::AdoptArgs;
 use crate::environment::Env;
 
-pub fn run(args: AdoptArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: AdoptArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let (p, lost) = super::targets(env)?.adopt(&args.name)?;
     if !lost.is_empty() {
         eprintln!(
@@ -20,5 +20,5 @@ pub fn run(args: AdoptArgs, env: &Env) -> anyhow::Result<u8> {
         crate::output::sanitize(&p.host),
         p.tls.label()
     ))?;
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }

@@ -63,7 +63,7 @@ pub fn mark_absent(env: &Env, asked: &[String], results: &mut [(Target, Report)]
     }
 }
 
-pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let format = if args.json {
         CheckFormat::Json
     } else {
@@ -97,9 +97,7 @@ pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<u8> {
             crate::cmd::print(&text)?;
         }
     }
-    Ok(if reports.iter().any(|r| r.status == Status::Fail) {
-        exit::UNHEALTHY
-    } else {
-        exit::OK
-    })
+    Ok(exit::Exit::health(
+        reports.iter().any(|r| r.status == Status::Fail),
+    ))
 }

@@ -42,7 +42,7 @@ fn zsh_autoloadable(script: String) -> String {
     }
 }
 
-pub fn run(args: CompletionsArgs) -> anyhow::Result<u8> {
+pub fn run(args: CompletionsArgs) -> anyhow::Result<crate::exit::Exit> {
     super::print(&script(args.shell))?;
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }

@@ -5,7 +5,7 @@ use crate::cli::{CsrArgs, KeyStoreArg};
 use crate::environment::Env;
 use crate::store::KeyStore;
 
-pub fn run(args: CsrArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: CsrArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     crate::harden::no_core_dumps().map_err(anyhow::Error::new)?;
     let t = super::targets(env)?;
     if args.drop {
@@ -13,7 +13,7 @@ pub fn run(args: CsrArgs, env: &Env) -> anyhow::Result<u8> {
             anyhow::bail!("no CSR is pending for {:?}", args.name);
         }
         eprintln!("Dropped the pending CSR of {} and its key.", args.name);
-        return Ok(crate::exit::OK);
+        return Ok(crate::exit::Exit::Ok);
     }
     let key_store = match args.key_store {
         Some(KeyStoreArg::File) => KeyStore::File,
@@ -43,5 +43,5 @@ pub fn run(args: CsrArgs, env: &Env) -> anyhow::Result<u8> {
         },
         args.name
     );
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }

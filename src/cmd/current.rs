@@ -4,7 +4,7 @@
 use crate::cli::CurrentArgs;
 use crate::environment::Env;
 
-pub fn run(args: CurrentArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: CurrentArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let (name, source) = super::targets(env)?.current();
     if args.json {
         super::print(&crate::output::json(&serde_json::json!({
@@ -14,5 +14,5 @@ pub fn run(args: CurrentArgs, env: &Env) -> anyhow::Result<u8> {
     } else {
         super::print(&format!("{}\n", crate::output::sanitize(&name)))?;
     }
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }

@@ -44,7 +44,7 @@ fn shown(n: &lint::LintFinding, report: &probe::Report) -> bool {
     !n.clients.is_empty() && covered_by(n, report).is_none()
 }
 
-pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let opts = probe::Options {
         timeout: args.timeout,
         concurrency: 1,
@@ -91,11 +91,7 @@ pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<u8> {
         ));
         crate::cmd::print(&text)?;
     }
-    Ok(if report.status == Status::Fail {
-        exit::UNHEALTHY
-    } else {
-        exit::OK
-    })
+    Ok(exit::Exit::health(report.status == Status::Fail))
 }
 
 /// Is the client certificate revoked? Looked up when the probe failed or

@@ -41,7 +41,7 @@ pub fn server_ca(conn: &VaultConnArgs, venv: &VaultEnv) -> anyhow::Result<Option
         .with_context(|| format!("reading the server CA {}", path.display()))
 }
 
-pub fn run(args: EnrollArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: EnrollArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     // The new key is in this process's memory: never in a core file.
     crate::harden::no_core_dumps().map_err(anyhow::Error::new)?;
     crate::store::validate_name(&args.name)?;
@@ -127,5 +127,5 @@ pub fn run(args: EnrollArgs, env: &Env) -> anyhow::Result<u8> {
     }
     out += &format!("Renew: dctx renew {} (or `dctx renew --watch`)\n", p.name);
     super::print(&out)?;
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }

@@ -6,7 +6,7 @@ use crate::environment::Env;
 use crate::shell::{self, ShellKind};
 use crate::targets::Targets;
 
-pub fn run(args: EnvArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: EnvArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let shell: ShellKind = args
         .shell
         .map(Into::into)
@@ -21,7 +21,7 @@ pub fn run(args: EnvArgs, env: &Env) -> anyhow::Result<u8> {
             &Targets::env_unset(),
             &format!("dctx env --unset{shell_flag}"),
         ))?;
-        return Ok(crate::exit::OK);
+        return Ok(crate::exit::Exit::Ok);
     }
     let Some(name) = args.name else {
         anyhow::bail!("which profile? usage: dctx env NAME (or --unset)");
@@ -32,5 +32,5 @@ pub fn run(args: EnvArgs, env: &Env) -> anyhow::Result<u8> {
         &changes,
         &format!("dctx env {name}{shell_flag}"),
     ))?;
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }

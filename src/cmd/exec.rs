@@ -11,7 +11,7 @@ use crate::session;
 
 pub use crate::session::docker_env;
 
-pub fn run(args: ExecArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: ExecArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let core_limit = crate::harden::no_core_dumps().context("disabling core dumps")?;
     let targets = super::targets(env)?;
     let target = targets.target(&targets.entry(&args.name)?)?;

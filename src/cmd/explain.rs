@@ -6,7 +6,7 @@ use crate::environment::Env;
 use crate::output::table::{Column, Style, Table};
 use crate::probe::explain::{self, Explanation};
 
-pub fn run(args: ExplainArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: ExplainArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let Some(code) = args.code else {
         if args.json {
             let all: Vec<serde_json::Value> = explain::ALL.iter().map(with_fix_kind).collect();
@@ -14,7 +14,7 @@ pub fn run(args: ExplainArgs, env: &Env) -> anyhow::Result<u8> {
         } else {
             super::print(&list(crate::output::width(env, false)))?;
         }
-        return Ok(crate::exit::OK);
+        return Ok(crate::exit::Exit::Ok);
     };
     let Some(e) = explain::lookup(code.trim()) else {
         let near = explain::ALL
@@ -37,7 +37,7 @@ pub fn run(args: ExplainArgs, env: &Env) -> anyhow::Result<u8> {
         let styled = crate::output::styled(env);
         super::print(&render(e, crate::output::width(env, false), styled))?;
     }
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }
 
 /// Every code, its usual severity and its one-line summary.

@@ -4,7 +4,7 @@ use crate::cli::{KeyArgs, KeyCommand, KeyStoreArg};
 use crate::environment::Env;
 use crate::targets::KeyDestination;
 
-pub fn run(args: KeyArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: KeyArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     // It may hold a private key in memory: never in a core file.
     let KeyCommand::Move { name, to } = args.command;
     let to = match to {
@@ -12,5 +12,5 @@ pub fn run(args: KeyArgs, env: &Env) -> anyhow::Result<u8> {
         KeyStoreArg::Keyring => KeyDestination::Keyring,
     };
     super::print(&super::targets(env)?.key_move(&name, to)?)?;
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }

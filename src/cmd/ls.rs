@@ -37,7 +37,7 @@ fn issuer(e: &Entry) -> Option<&'static str> {
         .map(|o| o.issuer.label())
 }
 
-pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let t = super::targets(env)?;
     let entries = t.list()?;
     let pending = t.csr_pending_all();
@@ -48,7 +48,7 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
                 .map(|e| format!("{}\n", crate::output::sanitize(&e.name)))
                 .collect::<String>(),
         )?;
-        return Ok(crate::exit::OK);
+        return Ok(crate::exit::Exit::Ok);
     }
     let (current, source) = t.current();
     let days = |e: &Entry| e.client_not_after.map(|n| (n - env.now).div_euclid(86_400));
@@ -76,7 +76,7 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
             }
         }
         super::print(&crate::output::json(&rows)?)?;
-        return Ok(crate::exit::OK);
+        return Ok(crate::exit::Exit::Ok);
     }
     use crate::output::{
         expiry::Expiry,
@@ -179,5 +179,5 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<u8> {
         out += &format!("* = {} (set by {})\n", san(&current), source.label());
     }
     super::print(&out)?;
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }

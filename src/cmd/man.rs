@@ -29,9 +29,9 @@ pub fn pages() -> Vec<(String, Vec<u8>)> {
     out
 }
 
-pub fn run(args: HelpManArgs) -> anyhow::Result<u8> {
+pub fn run(args: HelpManArgs) -> anyhow::Result<crate::exit::Exit> {
     write_all(&args.dir)?;
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }
 
 fn write_all(dir: &Path) -> anyhow::Result<()> {

@@ -54,7 +54,7 @@ impl Prober {
     }
 }
 
-pub fn run(args: MetricsArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: MetricsArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let prober = Arc::new(Prober {
         names: args.names.clone(),
         exclude: args.exclude.clone(),
@@ -69,11 +69,11 @@ pub fn run(args: MetricsArgs, env: &Env) -> anyhow::Result<u8> {
         rt.shutdown_background();
         crate::store::atomic::write(path, text.as_bytes(), crate::store::atomic::PUBLIC_FILE)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-        return Ok(exit::OK);
+        return Ok(exit::Exit::Ok);
     }
     let addr = args.listen.expect("clap requires --listen or --textfile");
     rt.block_on(serve(addr, prober, args.min_interval))?;
-    Ok(exit::OK)
+    Ok(exit::Exit::Ok)
 }
 
 /// The last exposition and when it was made.

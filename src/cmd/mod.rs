@@ -59,10 +59,10 @@ pub fn execute(parsed: Result<Cli, clap::Error>, env: Env) -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return exit::code(if e.use_stderr() {
-                exit::USAGE
+            return status(if e.use_stderr() {
+                exit::Exit::Usage
             } else {
-                exit::OK
+                exit::Exit::Ok
             });
         }
     };
@@ -71,13 +71,23 @@ pub fn execute(parsed: Result<Cli, clap::Error>, env: Env) -> ExitCode {
         ..env
     };
     match run(cli, &env) {
-        Ok(code) => exit::code(code),
-        Err(e) if is_broken_pipe(&e) => exit::code(exit::OK),
+        Ok(code) => status(code),
+        Err(e) if is_broken_pipe(&e) => status(exit::Exit::Ok),
         Err(e) => {
             // Errors quote file names, subjects, hosts: the sender's text.
             eprintln!("dctx: {}", crate::output::sanitize_lines(&format!("{e:#}")));
-            exit::code(exit::ERROR)
+            status(exit::Exit::Error)
         }
+    }
+}
+
+/// The process's status, in one place: a program's signal death (passed
+/// up by `exec`/`shell` once their private dir is gone) is re-raised so
+/// dctx's parent sees the same death; everything else is its code.
+pub fn status(e: exit::Exit) -> ExitCode {
+    match e {
+        exit::Exit::Signal(sig) => ExitCode::from(crate::session::reraise(sig)),
+        e => ExitCode::from(e.code()),
     }
 }
 
@@ -116,7 +126,7 @@ pub fn current_fast_path(args: &[OsString]) -> Option<Cli> {
     }
 }
 
-fn run(cli: Cli, env: &Env) -> anyhow::Result<u8> {
+fn run(cli: Cli, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     // Any command but the hot path may come to hold key material (a key
     // file or keyring entry, a CA key, a typed passphrase): no core file of
     // it, no ptrace by the user's other processes. exec/shell hand the
@@ -182,14 +192,14 @@ pub fn runtime_base(env: &Env) -> std::path::PathBuf {
 /// dir is gone), print why a program could not start.
 pub fn finish_session(
     r: Result<crate::session::Outcome, crate::session::Error>,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<crate::exit::Exit> {
     match r {
-        Ok(crate::session::Outcome::Exited(code)) => Ok(code),
-        Ok(crate::session::Outcome::Signaled(sig)) => Ok(crate::session::reraise(sig)),
+        Ok(crate::session::Outcome::Exited(code)) => Ok(exit::Exit::Child(code)),
+        Ok(crate::session::Outcome::Signaled(sig)) => Ok(exit::Exit::Signal(sig)),
         Err(crate::session::Error::Other(e)) => Err(e),
         Err(e) => {
             eprintln!("dctx: {e}");
-            Ok(e.exit_code())
+            Ok(e.exit())
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::targets::{Accepts, Targets};
 
-pub fn run(t: &Targets) -> anyhow::Result<u8> {
+pub fn run(t: &Targets) -> anyhow::Result<crate::exit::Exit> {
     let names = t.names(Accepts::Contexts);
     let (current, _) = t.current();
     let entries: Vec<_> = names.iter().filter_map(|n| t.entry(n).ok()).collect();
@@ -29,7 +29,7 @@ pub fn run(t: &Targets) -> anyhow::Result<u8> {
         .interact_opt()?;
     let Some(i) = picked else {
         eprintln!("dctx: nothing changed");
-        return Ok(crate::exit::OK);
+        return Ok(crate::exit::Exit::Ok);
     };
     let (now, was) = t.use_context(&entries[i].name)?;
     if now == was {
@@ -37,5 +37,5 @@ pub fn run(t: &Targets) -> anyhow::Result<u8> {
     } else {
         super::print(&format!("Current context is now {now:?} (was {was:?})\n"))?;
     }
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }

@@ -21,7 +21,7 @@ use crate::pki::issue::{self, Host, Issued, IssuedMeta, Kind, LeafRequest, Pki};
 use crate::pki::revoke::{self as revocation, Revoked};
 use crate::store::{Store, atomic};
 
-pub fn run(args: PkiArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: PkiArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let dir = match args.dir {
         Some(d) => d,
         None => Store::from_env(env)?.root.join("pki"),
@@ -39,7 +39,7 @@ pub fn run(args: PkiArgs, env: &Env) -> anyhow::Result<u8> {
     }
 }
 
-fn init(pki: &Pki, a: InitArgs, env: &Env) -> anyhow::Result<u8> {
+fn init(pki: &Pki, a: InitArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     if a.password_stdin && !a.encrypt_ca_key {
         bail!("--password-stdin only applies with --encrypt-ca-key");
     }
@@ -78,7 +78,7 @@ fn init(pki: &Pki, a: InitArgs, env: &Env) -> anyhow::Result<u8> {
             ""
         },
     ))?;
-    Ok(exit::OK)
+    Ok(exit::Exit::Ok)
 }
 
 /// Load the CA, asking for its passphrase only when the key is encrypted.
@@ -249,7 +249,7 @@ fn summary(issued: &Issued, now: i64, verb: &str) -> String {
     )
 }
 
-fn server(pki: &Pki, a: ServerArgs, env: &Env) -> anyhow::Result<u8> {
+fn server(pki: &Pki, a: ServerArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     issue::validate_name(&a.name)?;
     let mut hosts: Vec<Host> = Vec::new();
     for h in &a.hosts {
@@ -278,10 +278,10 @@ fn server(pki: &Pki, a: ServerArgs, env: &Env) -> anyhow::Result<u8> {
         "{}{files}Next: dctx pki daemon-config --listen tcp://0.0.0.0:2376 --format daemon.json|systemd|flags|nginx\n",
         summary(&issued, env.now, "Issued")
     ))?;
-    Ok(exit::OK)
+    Ok(exit::Exit::Ok)
 }
 
-fn client(pki: &Pki, a: ClientArgs, env: &Env) -> anyhow::Result<u8> {
+fn client(pki: &Pki, a: ClientArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     issue::validate_name(&a.name)?;
     let _lock = pki.lock()?;
     refuse_reissue(pki, &a.name, a.issue.force)?;
@@ -318,10 +318,10 @@ fn client(pki: &Pki, a: ClientArgs, env: &Env) -> anyhow::Result<u8> {
         ));
     }
     print(&msg)?;
-    Ok(exit::OK)
+    Ok(exit::Exit::Ok)
 }
 
-fn renew(pki: &Pki, a: RenewArgs, env: &Env) -> anyhow::Result<u8> {
+fn renew(pki: &Pki, a: RenewArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     if a.name == "ca" {
         return renew_ca(pki, a, env);
     }
@@ -394,10 +394,10 @@ fn renew(pki: &Pki, a: RenewArgs, env: &Env) -> anyhow::Result<u8> {
         meta.serial,
         rfc3339(meta.not_after)
     ))?;
-    Ok(exit::OK)
+    Ok(exit::Exit::Ok)
 }
 
-fn renew_ca(pki: &Pki, a: RenewArgs, env: &Env) -> anyhow::Result<u8> {
+fn renew_ca(pki: &Pki, a: RenewArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     if a.out.is_some() || a.p12.is_some() {
         bail!(
             "`renew ca` rewrites {} in place; --out / --p12 do not apply",
@@ -420,14 +420,14 @@ fn renew_ca(pki: &Pki, a: RenewArgs, env: &Env) -> anyhow::Result<u8> {
         old.not_after_rfc3339(),
         pki.ca_cert_path().display(),
     ))?;
-    Ok(exit::OK)
+    Ok(exit::Exit::Ok)
 }
 
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-fn daemon_config(pki: &Pki, a: DaemonConfigArgs, env: &Env) -> anyhow::Result<u8> {
+fn daemon_config(pki: &Pki, a: DaemonConfigArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let server = pki.load_record(&a.server).map_err(|e| {
         e.context(format!(
             "daemon-config renders the daemon side of an issued server certificate; \
@@ -561,7 +561,7 @@ fn daemon_config(pki: &Pki, a: DaemonConfigArgs, env: &Env) -> anyhow::Result<u8
             )
         );
     }
-    Ok(exit::OK)
+    Ok(exit::Exit::Ok)
 }
 
 #[derive(serde::Serialize)]
@@ -597,7 +597,7 @@ fn key_label(cert_key_type: &str) -> String {
     }
 }
 
-fn ls(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<u8> {
+fn ls(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let mut rows = Vec::new();
     if pki.ca_cert_path().exists() {
         let (_, ca) = pki.ca_cert()?;
@@ -627,14 +627,14 @@ fn ls(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<u8> {
     }
     if a.json {
         print(&(serde_json::to_string_pretty(&rows)? + "\n"))?;
-        return Ok(exit::OK);
+        return Ok(exit::Exit::Ok);
     }
     if rows.is_empty() {
         print(&format!(
             "No CA in {} (create one with `dctx pki init`).\n",
             pki.dir.display()
         ))?;
-        return Ok(exit::OK);
+        return Ok(exit::Exit::Ok);
     }
     use crate::output::{
         expiry::Expiry,
@@ -696,7 +696,7 @@ fn ls(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<u8> {
         None => {}
     }
     print(&out)?;
-    Ok(exit::OK)
+    Ok(exit::Exit::Ok)
 }
 
 fn row(m: &IssuedMeta, now: i64) -> LsRow {
@@ -713,7 +713,7 @@ fn row(m: &IssuedMeta, now: i64) -> LsRow {
     }
 }
 
-fn revoke(pki: &Pki, a: RevokeArgs, env: &Env) -> anyhow::Result<u8> {
+fn revoke(pki: &Pki, a: RevokeArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let _lock = pki.lock()?;
     let (_, ca) = pki.ca_cert()?;
     let records = pki.records()?;
@@ -772,10 +772,10 @@ fn revoke(pki: &Pki, a: RevokeArgs, env: &Env) -> anyhow::Result<u8> {
         name.map(|n| format!("{n:?}, ")).unwrap_or_default(),
         reason.label()
     ))?;
-    Ok(exit::OK)
+    Ok(exit::Exit::Ok)
 }
 
-fn crl(pki: &Pki, a: CrlArgs, env: &Env) -> anyhow::Result<u8> {
+fn crl(pki: &Pki, a: CrlArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     if let Some(file) = &a.check {
         return crl_check(pki, file, &a, env);
     }
@@ -800,7 +800,7 @@ fn crl(pki: &Pki, a: CrlArgs, env: &Env) -> anyhow::Result<u8> {
         (None, None) => match crl_local(pki, &a, env)? {
             (pem, None) => {
                 print(&pem)?;
-                return Ok(exit::OK);
+                return Ok(exit::Exit::Ok);
             }
             (_, Some(i)) => (i, file_path(a.output.as_deref().expect("written"))),
         },
@@ -822,7 +822,7 @@ fn crl(pki: &Pki, a: CrlArgs, env: &Env) -> anyhow::Result<u8> {
     if let Some(cmd) = &a.reload {
         reload(cmd, &target)?;
     }
-    Ok(exit::OK)
+    Ok(exit::Exit::Ok)
 }
 
 /// Run the reload command; the new CRL is already in place.
@@ -929,7 +929,7 @@ fn crl_vault(addr: &str, out: &Path, a: &CrlArgs, env: &Env) -> anyhow::Result<c
     crl::install(&file_path(out), &pem, &ca, env.now, a.force)
 }
 
-fn crl_check(pki: &Pki, file: &Path, a: &CrlArgs, env: &Env) -> anyhow::Result<u8> {
+fn crl_check(pki: &Pki, file: &Path, a: &CrlArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let info = crl::read(file)?.with_context(|| format!("{} does not exist", file.display()))?;
     let mut msg = format!(
         "{}: CRL of {}\n  {}\n",
@@ -955,10 +955,10 @@ fn crl_check(pki: &Pki, file: &Path, a: &CrlArgs, env: &Env) -> anyhow::Result<u
     print(&msg)?;
     let next = || rfc3339(info.next_update.unwrap_or_default());
     match crl::freshness(&info, env.now, a.warn_days) {
-        crl::Freshness::Fresh => Ok(exit::OK),
+        crl::Freshness::Fresh => Ok(exit::Exit::Ok),
         crl::Freshness::Open => {
             eprintln!("warning: the CRL has no next update");
-            Ok(exit::OK)
+            Ok(exit::Exit::Ok)
         }
         crl::Freshness::Lapsing => {
             eprintln!(
@@ -968,7 +968,7 @@ fn crl_check(pki: &Pki, file: &Path, a: &CrlArgs, env: &Env) -> anyhow::Result<u
                 crl::when(info.left(env.now).unwrap_or_default()),
                 file.display()
             );
-            Ok(exit::OK)
+            Ok(exit::Exit::Ok)
         }
         crl::Freshness::Lapsed => {
             eprintln!(
@@ -977,7 +977,7 @@ fn crl_check(pki: &Pki, file: &Path, a: &CrlArgs, env: &Env) -> anyhow::Result<u
                 next(),
                 file.display()
             );
-            Ok(exit::UNHEALTHY)
+            Ok(exit::Exit::Unhealthy)
         }
     }
 }

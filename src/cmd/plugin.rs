@@ -168,16 +168,16 @@ pub fn main(args: Vec<OsString>, env: Env) -> ExitCode {
         .get(1)
         .is_some_and(|a| a == "docker-cli-plugin-metadata")
     {
-        return exit::code(match super::print(&metadata()) {
-            Ok(()) => exit::OK,
-            Err(_) => exit::ERROR,
+        return super::status(match super::print(&metadata()) {
+            Ok(()) => exit::Exit::Ok,
+            Err(_) => exit::Exit::Error,
         });
     }
     let (globals, rest) = match split_globals(args.get(1..).unwrap_or_default()) {
         Ok(split) => split,
         Err(e) => {
             eprintln!("docker ctx: {}", crate::output::sanitize(&e));
-            return exit::code(exit::USAGE);
+            return super::status(exit::Exit::Usage);
         }
     };
     let env = globals.apply(env);
@@ -224,7 +224,7 @@ fn with_context_default(argv: Vec<OsString>, g: &Globals, env: &Env) -> Result<C
 }
 
 /// `dctx plugin install|uninstall`.
-pub fn run(args: PluginArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: PluginArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     match args.command {
         PluginCommand::Install { scope, force } => install(&link_path(scope.scope(), env)?, force),
         PluginCommand::Uninstall { scope } => uninstall(&link_path(scope.scope(), env)?),
@@ -244,7 +244,7 @@ fn link_path(scope: PluginScope, env: &Env) -> anyhow::Result<PathBuf> {
     Ok(dir.join(FILE_NAME))
 }
 
-fn install(link: &Path, force: bool) -> anyhow::Result<u8> {
+fn install(link: &Path, force: bool) -> anyhow::Result<crate::exit::Exit> {
     use anyhow::Context;
     let exe = std::env::current_exe().context("cannot find the dctx binary")?;
     let shown = link.display().to_string();
@@ -252,7 +252,7 @@ fn install(link: &Path, force: bool) -> anyhow::Result<u8> {
     match std::fs::read_link(link) {
         Ok(to) if to == exe => {
             super::print(&format!("{shown} already links to {}\n", exe.display()))?;
-            return Ok(exit::OK);
+            return Ok(exit::Exit::Ok);
         }
         Ok(_) | Err(_) if !force && link.symlink_metadata().is_ok() => {
             anyhow::bail!(
@@ -277,12 +277,12 @@ fn install(link: &Path, force: bool) -> anyhow::Result<u8> {
         "linked {shown} -> {}\nnow `docker ctx check` runs `dctx check` (docker --help lists it)\n",
         exe.display()
     ))?;
-    Ok(exit::OK)
+    Ok(exit::Exit::Ok)
 }
 
 /// Removes the link only if it is one to this dctx: never a plugin or a
 /// file someone else put there.
-fn uninstall(link: &Path) -> anyhow::Result<u8> {
+fn uninstall(link: &Path) -> anyhow::Result<crate::exit::Exit> {
     let shown = link.display().to_string();
     let shown = crate::output::sanitize(&shown);
     let exe = std::env::current_exe()?;
@@ -290,7 +290,7 @@ fn uninstall(link: &Path) -> anyhow::Result<u8> {
         Ok(to) if to == exe => {
             std::fs::remove_file(link)?;
             super::print(&format!("removed {shown}\n"))?;
-            Ok(exit::OK)
+            Ok(exit::Exit::Ok)
         }
         Ok(to) => anyhow::bail!(
             "{shown} links to {}, not to this dctx ({}): not removing it",
@@ -302,7 +302,7 @@ fn uninstall(link: &Path) -> anyhow::Result<u8> {
         }
         Err(_) => {
             super::print(&format!("{shown} does not exist: nothing to remove\n"))?;
-            Ok(exit::OK)
+            Ok(exit::Exit::Ok)
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::cli::ProxyArgs;
 use crate::environment::Env;
 use crate::proxy::{self, Audit, Options, Policy, Proxy};
 
-pub fn run(args: ProxyArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: ProxyArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let targets = super::targets(env)?;
     let target = targets.target(&targets.entry(&args.name)?)?;
     let socket = match args.socket {
@@ -65,7 +65,7 @@ pub fn run(args: ProxyArgs, env: &Env) -> anyhow::Result<u8> {
         server.serve(bound, stop).await?;
         anyhow::Ok(())
     })?;
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }
 
 /// The handlers are installed when this is called (before the socket line

@@ -4,7 +4,7 @@
 use crate::cli::RecoverArgs;
 use crate::environment::Env;
 
-pub fn run(args: RecoverArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: RecoverArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let found = super::targets(env)?.recover(args.abort)?;
     let msg = match (found, args.abort) {
         (false, _) => "nothing to recover\n",
@@ -12,5 +12,5 @@ pub fn run(args: RecoverArgs, env: &Env) -> anyhow::Result<u8> {
         (true, true) => "undid the interrupted change\n",
     };
     super::print(msg)?;
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }

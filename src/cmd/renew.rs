@@ -8,7 +8,7 @@ use crate::environment::Env;
 use crate::source::renew::{self, Auth, Outcome};
 use crate::source::vault::VaultEnv;
 
-pub fn run(args: RenewProfilesArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: RenewProfilesArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     crate::harden::no_core_dumps().map_err(anyhow::Error::new)?;
     if args.names.is_empty() && !args.all && !args.watch {
         anyhow::bail!("name the profiles to renew, or pass --all");
@@ -30,7 +30,7 @@ pub fn run(args: RenewProfilesArgs, env: &Env) -> anyhow::Result<u8> {
     };
     if names.is_empty() {
         eprintln!("dctx: no enrolled profile to renew (`dctx enroll` makes one)");
-        return Ok(crate::exit::OK);
+        return Ok(crate::exit::Exit::Ok);
     }
     let mut failed = false;
     let mut out = String::new();
@@ -58,9 +58,9 @@ pub fn run(args: RenewProfilesArgs, env: &Env) -> anyhow::Result<u8> {
     }
     super::print(&out)?;
     Ok(if failed {
-        crate::exit::ERROR
+        crate::exit::Exit::Error
     } else {
-        crate::exit::OK
+        crate::exit::Exit::Ok
     })
 }
 
@@ -86,7 +86,7 @@ fn watch(
     env: &Env,
     auth: &Auth,
     rt: &tokio::runtime::Runtime,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<crate::exit::Exit> {
     // A profile's next attempt: its due time plus jitter, or a retry.
     let mut next: std::collections::BTreeMap<String, i64> = Default::default();
     let mut secrets = super::secrets::Secrets::new(false);

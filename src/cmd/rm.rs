@@ -4,7 +4,7 @@
 use crate::cli::RmArgs;
 use crate::environment::Env;
 
-pub fn run(args: RmArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: RmArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let out = super::targets(env)?.rm(&args.names, args.force, args.keep_context)?;
     super::print(
         &out.lines
@@ -12,5 +12,5 @@ pub fn run(args: RmArgs, env: &Env) -> anyhow::Result<u8> {
             .map(|l| format!("{l}\n"))
             .collect::<String>(),
     )?;
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }

@@ -10,14 +10,14 @@ use crate::env_vars;
 use crate::environment::Env;
 use crate::session::{self, shell::Flavor};
 
-pub fn run(args: ShellArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: ShellArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     // A nested dctx shell would hide which target is really in effect.
     if let Some(outer) = std::env::var_os(env_vars::DCTX_SHELL).filter(|v| !v.is_empty()) {
         eprintln!(
             "dctx: already in a dctx shell for {} (type `exit` to leave it first)",
             outer.to_string_lossy()
         );
-        return Ok(crate::exit::ERROR);
+        return Ok(crate::exit::Exit::Error);
     }
     let core_limit = crate::harden::no_core_dumps().context("disabling core dumps")?;
     let targets = super::targets(env)?;

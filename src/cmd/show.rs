@@ -60,7 +60,7 @@ fn certs(pem_bytes: Option<&[u8]>) -> Vec<CertInfo> {
         .unwrap_or_default()
 }
 
-pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let t = super::targets(env)?;
     let e = t.entry(&args.name)?;
     if let Some(err) = &e.error
@@ -105,7 +105,7 @@ pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<u8> {
     };
     if args.json {
         super::print(&crate::output::json(&v)?)?;
-        return Ok(crate::exit::OK);
+        return Ok(crate::exit::Exit::Ok);
     }
     let san = crate::output::sanitize;
     let mut out = format!(
@@ -174,5 +174,5 @@ pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<u8> {
         section("CA certificate", c);
     }
     super::print(&out)?;
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }

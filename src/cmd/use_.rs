@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use crate::cli::UseArgs;
 use crate::environment::Env;
 
-pub fn run(args: UseArgs, env: &Env) -> anyhow::Result<u8> {
+pub fn run(args: UseArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let t = super::targets(env)?;
     let Some(name) = args.name else {
         // kubectx: no name and no terminal prints the names.
@@ -18,7 +18,7 @@ pub fn run(args: UseArgs, env: &Env) -> anyhow::Result<u8> {
                     .map(|n| format!("{}\n", crate::output::sanitize(n)))
                     .collect::<String>(),
             )?;
-            return Ok(crate::exit::OK);
+            return Ok(crate::exit::Exit::Ok);
         }
         return super::pick::run(&t);
     };
@@ -29,7 +29,7 @@ pub fn run(args: UseArgs, env: &Env) -> anyhow::Result<u8> {
         super::print(&format!("Current context is now {now:?} (was {was:?})\n"))?;
     }
     warn_overrides(env);
-    Ok(crate::exit::OK)
+    Ok(crate::exit::Exit::Ok)
 }
 
 /// The docker CLI lets these win over currentContext.

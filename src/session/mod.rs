@@ -34,12 +34,13 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit status a shell would use.
-    pub fn exit_code(&self) -> u8 {
+    /// How dctx ends because of it (126/127, as a shell would).
+    pub fn exit(&self) -> crate::exit::Exit {
+        use crate::exit::Exit;
         match self {
-            Error::NotFound(_) => 127,
-            Error::NotExecutable(..) => 126,
-            Error::Other(_) => crate::exit::ERROR,
+            Error::NotFound(_) => Exit::NotFound,
+            Error::NotExecutable(..) => Exit::NotExecutable,
+            Error::Other(_) => Exit::Error,
         }
     }
 }
