@@ -138,7 +138,7 @@ fn check(name: &str, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let mut reports: Vec<crate::probe::Report> = results.into_iter().map(|(_, r)| r).collect();
     reports.iter_mut().for_each(output::sanitize_report);
     let width = output::width(env, false);
-    let mut text = output::health::render(&reports, width, output::styled(env));
+    let mut text = output::health::render(&reports, width, output::styled(env), opts.warn_days);
     text += &output::health::hint(&reports, width).unwrap_or_default();
     super::print(&text)?;
     Ok(crate::exit::Exit::health(

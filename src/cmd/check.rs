@@ -87,7 +87,12 @@ pub fn run(args: CheckArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
         CheckFormat::Table => {
             reports.iter_mut().for_each(output::sanitize_report);
             let width = output::width(env, args.wide);
-            let mut text = output::health::render(&reports, width, output::styled(env));
+            let mut text = output::health::render(
+                &reports,
+                width,
+                output::styled(env),
+                i64::from(args.probe.warn_days),
+            );
             text += &output::health::hint(&reports, width).unwrap_or_default();
             if reports.iter().all(|r| r.status == Status::Absent) {
                 // A fresh machine: say what to do first.

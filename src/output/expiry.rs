@@ -8,10 +8,12 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expiry {
     days_left: i64,
+    warn_days: i64,
 }
 
-/// Below this many days left a certificate is "expiring" (coloured yellow).
-pub const SOON_DAYS: i64 = 30;
+/// `--warn-days`' default: below this many days left a certificate is
+/// "expiring" (a warning, coloured yellow).
+pub const DEFAULT_WARN_DAYS: u32 = 30;
 
 /// How urgent an expiry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +31,16 @@ impl Expiry {
 
     /// From a `days_left` computed the same way (`CertInfo::days_left`).
     pub fn from_days_left(days_left: i64) -> Self {
-        Expiry { days_left }
+        Expiry {
+            days_left,
+            warn_days: i64::from(DEFAULT_WARN_DAYS),
+        }
+    }
+
+    /// "Expiring" below `warn_days` days left (`--warn-days`), the same
+    /// threshold the probe's `*-expiring` findings use.
+    pub fn warn_within(self, warn_days: i64) -> Self {
+        Expiry { warn_days, ..self }
     }
 
     pub fn days_left(&self) -> i64 {
@@ -43,7 +54,7 @@ impl Expiry {
     pub fn state(&self) -> ExpiryState {
         if self.expired() {
             ExpiryState::Expired
-        } else if self.days_left < SOON_DAYS {
+        } else if self.days_left < self.warn_days {
             ExpiryState::Soon
         } else {
             ExpiryState::Valid

@@ -28,11 +28,11 @@ pub fn status_style(s: Status) -> Style {
 }
 
 /// "41d" / "expired 3d ago" / "-", coloured by urgency.
-fn cert_cell(c: Option<&CertSummary>) -> Cell {
+fn cert_cell(c: Option<&CertSummary>, warn_days: i64) -> Cell {
     match c {
         None => "-".into(),
         Some(c) => {
-            let e = Expiry::from_days_left(c.days_left);
+            let e = Expiry::from_days_left(c.days_left).warn_within(warn_days);
             Cell::styled(e.short(), e.style())
         }
     }
@@ -57,8 +57,9 @@ pub fn finding_codes(r: &Report) -> String {
 }
 
 /// The table. `width`: the terminal's columns (None = no limit);
-/// `color`: coloured status, findings and expiring certificates.
-pub fn render(reports: &[Report], width: Option<usize>, color: bool) -> String {
+/// `color`: coloured status, findings and certificates expiring within
+/// `warn_days` (check's `--warn-days`).
+pub fn render(reports: &[Report], width: Option<usize>, color: bool, warn_days: i64) -> String {
     let mut t = Table::new(vec![
         Column::always("NAME"),
         Column::optional("ENDPOINT", 2).truncate(20),
@@ -90,8 +91,8 @@ pub fn render(reports: &[Report], width: Option<usize>, color: bool) -> String {
                 .map(|d| d.api_version.as_str())
                 .unwrap_or("-")
                 .into(),
-            cert_cell(r.server_cert.as_ref()),
-            cert_cell(r.client_cert.as_ref()),
+            cert_cell(r.server_cert.as_ref(), warn_days),
+            cert_cell(r.client_cert.as_ref(), warn_days),
             Cell::styled(
                 finding_codes(r),
                 if matches!(r.status, Status::Ok | Status::Absent) {
@@ -138,4 +139,33 @@ pub fn hint(reports: &[Report], width: Option<usize>) -> Option<String> {
     }
     out.push('\n');
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CLIENT CERT cell of a 40-day certificate, coloured.
+    fn forty_days(warn_days: i64) -> String {
+        let mut r = Report::unprobed("prod", "tcp://h:2376", "m".into(), "f".into());
+        r.status = Status::Ok;
+        r.client_cert = Some(CertSummary {
+            subject: "CN=c".into(),
+            issuer: "CN=ca".into(),
+            sans: vec![],
+            eku: vec![],
+            not_before: String::new(),
+            not_after: String::new(),
+            days_left: 40,
+        });
+        let text = render(&[r], None, true, warn_days);
+        text.lines().nth(1).unwrap().to_string()
+    }
+
+    #[test]
+    fn expiring_colour_follows_warn_days() {
+        let yellow = Style::Yellow.paint(true, "40d");
+        assert!(forty_days(60).contains(&yellow), "{:?}", forty_days(60));
+        assert!(!forty_days(30).contains(&yellow), "{:?}", forty_days(30));
+    }
 }

@@ -93,7 +93,7 @@ impl Options {
             timeout,
             concurrency: 64,
             now,
-            warn_days: 30,
+            warn_days: i64::from(crate::output::expiry::DEFAULT_WARN_DAYS),
         }
     }
 }
@@ -361,7 +361,8 @@ async fn probe_unix(
         now,
         skip_verify: false,
         timeout_secs: timeout.as_secs_f64(),
-        warn_days: 30,
+        // A unix socket has no certificates to expire.
+        warn_days: 0,
     };
     sh.step(Step::new(
         StepKind::Profile,

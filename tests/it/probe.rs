@@ -726,7 +726,7 @@ fn many_probes_run_concurrently() {
     assert!(reports[58].has(Code::Timeout));
     assert_eq!(reports[59].status, Status::Ok);
     // The table has every column and a row per target.
-    let table = dctx::output::health::render(&reports, None, false);
+    let table = dctx::output::health::render(&reports, None, false, 30);
     for h in dctx::output::health::HEADERS {
         assert!(table.lines().next().unwrap().contains(h), "{table}");
     }
