@@ -99,7 +99,7 @@ pub fn dockerd() -> &'static Dockerd {
         );
         let version = socket_version(&socket);
         let client = ca.client("dctx-test-client");
-        std::mem::forget(child);
+        stop_at_exit(child, dir.clone());
         Dockerd {
             ca,
             port,
@@ -130,4 +130,28 @@ pub fn stop_dockerd(child: &mut Child, dir: &Path) {
         !left.lines().any(|l| l.contains(&prefix)),
         "mounts of {prefix} left behind:\n{left}"
     );
+}
+
+/// A dockerd shared by many tests lives until the test binary exits; then
+/// it is stopped like a unit would stop it and its mounts are checked gone
+/// (PDEATHSIG alone let it die mid-shutdown and leave its data-root mount).
+pub fn stop_at_exit(child: Child, dir: PathBuf) {
+    static LIVE: std::sync::Mutex<Vec<(Child, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    static HOOK: OnceLock<()> = OnceLock::new();
+    LIVE.lock().unwrap().push((child, dir));
+    HOOK.get_or_init(|| {
+        // libtest ends through exit(3), passing or not.
+        extern "C" fn stop_all() {
+            let live = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|e| e.into_inner()));
+            for (mut child, dir) in live {
+                // A panic here would abort the exiting test binary: report instead.
+                if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    stop_dockerd(&mut child, &dir)
+                })) {
+                    eprintln!("stopping the test dockerd in {}: {e:?}", dir.display());
+                }
+            }
+        }
+        unsafe { libc::atexit(stop_all) };
+    });
 }

@@ -329,7 +329,7 @@ pub fn vault_dockerd() -> &'static VaultDockerd {
             &dir.join("dockerd.log"),
         );
         socket_version(&socket);
-        std::mem::forget(child);
+        super::dockerd::stop_at_exit(child, dir.clone());
         VaultDockerd {
             port,
             host: format!("tcp://127.0.0.1:{port}"),
