@@ -21,31 +21,29 @@
 //! Every probe has one hard deadline covering all of it; the phase it was
 //! in when the deadline hit is reported.
 
-pub mod api;
 pub mod diagnose;
-pub mod endpoint;
 pub mod explain;
 pub mod finding;
-pub mod pipeline;
 pub mod report;
 pub mod ssh;
-pub mod target;
-pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-pub use endpoint::Endpoint;
 pub use finding::{Code, Finding, Phase, Severity};
 pub use report::{CertSummary, DockerInfo, Report, Status, Step, StepKind, StepState};
-pub use target::Target;
 
+use crate::conn::dial::{Dial, Stage, Tls, Watch};
+use crate::conn::endpoint::{self, Endpoint, EndpointError};
+use crate::conn::http as pipeline;
+use crate::conn::ssh::Dest;
+use crate::conn::tls::{self, Material, Observations, Observed, VerifyMode};
+use crate::conn::{Target, docker as api};
 use diagnose::Ctx;
-use tls::{Material, Observations, Observed, VerifyMode};
 
 /// The phase a probe is in, shared with the transport (for `timeout`).
 #[derive(Clone)]
@@ -63,6 +61,17 @@ impl PhaseCell {
     }
     pub fn get(&self) -> Phase {
         *self.0.lock().unwrap()
+    }
+    /// What a connection in `conn` reports its stages to.
+    fn watch(&self) -> Watch {
+        let cell = self.clone();
+        std::sync::Arc::new(move |s| {
+            cell.set(match s {
+                Stage::Connect => Phase::Connect,
+                Stage::Handshake => Phase::Handshake,
+                Stage::Response => Phase::Response,
+            })
+        })
     }
 }
 
@@ -173,7 +182,7 @@ pub async fn run_with(target: &Target, opts: &Options) -> Report {
     .await;
     if res.is_err() {
         let phase = shared.phase.get();
-        let is_ssh = ssh::is_ssh(&target.host);
+        let is_ssh = endpoint::is_ssh(&target.host);
         let mut f = if is_ssh {
             ssh::timeout(phase, timeout.as_secs_f64())
         } else {
@@ -209,7 +218,7 @@ pub async fn run_with(target: &Target, opts: &Options) -> Report {
 fn finish(target: &Target, shared: &Shared) -> Report {
     let mut p = std::mem::take(&mut *shared.partial.lock().unwrap());
     let unix = target.host.starts_with("unix://");
-    let kinds: &[StepKind] = if ssh::is_ssh(&target.host) {
+    let kinds: &[StepKind] = if endpoint::is_ssh(&target.host) {
         StepKind::SSH
     } else {
         &StepKind::ALL
@@ -306,15 +315,9 @@ pub async fn run_all(
 }
 
 async fn probe(t: Target, sh: Shared, timeout: Duration, now: i64, warn_days: i64) {
-    let ep = match Endpoint::parse(&t.host, t.tls) {
-        Ok(ep) => ep,
-        Err(e) => {
-            invalid_profile(&sh, format!("the endpoint {:?} is not usable: {e}", t.host));
-            return;
-        }
-    };
-    match ep {
-        Endpoint::Unsupported(scheme) => {
+    let (ep, tls) = match t.endpoint() {
+        Ok(x) => x,
+        Err(EndpointError::Scheme(scheme)) => {
             let msg = format!(
                 "{scheme}:// endpoints are not probed by dctx (only tcp://, https://, http:// and unix://)"
             );
@@ -327,12 +330,20 @@ async fn probe(t: Target, sh: Shared, timeout: Duration, now: i64, warn_days: i6
                 ),
             ));
             sh.step(Step::new(StepKind::Profile, StepState::Warn, msg));
+            return;
         }
-        Endpoint::Unix(path) => probe_unix(&t, &sh, path, timeout, now).await,
+        Err(e) => {
+            invalid_profile(&sh, format!("the endpoint {:?} is not usable: {e}", t.host));
+            return;
+        }
+    };
+    match ep {
+        Endpoint::Unix(path) => probe_unix(&t, &sh, path.into(), timeout, now).await,
         Endpoint::Ssh { user, host, port } => {
-            ssh::probe(&t, &sh, ssh::Dest { user, host, port }, timeout, now).await
+            ssh::probe(&t, &sh, Dest { user, host, port }, timeout, now).await
         }
-        Endpoint::Tcp { host, port, tls } => {
+        Endpoint::Tcp { host, port, .. } => {
+            let port = port.expect("read fills the port in");
             probe_tcp(&t, &sh, (&host, port, tls), timeout, now, warn_days).await
         }
     }
@@ -412,16 +423,7 @@ async fn probe_unix(
         return;
     }
     let obs = Observations::default();
-    api_calls(
-        sh,
-        api::Dial::Unix(path),
-        "docker",
-        &ctx,
-        &obs,
-        None,
-        timeout,
-    )
-    .await;
+    api_calls(sh, Dial::Unix(path), "docker", &ctx, &obs, None, timeout).await;
 }
 
 async fn resolve(sh: &Shared, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
@@ -482,9 +484,8 @@ async fn connect(
     let mut last = None;
     for a in addrs {
         let t0 = Instant::now();
-        match tokio::net::TcpStream::connect(a).await {
+        match crate::conn::dial::tcp(a).await {
             Ok(s) => {
-                let _ = s.set_nodelay(true);
                 sh.step(Step::new(
                     StepKind::Connect,
                     StepState::Ok,
@@ -685,7 +686,7 @@ impl Probe<'_> {
             Fast::Failed => false,
             Fast::Fallback => {
                 let obs = Observations::default();
-                let dial = api::Dial::Tcp { addr, tls: None };
+                let dial = Dial::addr(addr, None);
                 api_calls(sh, dial, &self.host_header, ctx, &obs, None, self.timeout).await
             }
         };
@@ -849,9 +850,15 @@ impl Probe<'_> {
                 }
             }
         } else {
-            raw_request(&mut stream, &self.host_header)
-                .await
-                .map(|(s, b)| (s, b, None))
+            // One request, `Connection: close`: the answer's words matter, not speed.
+            let req = pipeline::requests(&self.host_header, &["/_ping"]);
+            match stream.write_all(&req).await {
+                Err(e) => Err(e),
+                Ok(()) => pipeline::Reader::new(&mut stream)
+                    .next()
+                    .await
+                    .map(|a| (a.status, a.text(), None)),
+            }
         };
         let mut ping = None;
         let o = obs.lock().unwrap();
@@ -954,10 +961,13 @@ async fn second_pass(
     };
     api_calls(
         sh,
-        api::Dial::Tcp {
+        Dial::addr(
             addr,
-            tls: Some((cfg, sname)),
-        },
+            Some(Tls::Fixed {
+                config: cfg,
+                name: sname,
+            }),
+        ),
         host_header,
         ctx,
         &obs2,
@@ -970,7 +980,7 @@ async fn second_pass(
 /// Does the peer speak TLS? (For a plain tcp:// profile that got no Docker answer.)
 async fn speaks_tls(sh: &Shared, addr: SocketAddr, host: &str) -> bool {
     sh.phase.set(Phase::Connect);
-    let Ok(tcp) = tokio::net::TcpStream::connect(addr).await else {
+    let Ok(tcp) = crate::conn::dial::tcp(addr).await else {
         return false;
     };
     let Ok(name) = tls::server_name(host) else {
@@ -991,63 +1001,6 @@ async fn speaks_tls(sh: &Shared, addr: SocketAddr, host: &str) -> bool {
             seen_cert || matches!(tls::find_rustls(&e), Some(rustls::Error::AlertReceived(_)))
         }
     }
-}
-
-/// GET /_ping on a raw stream; returns (status, body). Status 0 when the
-/// answer is not HTTP.
-async fn raw_request<S: AsyncRead + AsyncWrite + Unpin>(
-    s: &mut S,
-    host_header: &str,
-) -> std::io::Result<(u16, String)> {
-    let req = format!(
-        "GET /_ping HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: dctx/{}\r\nConnection: close\r\n\r\n",
-        env!("CARGO_PKG_VERSION")
-    );
-    s.write_all(req.as_bytes()).await?;
-    s.flush().await?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match s.read(&mut chunk).await {
-            Ok(0) => break,
-            Ok(n) => {
-                buf.extend_from_slice(&chunk[..n]);
-                if buf.len() > 64 * 1024 || response_complete(&buf) {
-                    break;
-                }
-            }
-            Err(e) if buf.is_empty() => return Err(e),
-            Err(_) => break,
-        }
-    }
-    if buf.is_empty() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "the server closed the connection without answering",
-        ));
-    }
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .strip_prefix("HTTP/1.")
-        .and_then(|r| r.get(2..5))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or(text);
-    Ok((status, body))
-}
-
-fn response_complete(buf: &[u8]) -> bool {
-    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-    head.lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .is_some_and(|len| buf.len() >= end + 4 + len)
 }
 
 /// What the pipelined API phase on the first connection concluded.
@@ -1166,14 +1119,14 @@ async fn api_pipelined<S: AsyncRead + Unpin>(
 /// like Docker.
 async fn api_calls(
     sh: &Shared,
-    dial: api::Dial,
+    dial: Dial,
     host_header: &str,
     ctx: &Ctx<'_>,
     obs: &Observations,
     m: Option<&Material>,
     timeout: Duration,
 ) -> bool {
-    let docker = api::docker(dial, host_header, sh.phase.clone(), timeout);
+    let docker = api::over_dial(dial, host_header, Some(sh.phase.watch()), timeout);
     api_calls_with(sh, &docker, ctx, obs, m).await
 }
 

@@ -9,144 +9,18 @@
 //! when the session ends early it says which finding applies. The child is
 //! killed and reaped when the probe ends, also when the deadline cancels it.
 
-use std::pin::Pin;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bollard::{BollardRequest, Docker};
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, BufReader, ReadBuf};
-use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::ChildStderr;
 
 use super::diagnose::{self, Ctx};
 use super::finding::{Code, Finding, Phase};
 use super::report::{Step, StepKind, StepState};
-use super::tls::Observations;
 use super::{Shared, Target};
-
-/// Whether `host` is an `ssh://` endpoint (any case).
-pub fn is_ssh(host: &str) -> bool {
-    host.trim()
-        .get(..6)
-        .is_some_and(|s| s.eq_ignore_ascii_case("ssh://"))
-}
-
-/// Where ssh connects, as the endpoint gives it (absent parts: ssh decides).
-#[derive(Debug, Clone)]
-pub struct Dest {
-    pub user: Option<String>,
-    pub host: String,
-    pub port: Option<u16>,
-}
-
-impl Dest {
-    /// `[user@]host` as typed on an ssh command line.
-    fn login(&self) -> String {
-        match &self.user {
-            Some(u) => format!("{u}@{}", self.host),
-            None => self.host.clone(),
-        }
-    }
-
-    /// `[-p PORT ]` for commands in fixes.
-    fn port_flag(&self, p: &str) -> String {
-        match self.port {
-            Some(port) if port != 22 => format!("{p} {port} "),
-            _ => String::new(),
-        }
-    }
-
-    /// The known_hosts name: `host`, or `[host]:port` off port 22.
-    fn known_name(&self) -> String {
-        match self.port {
-            Some(p) if p != 22 => format!("[{}]:{p}", self.host),
-            _ => self.host.clone(),
-        }
-    }
-}
-
-/// The docker CLI's ssh command line (`-o ConnectTimeout=… -T … -- host
-/// docker system dial-stdio`) plus BatchMode (never prompt: a probe has no
-/// one to ask) and -v (progress on stderr).
-pub fn command(d: &Dest, timeout: Duration) -> Command {
-    let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
-    let mut c = Command::new("ssh");
-    c.arg("-o")
-        .arg(format!("ConnectTimeout={secs}"))
-        .args(["-o", "BatchMode=yes", "-T", "-v"]);
-    if let Some(u) = &d.user {
-        c.arg("-l").arg(u);
-    }
-    if let Some(p) = d.port {
-        c.arg("-p").arg(p.to_string());
-    }
-    c.arg("--")
-        .arg(&d.host)
-        .args(["docker", "system", "dial-stdio"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    c
-}
-
-/// The child's stdout and stdin as one byte stream: what dial-stdio relays
-/// to and from the remote daemon socket.
-pub struct ChildStream {
-    out: ChildStdout,
-    inp: ChildStdin,
-}
-
-impl AsyncRead for ChildStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().out).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for ChildStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inp).poll_write(cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inp).poll_flush(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inp).poll_shutdown(cx)
-    }
-}
-
-/// Owns the ssh child. Dropping it (probe over, or cancelled by the
-/// deadline) kills and reaps it: no ssh is ever left running.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if !matches!(self.0.try_wait(), Ok(None)) {
-            return;
-        }
-        let _ = self.0.start_kill();
-        // SIGKILL takes effect at once; reap now instead of leaving a zombie.
-        for _ in 0..1000 {
-            if !matches!(self.0.try_wait(), Ok(None)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
+use crate::conn::ssh::{self, Dest};
+use crate::conn::tls::Observations;
 
 /// What ssh's stderr said so far.
 #[derive(Debug, Default)]
@@ -673,41 +547,6 @@ async fn read_stderr(err: ChildStderr, log: Arc<Mutex<Log>>, sh: Shared) {
     }
 }
 
-type BErr = bollard::errors::Error;
-type Sender = Arc<tokio::sync::Mutex<SendRequest<Full<Bytes>>>>;
-
-/// A bollard client over one established stream (HTTP/1.1 keep-alive).
-async fn docker_over<S>(
-    s: S,
-    deadline: Duration,
-) -> Result<(Docker, tokio::task::JoinHandle<()>), BErr>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s)).await?;
-    let driver = tokio::spawn(async move {
-        let _ = tokio::time::timeout(deadline, conn).await;
-    });
-    let sender: Sender = Arc::new(tokio::sync::Mutex::new(sender));
-    let docker = Docker::connect_with_custom_transport(
-        move |req: BollardRequest| {
-            let sender = sender.clone();
-            async move { send(&sender, req).await }
-        },
-        Some("http://docker"),
-        deadline.as_secs() + 1,
-        bollard::API_DEFAULT_VERSION,
-    )?;
-    Ok((docker, driver))
-}
-
-async fn send(sender: &Sender, req: BollardRequest) -> Result<hyper::Response<Incoming>, BErr> {
-    let req = super::api::to_daemon(req, "docker").await?;
-    let mut s = sender.lock().await;
-    s.ready().await?;
-    Ok(s.send_request(req).await?)
-}
-
 /// Probe an ssh:// target: ssh, dial-stdio, then the API calls on that stream.
 pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, now: i64) {
     let started = Instant::now();
@@ -730,7 +569,7 @@ pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, n
             d.login()
         ),
     ));
-    let child = match command(&d, timeout).spawn() {
+    let session = match ssh::spawn(&d, timeout) {
         Ok(c) => c,
         Err(e) => {
             let msg = if e.kind() == std::io::ErrorKind::NotFound {
@@ -747,27 +586,11 @@ pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, n
             return;
         }
     };
-    let mut child = Reaped(child);
-    let (Some(out), Some(inp), Some(err)) = (
-        child.0.stdout.take(),
-        child.0.stdin.take(),
-        child.0.stderr.take(),
-    ) else {
-        return;
-    };
+    let mut child = session.child;
     let log = Arc::new(Mutex::new(Log::default()));
-    let reader = tokio::spawn(read_stderr(err, log.clone(), sh.clone()));
-    let (docker, driver) = match docker_over(ChildStream { out, inp }, timeout).await {
-        Ok(x) => x,
-        Err(e) => {
-            sh.push(Finding::error(
-                Code::SshError,
-                format!("cannot speak HTTP over ssh: {e}"),
-                "please report this as a dctx bug",
-            ));
-            return;
-        }
-    };
+    let reader = tokio::spawn(read_stderr(session.stderr, log.clone(), sh.clone()));
+    // Dropping the client closes our end of the stream: dial-stdio ends, then ssh.
+    let docker = crate::conn::docker::over_stream(session.stream, "docker", timeout);
     // Closing our end of the stream ends dial-stdio and then ssh.
     let grace = || {
         timeout
@@ -781,7 +604,6 @@ pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, n
     let first_ms = t0.elapsed().as_millis() as u64;
     if let Err(e) = first {
         drop(docker);
-        driver.abort();
         let status = tokio::time::timeout(grace(), child.0.wait()).await;
         let exit = status.ok().and_then(|s| s.ok()).and_then(|s| s.code());
         drop(child);
@@ -827,7 +649,6 @@ pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, n
         sh.with(|p| p.latency_ms = Some(first_ms));
     }
     drop(docker);
-    driver.abort();
     let _ = tokio::time::timeout(grace(), child.0.wait()).await;
     drop(child);
     let _ = tokio::time::timeout(grace(), reader).await;
@@ -1034,13 +855,5 @@ mod tests {
             f.fix.contains("ssh-copy-id -p 2222 root@127.0.0.1"),
             "{f:?}"
         );
-    }
-
-    #[test]
-    fn ssh_scheme() {
-        assert!(is_ssh("SSH://h"));
-        assert!(is_ssh(" ssh://u@h:1"));
-        assert!(!is_ssh("tcp://h"));
-        assert!(!is_ssh("ssh:/"));
     }
 }

@@ -142,7 +142,7 @@ pub fn handshake_failure(
         return plain_http(ctx);
     }
     let not_tls = !sniff.is_empty() && !(0x14..=0x17).contains(&sniff[0]);
-    if let Some(r) = crate::probe::tls::find_rustls(err) {
+    if let Some(r) = crate::conn::tls::find_rustls(err) {
         match r {
             rustls::Error::AlertReceived(a) if obs.client_cert_requested => {
                 if is_client_auth_alert(*a) {
@@ -221,7 +221,7 @@ pub fn handshake_failure(
 /// The first read on an established TLS connection failed (TLS 1.3 client
 /// certificate rejection arrives here). None when nothing useful to say.
 pub fn first_read_failure(err: &io::Error, obs: &Observed, m: &Material, ctx: &Ctx) -> Finding {
-    if let Some(rustls::Error::AlertReceived(a)) = crate::probe::tls::find_rustls(err) {
+    if let Some(rustls::Error::AlertReceived(a)) = crate::conn::tls::find_rustls(err) {
         if obs.client_cert_requested && is_client_auth_alert(*a) {
             return client_rejected(
                 &format!(

@@ -7,10 +7,10 @@ use std::net::IpAddr;
 use rustls::{AlertDescription, CertificateError};
 
 use super::report::{Step, StepKind, StepState};
+use crate::conn::tls::{Material, Observed, name_to_string};
 use crate::pki::CertInfo;
 use crate::pki::inspect::rfc3339;
 use crate::probe::finding::{Code, Finding, Fix, Severity, sh_line};
-use crate::probe::tls::{Material, Observed, name_to_string};
 
 mod api;
 mod client;

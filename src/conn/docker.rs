@@ -1,9 +1,9 @@
-//! The Docker API through bollard, over a transport built here: an
-//! in-memory rustls config (bollard's own TLS wants files and has TLS 1.2
-//! off), plain TCP, or a unix socket.
+//! The Docker API through bollard, over one transport built here: a
+//! [`Dial`] (an in-memory rustls config: bollard's own TLS wants files and
+//! has TLS 1.2 off; plain TCP; a unix socket) or any one established stream
+//! (an ssh `dial-stdio` child). Every connection is capped, so no answer can
+//! make bollard buffer without bound.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,27 +12,27 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use rustls::ClientConfig;
-use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::PhaseCell;
-use super::finding::Phase;
+use super::dial::{Dial, Stage, Watch};
+use super::http::{CONN_CAP, Capped};
 
-/// How to reach the daemon for API calls.
-#[derive(Clone)]
-pub enum Dial {
-    Tcp {
-        addr: SocketAddr,
-        tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
-    },
-    Unix(PathBuf),
+/// A stream the transport can speak HTTP over.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+/// Where the transport's connections come from.
+enum Origin {
+    /// A new connection when the last one closed.
+    Dial(Dial),
+    /// The one stream there is (taken at the first request).
+    Once(std::sync::Mutex<Option<Box<dyn Io>>>),
 }
 
 struct Transport {
-    dial: Dial,
+    origin: Origin,
     host_header: String,
-    phase: PhaseCell,
+    watch: Option<Watch>,
     /// Connection drivers never outlive this.
     deadline: Duration,
     conn: tokio::sync::Mutex<Option<SendRequest<Full<Bytes>>>>,
@@ -42,36 +42,18 @@ type BErr = bollard::errors::Error;
 
 impl Transport {
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, BErr> {
-        match &self.dial {
-            Dial::Tcp { addr, tls } => {
-                self.phase.set(Phase::Connect);
-                let tcp = tokio::net::TcpStream::connect(addr).await?;
-                let _ = tcp.set_nodelay(true);
-                match tls {
-                    Some((cfg, name)) => {
-                        self.phase.set(Phase::Handshake);
-                        let s = tokio_rustls::TlsConnector::from(cfg.clone())
-                            .connect(name.clone(), tcp)
-                            .await?;
-                        self.http(s).await
-                    }
-                    None => self.http(tcp).await,
-                }
-            }
-            Dial::Unix(path) => {
-                self.phase.set(Phase::Connect);
-                let s = tokio::net::UnixStream::connect(path).await?;
+        match &self.origin {
+            Origin::Dial(d) => self.http(d.connect(self.watch.as_ref()).await?).await,
+            Origin::Once(s) => {
+                let s = s.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let s = s.ok_or_else(|| std::io::Error::other("the connection is closed"))?;
                 self.http(s).await
             }
         }
     }
 
-    async fn http<S>(&self, s: S) -> Result<SendRequest<Full<Bytes>>, BErr>
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        // Capped: an endless or huge answer ends in an error, not in RAM.
-        let s = super::pipeline::Capped::new(s, super::pipeline::CONN_CAP);
+    async fn http(&self, s: impl Io) -> Result<SendRequest<Full<Bytes>>, BErr> {
+        let s = Capped::new(s, CONN_CAP);
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s)).await?;
         let deadline = self.deadline;
         tokio::spawn(async move {
@@ -91,7 +73,9 @@ impl Transport {
             *guard = Some(self.connect().await?);
         }
         let sender = guard.as_mut().expect("connection just made");
-        self.phase.set(Phase::Response);
+        if let Some(w) = &self.watch {
+            w(Stage::Response);
+        }
         Ok(sender.send_request(req).await?)
     }
 }
@@ -100,7 +84,7 @@ impl Transport {
 /// origin-form target without bollard's /vX.Y prefix (the daemon then
 /// answers at its own API version, whatever it is: 20.10 tops at 1.41),
 /// our Host and User-Agent, the body collected.
-pub(super) async fn to_daemon(
+async fn to_daemon(
     req: BollardRequest,
     host_header: &str,
 ) -> Result<hyper::Request<Full<Bytes>>, BErr> {
@@ -140,31 +124,57 @@ fn strip_version(pq: &str) -> String {
     pq.to_string()
 }
 
-/// A bollard client speaking over `dial`.
-pub fn docker(dial: Dial, host_header: &str, phase: PhaseCell, deadline: Duration) -> Docker {
-    let scheme = match &dial {
-        Dial::Tcp { tls: Some(_), .. } => "https",
-        _ => "http",
-    };
-    let addr = match &dial {
-        Dial::Tcp { addr, .. } => format!("{scheme}://{addr}"),
+/// A bollard client speaking over `dial` (a new connection whenever the
+/// last one closed), telling `watch` how far each got.
+pub fn over_dial(
+    dial: Dial,
+    host_header: &str,
+    watch: Option<Watch>,
+    deadline: Duration,
+) -> Docker {
+    let url = match &dial {
+        Dial::Tcp { host, port, tls } => {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host.clone()
+            };
+            format!("{scheme}://{host}:{port}")
+        }
         Dial::Unix(_) => "http://docker".to_string(),
     };
+    client(Origin::Dial(dial), url, host_header, watch, deadline)
+}
+
+/// A bollard client over one established stream (HTTP/1.1 keep-alive; the
+/// requests after it closes fail).
+pub fn over_stream(s: impl Io, host_header: &str, deadline: Duration) -> Docker {
+    let once = Origin::Once(std::sync::Mutex::new(Some(Box::new(s))));
+    client(once, "http://docker".into(), host_header, None, deadline)
+}
+
+fn client(
+    origin: Origin,
+    url: String,
+    host_header: &str,
+    watch: Option<Watch>,
+    deadline: Duration,
+) -> Docker {
     let t = Arc::new(Transport {
-        dial,
+        origin,
         host_header: host_header.to_string(),
-        phase,
+        watch,
         deadline,
         conn: tokio::sync::Mutex::new(None),
     });
-    let secs = deadline.as_secs() + 1;
     Docker::connect_with_custom_transport(
         move |req: BollardRequest| {
             let t = t.clone();
             async move { t.send(req).await }
         },
-        Some(addr),
-        secs,
+        Some(&url),
+        deadline.as_secs() + 1,
         bollard::API_DEFAULT_VERSION,
     )
     .expect("custom transport never fails to build")
