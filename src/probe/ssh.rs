@@ -15,10 +15,12 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::ChildStderr;
 
+use super::api;
 use super::diagnose::{self, Ctx};
 use super::finding::{Code, Finding, Phase};
+use super::record::Recorder;
 use super::report::{Step, StepKind, StepState};
-use super::{Shared, Target};
+use crate::conn::Target;
 use crate::conn::ssh::{self, Dest};
 use crate::conn::tls::Observations;
 
@@ -492,8 +494,8 @@ pub fn timeout(phase: Phase, secs: f64) -> Finding {
 }
 
 /// The step a deadline hit in `phase` belongs to.
-pub(super) fn timeout_step(phase: Phase, sh: &Shared) -> StepKind {
-    let has = |k: StepKind| sh.with(|p| p.steps.iter().any(|s| s.step == k));
+pub fn timeout_step(phase: Phase, rec: &Recorder) -> StepKind {
+    let has = |k: StepKind| rec.has_step(k);
     match phase {
         Phase::Resolve => StepKind::Resolve,
         Phase::Connect => StepKind::Connect,
@@ -511,7 +513,7 @@ pub(super) fn timeout_step(phase: Phase, sh: &Shared) -> StepKind {
     }
 }
 
-async fn read_stderr(err: ChildStderr, log: Arc<Mutex<Log>>, sh: Shared) {
+async fn read_stderr(err: ChildStderr, log: Arc<Mutex<Log>>, rec: Recorder) {
     let mut r = BufReader::new(err);
     let mut buf = Vec::new();
     loop {
@@ -529,26 +531,28 @@ async fn read_stderr(err: ChildStderr, log: Arc<Mutex<Log>>, sh: Shared) {
         for ev in events {
             match ev {
                 Event::Resolved(d) => {
-                    sh.step(Step::new(StepKind::Resolve, StepState::Ok, d));
-                    sh.phase.set(Phase::Connect);
+                    rec.step(Step::new(StepKind::Resolve, StepState::Ok, d));
+                    rec.phase.set(Phase::Connect);
                 }
                 Event::Connected(d) => {
-                    sh.step(Step::new(StepKind::Connect, StepState::Ok, d));
-                    sh.phase.set(Phase::SshHandshake);
+                    rec.step(Step::new(StepKind::Connect, StepState::Ok, d));
+                    rec.phase.set(Phase::SshHandshake);
                 }
-                Event::HostKeyOk(d) => sh.step(Step::new(StepKind::SshHandshake, StepState::Ok, d)),
+                Event::HostKeyOk(d) => {
+                    rec.step(Step::new(StepKind::SshHandshake, StepState::Ok, d))
+                }
                 Event::Authenticated(d) => {
-                    sh.step(Step::new(StepKind::SshAuth, StepState::Ok, d));
-                    sh.phase.set(Phase::Response);
+                    rec.step(Step::new(StepKind::SshAuth, StepState::Ok, d));
+                    rec.phase.set(Phase::Response);
                 }
-                Event::CommandSent => sh.phase.set(Phase::Response),
+                Event::CommandSent => rec.phase.set(Phase::Response),
             }
         }
     }
 }
 
 /// Probe an ssh:// target: ssh, dial-stdio, then the API calls on that stream.
-pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, now: i64) {
+pub async fn probe(t: &Target, rec: &Recorder, d: Dest, timeout: Duration, now: i64) {
     let started = Instant::now();
     let ctx = Ctx {
         name: &t.name,
@@ -560,7 +564,7 @@ pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, n
         // No certificates over ssh.
         warn_days: 0,
     };
-    sh.step(Step::new(
+    rec.step(Step::new(
         StepKind::Profile,
         StepState::Ok,
         format!(
@@ -577,8 +581,8 @@ pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, n
             } else {
                 format!("cannot start ssh: {e}")
             };
-            sh.step(Step::new(StepKind::Profile, StepState::Fail, msg.clone()));
-            sh.push(Finding::error(
+            rec.step(Step::new(StepKind::Profile, StepState::Fail, msg.clone()));
+            rec.push(Finding::error(
                 Code::SshClientMissing,
                 msg,
                 "install the OpenSSH client (`apt install openssh-client`, `dnf install openssh-clients`)",
@@ -588,7 +592,7 @@ pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, n
     };
     let mut child = session.child;
     let log = Arc::new(Mutex::new(Log::default()));
-    let reader = tokio::spawn(read_stderr(session.stderr, log.clone(), sh.clone()));
+    let reader = tokio::spawn(read_stderr(session.stderr, log.clone(), rec.clone()));
     // Dropping the client closes our end of the stream: dial-stdio ends, then ssh.
     let docker = crate::conn::docker::over_stream(session.stream, "docker", timeout);
     // Closing our end of the stream ends dial-stdio and then ssh.
@@ -618,35 +622,35 @@ pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, n
                 } else {
                     format!("ssh: {detail}")
                 };
-                sh.step(Step::new(kind, StepState::Fail, detail));
-                sh.push(f);
+                rec.step(Step::new(kind, StepState::Fail, detail));
+                rec.push(f);
                 kind
             }
             None => {
                 let f = diagnose::api_failure(&e, "GET /_ping", &Default::default(), None, &ctx);
-                sh.step(Step::new(
+                rec.step(Step::new(
                     StepKind::Ping,
                     StepState::Fail,
                     f.message.clone(),
                 ));
-                sh.push(f);
+                rec.push(f);
                 StepKind::Ping
             }
         };
         for k in StepKind::SSH.iter().filter(|k| **k > kind) {
-            sh.skip(&[*k], "not reached");
+            rec.skip(&[*k], "not reached");
         }
         return;
     }
-    sh.step(Step::new(
+    rec.step(Step::new(
         StepKind::DialStdio,
         StepState::Ok,
         format!("the remote `docker system dial-stdio` answered GET /_ping in {first_ms} ms (ssh login included)"),
     ));
     let obs = Observations::default();
-    if super::api_calls_with(sh, &docker, &ctx, &obs, None).await {
+    if api::calls_with(rec, &docker, &ctx, &obs, None).await {
         // Like a TLS probe's: the first answer on a fresh connection.
-        sh.with(|p| p.latency_ms = Some(first_ms));
+        rec.latency(first_ms);
     }
     drop(docker);
     let _ = tokio::time::timeout(grace(), child.0.wait()).await;
@@ -796,7 +800,7 @@ mod tests {
             Some(Code::SshNoDocker)
         );
         assert_eq!(
-            code(&after("sh: 1: docker: not found"), None),
+            code(&after("rec: 1: docker: not found"), None),
             Some(Code::SshNoDocker)
         );
         assert_eq!(

@@ -1,7 +1,14 @@
 //! The Docker API calls: HTTP errors, not-Docker peers, transport errors.
 
-#[allow(unused_imports)]
-use super::*;
+use super::Ctx;
+use super::client::client_rejected;
+use super::front::front_answer;
+use super::handshake::{
+    alert_name, http_client_cert_answer, is_client_auth_alert, says_tls_expected, tls_expected,
+};
+use crate::conn::tls::{Material, Observed};
+use crate::probe::finding::{Code, Finding};
+use std::io;
 
 /// A failed Docker API call (`what` is e.g. "GET /_ping").
 pub fn api_failure(

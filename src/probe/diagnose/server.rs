@@ -1,8 +1,15 @@
 //! The server certificate: chain vs the profile's CA, host name vs SANs,
 //! validity dates, EKU, unsupported (v1) certificates.
 
-#[allow(unused_imports)]
-use super::*;
+use super::{Ctx, days_phrase, expired_phrase};
+use crate::conn::tls::Material;
+use crate::pki::CertInfo;
+use crate::pki::inspect::rfc3339;
+use crate::probe::finding::Severity;
+use crate::probe::finding::{Code, Finding};
+use crate::probe::report::{Step, StepKind, StepState};
+use rustls::CertificateError;
+use std::net::IpAddr;
 
 pub(crate) fn name_matches(leaf: &CertInfo, host: &str) -> bool {
     if let Ok(ip) = host.parse::<IpAddr>() {
