@@ -69,11 +69,7 @@ pub async fn pipelined<S: AsyncRead + Unpin>(
         return Fast::Fallback;
     }
     let ms = t0.elapsed().as_millis() as u64;
-    rec.step(Step::new(
-        StepKind::Ping,
-        StepState::Ok,
-        format!("OK in {ms} ms"),
-    ));
+    ping_step(rec, ms);
     let version = match r.next().await {
         Ok(a) if a.too_large => {
             rec.fail_api(StepKind::Version, too_large("GET /version"));
@@ -87,7 +83,7 @@ pub async fn pipelined<S: AsyncRead + Unpin>(
         }
         _ => return Fast::Fallback,
     };
-    let mut info = version_step(rec, version);
+    let info = version_step(rec, version);
     let i = match r.next().await {
         Ok(a) if a.too_large => {
             rec.fail_api(StepKind::Info, too_large("GET /info"));
@@ -99,18 +95,9 @@ pub async fn pipelined<S: AsyncRead + Unpin>(
         },
         _ => return Fast::Fallback,
     };
-    let detail = format!(
-        "{} of {} containers running; {}",
-        i.containers_running.unwrap_or(0),
-        i.containers.unwrap_or(0),
-        i.operating_system.as_deref().unwrap_or("unknown OS")
-    );
-    info.operating_system = i.operating_system;
-    info.containers_running = i.containers_running;
-    info.containers = i.containers;
     rec.latency(ms);
     rec.docker(info);
-    rec.step(Step::new(StepKind::Info, StepState::Ok, detail));
+    info_step(rec, &i);
     Fast::Ok
 }
 
@@ -138,32 +125,25 @@ pub async fn calls_with(
     obs: &Observations,
     m: Option<&Material>,
 ) -> bool {
-    let fail = |kind, f| rec.fail_api(kind, f);
+    let diagnosed = |e: bollard::errors::Error, what: &str| {
+        let o = obs.lock().unwrap();
+        diagnose::api_failure(&e, what, &o, m, ctx)
+    };
     let t0 = Instant::now();
     match docker.ping().await {
         Ok(body) if body.trim() == "OK" => {
             let ms = t0.elapsed().as_millis() as u64;
             rec.latency(ms);
-            rec.step(Step::new(
-                StepKind::Ping,
-                StepState::Ok,
-                format!("OK in {ms} ms"),
-            ));
+            ping_step(rec, ms);
         }
         Ok(body) => {
             let short = diagnose::clean_body(&body);
-            fail(
-                StepKind::Ping,
-                diagnose::not_docker(format!("GET /_ping answered {short:?} instead of \"OK\"")),
-            );
+            let why = format!("GET /_ping answered {short:?} instead of \"OK\"");
+            rec.fail_api(StepKind::Ping, diagnose::not_docker(why));
             return false;
         }
         Err(e) => {
-            let o = obs.lock().unwrap();
-            fail(
-                StepKind::Ping,
-                diagnose::api_failure(&e, "GET /_ping", &o, m, ctx),
-            );
+            rec.fail_api(StepKind::Ping, diagnosed(e, "GET /_ping"));
             return false;
         }
     }
@@ -173,35 +153,20 @@ pub async fn calls_with(
             rec.docker(info);
         }
         Ok(_) => {
-            fail(
-                StepKind::Version,
-                diagnose::not_docker("GET /version has no Version field".into()),
-            );
+            let why = "GET /version has no Version field".into();
+            rec.fail_api(StepKind::Version, diagnose::not_docker(why));
             return false;
         }
         Err(e) => {
-            let o = obs.lock().unwrap();
-            fail(
-                StepKind::Version,
-                diagnose::api_failure(&e, "GET /version", &o, m, ctx),
-            );
+            rec.fail_api(StepKind::Version, diagnosed(e, "GET /version"));
             return false;
         }
     }
     match docker.info().await {
-        Ok(i) => {
-            let detail = format!(
-                "{} of {} containers running; {}",
-                i.containers_running.unwrap_or(0),
-                i.containers.unwrap_or(0),
-                i.operating_system.as_deref().unwrap_or("unknown OS")
-            );
-            rec.docker_info(&i);
-            rec.step(Step::new(StepKind::Info, StepState::Ok, detail));
-        }
+        Ok(i) => info_step(rec, &i),
         Err(e) => {
-            let o = obs.lock().unwrap();
-            let mut f = diagnose::api_failure(&e, "GET /info", &o, m, ctx);
+            // The daemon answered as Docker: a failing /info is a warning.
+            let mut f = diagnosed(e, "GET /info");
             f.severity = Severity::Warning;
             rec.step(Step::new(
                 StepKind::Info,
@@ -212,6 +177,26 @@ pub async fn calls_with(
         }
     }
     true
+}
+
+fn ping_step(rec: &Recorder, ms: u64) {
+    rec.step(Step::new(
+        StepKind::Ping,
+        StepState::Ok,
+        format!("OK in {ms} ms"),
+    ));
+}
+
+/// What GET /info adds, recorded as the `info` step (both API paths).
+fn info_step(rec: &Recorder, i: &bollard::models::SystemInfo) {
+    let detail = format!(
+        "{} of {} containers running; {}",
+        i.containers_running.unwrap_or(0),
+        i.containers.unwrap_or(0),
+        i.operating_system.as_deref().unwrap_or("unknown OS")
+    );
+    rec.docker_info(i);
+    rec.step(Step::new(StepKind::Info, StepState::Ok, detail));
 }
 
 /// What GET /version says, recorded as the `version` step (both API paths).

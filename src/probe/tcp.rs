@@ -320,59 +320,11 @@ impl Probe<'_> {
         let hs = tokio_rustls::TlsConnector::from(cfg)
             .connect(sname.clone(), sniffed)
             .await;
-        let server_findings = |o: &Observed| {
-            // Kept for the compatibility lint (doctor) and the metrics.
-            rec.server_chain(o.chain.clone());
-            let chain: Vec<crate::pki::CertInfo> = o
-                .chain
-                .iter()
-                .filter_map(|d| crate::pki::CertInfo::from_der(d).ok())
-                .collect();
-            if let Some(leaf) = chain.first() {
-                rec.server_cert(CertSummary::new(leaf, now));
-                let (fs, steps) = diagnose::server_cert(&chain, o.verify_error.as_ref(), m, ctx);
-                rec.extend(fs);
-                for s in steps {
-                    rec.step(s);
-                }
-            }
-        };
         let stream = match hs {
             Err(e) => {
                 let o = obs.lock().unwrap();
                 let sniff = seen.lock().unwrap().clone();
-                let f = diagnose::handshake_failure(&e, &sniff, &o, m, ctx);
-                server_findings(&o);
-                let client_side =
-                    matches!(f.code, Code::ClientCertRejected | Code::ClientCertMissing);
-                if o.client_cert_requested {
-                    let (fs, step) = diagnose::client_request(&o, m, ctx);
-                    rec.extend(fs);
-                    rec.step(step);
-                }
-                if client_side {
-                    rec.step(Step::new(
-                        StepKind::TlsHandshake,
-                        StepState::Fail,
-                        "the server aborted the handshake at client authentication",
-                    ));
-                    rec.step(Step::new(
-                        StepKind::ClientCertAccepted,
-                        StepState::Fail,
-                        f.message.clone(),
-                    ));
-                } else {
-                    rec.step(Step::new(
-                        StepKind::TlsHandshake,
-                        StepState::Fail,
-                        f.message.clone(),
-                    ));
-                }
-                // A v1 chain's own finding (server step) names the cause and the fix.
-                let v1_known = o.chain.first().is_some_and(|d| diagnose::is_v1_der(d));
-                if !(v1_known && f.code == Code::TlsError) {
-                    rec.push(f);
-                }
+                self.handshake_failed(&e, &sniff, &o, m);
                 return None;
             }
             Ok(s) => s,
@@ -395,12 +347,67 @@ impl Probe<'_> {
         ));
         {
             let o = obs.lock().unwrap();
-            server_findings(&o);
+            self.server_findings(&o, m);
             let (fs, step) = diagnose::client_request(&o, m, ctx);
             rec.extend(fs);
             rec.step(step);
         }
         Some((stream, obs, sname))
+    }
+
+    /// What the server's chain shows (also after a failed handshake).
+    fn server_findings(&self, o: &Observed, m: &Material) {
+        let (rec, ctx) = (self.rec, &self.ctx);
+        // Kept for the compatibility lint (doctor) and the metrics.
+        rec.server_chain(o.chain.clone());
+        let chain: Vec<crate::pki::CertInfo> = o
+            .chain
+            .iter()
+            .filter_map(|d| crate::pki::CertInfo::from_der(d).ok())
+            .collect();
+        if let Some(leaf) = chain.first() {
+            rec.server_cert(CertSummary::new(leaf, ctx.now));
+            let (fs, steps) = diagnose::server_cert(&chain, o.verify_error.as_ref(), m, ctx);
+            rec.extend(fs);
+            for s in steps {
+                rec.step(s);
+            }
+        }
+    }
+
+    /// The handshake failed: which layer refused, and why.
+    fn handshake_failed(&self, e: &std::io::Error, sniff: &[u8], o: &Observed, m: &Material) {
+        let (rec, ctx) = (self.rec, &self.ctx);
+        let f = diagnose::handshake_failure(e, sniff, o, m, ctx);
+        self.server_findings(o, m);
+        if o.client_cert_requested {
+            let (fs, step) = diagnose::client_request(o, m, ctx);
+            rec.extend(fs);
+            rec.step(step);
+        }
+        if matches!(f.code, Code::ClientCertRejected | Code::ClientCertMissing) {
+            rec.step(Step::new(
+                StepKind::TlsHandshake,
+                StepState::Fail,
+                "the server aborted the handshake at client authentication",
+            ));
+            rec.step(Step::new(
+                StepKind::ClientCertAccepted,
+                StepState::Fail,
+                f.message.clone(),
+            ));
+        } else {
+            rec.step(Step::new(
+                StepKind::TlsHandshake,
+                StepState::Fail,
+                f.message.clone(),
+            ));
+        }
+        // A v1 chain's own finding (server step) names the cause and the fix.
+        let v1_known = o.chain.first().is_some_and(|d| diagnose::is_v1_der(d));
+        if !(v1_known && f.code == Code::TlsError) {
+            rec.push(f);
+        }
     }
 
     /// A real request on the TLS connection: TLS 1.3 client-cert rejections
