@@ -11,12 +11,14 @@
 //!     ca.pem cert.pem [key.pem]   0600   (no Docker context only)
 //! ```
 //!
-//! Writes go through `targets::txn` (all-or-nothing across the stores).
+//! Writes go through `txn` (all-or-nothing across the stores).
 
 pub mod atomic;
 #[cfg(feature = "runtime")]
 pub mod keyring;
 pub mod origin;
+#[cfg(feature = "runtime")]
+pub mod txn;
 
 use std::fs;
 use std::io;

@@ -6,13 +6,12 @@
 //! records (what Docker has no place for: a key in the keyring, where a
 //! bundle came from, env-only profiles) and the OS keyring. `Targets` owns
 //! all three; commands are thin leaves over it. Reads never write; every
-//! change is one transaction across the stores (`txn`), taken under both
+//! change is one transaction across the stores (`store::txn`), taken under both
 //! locks in one order (dctx's store, then Docker's config dir).
 
 pub mod endpoint;
 pub mod health;
 mod ops;
-pub mod txn;
 
 use std::path::PathBuf;
 
@@ -23,6 +22,7 @@ use crate::env_vars;
 use crate::probe::Target;
 use crate::shell::Change;
 use crate::store::keyring::Keyring;
+use crate::store::txn;
 use crate::store::{KeyStore, Profile, Store, TlsMode, validate_name};
 
 pub use ops::{AddRequest, Added, Also, KeyDestination, RmOutcome};

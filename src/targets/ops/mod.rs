@@ -20,8 +20,8 @@ use super::Targets;
 use crate::docker::DCTX_KEY;
 use crate::pki::CertInfo;
 use crate::store::atomic::{self, PRIVATE_DIR, PRIVATE_FILE, PUBLIC_DIR, PUBLIC_FILE};
+use crate::store::txn::{self, Content, Txn};
 use crate::store::{CertSummary, Profile, TlsFiles, sha256_hex};
-use crate::targets::txn::{self, Content, Txn};
 
 pub use add::{AddRequest, Added};
 pub use key_move::KeyDestination;

@@ -4,8 +4,8 @@ use anyhow::Context as _;
 use zeroize::Zeroizing;
 
 use crate::store::atomic::{PUBLIC_DIR, PUBLIC_FILE};
+use crate::store::txn::Content;
 use crate::store::{KeyStore, read_pems, validate_name};
-use crate::targets::txn::Content;
 use crate::targets::{DEFAULT, Detail, Targets};
 
 impl Targets {

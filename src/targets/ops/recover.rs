@@ -1,7 +1,7 @@
 //! `dctx recover`.
 
+use crate::store::txn;
 use crate::targets::Targets;
-use crate::targets::txn;
 
 impl Targets {
     /// `dctx recover [--abort]`: finish (or undo) an interrupted change.

@@ -2,8 +2,8 @@
 
 use crate::store::TlsMode;
 use crate::store::atomic::{PRIVATE_FILE, PUBLIC_FILE};
+use crate::store::txn::Content;
 use crate::targets::endpoint::Endpoint;
-use crate::targets::txn::Content;
 use crate::targets::{DEFAULT, Detail, Targets};
 
 impl Targets {
