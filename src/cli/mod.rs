@@ -185,10 +185,20 @@ pub struct AddArgs {
     pub check: bool,
 }
 
+/// `--key-store` / `--to`: the CLI mirror of `store::KeyStore`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KeyStoreArg {
     File,
     Keyring,
+}
+
+impl From<KeyStoreArg> for crate::store::KeyStore {
+    fn from(k: KeyStoreArg) -> Self {
+        match k {
+            KeyStoreArg::File => Self::File,
+            KeyStoreArg::Keyring => Self::Keyring,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

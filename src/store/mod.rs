@@ -72,7 +72,8 @@ impl TlsMode {
     }
 }
 
-/// Where the client private key lives.
+/// Where a private key lives (a profile's, a pending CSR's): the one type for it;
+/// `cli::KeyStoreArg` is only its clap mirror.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyStore {

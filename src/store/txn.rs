@@ -62,6 +62,7 @@ enum Step {
     Move { from: PathBuf, to: PathBuf },
 }
 
+/// A journaled keyring operation (not where a key lives: that is `store::KeyStore`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 enum KeyStep {

@@ -26,7 +26,7 @@ use crate::store::keyring::Keyring;
 use crate::store::txn;
 use crate::store::{KeyStore, Profile, Store, TlsMode, validate_name};
 
-pub use ops::{AddRequest, Added, Also, KeyDestination, RmOutcome};
+pub use ops::{AddRequest, Added, Also, RmOutcome};
 
 /// docker's own name for the context that is no stored context.
 pub const DEFAULT: &str = "default";

@@ -7,15 +7,9 @@ use crate::docker::DockerConfig;
 use crate::store::{KeyStore, TlsFiles, TlsMode, read_pems, validate_name};
 use crate::targets::{Detail, Targets};
 
-/// Where `key move` puts a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyDestination {
-    File,
-    Keyring,
-}
 impl Targets {
     /// `dctx key move NAME --to file|keyring`. Returns a summary line.
-    pub fn key_move(&self, name: &str, to: KeyDestination) -> anyhow::Result<String> {
+    pub fn key_move(&self, name: &str, to: KeyStore) -> anyhow::Result<String> {
         validate_name(name)?;
         self.keyring.ensure_available()?;
         self.locked(|t| {
@@ -28,7 +22,7 @@ impl Targets {
             }
             let mut tx = t.txn();
             match (p.key_store, to) {
-                (KeyStore::File, KeyDestination::Keyring) => {
+                (KeyStore::File, KeyStore::Keyring) => {
                     // An env-only record keeps its files itself (a Docker
                     // context of the same name is someone else's).
                     let managed_context = e.context && p.context;
@@ -65,7 +59,7 @@ impl Targets {
                         if managed_context { " and the Docker context" } else { "" }
                     ))
                 }
-                (KeyStore::Keyring, KeyDestination::File) => {
+                (KeyStore::Keyring, KeyStore::File) => {
                     if let Some(ctx) = t.docker.read_context(name)? {
                         anyhow::bail!(
                             "a Docker context named {name:?} exists (host {}) and was not made for this profile; not overwriting it: `dctx mv {name} NEW` for one of them first",

@@ -24,7 +24,6 @@ use crate::store::txn::{self, Content, Txn};
 use crate::store::{CertSummary, Profile, TlsFiles, sha256_hex};
 
 pub use add::{AddRequest, Added};
-pub use key_move::KeyDestination;
 pub use rm::RmOutcome;
 
 const STATE: &str = "state.json";
