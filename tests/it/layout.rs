@@ -11,8 +11,6 @@ use std::path::Path;
 /// src/). A cycle must stay within one of these sets; any other, or a
 /// larger one, fails. Shrink or delete an entry when a cycle is broken.
 const KNOWN: &[(&str, &[&str])] = &[
-    // cli's completion candidates call cmd::complete; cmd reads cli's args.
-    ("", &["cli", "cmd"]),
     // probe and pki use output::expiry / output::sanitize / the Prometheus
     // escape; output renders probe's reports (conn uses pki's CertInfo).
     ("", &["conn", "output", "pki", "probe"]),

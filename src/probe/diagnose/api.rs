@@ -1,11 +1,11 @@
 //! The Docker API calls: HTTP errors, not-Docker peers, transport errors.
 
-use super::{Ctx, clean_body};
 use super::client::client_rejected;
 use super::front::front_answer;
 use super::handshake::{
     alert_name, http_client_cert_answer, is_client_auth_alert, says_tls_expected, tls_expected,
 };
+use super::{Ctx, clean_body};
 use crate::conn::tls::{Material, Observed};
 use crate::probe::finding::{Code, Finding};
 use std::io;
@@ -110,7 +110,6 @@ pub fn api_failure(
         }
     }
 }
-
 
 pub fn not_docker(detail: String) -> Finding {
     Finding::error(
