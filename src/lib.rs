@@ -26,3 +26,4 @@ pub mod source;
 pub mod store;
 #[cfg(feature = "runtime")]
 pub mod targets;
+pub mod text;

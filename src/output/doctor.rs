@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::table::width_of;
 
-use crate::probe::{Report, Severity, Status, StepKind, StepState};
+use crate::probe::{Report, Severity, StepKind, StepState};
 
 use super::table::Style::{
     self, Bold as BOLD, Dim as DIM, Green as GREEN, Red as RED, Yellow as YELLOW,
@@ -147,12 +147,6 @@ pub fn render_with_notes(r: &Report, notes: usize, width: Option<usize>, color: 
         .iter()
         .filter(|f| f.severity == Severity::Warning)
         .count();
-    let (word, c) = match r.status {
-        Status::Ok => ("ok", GREEN),
-        Status::Warn => ("warn", YELLOW),
-        Status::Fail => ("fail", RED),
-        Status::Absent => ("absent", DIM),
-    };
     let notes = match notes {
         0 => String::new(),
         1 => "; 1 note for strict clients, below".into(),
@@ -161,7 +155,11 @@ pub fn render_with_notes(r: &Report, notes: usize, width: Option<usize>, color: 
     let _ = writeln!(
         out,
         "\nstatus: {} ({errors} error{}, {warnings} warning{}{notes})",
-        paint(color, c, word),
+        paint(
+            color,
+            super::health::status_style(r.status),
+            r.status.as_str()
+        ),
         if errors == 1 { "" } else { "s" },
         if warnings == 1 { "" } else { "s" },
     );
