@@ -4,6 +4,9 @@
 //!
 //! bundle → targets (docker + store + keyring, transactions) →
 //! {shell env, probe → report} → output
+//!
+//! `text` (spellings, escapes, expiry words, colours) is a leaf every
+//! other module may use; it uses none of them.
 
 pub mod bundle;
 pub mod docker;

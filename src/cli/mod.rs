@@ -520,7 +520,7 @@ pub struct ProbeArgs {
     #[arg(long, default_value = "64", value_name = "N", value_parser = parse_concurrency)]
     pub concurrency: std::num::NonZeroUsize,
     /// Warn when a client, server or CA certificate expires within N days.
-    #[arg(long, default_value_t = crate::output::expiry::DEFAULT_WARN_DAYS, value_name = "N")]
+    #[arg(long, default_value_t = crate::text::expiry::DEFAULT_WARN_DAYS, value_name = "N")]
     pub warn_days: u32,
 }
 

@@ -92,19 +92,7 @@ pub struct Entry<'a> {
     pub certs: Vec<CertFacts>,
 }
 
-/// A label value escaped per the exposition format (`\\`, `\"`, `\n`).
-pub fn escape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::text::prometheus_label as escape;
 
 fn labels(pairs: &[(&str, &str)]) -> String {
     let inner: Vec<String> = pairs

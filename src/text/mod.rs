@@ -2,10 +2,64 @@
 //! nothing of the crate (a leaf: `output`, `probe` and `pki` all depend on
 //! it, so none of them needs another for a spelling or an escape).
 
+pub mod expiry;
+mod style;
+
+pub use style::Style;
+
+/// Text from files, bundles or daemons made safe for a terminal: control
+/// characters (ESC sequences, CR, newlines) and the bidi controls that
+/// reorder what is shown (U+202E…) are shown escaped, never sent.
+pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if unsafe_char(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `sanitize` for a block of lines: the newlines stay.
+pub fn sanitize_lines(s: &str) -> String {
+    s.split('\n')
+        .map(|l| sanitize(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A Prometheus label value escaped per the exposition format (`\\`, `\"`, `\n`).
+pub fn prometheus_label(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// An enum of plain variants, each with one spelling used by serde,
 /// `as_str`, `Display` and `parse` (tables, JSON, Prometheus labels and
 /// the README are held to it): a second spelling cannot drift.
 /// `VARIANTS` lists every variant in declaration order.
+// Its users (probe, targets) are runtime-only.
+#[cfg_attr(not(feature = "runtime"), allow(unused_macros))]
 macro_rules! words {
     (
         $(#[$meta:meta])*
@@ -60,6 +114,7 @@ macro_rules! words {
         }
     };
 }
+#[cfg_attr(not(feature = "runtime"), allow(unused_imports))]
 pub(crate) use words;
 
 /// For each variant: serde writes `as_str`'s spelling, reads it back, and
