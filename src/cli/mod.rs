@@ -41,12 +41,12 @@ pub enum ColorArg {
 }
 
 impl ColorArg {
-    /// Some(forced) or None for auto (`Env::color`).
-    pub fn forced(self) -> Option<bool> {
+    /// As anstream's choice (`Env::color`; `output::styled` resolves auto).
+    pub fn choice(self) -> anstream::ColorChoice {
         match self {
-            ColorArg::Auto => None,
-            ColorArg::Always => Some(true),
-            ColorArg::Never => Some(false),
+            ColorArg::Auto => anstream::ColorChoice::Auto,
+            ColorArg::Always => anstream::ColorChoice::Always,
+            ColorArg::Never => anstream::ColorChoice::Never,
         }
     }
 }

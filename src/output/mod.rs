@@ -12,11 +12,16 @@ pub use crate::text::expiry;
 
 use crate::environment::Env;
 
-/// Whether to colour stdout: `--color always|never`, else (auto) a TTY,
-/// no NO_COLOR and a TERM other than `dumb`.
+/// Whether to colour stdout, decided here only: `--color always|never`,
+/// else (auto) a TTY, no NO_COLOR and a TERM other than `dumb`. Auto is
+/// resolved from `Env` rather than by anstream's own detection so that it
+/// reads the injected environment (and CLICOLOR keeps meaning nothing).
 pub fn styled(env: &Env) -> bool {
-    env.color
-        .unwrap_or(env.stdout_tty && !env.no_color && !env.term_dumb)
+    match env.color {
+        anstream::ColorChoice::Always | anstream::ColorChoice::AlwaysAnsi => true,
+        anstream::ColorChoice::Never => false,
+        anstream::ColorChoice::Auto => env.stdout_tty && !env.no_color && !env.term_dumb,
+    }
 }
 
 /// The width tables fit into: the terminal's on stdout, else $COLUMNS;
