@@ -17,7 +17,8 @@ fn paint(color: bool, style: Style, s: &str) -> String {
 
 /// `text` after a `lead` of `lead_len` columns, wrapped between words to
 /// `width` with later lines indented to `indent`; a word longer than a line
-/// stays whole. `style` colours the text.
+/// stays whole. `style` colours the text. By hand, not textwrap: each line
+/// is painted whole and a word (a command, a path) is never split.
 fn wrapped(
     out: &mut String,
     lead: &str,

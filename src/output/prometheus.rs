@@ -1,7 +1,9 @@
 //! The Prometheus text exposition format (version 0.0.4) for `check
 //! --format prometheus`, `dctx metrics` and its textfile. Certificate
 //! metrics use enix/x509-certificate-exporter's names and labels so its
-//! dashboards and alerts apply unchanged.
+//! dashboards and alerts apply unchanged. Written by hand rather than with
+//! a metrics crate: every family is a gauge computed once per scrape, and
+//! the exporter's exact names and labels are the contract.
 
 use std::fmt::Write;
 
@@ -64,7 +66,8 @@ impl CertFacts {
     }
 }
 
-/// Big-endian unsigned bytes → decimal digits.
+/// Big-endian unsigned bytes → decimal digits (by hand: one long division
+/// per serial does not earn a bignum crate).
 fn decimal(bytes: &[u8]) -> String {
     let mut n: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
     let mut digits = Vec::new();

@@ -189,7 +189,8 @@ pub fn sh_line<S: AsRef<str>>(words: &[S]) -> String {
 }
 
 /// A command line split into its words at unquoted spaces (the quoting is
-/// `sh_quote`'s), so a printer can break between words with `\`.
+/// `sh_quote`'s), so a printer can break between words with `\`. By hand:
+/// shell-words/shlex unquote, and the printed words must stay quoted.
 pub fn sh_words(line: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut start, mut quoted, mut escaped) = (0, false, false);

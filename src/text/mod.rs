@@ -57,7 +57,9 @@ pub fn prometheus_label(v: &str) -> String {
 /// An enum of plain variants, each with one spelling used by serde,
 /// `as_str`, `Display` and `parse` (tables, JSON, Prometheus labels and
 /// the README are held to it): a second spelling cannot drift.
-/// `VARIANTS` lists every variant in declaration order.
+/// `VARIANTS` lists every variant in declaration order. A small macro
+/// rather than strum: serde, `as_str` and `parse` from one list is all it
+/// needs to do, and strum is not built here.
 // Its users (probe, targets) are runtime-only.
 #[cfg_attr(not(feature = "runtime"), allow(unused_macros))]
 macro_rules! words {
