@@ -11,10 +11,11 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 
 use crate::cli::MetricsArgs;
+use crate::conn::Target;
 use crate::environment::Env;
 use crate::exit;
 use crate::output::prometheus::{self, exposition};
-use crate::probe::{self, Report, Target};
+use crate::probe::{self, Report};
 
 struct Prober {
     names: Vec<String>,

@@ -13,8 +13,9 @@ use std::path::Path;
 const KNOWN: &[(&str, &[&str])] = &[
     // cli's completion candidates call cmd::complete; cmd reads cli's args.
     ("", &["cli", "cmd"]),
-    // probe/mod.rs still names crate::output::expiry (now crate::text::expiry);
-    // output renders probe's reports. Delete once probe/mod.rs says text.
+    // probe/mod.rs and probe/tcp.rs still name crate::output::expiry (now
+    // crate::text::expiry); output renders probe's reports. Delete once
+    // they say crate::text.
     ("", &["output", "probe"]),
     // diagnose → report → ssh → diagnose (ssh → report too).
     ("probe", &["diagnose", "report", "ssh"]),

@@ -1,16 +1,10 @@
 //! Turn observations (certificates, handshake errors, HTTP answers) into
 //! findings with concrete fixes. Pure functions: no I/O, no clock reads.
 
-use std::io;
 use std::net::IpAddr;
 
-use rustls::{AlertDescription, CertificateError};
-
-use super::report::{Step, StepKind, StepState};
 use crate::pki::CertInfo;
-use crate::pki::inspect::rfc3339;
-use crate::probe::finding::{Code, Finding, Fix, Severity, sh_line};
-use crate::probe::tls::{Material, Observed, name_to_string};
+use crate::probe::finding::{Fix, Severity, sh_line};
 
 mod api;
 mod client;
@@ -326,6 +320,7 @@ fn days_phrase(days: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::AlertDescription;
 
     #[test]
     fn bodies_are_cleaned() {
