@@ -55,10 +55,7 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
         Some(src) => Some(read_material(src, &args, keep_rest, env)?),
         None => None,
     };
-    let key_store = match args.key_store {
-        crate::cli::KeyStoreArg::File => KeyStore::File,
-        crate::cli::KeyStoreArg::Keyring => KeyStore::Keyring,
-    };
+    let key_store = KeyStore::from(args.key_store);
     let added = t.add(AddRequest {
         name: args.name.clone(),
         material,
@@ -228,7 +225,7 @@ fn report(args: &AddArgs, added: &Added, env: &Env) -> anyhow::Result<()> {
         out += &format!(
             "  client cert: {} ({})\n",
             san(&c.subject),
-            crate::output::expiry::Expiry::new(c.not_after, env.now)
+            crate::text::expiry::Expiry::new(c.not_after, env.now)
         );
     }
     if let Some(c) = &p.ca {

@@ -281,7 +281,7 @@ pub fn install(
 /// alert on `dctx_crl_next_update - time()` before a front refuses everyone.
 #[cfg(feature = "runtime")]
 pub fn exposition(files: &[std::path::PathBuf], now: i64) -> String {
-    use crate::output::prometheus::escape;
+    use crate::text::prometheus_label as escape;
     if files.is_empty() {
         return String::new();
     }
@@ -538,7 +538,7 @@ fn response_body(url: &str, raw: &[u8]) -> anyhow::Result<Vec<u8>> {
         let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
         bail!(
             "{url} answered {status}: {}",
-            crate::output::sanitize(text.trim())
+            crate::text::sanitize(text.trim())
         );
     }
     Ok(body)

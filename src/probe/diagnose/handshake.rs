@@ -1,8 +1,14 @@
 //! The handshake and the first answer: alerts, plain HTTP on a TLS port,
 //! client-certificate rejections at the handshake, the first read or in HTTP.
 
-#[allow(unused_imports)]
-use super::*;
+use super::Ctx;
+use super::client::client_rejected;
+use super::server::{is_v1_cert, v1_cert};
+use crate::conn::tls::{Material, Observed};
+use crate::probe::finding::{Code, Finding, Severity};
+use rustls::AlertDescription;
+use std::io;
+use std::net::IpAddr;
 
 /// `bad_certificate` rather than `BadCertificate`.
 pub fn alert_name(a: AlertDescription) -> String {
