@@ -5,10 +5,10 @@ use anyhow::{Context, bail};
 use super::file_path;
 use crate::cli::pki::DaemonConfigArgs;
 use crate::cmd::print;
+use crate::dockerd::{self as daemon, DaemonOptions};
 use crate::environment::Env;
 use crate::exit;
 use crate::pki::backup;
-use crate::pki::daemon::{self, DaemonOptions};
 use crate::pki::issue::{Kind, Pki};
 use crate::store::atomic;
 
@@ -35,7 +35,7 @@ pub(super) fn run(pki: &Pki, a: DaemonConfigArgs, env: &Env) -> anyhow::Result<c
         .iter()
         .map(|l| daemon::parse_listen(l))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let format = crate::pki::daemon::Format::from(a.format);
+    let format = crate::dockerd::Format::from(a.format);
     let front_flags =
         a.crl.is_some() || !a.allow.is_empty() || !a.read_only.is_empty() || a.contact.is_some();
     if front_flags && format != daemon::Format::Nginx {

@@ -1,5 +1,5 @@
 //! `dctx pki …`: glue between the arguments, the terminal (passphrases) and
-//! `pki::issue` / `pki::daemon`, one file per subcommand; this file holds
+//! `pki::issue` / `dockerd`, one file per subcommand; this file holds
 //! the dispatch and what several share.
 
 mod client;
