@@ -19,7 +19,7 @@ fn compatibility(target: &Target, report: &probe::Report) -> Vec<lint::LintFindi
         .as_deref()
         .map(lint::pem_certs)
         .unwrap_or_default();
-    lint::lint(&lint::Material {
+    lint::lint(&lint::Input {
         chain: &report.server_chain_der,
         roots: &roots,
         host: host.as_deref(),

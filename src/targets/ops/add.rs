@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use zeroize::Zeroizing;
 
 use super::{Also, context_metadata, fingerprints, summary, system_roots_pem};
-use crate::bundle::Material;
+use crate::bundle::Imported;
 use crate::conn::Endpoint;
 use crate::docker::DockerConfig;
 use crate::pki::CertInfo;
@@ -14,7 +14,7 @@ use crate::targets::{DEFAULT, Detail, Entry, Kind, Targets};
 /// `dctx add`, validated by the caller only as far as clap goes.
 pub struct AddRequest {
     pub name: String,
-    pub material: Option<Material>,
+    pub material: Option<Imported>,
     pub host: Option<String>,
     pub no_context: bool,
     pub system_roots: bool,
@@ -38,7 +38,7 @@ pub struct AddRequest {
 /// What `add` did.
 pub struct Added {
     pub profile: Profile,
-    pub material: Option<Material>,
+    pub material: Option<Imported>,
     /// Endpoint and mode warnings (port conventions, weak modes).
     pub warnings: Vec<String>,
     /// The name was made docker's current context.
@@ -184,7 +184,7 @@ impl Targets {
     fn keep_rest(
         &self,
         e: &Entry,
-        m: &mut Material,
+        m: &mut Imported,
         system_roots: &mut bool,
     ) -> anyhow::Result<()> {
         let name = &e.name;
@@ -358,7 +358,7 @@ fn placement(
 fn decide_mode(
     given: &str,
     ep: &Endpoint,
-    m: Option<&Material>,
+    m: Option<&Imported>,
     req: &AddRequest,
 ) -> anyhow::Result<TlsMode> {
     let has_ca = m.is_some_and(|m| m.ca_pem.is_some());
@@ -403,7 +403,7 @@ fn decide_mode(
         }
     })
 }
-fn tls_files(m: Option<&Material>, mode: TlsMode) -> TlsFiles {
+fn tls_files(m: Option<&Imported>, mode: TlsMode) -> TlsFiles {
     let Some(m) = m.filter(|_| mode.uses_tls()) else {
         return TlsFiles {
             ca: None,
