@@ -6,7 +6,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::ArgValueCandidates;
 
+mod complete;
 pub mod pki;
+
+use complete::{
+    any_names, finding_codes, foreign_names, profile_names, removable_names, use_names,
+};
 
 const AFTER_HELP: &str = "\
 Exit status: 0 ok, 1 error, 2 usage, 3 check/doctor found a failing daemon.
@@ -112,24 +117,6 @@ pub enum Command {
     HelpMan(HelpManArgs),
 }
 
-use crate::targets::Accepts;
-
-fn any_names() -> Vec<clap_complete::engine::CompletionCandidate> {
-    crate::cmd::complete::candidates(Accepts::Any, &[])
-}
-fn use_names() -> Vec<clap_complete::engine::CompletionCandidate> {
-    crate::cmd::complete::candidates(Accepts::Contexts, &["-"])
-}
-fn removable_names() -> Vec<clap_complete::engine::CompletionCandidate> {
-    crate::cmd::complete::candidates(Accepts::Removable, &[])
-}
-fn profile_names() -> Vec<clap_complete::engine::CompletionCandidate> {
-    crate::cmd::complete::candidates(Accepts::Profiles, &[])
-}
-fn foreign_names() -> Vec<clap_complete::engine::CompletionCandidate> {
-    crate::cmd::complete::candidates(Accepts::Foreign, &[])
-}
-
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("source").args(["bundle", "ca", "cert", "key"]).multiple(true)))]
 pub struct AddArgs {
@@ -185,10 +172,20 @@ pub struct AddArgs {
     pub check: bool,
 }
 
+/// `--key-store` / `--to`: the CLI mirror of `store::KeyStore`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KeyStoreArg {
     File,
     Keyring,
+}
+
+impl From<KeyStoreArg> for crate::store::KeyStore {
+    fn from(k: KeyStoreArg) -> Self {
+        match k {
+            KeyStoreArg::File => Self::File,
+            KeyStoreArg::Keyring => Self::Keyring,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -638,16 +635,6 @@ pub struct CompletionsArgs {
     /// Shell to print the completion script for.
     #[arg(value_enum)]
     pub shell: CompletionShell,
-}
-
-fn finding_codes() -> Vec<clap_complete::engine::CompletionCandidate> {
-    crate::probe::explain::ALL
-        .iter()
-        .map(|e| {
-            clap_complete::engine::CompletionCandidate::new(e.code.as_str())
-                .help(Some(e.summary.into()))
-        })
-        .collect()
 }
 
 #[derive(Debug, Args)]

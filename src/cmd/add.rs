@@ -55,10 +55,7 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
         Some(src) => Some(read_material(src, &args, keep_rest, env)?),
         None => None,
     };
-    let key_store = match args.key_store {
-        crate::cli::KeyStoreArg::File => KeyStore::File,
-        crate::cli::KeyStoreArg::Keyring => KeyStore::Keyring,
-    };
+    let key_store = KeyStore::from(args.key_store);
     let added = t.add(AddRequest {
         name: args.name.clone(),
         material,

@@ -12,7 +12,6 @@ use crate::exit;
 pub mod add;
 pub mod adopt;
 pub mod check;
-pub mod complete;
 pub mod completions;
 pub mod csr;
 pub mod current;

@@ -422,7 +422,7 @@ fn commit(t: &Targets, p: &Plan, fresh: Fresh) -> anyhow::Result<i64> {
 impl Targets {
     /// Keep the reason of a failed renewal in the record (`check` shows it).
     pub fn record_failure(&self, name: &str, why: &str) -> anyhow::Result<()> {
-        use crate::targets::txn::{Content, Txn};
+        use crate::store::txn::{Content, Txn};
         self.locked(|t| {
             let mut p = t.store.load(name)?;
             let Some(o) = p.origin.as_mut() else {

@@ -1,11 +1,11 @@
 //! The Docker API calls: HTTP errors, not-Docker peers, transport errors.
 
-use super::Ctx;
 use super::client::client_rejected;
 use super::front::front_answer;
 use super::handshake::{
     alert_name, http_client_cert_answer, is_client_auth_alert, says_tls_expected, tls_expected,
 };
+use super::{Ctx, clean_body};
 use crate::conn::tls::{Material, Observed};
 use crate::probe::finding::{Code, Finding};
 use std::io;
@@ -109,38 +109,6 @@ pub fn api_failure(
             )
         }
     }
-}
-
-/// An HTTP body in one short line: an HTML page becomes its <title> (or its
-/// text), whitespace collapses, long text is cut.
-pub fn clean_body(body: &str) -> String {
-    let lower = body.to_ascii_lowercase();
-    let text = if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>")) {
-        body.get(a + 7..b).unwrap_or(body).to_string()
-    } else if lower.contains('<') {
-        let mut out = String::new();
-        let mut in_tag = false;
-        for ch in body.chars() {
-            match ch {
-                '<' => {
-                    in_tag = true;
-                    out.push(' ');
-                }
-                '>' => in_tag = false,
-                c if !in_tag => out.push(c),
-                _ => {}
-            }
-        }
-        out
-    } else {
-        body.to_string()
-    };
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let mut one = words.join(" ");
-    if one.chars().count() > 160 {
-        one = one.chars().take(157).collect::<String>() + "…";
-    }
-    one
 }
 
 pub fn not_docker(detail: String) -> Finding {

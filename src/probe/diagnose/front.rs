@@ -4,8 +4,7 @@
 //! (`forbidden-by-front`). Revocation evidence from a CRL is gathered by the
 //! caller (I/O) and judged here.
 
-use super::Ctx;
-use super::api::clean_body;
+use super::{Ctx, clean_body};
 use crate::conn::tls::Material;
 use crate::pki::CertInfo;
 use crate::probe::finding::Severity;
