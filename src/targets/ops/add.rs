@@ -5,10 +5,10 @@ use zeroize::Zeroizing;
 
 use super::{Also, context_metadata, fingerprints, summary, system_roots_pem};
 use crate::bundle::Material;
+use crate::conn::Endpoint;
 use crate::docker::DockerConfig;
 use crate::pki::CertInfo;
 use crate::store::{KeyStore, Profile, TlsFiles, TlsMode, validate_name};
-use crate::targets::endpoint::Endpoint;
 use crate::targets::{DEFAULT, Detail, Entry, Kind, Targets};
 
 /// `dctx add`, validated by the caller only as far as clap goes.

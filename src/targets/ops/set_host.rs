@@ -1,9 +1,9 @@
 //! `dctx set-host`.
 
+use crate::conn::Endpoint;
 use crate::store::TlsMode;
 use crate::store::atomic::{PRIVATE_FILE, PUBLIC_FILE};
 use crate::store::txn::Content;
-use crate::targets::endpoint::Endpoint;
 use crate::targets::{DEFAULT, Detail, Targets};
 
 impl Targets {
