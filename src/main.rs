@@ -8,6 +8,8 @@ mod cmd;
 
 // The CLI reaches the library through the same `crate::` paths everywhere.
 #[allow(unused_imports)]
+use dctx::text;
+#[allow(unused_imports)]
 use dctx::{
     bundle, conn, docker, env_vars, environment, exit, harden, output, pki, probe, proxy, session,
     shell, source, store, targets,

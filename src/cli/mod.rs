@@ -46,12 +46,12 @@ pub enum ColorArg {
 }
 
 impl ColorArg {
-    /// Some(forced) or None for auto (`Env::color`).
-    pub fn forced(self) -> Option<bool> {
+    /// As anstream's choice (`Env::color`; `output::styled` resolves auto).
+    pub fn choice(self) -> anstream::ColorChoice {
         match self {
-            ColorArg::Auto => None,
-            ColorArg::Always => Some(true),
-            ColorArg::Never => Some(false),
+            ColorArg::Auto => anstream::ColorChoice::Auto,
+            ColorArg::Always => anstream::ColorChoice::Always,
+            ColorArg::Never => anstream::ColorChoice::Never,
         }
     }
 }
@@ -517,7 +517,7 @@ pub struct ProbeArgs {
     #[arg(long, default_value = "64", value_name = "N", value_parser = parse_concurrency)]
     pub concurrency: std::num::NonZeroUsize,
     /// Warn when a client, server or CA certificate expires within N days.
-    #[arg(long, default_value_t = crate::output::expiry::DEFAULT_WARN_DAYS, value_name = "N")]
+    #[arg(long, default_value_t = crate::text::expiry::DEFAULT_WARN_DAYS, value_name = "N")]
     pub warn_days: u32,
 }
 

@@ -225,7 +225,7 @@ fn report(args: &AddArgs, added: &Added, env: &Env) -> anyhow::Result<()> {
         out += &format!(
             "  client cert: {} ({})\n",
             san(&c.subject),
-            crate::output::expiry::Expiry::new(c.not_after, env.now)
+            crate::text::expiry::Expiry::new(c.not_after, env.now)
         );
     }
     if let Some(c) = &p.ca {

@@ -111,7 +111,7 @@ pub fn run(args: EnrollArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
         out += &format!(
             "  client cert: {} ({})\n",
             crate::output::sanitize(&c.subject),
-            crate::output::expiry::Expiry::new(c.not_after, env.now)
+            crate::text::expiry::Expiry::new(c.not_after, env.now)
         );
     }
     if p.context {

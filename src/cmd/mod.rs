@@ -66,7 +66,7 @@ pub fn execute(parsed: Result<Cli, clap::Error>, env: Env) -> ExitCode {
         }
     };
     let env = Env {
-        color: cli.color.forced(),
+        color: cli.color.choice(),
         ..env
     };
     match run(cli, &env) {

@@ -414,7 +414,8 @@ fn systemd(opts: &DaemonOptions) -> String {
     )
 }
 
-fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
+/// The `listen` lines: one per TCP host (2376 when none).
+fn nginx_listens(opts: &DaemonOptions) -> String {
     let mut listens = String::new();
     for (host, port) in opts.tcp() {
         let l = match host.parse::<IpAddr>() {
@@ -427,10 +428,12 @@ fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
     if listens.is_empty() {
         listens.push_str("    listen 2376 ssl;\n");
     }
-    let names: Vec<&str> = server.names.iter().map(String::as_str).collect();
-    let socket = opts.socket.display();
-    let f = &opts.front;
-    let crl = match &f.crl {
+    listens
+}
+
+/// The `ssl_crl` line under `--crl`, else nothing.
+fn nginx_crl(f: &Front) -> String {
+    match &f.crl {
         Some(p) => format!(
             "\x20   # Revoked client certificates (dctx pki crl -o FILE --reload 'nginx -s reload').\n\
              \x20   # Past the CRL's next update nginx refuses every client: re-issue before.\n\
@@ -438,7 +441,33 @@ fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
             nginx_quote(p)
         ),
         None => String::new(),
-    };
+    }
+}
+
+/// Under a policy (`--allow` / `--read-only`): the maps, the refusing
+/// guard in `location /` and the audit log's refusal field; else empty.
+fn nginx_policy(f: &Front, ask: &str) -> (String, String, &'static str) {
+    if !f.policy() {
+        return (String::new(), String::new(), "");
+    }
+    (
+        nginx_policy_maps(f),
+        format!(
+            "\x20       if ($dctx_refusal) {{\n\
+             \x20           add_header X-Dctx-Subject $ssl_client_s_dn always;\n\
+             \x20           return 403 '{{\"message\":\"dctx front: $dctx_refusal ({ask})\"}}';\n\
+             \x20       }}\n"
+        ),
+        r#","refusal":"$dctx_refusal""#,
+    )
+}
+
+fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
+    let listens = nginx_listens(opts);
+    let names: Vec<&str> = server.names.iter().map(String::as_str).collect();
+    let socket = opts.socket.display();
+    let f = &opts.front;
+    let crl = nginx_crl(f);
     let log = nginx_quote(
         f.access_log
             .as_deref()
@@ -448,20 +477,7 @@ fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
         Some(c) => format!("ask {c}"),
         None => "ask the administrator of this daemon".into(),
     };
-    let (maps, guard, refusal_field) = if f.policy() {
-        (
-            nginx_policy_maps(f),
-            format!(
-                "\x20       if ($dctx_refusal) {{\n\
-                 \x20           add_header X-Dctx-Subject $ssl_client_s_dn always;\n\
-                 \x20           return 403 '{{\"message\":\"dctx front: $dctx_refusal ({ask})\"}}';\n\
-                 \x20       }}\n"
-            ),
-            r#","refusal":"$dctx_refusal""#,
-        )
-    } else {
-        (String::new(), String::new(), "")
-    };
+    let (maps, guard, refusal_field) = nginx_policy(f, &ask);
     format!(
         "# nginx in front of the docker socket, client certificates required (dctx pki).\n\
          # Put this inside http {{ }} (e.g. /etc/nginx/conf.d/docker-tls.conf).\n\

@@ -106,8 +106,7 @@ pub enum Source {
 
 /// A difference between dctx's record and Docker's store: docker wins, the
 /// difference is shown and probed as such.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "what", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Drift {
     /// The context's host is not the one dctx recorded (`docker context update`).
     Host { recorded: String, docker: String },
@@ -124,17 +123,34 @@ pub enum Drift {
     Shadowed,
 }
 
+crate::text::words! {
+    /// The kinds of `Drift`: the JSON `code` and what `ls` and `check` print.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum DriftKind {
+        Host => "host",
+        SkipVerify => "skip-verify",
+        TlsChanged => "tls-changed",
+        TlsRemoved => "tls-removed",
+        ContextRemoved => "context-removed",
+        Shadowed => "shadowed",
+    }
+}
+
 impl Drift {
+    pub fn kind(&self) -> DriftKind {
+        match self {
+            Drift::Host { .. } => DriftKind::Host,
+            Drift::SkipVerify { .. } => DriftKind::SkipVerify,
+            Drift::TlsChanged { .. } => DriftKind::TlsChanged,
+            Drift::TlsRemoved { .. } => DriftKind::TlsRemoved,
+            Drift::ContextRemoved => DriftKind::ContextRemoved,
+            Drift::Shadowed => DriftKind::Shadowed,
+        }
+    }
+
     /// Stable word for JSON.
     pub fn code(&self) -> &'static str {
-        match self {
-            Drift::Host { .. } => "host",
-            Drift::SkipVerify { .. } => "skip-verify",
-            Drift::TlsChanged { .. } => "tls-changed",
-            Drift::TlsRemoved { .. } => "tls-removed",
-            Drift::ContextRemoved => "context-removed",
-            Drift::Shadowed => "shadowed",
-        }
+        self.kind().as_str()
     }
 
     /// The distinct codes of `ds`, in order ("tls-removed" once for three files).
@@ -842,4 +858,18 @@ fn first_cert_not_after(dir: &std::path::Path) -> Option<i64> {
     crate::pki::inspect::certs_from_pem(&pem)
         .first()
         .map(|c| c.not_after)
+}
+
+#[cfg(test)]
+mod drift_tests {
+    use super::*;
+
+    #[test]
+    fn drift_kinds_have_one_spelling() {
+        crate::text::assert_one_spelling(DriftKind::VARIANTS, DriftKind::as_str);
+        let d = Drift::TlsRemoved {
+            file: "cert.pem".into(),
+        };
+        assert_eq!(d.to_json("x")["code"], "tls-removed");
+    }
 }
