@@ -444,8 +444,8 @@ fn check(j: &Journal, keyring: &Keyring, areas: &[&Path]) -> Result<(), String> 
     check_keys(j)
 }
 
-/// The journal's id and keyring service are the ones this store makes:
-/// every staging name below is derived from them.
+/// The id is one dctx makes (every staging name below is built from it)
+/// and the key steps belong to this store's keyring namespace.
 fn check_origin(j: &Journal, keyring: &Keyring) -> Result<(), String> {
     if !super::is_simple_name(&j.id, "-") {
         return Err(format!("its id {:?} is not one dctx makes", j.id));
