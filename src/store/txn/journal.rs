@@ -123,6 +123,20 @@ pub(super) fn load(
 /// staged and old content in this journal's own staging names, keys in
 /// this store's keyring namespace under profile names.
 fn check(j: &Journal, keyring: &Keyring, areas: &[&Path]) -> Result<(), String> {
+    check_origin(j, keyring)?;
+    let staging_dirs: Vec<PathBuf> = areas.iter().map(|a| a.join(STAGING).join(&j.id)).collect();
+    check_steps(j, areas, &staging_dirs)?;
+    for d in &j.staging {
+        if !staging_dirs.contains(d) {
+            return Err(format!("{} is not its own staging dir", d.display()));
+        }
+    }
+    check_keys(j)
+}
+
+/// The id is one dctx makes (every staging name below is built from it)
+/// and the key steps belong to this store's keyring namespace.
+fn check_origin(j: &Journal, keyring: &Keyring) -> Result<(), String> {
     if !crate::store::is_simple_name(&j.id, "-") {
         return Err(format!("its id {:?} is not one dctx makes", j.id));
     }
@@ -133,43 +147,13 @@ fn check(j: &Journal, keyring: &Keyring, areas: &[&Path]) -> Result<(), String> 
             keyring.service()
         ));
     }
-    let staging_dirs: Vec<PathBuf> = areas.iter().map(|a| a.join(STAGING).join(&j.id)).collect();
-    let inside = |p: &Path| {
-        clean(p)
-            && areas
-                .iter()
-                .any(|a| p.starts_with(a) && p != *a && no_symlinked_dir(a, p))
-    };
-    let outside = |p: &Path| {
-        format!(
-            "{} is outside this store and Docker's config dir (was DCTX_HOME or DOCKER_CONFIG different for the interrupted command?)",
-            p.display()
-        )
-    };
-    // `<area>/.dctx-txn/<id>/N.new|old`, or `.NAME.dctx-txn-<id>-N.new|old`
-    // beside `target` (config.json through a symlink).
-    let own = |p: &Path, target: &Path| {
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-        let Some(name) = name.filter(|_| clean(p)) else {
-            return false;
-        };
-        let numbered = |rest: &str| {
-            rest.strip_suffix(".new")
-                .or_else(|| rest.strip_suffix(".old"))
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        };
-        let parent = p.parent().unwrap_or(Path::new(""));
-        let staged = staging_dirs
-            .iter()
-            .zip(areas)
-            .any(|(d, a)| parent == d && numbered(&name) && no_symlinked_dir(a, p));
-        let beside = target.parent() == Some(parent)
-            && target.file_name().is_some_and(|t| {
-                name.strip_prefix(&format!(".{}.{STAGING}-{}-", t.to_string_lossy(), j.id))
-                    .is_some_and(numbered)
-            });
-        staged || beside
-    };
+    Ok(())
+}
+
+/// Every file step's target is inside an area and its staged and old
+/// content in this journal's own staging names, checked in step order.
+fn check_steps(j: &Journal, areas: &[&Path], staging_dirs: &[PathBuf]) -> Result<(), String> {
+    let own = |p: &Path, target: &Path| own_staging(p, target, &j.id, areas, staging_dirs);
     for step in &j.steps {
         match step {
             Step::Put {
@@ -177,7 +161,7 @@ fn check(j: &Journal, keyring: &Keyring, areas: &[&Path]) -> Result<(), String> 
                 staged,
                 backup,
             } => {
-                if !inside(target) {
+                if !inside(areas, target) {
                     return Err(outside(target));
                 }
                 for p in [staged, backup] {
@@ -187,7 +171,7 @@ fn check(j: &Journal, keyring: &Keyring, areas: &[&Path]) -> Result<(), String> 
                 }
             }
             Step::Remove { target, backup } => {
-                if !inside(target) {
+                if !inside(areas, target) {
                     return Err(outside(target));
                 }
                 if !own(backup, target) {
@@ -199,18 +183,66 @@ fn check(j: &Journal, keyring: &Keyring, areas: &[&Path]) -> Result<(), String> 
             }
             Step::Move { from, to } => {
                 for p in [from, to] {
-                    if !inside(p) {
+                    if !inside(areas, p) {
                         return Err(outside(p));
                     }
                 }
             }
         }
     }
-    for d in &j.staging {
-        if !staging_dirs.contains(d) {
-            return Err(format!("{} is not its own staging dir", d.display()));
-        }
-    }
+    Ok(())
+}
+
+/// `p` is strictly below one of the areas, reached through no symlinked dir.
+fn inside(areas: &[&Path], p: &Path) -> bool {
+    clean(p)
+        && areas
+            .iter()
+            .any(|a| p.starts_with(a) && p != *a && no_symlinked_dir(a, p))
+}
+
+/// Why a target outside every area is refused.
+fn outside(p: &Path) -> String {
+    format!(
+        "{} is outside this store and Docker's config dir (was DCTX_HOME or DOCKER_CONFIG different for the interrupted command?)",
+        p.display()
+    )
+}
+
+/// `p` is `<area>/.dctx-txn/<id>/N.new|old`, or `.NAME.dctx-txn-<id>-N.new|old`
+/// beside `target` (config.json through a symlink).
+fn own_staging(
+    p: &Path,
+    target: &Path,
+    id: &str,
+    areas: &[&Path],
+    staging_dirs: &[PathBuf],
+) -> bool {
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let Some(name) = name.filter(|_| clean(p)) else {
+        return false;
+    };
+    let numbered = |rest: &str| {
+        rest.strip_suffix(".new")
+            .or_else(|| rest.strip_suffix(".old"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let parent = p.parent().unwrap_or(Path::new(""));
+    let staged = staging_dirs
+        .iter()
+        .zip(areas)
+        .any(|(d, a)| parent == d && numbered(&name) && no_symlinked_dir(a, p));
+    let beside = target.parent() == Some(parent)
+        && target.file_name().is_some_and(|t| {
+            name.strip_prefix(&format!(".{}.{STAGING}-{}-", t.to_string_lossy(), id))
+                .is_some_and(numbered)
+        });
+    staged || beside
+}
+
+/// Key steps name profile accounts, and a put stages under this journal's
+/// own staging account.
+fn check_keys(j: &Journal) -> Result<(), String> {
     let profile = |a: &str| {
         if crate::store::validate_name(a).is_ok() {
             Ok(())
