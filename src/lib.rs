@@ -13,6 +13,8 @@ pub mod bundle;
 #[cfg(feature = "runtime")]
 pub mod conn;
 pub mod docker;
+#[cfg(feature = "runtime")]
+pub mod dockerd;
 pub mod env_vars;
 pub mod environment;
 pub mod exit;

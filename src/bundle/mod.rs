@@ -55,7 +55,7 @@ pub struct Options {
 pub type PassphraseFn<'a> = dyn FnMut(&str) -> Result<Zeroizing<String>, BundleError> + 'a;
 
 /// What a bundle yields: PEM text ready to be written as ca.pem / cert.pem / key.pem.
-pub struct Material {
+pub struct Imported {
     /// CA certificate(s), PEM.
     pub ca_pem: Option<String>,
     /// Client certificate (leaf first, then any intermediates), PEM.
@@ -74,10 +74,10 @@ pub struct Material {
     pub warnings: Vec<String>,
 }
 
-impl std::fmt::Debug for Material {
+impl std::fmt::Debug for Imported {
     // Hand-written so a private key can never end up in a log or panic message.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Material")
+        f.debug_struct("Imported")
             .field("ca", &self.ca.as_ref().map(|c| &c.subject))
             .field("cert", &self.cert.as_ref().map(|c| &c.subject))
             .field("key", &self.key_pem.as_ref().map(|_| "<redacted>"))
@@ -186,7 +186,7 @@ pub fn read(
     src: &Source,
     opts: &Options,
     pass: &mut PassphraseFn,
-) -> Result<Material, BundleError> {
+) -> Result<Imported, BundleError> {
     let (loaded, bundle) = load(src)?;
     let found = recognise(loaded, &bundle, pass)?;
     if opts.allow_ca_only
@@ -209,7 +209,7 @@ pub fn read(
     };
     let ca_pem = (!sel.ca_chain.is_empty()).then(|| pem_all(&mut sel.ca_chain.iter()));
     let cert_pem = pem_all(&mut std::iter::once(&sel.cert).chain(&sel.intermediates));
-    Ok(Material {
+    Ok(Imported {
         ca_pem,
         cert_pem: Some(cert_pem),
         key_pem: Some(sel.key.to_pem()),
@@ -268,10 +268,10 @@ fn recognise(
 }
 
 /// A bundle of CA certificates only: TLS without a client certificate.
-fn ca_only_material(found: classify::Found, cas: Vec<CertInfo>, ca_notes: Vec<String>) -> Material {
+fn ca_only_material(found: classify::Found, cas: Vec<CertInfo>, ca_notes: Vec<String>) -> Imported {
     let mut notes = found.notes;
     notes.extend(ca_notes);
-    Material {
+    Imported {
         ca_pem: Some(
             cas.iter()
                 .map(|c| pem_encode("CERTIFICATE", &c.der))

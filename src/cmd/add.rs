@@ -6,7 +6,7 @@ use std::io::Read as _;
 use anyhow::Context as _;
 use zeroize::Zeroizing;
 
-use crate::bundle::{self, BundleError, Material, Source};
+use crate::bundle::{self, BundleError, Imported, Source};
 use crate::cli::AddArgs;
 use crate::environment::Env;
 use crate::store::{KeyStore, validate_name};
@@ -150,7 +150,7 @@ fn read_material(
     args: &AddArgs,
     keep_rest: bool,
     env: &Env,
-) -> anyhow::Result<Material> {
+) -> anyhow::Result<Imported> {
     let opts = bundle::Options {
         allow_no_ca: args.system_roots || args.skip_verify,
         ca_kept: keep_rest && args.ca.is_none(),

@@ -5,12 +5,10 @@ use serde::Serialize;
 
 use crate::cli::LsArgs;
 use crate::environment::Env;
-use crate::output::{
-    expiry::Expiry,
-    table::{Cell, Column, Style, Table},
-};
+use crate::output::table::{Cell, Column, Style, Table};
 use crate::source::csr::Pending;
 use crate::targets::{CurrentSource, Entry};
+use crate::text::expiry::Expiry;
 
 #[derive(Serialize)]
 struct Row<'a> {

@@ -184,7 +184,7 @@ fn section(title: &str, c: &CertView) -> String {
         "  Valid:       {} → {} ({})\n",
         c.not_before,
         c.not_after,
-        crate::output::expiry::Expiry::from_days_left(c.days_left)
+        crate::text::expiry::Expiry::from_days_left(c.days_left)
     );
     out += &format!("  SHA-256:     {}\n", c.sha256);
     out

@@ -7,15 +7,12 @@ pub mod progress;
 pub mod prometheus;
 pub mod table;
 
-// The old path, for callers not yet on `crate::text::expiry`.
-pub use crate::text::expiry;
-
 use crate::environment::Env;
 
 /// Whether to colour stdout, decided here only: `--color always|never`,
 /// else (auto) a TTY, no NO_COLOR and a TERM other than `dumb`. Auto is
 /// resolved from `Env` rather than by anstream's own detection so that it
-/// reads the injected environment (and CLICOLOR keeps meaning nothing).
+/// reads the injected environment (CLICOLOR is not read).
 pub fn styled(env: &Env) -> bool {
     match env.color {
         anstream::ColorChoice::Always | anstream::ColorChoice::AlwaysAnsi => true,
@@ -39,6 +36,7 @@ pub fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(v)? + "\n")
 }
 
+// Commands sanitize as they render: the leaf's functions, under output.
 pub use crate::text::{sanitize, sanitize_lines};
 
 /// Every daemon- or file-supplied string of a report made terminal-safe

@@ -123,7 +123,7 @@ impl LintFinding {
 
 /// What to lint.
 #[derive(Debug, Clone, Copy)]
-pub struct Material<'a> {
+pub struct Input<'a> {
     /// The chain as the server sends it (or as issued): leaf first, DER.
     pub chain: &'a [Vec<u8>],
     /// The CA certificates clients trust, DER.
@@ -224,7 +224,7 @@ const REISSUE_CA: &str = "reissue the CA (`dctx pki init --force`, then `dctx pk
      and re-sign it with its own key: `openssl x509 -in ca.pem -signkey ca-key.pem -days 3650 -extfile <(printf 'basicConstraints=critical,CA:TRUE\\nkeyUsage=critical,keyCertSign,cRLSign\\nsubjectKeyIdentifier=hash') -out ca-new.pem` (same key: issued certificates stay valid)";
 
 /// The incompatibilities of `m`; empty when every client family accepts it.
-pub fn lint(m: &Material<'_>) -> Vec<LintFinding> {
+pub fn lint(m: &Input<'_>) -> Vec<LintFinding> {
     let chain: Vec<Cert<'_>> = m.chain.iter().filter_map(|d| Cert::parse(d)).collect();
     let roots: Vec<Cert<'_>> = m.roots.iter().filter_map(|d| Cert::parse(d)).collect();
     let mut out = Vec::new();
@@ -645,7 +645,7 @@ pub fn issued(cert_pem: &str, ca_pem: &str, hosts: &[String], server: bool) -> V
         vec![None]
     };
     for host in hosts {
-        for f in lint(&Material {
+        for f in lint(&Input {
             chain: &chain,
             roots: &roots,
             host,

@@ -497,7 +497,8 @@ mod tests {
     }
 
     /// The README's findings table lists every code once, with the
-    /// severity and fix kind the registry gives it, and nothing else.
+    /// severity and fix kind the registry gives it and a meaning that starts
+    /// with its summary, and nothing else.
     #[test]
     fn readme_findings_table_is_the_registry() {
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
@@ -510,7 +511,7 @@ mod tests {
             Some("| code | severity | fix | meaning |"),
             "README.md has no `| code | severity | fix | meaning |` table"
         );
-        let rows: Vec<[String; 3]> = lines
+        let rows: Vec<[String; 4]> = lines
             .skip(1) // |---|---|
             .take_while(|l| l.starts_with('|'))
             .map(|l| {
@@ -519,6 +520,7 @@ mod tests {
                     cells[1].trim_matches('`').to_string(),
                     cells[2].to_string(),
                     cells[3].to_string(),
+                    cells[4].to_string(),
                 ]
             })
             .collect();
@@ -543,6 +545,12 @@ mod tests {
                 e.code.fix_kind().as_str(),
                 "README's fix kind for {}",
                 e.code
+            );
+            assert!(
+                found[0][3].starts_with(e.summary),
+                "README's meaning for {} does not start with its summary {:?}",
+                e.code,
+                e.summary
             );
         }
         for [code, ..] in &rows {

@@ -305,6 +305,21 @@ mod tests {
         assert_one_spelling(FixKind::VARIANTS, FixKind::as_str);
     }
 
+    /// The README's `timeout` row names every phase, in the JSON's spelling.
+    #[test]
+    fn readme_names_every_timeout_phase() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .expect("README.md");
+        let from = "`phase` says where:";
+        let at = readme.find(from).expect("the timeout row") + from.len();
+        let row = &readme[at..at + readme[at..].find('|').unwrap()];
+        let mut named: Vec<&str> = row.split('`').skip(1).step_by(2).collect();
+        let mut phases: Vec<&str> = Phase::VARIANTS.iter().map(|p| p.as_str()).collect();
+        named.sort();
+        phases.sort();
+        assert_eq!(named, phases);
+    }
+
     #[test]
     fn quoting_round_trips_through_the_word_splitter() {
         let words = ["printf", "a=b\\nc d", "it's", "-days", "364"];

@@ -353,4 +353,38 @@ mod tests {
             StepKind::VARIANTS.iter().map(|k| k.title()).collect();
         assert_eq!(titles.len(), StepKind::VARIANTS.len());
     }
+
+    /// docs/reference.md names every step and step state in the JSON's
+    /// spelling, and no other.
+    #[test]
+    fn the_reference_lists_the_steps_and_states() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reference.md"))
+                .expect("docs/reference.md");
+        let words = |from: &str, to: &str| -> Vec<String> {
+            let at = doc.find(from).unwrap_or_else(|| panic!("no {from:?}")) + from.len();
+            let end = at + doc[at..].find(to).unwrap_or_else(|| panic!("no {to:?}"));
+            let mut w: Vec<String> = doc[at..end]
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect();
+            w.sort();
+            w
+        };
+        let sorted = |v: Vec<&str>| {
+            let mut v: Vec<String> = v.into_iter().map(String::from).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            words("`steps[].state` is", ";"),
+            sorted(StepState::VARIANTS.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            words("`steps[].step` is one of", "instead of"),
+            sorted(StepKind::VARIANTS.iter().map(|s| s.as_str()).collect())
+        );
+    }
 }

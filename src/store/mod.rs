@@ -84,7 +84,7 @@ pub enum KeyStore {
 
 /// Summary of a certificate kept in profile.json so `ls` and `env` never parse PEM.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CertSummary {
+pub struct CertRecord {
     pub subject: String,
     pub issuer: String,
     pub not_after: i64,
@@ -101,8 +101,8 @@ pub struct Profile {
     pub context: bool,
     #[serde(default)]
     pub key_store: KeyStore,
-    pub ca: Option<CertSummary>,
-    pub cert: Option<CertSummary>,
+    pub ca: Option<CertRecord>,
+    pub cert: Option<CertRecord>,
     pub has_key: bool,
     /// Unix seconds.
     pub created: i64,

@@ -39,7 +39,7 @@ pub(super) fn run(pki: &Pki, a: InitArgs, env: &Env) -> anyhow::Result<crate::ex
         info.display_name(),
         crate::pki::issue::KeyType::from(a.key_type).label(),
         info.not_after_rfc3339(),
-        crate::output::expiry::Expiry::new(info.not_after, env.now),
+        crate::text::expiry::Expiry::new(info.not_after, env.now),
         pki.ca_cert_path().display(),
         pki.ca_key_path().display(),
         if a.encrypt_ca_key {

@@ -82,10 +82,8 @@ pub(super) fn run(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<crate::e
         ))?;
         return Ok(exit::Exit::Ok);
     }
-    use crate::output::{
-        expiry::Expiry,
-        table::{Cell, Column, Table},
-    };
+    use crate::output::table::{Cell, Column, Table};
+    use crate::text::expiry::Expiry;
     let mut t = Table::new(vec![
         Column::always("NAME"),
         Column::optional("KIND", 3),
@@ -154,7 +152,7 @@ fn row(m: &IssuedMeta, now: i64) -> LsRow {
         serial: m.serial.clone(),
         not_before: rfc3339(m.not_before),
         not_after: rfc3339(m.not_after),
-        days_left: crate::output::expiry::Expiry::new(m.not_after, now).days_left(),
+        days_left: crate::text::expiry::Expiry::new(m.not_after, now).days_left(),
         revoked: None,
     }
 }

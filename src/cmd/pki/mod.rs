@@ -1,5 +1,5 @@
 //! `dctx pki …`: glue between the arguments, the terminal (passphrases) and
-//! `pki::issue` / `pki::daemon`, one file per subcommand; this file holds
+//! `pki::issue` / `dockerd`, one file per subcommand; this file holds
 //! the dispatch and what several share.
 
 mod client;
@@ -98,7 +98,7 @@ fn summary(issued: &Issued, now: i64, verb: &str) -> String {
         m.key_type,
         m.serial,
         rfc3339(m.not_after),
-        crate::output::expiry::Expiry::new(m.not_after, now),
+        crate::text::expiry::Expiry::new(m.not_after, now),
         crate::pki::lint::render(
             "  client compatibility:",
             &crate::pki::lint::issued(

@@ -107,7 +107,7 @@ fn renew_ca(pki: &Pki, a: RenewArgs, env: &Env) -> anyhow::Result<crate::exit::E
         info.display_name(),
         info.serial.replace(':', "").to_ascii_uppercase(),
         info.not_after_rfc3339(),
-        crate::output::expiry::Expiry::new(info.not_after, env.now),
+        crate::text::expiry::Expiry::new(info.not_after, env.now),
         old.serial.replace(':', "").to_ascii_uppercase(),
         old.not_after_rfc3339(),
         pki.ca_cert_path().display(),

@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use zeroize::Zeroizing;
 
 use super::{Also, context_metadata, fingerprints, summary, system_roots_pem};
-use crate::bundle::Material;
+use crate::bundle::Imported;
 use crate::conn::Endpoint;
 use crate::docker::DockerConfig;
 use crate::pki::CertInfo;
@@ -14,7 +14,7 @@ use crate::targets::{DEFAULT, Detail, Entry, Kind, Targets};
 /// `dctx add`, validated by the caller only as far as clap goes.
 pub struct AddRequest {
     pub name: String,
-    pub material: Option<Material>,
+    pub material: Option<Imported>,
     pub host: Option<String>,
     pub no_context: bool,
     pub system_roots: bool,
@@ -38,7 +38,7 @@ pub struct AddRequest {
 /// What `add` did.
 pub struct Added {
     pub profile: Profile,
-    pub material: Option<Material>,
+    pub material: Option<Imported>,
     /// Endpoint and mode warnings (port conventions, weak modes).
     pub warnings: Vec<String>,
     /// The name was made docker's current context.
@@ -74,52 +74,11 @@ impl Targets {
         {
             self.keep_rest(e, m, &mut req.system_roots)?;
         }
-        let name = req.name.as_str();
-        if let Some(e) = &existing
-            && !req.replace
-        {
-            match e.kind {
-                Kind::Foreign if e.context => anyhow::bail!(
-                    "a Docker context named {name:?} already exists and was not created by dctx: choose another name, `dctx adopt {name}` to manage it, or pass --replace to overwrite it"
-                ),
-                _ => anyhow::bail!(
-                    "profile {name:?} already exists: pass --replace to overwrite it, or `dctx rm {name}` first"
-                ),
-            }
-        }
+        refuse_existing(existing.as_ref(), &req)?;
+        let (host, mode, warnings) = endpoint_of(&req, existing.as_ref())?;
         let m = req.material.as_ref();
-        let given = req
-            .host
-            .clone()
-            .or_else(|| m.and_then(|m| m.host.clone()))
-            // Renewal: `add prod --bundle new.tar --replace` keeps the endpoint.
-            .or_else(|| {
-                existing
-                    .as_ref()
-                    .filter(|e| e.error.is_none() && e.endpoint != "-")
-                    .map(|e| e.endpoint.clone())
-            })
-            .context("no endpoint: pass --host tcp://HOST:2376 (the bundle does not name one)")?;
-        let ep = Endpoint::parse(&given)?;
-        let mut warnings = Vec::new();
-        let mode = decide_mode(&given, &ep, m, &req)?;
-        let ep = ep.with_default_port(mode.uses_tls());
-        if ep.is_tcp() {
-            match (ep.port(), mode.uses_tls()) {
-                (Some(2375), true) => warnings.push(format!(
-                    "{ep}: port 2375 is the plaintext Docker port by convention, but this profile speaks TLS (TLS daemons listen on 2376)"
-                )),
-                (Some(2376), false) => warnings.push(format!(
-                    "{ep}: port 2376 is the TLS Docker port by convention, but this profile speaks plain HTTP (add a bundle for TLS)"
-                )),
-                _ => {}
-            }
-        }
-        let host = ep.to_string();
-
         let mut tls = tls_files(m, mode);
         let key = tls.key.take();
-        let has_key = key.is_some();
         let keyring_key = if req.key_store == KeyStore::Keyring {
             Some(
                 key.clone()
@@ -128,45 +87,17 @@ impl Targets {
         } else {
             None
         };
-        // Where the files live: Docker's store when there is a context,
-        // dctx's profile dir otherwise (never both: one copy of a key).
-        let docker_tls = TlsFiles {
-            ca: tls.ca.clone(),
-            cert: tls.cert.clone(),
-            key: if context { key.clone() } else { None },
-        };
-        let profile_pems = if context {
-            TlsFiles {
-                ca: None,
-                cert: None,
-                key: None,
-            }
-        } else {
-            TlsFiles {
-                // DOCKER_CERT_PATH needs a ca.pem: system-roots profiles get
-                // a snapshot of the system roots.
-                ca: if mode == TlsMode::SystemRoots {
-                    Some(system_roots_pem()?)
-                } else {
-                    tls.ca.clone()
-                },
-                cert: tls.cert.clone(),
-                key: if req.key_store == KeyStore::File {
-                    key.clone()
-                } else {
-                    None
-                },
-            }
-        };
+        let (docker_tls, profile_pems) =
+            placement(&tls, key.as_ref(), context, mode, req.key_store)?;
         let profile = Profile {
-            name: name.to_string(),
-            host: host.clone(),
+            name: req.name.clone(),
+            host,
             tls: mode,
             context,
             key_store: req.key_store,
             ca: m.and_then(|m| m.ca.as_ref()).map(summary),
             cert: m.and_then(|m| m.cert.as_ref()).map(summary),
-            has_key,
+            has_key: key.is_some(),
             created: self.now,
             source: req.source.clone(),
             files: if context {
@@ -177,7 +108,31 @@ impl Targets {
             adopted: false,
             origin: req.origin.clone(),
         };
+        let staged = Staged {
+            profile: &profile,
+            profile_pems: &profile_pems,
+            docker_tls: &docker_tls,
+            keyring_key,
+        };
+        let used = self.commit_add(&mut req, staged, existing.as_ref())?;
+        Ok(Added {
+            profile,
+            material: req.material,
+            warnings,
+            used,
+            replaced: existing.map(|e| e.kind),
+        })
+    }
 
+    /// One transaction: the profile, the context (and `use`), the key.
+    /// Returns whether the context became docker's current one.
+    fn commit_add(
+        &self,
+        req: &mut AddRequest,
+        s: Staged,
+        existing: Option<&Entry>,
+    ) -> anyhow::Result<bool> {
+        let (name, context) = (s.profile.name.as_str(), s.profile.context);
         // config.json is read (and refused if invalid) before anything is staged.
         let current = if context && req.use_it {
             self.docker.config()?.current_context()
@@ -185,22 +140,22 @@ impl Targets {
             self.docker.current_context()
         };
         let mut tx = self.txn();
-        self.profile_put(&mut tx, &profile, &profile_pems);
+        self.profile_put(&mut tx, s.profile, s.profile_pems);
         let mut used = false;
         if context {
             let meta = DockerConfig::meta_json(
                 name,
-                &host,
-                mode == TlsMode::SkipVerify,
-                &context_metadata(&profile),
+                &s.profile.host,
+                s.profile.tls == TlsMode::SkipVerify,
+                &context_metadata(s.profile),
             );
-            self.context_put(&mut tx, name, meta, &docker_tls)?;
+            self.context_put(&mut tx, name, meta, s.docker_tls)?;
             if req.use_it && current.as_deref() != Some(name) {
                 self.config_put(&mut tx, Some(name))?;
                 self.state_put(&mut tx, current.as_deref().unwrap_or(DEFAULT));
                 used = true;
             }
-        } else if existing.as_ref().is_some_and(|e| e.context) {
+        } else if existing.is_some_and(|e| e.context) {
             // Replacing a context-backed name with an env-only / keyring
             // profile: the old context (and its key.pem) goes.
             self.context_remove(&mut tx, name);
@@ -208,10 +163,9 @@ impl Targets {
                 self.config_put(&mut tx, None)?;
             }
         }
-        if let Some(k) = keyring_key {
+        if let Some(k) = s.keyring_key {
             tx.key_put(name, k);
         } else if existing
-            .as_ref()
             .and_then(|e| e.profile.as_ref())
             .is_some_and(|p| p.key_store == KeyStore::Keyring)
         {
@@ -222,13 +176,7 @@ impl Targets {
             also(&mut tx);
         }
         tx.commit(&self.keyring)?;
-        Ok(Added {
-            profile,
-            material: req.material,
-            warnings,
-            used,
-            replaced: existing.map(|e| e.kind),
-        })
+        Ok(used)
     }
 
     /// Fill what `m` lacks from what `e` holds: the client cert and key
@@ -236,7 +184,7 @@ impl Targets {
     fn keep_rest(
         &self,
         e: &Entry,
-        m: &mut Material,
+        m: &mut Imported,
         system_roots: &mut bool,
     ) -> anyhow::Result<()> {
         let name = &e.name;
@@ -306,10 +254,111 @@ impl Targets {
     }
 }
 
+/// What `add` writes, ready to stage.
+struct Staged<'a> {
+    profile: &'a Profile,
+    profile_pems: &'a TlsFiles,
+    docker_tls: &'a TlsFiles,
+    keyring_key: Option<Zeroizing<Vec<u8>>>,
+}
+
+/// An existing name is only overwritten with `--replace`.
+fn refuse_existing(existing: Option<&Entry>, req: &AddRequest) -> anyhow::Result<()> {
+    let name = req.name.as_str();
+    match existing {
+        Some(e) if !req.replace => match e.kind {
+            Kind::Foreign if e.context => anyhow::bail!(
+                "a Docker context named {name:?} already exists and was not created by dctx: choose another name, `dctx adopt {name}` to manage it, or pass --replace to overwrite it"
+            ),
+            _ => anyhow::bail!(
+                "profile {name:?} already exists: pass --replace to overwrite it, or `dctx rm {name}` first"
+            ),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// The endpoint to write (normalised, default port explicit), the TLS mode,
+/// and warnings about a port that contradicts it.
+fn endpoint_of(
+    req: &AddRequest,
+    existing: Option<&Entry>,
+) -> anyhow::Result<(String, TlsMode, Vec<String>)> {
+    let m = req.material.as_ref();
+    let given = req
+        .host
+        .clone()
+        .or_else(|| m.and_then(|m| m.host.clone()))
+        // Renewal: `add prod --bundle new.tar --replace` keeps the endpoint.
+        .or_else(|| {
+            existing
+                .filter(|e| e.error.is_none() && e.endpoint != "-")
+                .map(|e| e.endpoint.clone())
+        })
+        .context("no endpoint: pass --host tcp://HOST:2376 (the bundle does not name one)")?;
+    let ep = Endpoint::parse(&given)?;
+    let mut warnings = Vec::new();
+    let mode = decide_mode(&given, &ep, m, req)?;
+    let ep = ep.with_default_port(mode.uses_tls());
+    if ep.is_tcp() {
+        match (ep.port(), mode.uses_tls()) {
+            (Some(2375), true) => warnings.push(format!(
+                "{ep}: port 2375 is the plaintext Docker port by convention, but this profile speaks TLS (TLS daemons listen on 2376)"
+            )),
+            (Some(2376), false) => warnings.push(format!(
+                "{ep}: port 2376 is the TLS Docker port by convention, but this profile speaks plain HTTP (add a bundle for TLS)"
+            )),
+            _ => {}
+        }
+    }
+    Ok((ep.to_string(), mode, warnings))
+}
+
+/// Where the files live: Docker's store when there is a context, dctx's
+/// profile dir otherwise (never both: one copy of a key). Returns (Docker's
+/// files, the profile's files).
+fn placement(
+    tls: &TlsFiles,
+    key: Option<&Zeroizing<Vec<u8>>>,
+    context: bool,
+    mode: TlsMode,
+    key_store: KeyStore,
+) -> anyhow::Result<(TlsFiles, TlsFiles)> {
+    let docker_tls = TlsFiles {
+        ca: tls.ca.clone(),
+        cert: tls.cert.clone(),
+        key: if context { key.cloned() } else { None },
+    };
+    if context {
+        let none = TlsFiles {
+            ca: None,
+            cert: None,
+            key: None,
+        };
+        return Ok((docker_tls, none));
+    }
+    let profile_pems = TlsFiles {
+        // DOCKER_CERT_PATH needs a ca.pem: system-roots profiles get a
+        // snapshot of the system roots.
+        ca: if mode == TlsMode::SystemRoots {
+            Some(system_roots_pem()?)
+        } else {
+            tls.ca.clone()
+        },
+        cert: tls.cert.clone(),
+        key: if key_store == KeyStore::File {
+            key.cloned()
+        } else {
+            None
+        },
+    };
+    Ok((docker_tls, profile_pems))
+}
+
 fn decide_mode(
     given: &str,
     ep: &Endpoint,
-    m: Option<&Material>,
+    m: Option<&Imported>,
     req: &AddRequest,
 ) -> anyhow::Result<TlsMode> {
     let has_ca = m.is_some_and(|m| m.ca_pem.is_some());
@@ -354,7 +403,7 @@ fn decide_mode(
         }
     })
 }
-fn tls_files(m: Option<&Material>, mode: TlsMode) -> TlsFiles {
+fn tls_files(m: Option<&Imported>, mode: TlsMode) -> TlsFiles {
     let Some(m) = m.filter(|_| mode.uses_tls()) else {
         return TlsFiles {
             ca: None,

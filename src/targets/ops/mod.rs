@@ -21,7 +21,7 @@ use crate::docker::DCTX_KEY;
 use crate::pki::CertInfo;
 use crate::store::atomic::{self, PRIVATE_DIR, PRIVATE_FILE, PUBLIC_DIR, PUBLIC_FILE};
 use crate::store::txn::{self, Content, Txn};
-use crate::store::{CertSummary, Profile, TlsFiles, sha256_hex};
+use crate::store::{CertRecord, Profile, TlsFiles, sha256_hex};
 
 pub use add::{AddRequest, Added};
 pub use rm::RmOutcome;
@@ -182,8 +182,8 @@ impl Targets {
     }
 }
 
-fn summary(c: &CertInfo) -> CertSummary {
-    CertSummary {
+fn summary(c: &CertInfo) -> CertRecord {
+    CertRecord {
         subject: c.subject.clone(),
         issuer: c.issuer.clone(),
         not_after: c.not_after,
