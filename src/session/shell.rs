@@ -38,16 +38,6 @@ pub struct Launch {
     pub env: Vec<(&'static str, OsString)>,
 }
 
-/// `vars` as [`Change`]s.
-pub fn changes(vars: &[(&'static str, Option<String>)]) -> Vec<Change> {
-    vars.iter()
-        .map(|(k, v)| match v {
-            Some(v) => Change::Set(k, v.clone()),
-            None => Change::Unset(k),
-        })
-        .collect()
-}
-
 /// Who set the variables, in the rendered comment.
 const HOW: &str = "dctx shell";
 

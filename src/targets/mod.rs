@@ -485,10 +485,7 @@ impl Targets {
                 cert_pem: None,
                 key_pem: None,
             };
-            crate::session::shell::changes(&crate::session::docker_env(
-                &t,
-                dir.unwrap_or(std::path::Path::new("")),
-            ))
+            crate::session::docker_env(&t, dir.unwrap_or(std::path::Path::new("")))
         } else {
             self.env_changes(name).ok()?
         };
