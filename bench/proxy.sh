@@ -3,7 +3,8 @@
 # starts dockerd --tlsverify on 127.0.0.1 (certs from `dctx pki`), a release
 # dctx proxy in front of it, and prints a markdown table:
 #   * `docker ps` wall time (hyperfine, median), direct vs through the proxy;
-#   * `docker cp` of 256 MiB into a container, throughput, direct vs proxy;
+#   * `docker cp` of 256 MiB into a container, throughput, direct vs proxy
+#     (CP_RUNS alternating copies each, medians);
 #   * proxy RSS with 100 concurrent clients (`docker events` streams).
 # WAN row: by default bench/delay.py adds WAN_RTT_MS (40) of round trip in
 # front of this script's own dockerd (WAN_RTT_MS=0: no WAN row); or point
@@ -83,12 +84,22 @@ EOF
 
 cp_row() {
   head -c $((256 << 20)) /dev/urandom >"$T/big"
-  local t0 t1 t2
-  t0=$(date +%s.%N); docker --context lo cp "$T/big" "$CID:/tmp/d"; t1=$(date +%s.%N)
-  docker -H "unix://$T/lo.sock" cp "$T/big" "$CID:/tmp/p"; t2=$(date +%s.%N)
-  python3 -c "
-d=256/($t1-$t0); p=256/($t2-$t1)
-print(f'| \`docker cp\` 256 MiB in, loopback | {d:.0f} MiB/s | {p:.0f} MiB/s | {p/d*100:.0f}% of direct |')"
+  # Alternating, CP_RUNS times each: one copy is one sample of a busy
+  # 2-core box; the medians are the row.
+  local d=() p=() t0 t1 t2
+  for _ in $(seq "${CP_RUNS:-5}"); do
+    t0=$(date +%s.%N); docker --context lo cp "$T/big" "$CID:/tmp/d"; t1=$(date +%s.%N)
+    docker -H "unix://$T/lo.sock" cp "$T/big" "$CID:/tmp/p"; t2=$(date +%s.%N)
+    d+=("$t0 $t1") p+=("$t1 $t2")
+  done
+  python3 - "${d[@]}" -- "${p[@]}" <<'EOF2'
+import statistics, sys
+a = sys.argv[1:]
+cut = a.index("--")
+rate = lambda pairs: statistics.median(256 / (float(e) - float(s)) for s, e in (x.split() for x in pairs))
+d, p = rate(a[:cut]), rate(a[cut + 1:])
+print(f"| `docker cp` 256 MiB in, loopback (median of {cut}) | {d:.0f} MiB/s | {p:.0f} MiB/s | {p/d*100:.0f}% of direct |")
+EOF2
 }
 
 rss_row() {
