@@ -17,6 +17,7 @@ mod layout;
 mod lint;
 mod man;
 mod metrics;
+mod outputs;
 mod pki;
 mod plugin;
 mod probe;

@@ -11,6 +11,7 @@ pub mod openbao;
 pub mod peers;
 pub mod procs;
 pub mod prometheus;
+pub mod snap;
 pub mod sshd;
 
 use std::collections::BTreeMap;
