@@ -119,6 +119,13 @@ impl Sandbox {
         self.base(env!("CARGO_BIN_EXE_dctx"))
     }
 
+    /// The dctx binary with `args` (for snapshots of its whole output).
+    pub fn dctx_cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.dctx();
+        c.args(args);
+        c
+    }
+
     /// The real docker CLI, same environment.
     pub fn docker(&self) -> Command {
         self.base("docker")

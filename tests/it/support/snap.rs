@@ -116,6 +116,13 @@ impl Filters {
         f
     }
 
+    /// Collapse the padding between table columns to two spaces: for a
+    /// table with a column as wide as a machine-specific path (the shared
+    /// dockerd's socket); screens.rs checks alignment.
+    pub fn collapse_columns(&mut self) -> &mut Self {
+        self.regex(r"([^ \n]) {2,}", "$1  ")
+    }
+
     /// Replace the exact text `s` (before the generic patterns run).
     pub fn literal(&mut self, s: &str, with: &str) -> &mut Self {
         assert!(!s.is_empty(), "an empty filter would match everywhere");
