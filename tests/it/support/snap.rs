@@ -80,7 +80,12 @@ impl Filters {
         // Fingerprints and serials: colon-separated hex, or long hex runs
         // (a truncated "1200CD4A4…" too).
         f.regex(r"\b[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){7,}\b", "[HEX]");
+        // A long decimal number is data (a daemon.json value), not a
+        // serial: held aside while hex runs are replaced.
+        // (Word characters around it: no \b for the hex pattern to match.)
+        f.regex(r"\b([0-9]{16,})\b", "decimal_${1}_decimal");
         f.regex(r"\b[0-9A-Fa-f]{16,}\b", "[HEX]");
+        f.regex(r"decimal_([0-9]+)_decimal", "${1}");
         f.regex(r"\b[0-9A-Fa-f]{6,}…", "[HEX]…");
         // Latencies: "in 12 ms", JSON's latency_ms, and "12ms" in check's
         // LATENCY column (7 wide + 3 between columns: the padding after a
@@ -95,13 +100,10 @@ impl Filters {
         // "about N". Shorter counts (fixtures half a day off a boundary:
         // "expired 4d ago", "10d") stay exact.
         for n in [365, 825, 3650] {
-            let alt = format!("(?:{n}|{})", n - 1);
-            f.regex(&format!(r"\b{alt}(d\b| days?\b)"), &format!("[~{n}]$1"));
-            f.regex(
-                &format!(r#"("(?:\w+_)?days_left": ){alt}\b"#),
-                &format!("${{1}}[~{n}]"),
-            );
+            f.about_days(n);
         }
+        // Backups named after the time they were taken.
+        f.regex(r"\.bak-[0-9]{9,}\b", ".bak-[EPOCH]");
         // Process ids as they are printed ("pid 1234", "(pid 1234)").
         f.regex(r"\bpid:? \d+", "pid [PID]");
         f
@@ -114,6 +116,17 @@ impl Filters {
         f.literal(sb.tmp.path().to_str().unwrap(), "[TMP]");
         f.0.extend(Filters::new().0);
         f
+    }
+
+    /// A day count of `n` or `n - 1` ("90d", "90 days", `"days_left": 90`)
+    /// reads `[~n]`: for a certificate issued for `n` days in the test.
+    pub fn about_days(&mut self, n: i64) -> &mut Self {
+        let alt = format!("(?:{n}|{})", n - 1);
+        self.regex(&format!(r"\b{alt}(d\b| days?\b)"), &format!("[~{n}]$1"));
+        self.regex(
+            &format!(r#"("(?:\w+_)?days_left": ){alt}\b"#),
+            &format!("${{1}}[~{n}]"),
+        )
     }
 
     /// Collapse the padding between table columns to two spaces: for a
@@ -281,6 +294,18 @@ macro_rules! dctx_snapshot {
     }};
 }
 pub(crate) use dctx_snapshot;
+
+/// Snapshot an `Output` already captured (a command fed on stdin, say)
+/// in the same layout as `dctx_snapshot!`.
+macro_rules! output_snapshot {
+    ($filters:expr, $out:expr, $name:expr) => {{
+        let text = $crate::support::snap::render(&$out);
+        $filters
+            .settings()
+            .bind(|| ::insta::assert_snapshot!($name, text));
+    }};
+}
+pub(crate) use output_snapshot;
 
 /// Snapshot a text that is not a command's output (a screen, a file)
 /// under `name`, after the filters.
