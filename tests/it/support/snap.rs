@@ -73,9 +73,13 @@ impl Filters {
         );
         f.regex(r"\b\d{4}-\d{2}-\d{2}\b", "[DATE]");
         // Ports handed out by the test support (free_port: 10000 and up,
-        // or the kernel's ephemeral range): five digits after a loopback
-        // address. Fixed fixture ports (2375, 2376, 1) stay as written.
-        f.regex(r"(127\.0\.0\.1|localhost|\[::1\]):\d{5}\b", "$1:[PORT]");
+        // or the kernel's ephemeral range): five digits after a host name
+        // or address ("tcp://wrong.example:27191" in a fix too). Fixed
+        // fixture ports (2375, 2376, 1) stay as written.
+        f.regex(
+            r"(\b[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:]+\]):\d{5}\b",
+            "$1:[PORT]",
+        );
         f.regex(r"\bport \d{5}\b", "port [PORT]");
         // Fingerprints and serials: colon-separated hex, or long hex runs
         // (a truncated "1200CD4A4…" too).
@@ -102,6 +106,9 @@ impl Filters {
         for n in [365, 825, 3650] {
             f.about_days(n);
         }
+        // A CRL's next update, 30 days out (`pki crl`'s default): "30d 0h"
+        // within the second it was signed, "29d 23h" after.
+        f.regex(r"\b(?:30d 0h|29d 23h)\b", "[~30d 0h]");
         // Backups named after the time they were taken.
         f.regex(r"\.bak-[0-9]{9,}\b", ".bak-[EPOCH]");
         // Process ids as they are printed ("pid 1234", "(pid 1234)").
