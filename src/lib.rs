@@ -3,9 +3,12 @@
 //! probes and rendering. The command line (clap) lives in the binary only.
 //!
 //! bundle → targets (docker + store + keyring, transactions) →
-//! {shell env, probe → report} → output
+//! {shell env, conn → probe → report} → output; proxy, session and
+//! metrics reach daemons through conn too
 
 pub mod bundle;
+#[cfg(feature = "runtime")]
+pub mod conn;
 pub mod docker;
 pub mod env_vars;
 pub mod environment;

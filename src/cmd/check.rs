@@ -3,10 +3,11 @@
 use std::io::IsTerminal;
 
 use crate::cli::{CheckArgs, CheckFormat};
+use crate::conn::Target;
 use crate::environment::Env;
 use crate::exit;
 use crate::output;
-use crate::probe::{self, Report, Status, Target};
+use crate::probe::{self, Report, Status};
 
 /// Probe what docker would use for each name, in the names' order.
 pub fn probe_names(

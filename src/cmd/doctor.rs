@@ -1,6 +1,7 @@
 //! `dctx doctor`.
 
 use crate::cli::DoctorArgs;
+use crate::conn::{Endpoint, Target};
 use crate::environment::Env;
 use crate::exit;
 use crate::output;
@@ -8,9 +9,9 @@ use crate::pki::lint;
 use crate::probe::{self, Status};
 
 /// Which client families would refuse the chain the daemon served.
-fn compatibility(target: &probe::Target, report: &probe::Report) -> Vec<lint::LintFinding> {
-    let host = match probe::Endpoint::parse(&target.host, target.tls) {
-        Ok(probe::Endpoint::Tcp { host, .. }) => Some(host),
+fn compatibility(target: &Target, report: &probe::Report) -> Vec<lint::LintFinding> {
+    let host = match target.endpoint() {
+        Ok((Endpoint::Tcp { host, .. }, _)) => Some(host),
         _ => None,
     };
     let roots = target
@@ -96,7 +97,7 @@ pub fn run(args: DoctorArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
 
 /// Is the client certificate revoked? Looked up when the probe failed or
 /// `--crl` was given (the distribution points cost a fetch).
-fn revocation(target: &probe::Target, report: &mut probe::Report, args: &DoctorArgs, env: &Env) {
+fn revocation(target: &Target, report: &mut probe::Report, args: &DoctorArgs, env: &Env) {
     use crate::pki::inspect::certs_from_pem;
     let Some(cert) = target
         .cert_pem
@@ -125,8 +126,8 @@ fn revocation(target: &probe::Target, report: &mut probe::Report, args: &DoctorA
     ) else {
         return;
     };
-    let (host, port) = match probe::Endpoint::parse(&target.host, target.tls) {
-        Ok(probe::Endpoint::Tcp { host, port, .. }) => (host, port),
+    let (host, port) = match target.endpoint() {
+        Ok((Endpoint::Tcp { host, port, .. }, _)) => (host, port.unwrap_or_default()),
         _ => (String::new(), 0),
     };
     let ctx = probe::diagnose::Ctx {

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::cli::MetricsArgs;
+use crate::conn::Target;
 use crate::environment::Env;
 use crate::exit;
 use crate::output::prometheus::{self, exposition};
-use crate::probe::{self, Report, Target};
+use crate::probe::{self, Report};
 
 struct Prober {
     names: Vec<String>,

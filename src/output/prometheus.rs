@@ -7,7 +7,8 @@ use std::fmt::Write;
 
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::probe::{Report, Status, Target};
+use crate::conn::Target;
+use crate::probe::{Report, Status};
 
 /// The `Content-Type` of a scrape answer in this format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

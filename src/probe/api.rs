@@ -1,185 +1,220 @@
-//! The Docker API through bollard, over a transport built here: an
-//! in-memory rustls config (bollard's own TLS wants files and has TLS 1.2
-//! off), plain TCP, or a unix socket.
+//! The API phase: /_ping, /version and /info, either pipelined on the
+//! connection a probe already has (one round trip), or through bollard on a
+//! fresh connection whose errors get the full diagnosis.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use bollard::{BollardRequest, Docker};
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use rustls::ClientConfig;
-use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::PhaseCell;
-use super::finding::Phase;
+use super::diagnose::{self, Ctx};
+use super::finding::{Finding, Phase, Severity};
+use super::record::Recorder;
+use super::report::{DockerInfo, Step, StepKind, StepState};
+use crate::conn::dial::Dial;
+use crate::conn::http as pipeline;
+use crate::conn::tls::{Material, Observations};
 
-/// How to reach the daemon for API calls.
-#[derive(Clone)]
-pub enum Dial {
-    Tcp {
-        addr: SocketAddr,
-        tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
-    },
-    Unix(PathBuf),
+/// What the pipelined API phase on the first connection concluded.
+pub enum Fast {
+    /// Every answer was Docker's; steps and details are recorded.
+    Ok,
+    /// A failure was recorded that a second connection cannot refine.
+    Failed,
+    /// Something was off: rerun the API phase on a fresh connection through
+    /// bollard, whose errors get the full diagnosis.
+    Fallback,
 }
 
-struct Transport {
-    dial: Dial,
-    host_header: String,
-    phase: PhaseCell,
-    /// Connection drivers never outlive this.
-    deadline: Duration,
-    conn: tokio::sync::Mutex<Option<SendRequest<Full<Bytes>>>>,
-}
-
-type BErr = bollard::errors::Error;
-
-impl Transport {
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, BErr> {
-        match &self.dial {
-            Dial::Tcp { addr, tls } => {
-                self.phase.set(Phase::Connect);
-                let tcp = tokio::net::TcpStream::connect(addr).await?;
-                let _ = tcp.set_nodelay(true);
-                match tls {
-                    Some((cfg, name)) => {
-                        self.phase.set(Phase::Handshake);
-                        let s = tokio_rustls::TlsConnector::from(cfg.clone())
-                            .connect(name.clone(), tcp)
-                            .await?;
-                        self.http(s).await
-                    }
-                    None => self.http(tcp).await,
-                }
-            }
-            Dial::Unix(path) => {
-                self.phase.set(Phase::Connect);
-                let s = tokio::net::UnixStream::connect(path).await?;
-                self.http(s).await
-            }
-        }
-    }
-
-    async fn http<S>(&self, s: S) -> Result<SendRequest<Full<Bytes>>, BErr>
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        // Capped: an endless or huge answer ends in an error, not in RAM.
-        let s = super::pipeline::Capped::new(s, super::pipeline::CONN_CAP);
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s)).await?;
-        let deadline = self.deadline;
-        tokio::spawn(async move {
-            let _ = tokio::time::timeout(deadline, conn).await;
-        });
-        Ok(sender)
-    }
-
-    async fn send(&self, req: BollardRequest) -> Result<hyper::Response<Incoming>, BErr> {
-        let req = to_daemon(req, &self.host_header).await?;
-        let mut guard = self.conn.lock().await;
-        let reusable = match guard.as_mut() {
-            Some(s) if !s.is_closed() => s.ready().await.is_ok(),
-            _ => false,
-        };
-        if !reusable {
-            *guard = Some(self.connect().await?);
-        }
-        let sender = guard.as_mut().expect("connection just made");
-        self.phase.set(Phase::Response);
-        Ok(sender.send_request(req).await?)
-    }
-}
-
-/// bollard's request as the daemon gets it, whatever the transport:
-/// origin-form target without bollard's /vX.Y prefix (the daemon then
-/// answers at its own API version, whatever it is: 20.10 tops at 1.41),
-/// our Host and User-Agent, the body collected.
-pub(super) async fn to_daemon(
-    req: BollardRequest,
+/// The API phase on an established stream (plain TCP, a unix socket, or any
+/// byte stream a transport hands over, e.g. an ssh `dial-stdio` child):
+/// /_ping, /version and /info pipelined, one round trip. On
+/// [`Fast::Fallback`] the caller runs [`calls`] on a fresh connection.
+pub async fn stream<S: AsyncRead + AsyncWrite + Unpin>(
+    rec: &Recorder,
+    mut stream: S,
     host_header: &str,
-) -> Result<hyper::Request<Full<Bytes>>, BErr> {
-    let (mut parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))?
-        .to_bytes();
-    let pq = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    parts.uri = strip_version(&pq).parse()?;
-    parts.headers.insert(
-        hyper::header::HOST,
-        hyper::header::HeaderValue::from_str(host_header)
-            .unwrap_or(hyper::header::HeaderValue::from_static("docker")),
-    );
-    parts.headers.insert(
-        hyper::header::USER_AGENT,
-        hyper::header::HeaderValue::from_static(concat!("dctx/", env!("CARGO_PKG_VERSION"))),
-    );
-    Ok(hyper::Request::from_parts(parts, Full::new(body)))
-}
-
-/// `/v1.53/_ping?x` → `/_ping?x`.
-fn strip_version(pq: &str) -> String {
-    if let Some(rest) = pq.strip_prefix("/v")
-        && let Some(i) = rest.find('/')
-        && rest[..i].chars().all(|c| c.is_ascii_digit() || c == '.')
-        && !rest[..i].is_empty()
-    {
-        return rest[i..].to_string();
+) -> Fast {
+    rec.phase.set(Phase::Response);
+    let t0 = Instant::now();
+    if pipeline::send(&mut stream, host_header).await.is_err() {
+        return Fast::Fallback;
     }
-    pq.to_string()
+    let mut r = pipeline::Reader::new(stream);
+    match r.next().await {
+        Ok(ping) => pipelined(rec, &mut r, ping, t0).await,
+        Err(_) => Fast::Fallback,
+    }
 }
 
-/// A bollard client speaking over `dial`.
-pub fn docker(dial: Dial, host_header: &str, phase: PhaseCell, deadline: Duration) -> Docker {
-    let scheme = match &dial {
-        Dial::Tcp { tls: Some(_), .. } => "https",
-        _ => "http",
+fn too_large(what: &str) -> Finding {
+    diagnose::not_docker(format!(
+        "{what} answered with more than {} KiB",
+        pipeline::BODY_CAP / 1024
+    ))
+}
+
+/// The pipelined answers after the first (/_ping, already read at `t0`'s
+/// request). Records the same steps as [`calls`].
+pub async fn pipelined<S: AsyncRead + Unpin>(
+    rec: &Recorder,
+    r: &mut pipeline::Reader<S>,
+    ping: pipeline::Answer,
+    t0: Instant,
+) -> Fast {
+    if ping.too_large {
+        rec.fail_api(StepKind::Ping, too_large("GET /_ping"));
+        return Fast::Failed;
+    }
+    if !(ping.ok() && ping.text().trim() == "OK") {
+        return Fast::Fallback;
+    }
+    let ms = t0.elapsed().as_millis() as u64;
+    ping_step(rec, ms);
+    let version = match r.next().await {
+        Ok(a) if a.too_large => {
+            rec.fail_api(StepKind::Version, too_large("GET /version"));
+            return Fast::Failed;
+        }
+        Ok(a) if a.ok() => {
+            match serde_json::from_slice::<bollard::models::SystemVersion>(&a.body) {
+                Ok(v) if v.version.is_some() || v.api_version.is_some() => v,
+                _ => return Fast::Fallback,
+            }
+        }
+        _ => return Fast::Fallback,
     };
-    let addr = match &dial {
-        Dial::Tcp { addr, .. } => format!("{scheme}://{addr}"),
-        Dial::Unix(_) => "http://docker".to_string(),
-    };
-    let t = Arc::new(Transport {
-        dial,
-        host_header: host_header.to_string(),
-        phase,
-        deadline,
-        conn: tokio::sync::Mutex::new(None),
-    });
-    let secs = deadline.as_secs() + 1;
-    Docker::connect_with_custom_transport(
-        move |req: BollardRequest| {
-            let t = t.clone();
-            async move { t.send(req).await }
+    let info = version_step(rec, version);
+    let i = match r.next().await {
+        Ok(a) if a.too_large => {
+            rec.fail_api(StepKind::Info, too_large("GET /info"));
+            return Fast::Failed;
+        }
+        Ok(a) if a.ok() => match serde_json::from_slice::<bollard::models::SystemInfo>(&a.body) {
+            Ok(i) => i,
+            Err(_) => return Fast::Fallback,
         },
-        Some(addr),
-        secs,
-        bollard::API_DEFAULT_VERSION,
-    )
-    .expect("custom transport never fails to build")
+        _ => return Fast::Fallback,
+    };
+    rec.latency(ms);
+    rec.docker(info);
+    info_step(rec, &i);
+    Fast::Ok
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn strips_version_prefix() {
-        assert_eq!(super::strip_version("/v1.53/_ping"), "/_ping");
-        assert_eq!(
-            super::strip_version("/v1.41/info?a=b"),
-            "/info?a=b".to_string()
-        );
-        assert_eq!(super::strip_version("/version"), "/version");
-        assert_eq!(super::strip_version("/vx/y"), "/vx/y");
+/// /_ping, /version, /info through bollard. True when the daemon answered
+/// like Docker.
+pub async fn calls(
+    rec: &Recorder,
+    dial: Dial,
+    host_header: &str,
+    ctx: &Ctx<'_>,
+    obs: &Observations,
+    m: Option<&Material>,
+    timeout: Duration,
+) -> bool {
+    let docker =
+        crate::conn::docker::over_dial(dial, host_header, Some(rec.phase.watch()), timeout);
+    calls_with(rec, &docker, ctx, obs, m).await
+}
+
+/// `calls` on a ready client (ssh:// brings its own stream).
+pub async fn calls_with(
+    rec: &Recorder,
+    docker: &bollard::Docker,
+    ctx: &Ctx<'_>,
+    obs: &Observations,
+    m: Option<&Material>,
+) -> bool {
+    let diagnosed = |e: bollard::errors::Error, what: &str| {
+        let o = obs.lock().unwrap();
+        diagnose::api_failure(&e, what, &o, m, ctx)
+    };
+    let t0 = Instant::now();
+    match docker.ping().await {
+        Ok(body) if body.trim() == "OK" => {
+            let ms = t0.elapsed().as_millis() as u64;
+            rec.latency(ms);
+            ping_step(rec, ms);
+        }
+        Ok(body) => {
+            let short = diagnose::clean_body(&body);
+            let why = format!("GET /_ping answered {short:?} instead of \"OK\"");
+            rec.fail_api(StepKind::Ping, diagnose::not_docker(why));
+            return false;
+        }
+        Err(e) => {
+            rec.fail_api(StepKind::Ping, diagnosed(e, "GET /_ping"));
+            return false;
+        }
     }
+    match docker.version().await {
+        Ok(v) if v.version.is_some() || v.api_version.is_some() => {
+            let info = version_step(rec, v);
+            rec.docker(info);
+        }
+        Ok(_) => {
+            let why = "GET /version has no Version field".into();
+            rec.fail_api(StepKind::Version, diagnose::not_docker(why));
+            return false;
+        }
+        Err(e) => {
+            rec.fail_api(StepKind::Version, diagnosed(e, "GET /version"));
+            return false;
+        }
+    }
+    match docker.info().await {
+        Ok(i) => info_step(rec, &i),
+        Err(e) => {
+            // The daemon answered as Docker: a failing /info is a warning.
+            let mut f = diagnosed(e, "GET /info");
+            f.severity = Severity::Warning;
+            rec.step(Step::new(
+                StepKind::Info,
+                StepState::Warn,
+                f.message.clone(),
+            ));
+            rec.push(f);
+        }
+    }
+    true
+}
+
+fn ping_step(rec: &Recorder, ms: u64) {
+    rec.step(Step::new(
+        StepKind::Ping,
+        StepState::Ok,
+        format!("OK in {ms} ms"),
+    ));
+}
+
+/// What GET /info adds, recorded as the `info` step (both API paths).
+fn info_step(rec: &Recorder, i: &bollard::models::SystemInfo) {
+    let detail = format!(
+        "{} of {} containers running; {}",
+        i.containers_running.unwrap_or(0),
+        i.containers.unwrap_or(0),
+        i.operating_system.as_deref().unwrap_or("unknown OS")
+    );
+    rec.docker_info(i);
+    rec.step(Step::new(StepKind::Info, StepState::Ok, detail));
+}
+
+/// What GET /version says, recorded as the `version` step (both API paths).
+fn version_step(rec: &Recorder, v: bollard::models::SystemVersion) -> DockerInfo {
+    let info = DockerInfo {
+        version: v.version.unwrap_or_default(),
+        api_version: v.api_version.unwrap_or_default(),
+        os: v.os.unwrap_or_default(),
+        arch: v.arch.unwrap_or_default(),
+        ..Default::default()
+    };
+    rec.step(Step::new(
+        StepKind::Version,
+        StepState::Ok,
+        format!(
+            "Docker {} (API {}, {}/{})",
+            info.version, info.api_version, info.os, info.arch
+        ),
+    ));
+    info
 }

@@ -275,7 +275,7 @@ impl Report {
     /// A target that could not even be probed (unreadable record, missing
     /// keyring entry): one failing row, with every step skipped.
     pub fn unprobed(name: &str, endpoint: &str, message: String, fix: String) -> Report {
-        let kinds: &[StepKind] = if super::ssh::is_ssh(endpoint) {
+        let kinds: &[StepKind] = if crate::conn::endpoint::is_ssh(endpoint) {
             StepKind::SSH
         } else {
             &StepKind::ALL

@@ -9,144 +9,20 @@
 //! when the session ends early it says which finding applies. The child is
 //! killed and reaped when the probe ends, also when the deadline cancels it.
 
-use std::pin::Pin;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bollard::{BollardRequest, Docker};
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, BufReader, ReadBuf};
-use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::ChildStderr;
 
+use super::api;
 use super::diagnose::{self, Ctx};
 use super::finding::{Code, Finding, Phase};
+use super::record::Recorder;
 use super::report::{Step, StepKind, StepState};
-use super::tls::Observations;
-use super::{Shared, Target};
-
-/// Whether `host` is an `ssh://` endpoint (any case).
-pub fn is_ssh(host: &str) -> bool {
-    host.trim()
-        .get(..6)
-        .is_some_and(|s| s.eq_ignore_ascii_case("ssh://"))
-}
-
-/// Where ssh connects, as the endpoint gives it (absent parts: ssh decides).
-#[derive(Debug, Clone)]
-pub struct Dest {
-    pub user: Option<String>,
-    pub host: String,
-    pub port: Option<u16>,
-}
-
-impl Dest {
-    /// `[user@]host` as typed on an ssh command line.
-    fn login(&self) -> String {
-        match &self.user {
-            Some(u) => format!("{u}@{}", self.host),
-            None => self.host.clone(),
-        }
-    }
-
-    /// `[-p PORT ]` for commands in fixes.
-    fn port_flag(&self, p: &str) -> String {
-        match self.port {
-            Some(port) if port != 22 => format!("{p} {port} "),
-            _ => String::new(),
-        }
-    }
-
-    /// The known_hosts name: `host`, or `[host]:port` off port 22.
-    fn known_name(&self) -> String {
-        match self.port {
-            Some(p) if p != 22 => format!("[{}]:{p}", self.host),
-            _ => self.host.clone(),
-        }
-    }
-}
-
-/// The docker CLI's ssh command line (`-o ConnectTimeout=… -T … -- host
-/// docker system dial-stdio`) plus BatchMode (never prompt: a probe has no
-/// one to ask) and -v (progress on stderr).
-pub fn command(d: &Dest, timeout: Duration) -> Command {
-    let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
-    let mut c = Command::new("ssh");
-    c.arg("-o")
-        .arg(format!("ConnectTimeout={secs}"))
-        .args(["-o", "BatchMode=yes", "-T", "-v"]);
-    if let Some(u) = &d.user {
-        c.arg("-l").arg(u);
-    }
-    if let Some(p) = d.port {
-        c.arg("-p").arg(p.to_string());
-    }
-    c.arg("--")
-        .arg(&d.host)
-        .args(["docker", "system", "dial-stdio"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    c
-}
-
-/// The child's stdout and stdin as one byte stream: what dial-stdio relays
-/// to and from the remote daemon socket.
-pub struct ChildStream {
-    out: ChildStdout,
-    inp: ChildStdin,
-}
-
-impl AsyncRead for ChildStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().out).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for ChildStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inp).poll_write(cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inp).poll_flush(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inp).poll_shutdown(cx)
-    }
-}
-
-/// Owns the ssh child. Dropping it (probe over, or cancelled by the
-/// deadline) kills and reaps it: no ssh is ever left running.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if !matches!(self.0.try_wait(), Ok(None)) {
-            return;
-        }
-        let _ = self.0.start_kill();
-        // SIGKILL takes effect at once; reap now instead of leaving a zombie.
-        for _ in 0..1000 {
-            if !matches!(self.0.try_wait(), Ok(None)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
+use crate::conn::Target;
+use crate::conn::ssh::{self, Dest};
+use crate::conn::tls::Observations;
 
 /// What ssh's stderr said so far.
 #[derive(Debug, Default)]
@@ -323,57 +199,120 @@ impl Log {
 /// Why the session ended, from ssh's log and exit status: the step that
 /// failed, ssh's words for its detail, and the finding. None when ssh's log
 /// explains nothing (the API error is reported instead).
-fn classify(
-    log: &Log,
-    d: &Dest,
-    exit: Option<i32>,
-    secs: f64,
-) -> Option<(StepKind, String, Finding)> {
-    let all = log.quote(|_| true);
-    let said = |what: String| {
-        if all.is_empty() {
-            what
-        } else if all.starts_with("ssh: ") {
-            format!("{what} ({all})")
-        } else {
-            format!("{what} (ssh: {all})")
-        }
-    };
-    let login = match (&d.user, &log.user) {
-        (Some(u), _) | (None, Some(u)) => format!("{u}@{}", d.host),
-        _ => d.host.clone(),
-    };
-    let user = log
-        .user
-        .clone()
-        .or(d.user.clone())
-        .unwrap_or_else(|| "USER".into());
-    let key = log.server_key.as_deref().unwrap_or("(not shown)");
-    let fp = key.split_whitespace().last().unwrap_or(key);
-    let port = d
-        .port
-        .map(|p| p.to_string())
-        .or_else(|| log.peer.as_ref().map(|(_, p)| p.clone()))
-        .unwrap_or_else(|| "22".into());
-    let host_fp_cmd = "`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host";
+fn classify(log: &Log, d: &Dest, exit: Option<i32>, secs: f64) -> Option<Verdict> {
+    let f = Facts::new(log, d, secs);
+    let local = [
+        resolve,
+        host_key_changed,
+        host_key_unknown,
+        auth_refused,
+        connect_failed,
+    ];
+    if let Some(v) = local.iter().find_map(|rule| rule(&f)) {
+        return Some(v);
+    }
+    if log.command_sent || log.authenticated {
+        return remote_failed(&f, exit);
+    }
+    unexplained(&f, exit)
+}
 
-    if log.has("Could not resolve hostname") {
+/// A step, its detail (ssh's own words), and the finding.
+type Verdict = (StepKind, String, Finding);
+
+const HOST_FP_CMD: &str = "`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host";
+
+/// What every rule quotes: ssh's log, and the names it used.
+struct Facts<'a> {
+    log: &'a Log,
+    d: &'a Dest,
+    secs: f64,
+    /// The whole log, quoted.
+    all: String,
+    login: String,
+    user: String,
+    /// The key the server presented, and its fingerprint.
+    key: String,
+    fp: String,
+    port: String,
+}
+
+impl<'a> Facts<'a> {
+    fn new(log: &'a Log, d: &'a Dest, secs: f64) -> Self {
+        let login = match (&d.user, &log.user) {
+            (Some(u), _) | (None, Some(u)) => format!("{u}@{}", d.host),
+            _ => d.host.clone(),
+        };
+        let user = log
+            .user
+            .clone()
+            .or(d.user.clone())
+            .unwrap_or_else(|| "USER".into());
+        let key = log
+            .server_key
+            .as_deref()
+            .unwrap_or("(not shown)")
+            .to_string();
+        let fp = key.split_whitespace().last().unwrap_or(&key).to_string();
+        let port = d
+            .port
+            .map(|p| p.to_string())
+            .or_else(|| log.peer.as_ref().map(|(_, p)| p.clone()))
+            .unwrap_or_else(|| "22".into());
+        Facts {
+            log,
+            d,
+            secs,
+            all: log.quote(|_| true),
+            login,
+            user,
+            key,
+            fp,
+            port,
+        }
+    }
+
+    /// `what`, with ssh's own words after it.
+    fn said(&self, what: String) -> String {
+        if self.all.is_empty() {
+            what
+        } else if self.all.starts_with("ssh: ") {
+            format!("{what} ({})", self.all)
+        } else {
+            format!("{what} (ssh: {})", self.all)
+        }
+    }
+}
+
+fn resolve(f: &Facts) -> Option<Verdict> {
+    if f.log.has("Could not resolve hostname") {
         return Some((
             StepKind::Resolve,
-            all.clone(),
+            f.all.clone(),
             Finding::error(
                 Code::DnsFailure,
-                said(format!("ssh cannot resolve {}", d.host)),
+                f.said(format!("ssh cannot resolve {}", f.d.host)),
                 format!(
                     "check the spelling, your DNS (`getent hosts {h}`) and any HostName for it in ~/.ssh/config (`ssh -G {h} | grep ^hostname`)",
-                    h = d.host
+                    h = f.d.host
                 ),
             ),
         ));
     }
-    if log.has("REMOTE HOST IDENTIFICATION HAS CHANGED") || log.has("has changed and you have") {
-        let detail = log.quote(|l| l.contains("has changed") || l.starts_with("Offending"));
-        let offending = log
+    None
+}
+
+fn host_key_changed(f: &Facts) -> Option<Verdict> {
+    let key = &f.key;
+    let fp = &f.fp;
+    let host_fp_cmd = HOST_FP_CMD;
+    if f.log.has("REMOTE HOST IDENTIFICATION HAS CHANGED") || f.log.has("has changed and you have")
+    {
+        let detail = f
+            .log
+            .quote(|l| l.contains("has changed") || l.starts_with("Offending"));
+        let offending = f
+            .log
             .lines
             .iter()
             .find_map(|l| l.strip_prefix("Offending "))
@@ -387,7 +326,7 @@ fn classify(
                 Code::SshHostKeyChanged,
                 format!(
                     "WARNING: the host key of {} has CHANGED: the server now presents {key}, not the key recorded in {offending}. Someone may be intercepting the connection (man-in-the-middle), or the host was reinstalled",
-                    d.known_name()
+                    f.d.known_name()
                 ),
                 format!(
                     "do not accept the new key blindly: confirm {fp} with the host's administrator over another channel ({host_fp_cmd}); only if it matches, replace the stale entry at {offending}"
@@ -395,44 +334,64 @@ fn classify(
             ),
         ));
     }
-    if log.has("Host key verification failed") || log.has("host key is known for") {
+    None
+}
+
+fn host_key_unknown(f: &Facts) -> Option<Verdict> {
+    let key = &f.key;
+    let fp = &f.fp;
+    let port = &f.port;
+    let host_fp_cmd = HOST_FP_CMD;
+    if f.log.has("Host key verification failed") || f.log.has("host key is known for") {
         return Some((
             StepKind::SshHandshake,
-            all.clone(),
+            f.all.clone(),
             Finding::error(
                 Code::SshHostKeyUnknown,
                 format!(
                     "the host key of {} is not in known_hosts (the server presents {key}); ssh in batch mode, as dctx and the docker CLI run it, cannot ask you to accept it",
-                    d.known_name()
+                    f.d.known_name()
                 ),
                 format!(
                     "check that {fp} is the host's key ({host_fp_cmd}), then: `ssh-keyscan -p {port} {h} >> ~/.ssh/known_hosts`",
-                    h = d.host
+                    h = f.d.host
                 ),
             ),
         ));
     }
-    if log.has("Permission denied (") || log.has("Too many authentication failures") {
-        let offered = if log.offered.is_empty() {
+    None
+}
+
+fn auth_refused(f: &Facts) -> Option<Verdict> {
+    let login = &f.login;
+    let user = &f.user;
+    if f.log.has("Permission denied (") || f.log.has("Too many authentication failures") {
+        let offered = if f.log.offered.is_empty() {
             "no key was offered (none in ~/.ssh, the agent or an IdentityFile)".to_string()
         } else {
-            format!("keys offered: {}", log.offered.join("; "))
+            format!("keys offered: {}", f.log.offered.join("; "))
         };
         return Some((
             StepKind::SshAuth,
-            all.clone(),
+            f.all.clone(),
             Finding::error(
                 Code::SshAuthRefused,
                 format!("{login} refused the authentication; {offered}"),
                 format!(
                     "authorize your public key for {user} on the host: `ssh-copy-id {}{}` (or append it to ~{user}/.ssh/authorized_keys there), or set the right IdentityFile for the host in ~/.ssh/config",
-                    d.port_flag("-p"),
-                    d.login()
+                    f.d.port_flag("-p"),
+                    f.d.login()
                 ),
             ),
         ));
     }
-    if let Some(l) = log
+    None
+}
+
+fn connect_failed(f: &Facts) -> Option<Verdict> {
+    let port = &f.port;
+    if let Some(l) = f
+        .log
         .lines
         .iter()
         .find(|l| l.starts_with("ssh: connect to host"))
@@ -441,149 +400,161 @@ fn classify(
         if l.contains("Connection refused") {
             return Some((
                 step,
-                all.clone(),
+                f.all.clone(),
                 Finding::error(
                     Code::ConnectionRefused,
                     format!(
                         "{} refused the connection: no sshd listens on port {port}",
-                        d.host
+                        f.d.host
                     ),
                     format!(
                         "start sshd on the host (`systemctl start ssh`), check the port (ssh://{}:PORT) or a firewall that rejects it",
-                        d.login()
+                        f.d.login()
                     ),
                 ),
             ));
         }
         if l.contains("timed out") {
-            let mut f = timeout(Phase::Connect, secs);
-            f.message = said("ssh gave up connecting (ConnectTimeout)".into());
-            return Some((step, all.clone(), f));
+            let mut t = timeout(Phase::Connect, f.secs);
+            t.message = f.said("ssh gave up connecting (ConnectTimeout)".into());
+            return Some((step, f.all.clone(), t));
         }
         return Some((
             step,
-            all.clone(),
+            f.all.clone(),
             Finding::error(
                 Code::ConnectFailed,
-                said(format!("ssh cannot connect to {}", d.host)),
+                f.said(format!("ssh cannot connect to {}", f.d.host)),
                 "check the network path to the host (routing, firewall, VPN)",
             ),
         ));
     }
-    if log.has("timed out during banner exchange") {
-        let mut f = timeout(Phase::SshHandshake, secs);
-        f.message = said("ssh gave up waiting for the server's greeting (ConnectTimeout)".into());
-        return Some((StepKind::SshHandshake, all.clone(), f));
+    if f.log.has("timed out during banner exchange") {
+        let mut t = timeout(Phase::SshHandshake, f.secs);
+        t.message = f.said("ssh gave up waiting for the server's greeting (ConnectTimeout)".into());
+        return Some((StepKind::SshHandshake, f.all.clone(), t));
     }
+    None
+}
 
-    // The session was up: the remote side failed.
-    if log.command_sent || log.authenticated {
-        let remote = log.quote(|l| !l.starts_with("Authenticated to "));
-        let code = exit.or(log.exit_status);
-        if code == Some(127)
-            || log.remote_has("docker: command not found")
-            || log.remote_has("docker: not found")
-        {
-            return Some((
-                StepKind::DialStdio,
-                remote,
-                Finding::error(
-                    Code::SshNoDocker,
-                    format!("there is no `docker` on the PATH of {login}'s ssh sessions"),
-                    format!(
-                        "install the docker CLI on the host, or put it on the PATH non-interactive ssh sessions get (`ssh {}{} command -v docker` must print it)",
-                        d.port_flag("-p"),
-                        d.login()
-                    ),
-                ),
-            ));
-        }
-        if log.remote_has("dial-stdio")
-            && (log.remote_has("not a docker command")
-                || log.remote_has("unknown command")
-                || log.remote_has("unrecognized command"))
-        {
-            return Some((
-                StepKind::DialStdio,
-                remote,
-                Finding::error(
-                    Code::SshDialStdioUnsupported,
-                    format!(
-                        "the docker CLI on {} has no `docker system dial-stdio` (Docker older than 18.09)",
-                        d.host
-                    ),
-                    "upgrade Docker on the host to 18.09 or later (the docker CLI's own ssh:// needs it too)",
-                ),
-            ));
-        }
-        if log.remote_has("connect: permission denied")
-            || log.remote_has("permission denied while trying to connect")
-        {
-            return Some((
-                StepKind::DialStdio,
-                remote,
-                Finding::error(
-                    Code::SshSocketDenied,
-                    format!("{user} on {} may not open the Docker daemon socket", d.host),
-                    format!(
-                        "on the host: `sudo usermod -aG docker {user}` (then a new ssh login; docker group members are root-equivalent), or connect as a user who may"
-                    ),
-                ),
-            ));
-        }
-        if log.remote_has("connect: no such file or directory")
-            || log.remote_has("connect: connection refused")
-            || log.remote_has("Cannot connect to the Docker daemon")
-        {
-            return Some((
-                StepKind::DialStdio,
-                remote,
-                Finding::error(
-                    Code::SshDaemonNotRunning,
-                    format!(
-                        "the remote docker finds no daemon behind its socket on {}: dockerd is not running there (or DOCKER_HOST points elsewhere)",
-                        d.host
-                    ),
-                    "start the daemon on the host (`sudo systemctl start docker`); check which socket the remote docker dials (quoted above)",
-                ),
-            ));
-        }
-        if log.command_sent && code.is_some_and(|c| c != 0) {
-            return Some((
-                StepKind::DialStdio,
-                remote.clone(),
-                Finding::error(
-                    Code::SshError,
-                    format!(
-                        "the remote `docker system dial-stdio` failed (exit status {}): {remote}",
-                        code.unwrap_or(-1)
-                    ),
-                    format!(
-                        "run it by hand to see why: `ssh {}{} docker system dial-stdio`",
-                        d.port_flag("-p"),
-                        d.login()
-                    ),
-                ),
-            ));
-        }
-        return None;
-    }
-    // ssh failed before authenticating, for a reason not matched above.
-    if exit == Some(255) || !all.is_empty() {
+/// The session was up: the remote side failed.
+fn remote_failed(f: &Facts, exit: Option<i32>) -> Option<Verdict> {
+    let login = &f.login;
+    let user = &f.user;
+    let remote = f.log.quote(|l| !l.starts_with("Authenticated to "));
+    let code = exit.or(f.log.exit_status);
+    if code == Some(127)
+        || f.log.remote_has("docker: command not found")
+        || f.log.remote_has("docker: not found")
+    {
         return Some((
-            StepKind::SshHandshake,
-            all.clone(),
+            StepKind::DialStdio,
+            remote,
+            Finding::error(
+                Code::SshNoDocker,
+                format!("there is no `docker` on the PATH of {login}'s ssh sessions"),
+                format!(
+                    "install the docker CLI on the host, or put it on the PATH non-interactive ssh sessions get (`ssh {}{} command -v docker` must print it)",
+                    f.d.port_flag("-p"),
+                    f.d.login()
+                ),
+            ),
+        ));
+    }
+    if f.log.remote_has("dial-stdio")
+        && (f.log.remote_has("not a docker command")
+            || f.log.remote_has("unknown command")
+            || f.log.remote_has("unrecognized command"))
+    {
+        return Some((
+            StepKind::DialStdio,
+            remote,
+            Finding::error(
+                Code::SshDialStdioUnsupported,
+                format!(
+                    "the docker CLI on {} has no `docker system dial-stdio` (Docker older than 18.09)",
+                    f.d.host
+                ),
+                "upgrade Docker on the host to 18.09 or later (the docker CLI's own ssh:// needs it too)",
+            ),
+        ));
+    }
+    if f.log.remote_has("connect: permission denied")
+        || f.log
+            .remote_has("permission denied while trying to connect")
+    {
+        return Some((
+            StepKind::DialStdio,
+            remote,
+            Finding::error(
+                Code::SshSocketDenied,
+                format!(
+                    "{user} on {} may not open the Docker daemon socket",
+                    f.d.host
+                ),
+                format!(
+                    "on the host: `sudo usermod -aG docker {user}` (then a new ssh login; docker group members are root-equivalent), or connect as a user who may"
+                ),
+            ),
+        ));
+    }
+    if f.log.remote_has("connect: no such file or directory")
+        || f.log.remote_has("connect: connection refused")
+        || f.log.remote_has("Cannot connect to the Docker daemon")
+    {
+        return Some((
+            StepKind::DialStdio,
+            remote,
+            Finding::error(
+                Code::SshDaemonNotRunning,
+                format!(
+                    "the remote docker finds no daemon behind its socket on {}: dockerd is not running there (or DOCKER_HOST points elsewhere)",
+                    f.d.host
+                ),
+                "start the daemon on the host (`sudo systemctl start docker`); check which socket the remote docker dials (quoted above)",
+            ),
+        ));
+    }
+    if f.log.command_sent && code.is_some_and(|c| c != 0) {
+        return Some((
+            StepKind::DialStdio,
+            remote.clone(),
             Finding::error(
                 Code::SshError,
-                if all.is_empty() {
+                format!(
+                    "the remote `docker system dial-stdio` failed (exit status {}): {remote}",
+                    code.unwrap_or(-1)
+                ),
+                format!(
+                    "run it by hand to see why: `ssh {}{} docker system dial-stdio`",
+                    f.d.port_flag("-p"),
+                    f.d.login()
+                ),
+            ),
+        ));
+    }
+    None
+}
+
+/// ssh failed before authenticating, for a reason no rule names.
+fn unexplained(f: &Facts, exit: Option<i32>) -> Option<Verdict> {
+    let all = &f.all;
+    // ssh failed before authenticating, for a reason not matched above.
+    if exit == Some(255) || !f.all.is_empty() {
+        return Some((
+            StepKind::SshHandshake,
+            f.all.clone(),
+            Finding::error(
+                Code::SshError,
+                if f.all.is_empty() {
                     "ssh failed without saying why".to_string()
                 } else {
                     format!("ssh failed: {all}")
                 },
                 format!(
                     "run ssh by hand to see more: `ssh -v {}{} docker version`",
-                    d.port_flag("-p"),
-                    d.login()
+                    f.d.port_flag("-p"),
+                    f.d.login()
                 ),
             ),
         ));
@@ -618,8 +589,8 @@ pub fn timeout(phase: Phase, secs: f64) -> Finding {
 }
 
 /// The step a deadline hit in `phase` belongs to.
-pub(super) fn timeout_step(phase: Phase, sh: &Shared) -> StepKind {
-    let has = |k: StepKind| sh.with(|p| p.steps.iter().any(|s| s.step == k));
+pub fn timeout_step(phase: Phase, rec: &Recorder) -> StepKind {
+    let has = |k: StepKind| rec.has_step(k);
     match phase {
         Phase::Resolve => StepKind::Resolve,
         Phase::Connect => StepKind::Connect,
@@ -637,7 +608,7 @@ pub(super) fn timeout_step(phase: Phase, sh: &Shared) -> StepKind {
     }
 }
 
-async fn read_stderr(err: ChildStderr, log: Arc<Mutex<Log>>, sh: Shared) {
+async fn read_stderr(err: ChildStderr, log: Arc<Mutex<Log>>, rec: Recorder) {
     let mut r = BufReader::new(err);
     let mut buf = Vec::new();
     loop {
@@ -655,61 +626,28 @@ async fn read_stderr(err: ChildStderr, log: Arc<Mutex<Log>>, sh: Shared) {
         for ev in events {
             match ev {
                 Event::Resolved(d) => {
-                    sh.step(Step::new(StepKind::Resolve, StepState::Ok, d));
-                    sh.phase.set(Phase::Connect);
+                    rec.step(Step::new(StepKind::Resolve, StepState::Ok, d));
+                    rec.phase.set(Phase::Connect);
                 }
                 Event::Connected(d) => {
-                    sh.step(Step::new(StepKind::Connect, StepState::Ok, d));
-                    sh.phase.set(Phase::SshHandshake);
+                    rec.step(Step::new(StepKind::Connect, StepState::Ok, d));
+                    rec.phase.set(Phase::SshHandshake);
                 }
-                Event::HostKeyOk(d) => sh.step(Step::new(StepKind::SshHandshake, StepState::Ok, d)),
+                Event::HostKeyOk(d) => {
+                    rec.step(Step::new(StepKind::SshHandshake, StepState::Ok, d))
+                }
                 Event::Authenticated(d) => {
-                    sh.step(Step::new(StepKind::SshAuth, StepState::Ok, d));
-                    sh.phase.set(Phase::Response);
+                    rec.step(Step::new(StepKind::SshAuth, StepState::Ok, d));
+                    rec.phase.set(Phase::Response);
                 }
-                Event::CommandSent => sh.phase.set(Phase::Response),
+                Event::CommandSent => rec.phase.set(Phase::Response),
             }
         }
     }
 }
 
-type BErr = bollard::errors::Error;
-type Sender = Arc<tokio::sync::Mutex<SendRequest<Full<Bytes>>>>;
-
-/// A bollard client over one established stream (HTTP/1.1 keep-alive).
-async fn docker_over<S>(
-    s: S,
-    deadline: Duration,
-) -> Result<(Docker, tokio::task::JoinHandle<()>), BErr>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s)).await?;
-    let driver = tokio::spawn(async move {
-        let _ = tokio::time::timeout(deadline, conn).await;
-    });
-    let sender: Sender = Arc::new(tokio::sync::Mutex::new(sender));
-    let docker = Docker::connect_with_custom_transport(
-        move |req: BollardRequest| {
-            let sender = sender.clone();
-            async move { send(&sender, req).await }
-        },
-        Some("http://docker"),
-        deadline.as_secs() + 1,
-        bollard::API_DEFAULT_VERSION,
-    )?;
-    Ok((docker, driver))
-}
-
-async fn send(sender: &Sender, req: BollardRequest) -> Result<hyper::Response<Incoming>, BErr> {
-    let req = super::api::to_daemon(req, "docker").await?;
-    let mut s = sender.lock().await;
-    s.ready().await?;
-    Ok(s.send_request(req).await?)
-}
-
 /// Probe an ssh:// target: ssh, dial-stdio, then the API calls on that stream.
-pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, now: i64) {
+pub async fn probe(t: &Target, rec: &Recorder, d: Dest, timeout: Duration, now: i64) {
     let started = Instant::now();
     let ctx = Ctx {
         name: &t.name,
@@ -721,7 +659,7 @@ pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, n
         // No certificates over ssh.
         warn_days: 0,
     };
-    sh.step(Step::new(
+    rec.step(Step::new(
         StepKind::Profile,
         StepState::Ok,
         format!(
@@ -730,45 +668,15 @@ pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, n
             d.login()
         ),
     ));
-    let child = match command(&d, timeout).spawn() {
+    let session = match ssh::spawn(&d, timeout) {
         Ok(c) => c,
-        Err(e) => {
-            let msg = if e.kind() == std::io::ErrorKind::NotFound {
-                "there is no `ssh` client on this machine's PATH".to_string()
-            } else {
-                format!("cannot start ssh: {e}")
-            };
-            sh.step(Step::new(StepKind::Profile, StepState::Fail, msg.clone()));
-            sh.push(Finding::error(
-                Code::SshClientMissing,
-                msg,
-                "install the OpenSSH client (`apt install openssh-client`, `dnf install openssh-clients`)",
-            ));
-            return;
-        }
+        Err(e) => return no_client(rec, e),
     };
-    let mut child = Reaped(child);
-    let (Some(out), Some(inp), Some(err)) = (
-        child.0.stdout.take(),
-        child.0.stdin.take(),
-        child.0.stderr.take(),
-    ) else {
-        return;
-    };
+    let mut child = session.child;
     let log = Arc::new(Mutex::new(Log::default()));
-    let reader = tokio::spawn(read_stderr(err, log.clone(), sh.clone()));
-    let (docker, driver) = match docker_over(ChildStream { out, inp }, timeout).await {
-        Ok(x) => x,
-        Err(e) => {
-            sh.push(Finding::error(
-                Code::SshError,
-                format!("cannot speak HTTP over ssh: {e}"),
-                "please report this as a dctx bug",
-            ));
-            return;
-        }
-    };
-    // Closing our end of the stream ends dial-stdio and then ssh.
+    let reader = tokio::spawn(read_stderr(session.stderr, log.clone(), rec.clone()));
+    // Dropping the client closes our end of the stream: dial-stdio ends, then ssh.
+    let docker = crate::conn::docker::over_stream(session.stream, "docker", timeout);
     let grace = || {
         timeout
             .saturating_sub(started.elapsed())
@@ -781,56 +689,70 @@ pub(super) async fn probe(t: &Target, sh: &Shared, d: Dest, timeout: Duration, n
     let first_ms = t0.elapsed().as_millis() as u64;
     if let Err(e) = first {
         drop(docker);
-        driver.abort();
         let status = tokio::time::timeout(grace(), child.0.wait()).await;
         let exit = status.ok().and_then(|s| s.ok()).and_then(|s| s.code());
         drop(child);
         let _ = tokio::time::timeout(grace(), reader).await;
         let verdict = classify(&log.lock().unwrap(), &d, exit, ctx.timeout_secs);
-        let kind = match verdict {
-            Some((kind, detail, f)) => {
-                let detail = if detail.is_empty() {
-                    f.message.clone()
-                } else if detail.starts_with("ssh: ") {
-                    detail
-                } else {
-                    format!("ssh: {detail}")
-                };
-                sh.step(Step::new(kind, StepState::Fail, detail));
-                sh.push(f);
-                kind
-            }
-            None => {
-                let f = diagnose::api_failure(&e, "GET /_ping", &Default::default(), None, &ctx);
-                sh.step(Step::new(
-                    StepKind::Ping,
-                    StepState::Fail,
-                    f.message.clone(),
-                ));
-                sh.push(f);
-                StepKind::Ping
-            }
-        };
-        for k in StepKind::SSH.iter().filter(|k| **k > kind) {
-            sh.skip(&[*k], "not reached");
-        }
+        session_failed(rec, verdict, &e, &ctx);
         return;
     }
-    sh.step(Step::new(
+    rec.step(Step::new(
         StepKind::DialStdio,
         StepState::Ok,
         format!("the remote `docker system dial-stdio` answered GET /_ping in {first_ms} ms (ssh login included)"),
     ));
     let obs = Observations::default();
-    if super::api_calls_with(sh, &docker, &ctx, &obs, None).await {
+    if api::calls_with(rec, &docker, &ctx, &obs, None).await {
         // Like a TLS probe's: the first answer on a fresh connection.
-        sh.with(|p| p.latency_ms = Some(first_ms));
+        rec.latency(first_ms);
     }
     drop(docker);
-    driver.abort();
     let _ = tokio::time::timeout(grace(), child.0.wait()).await;
     drop(child);
     let _ = tokio::time::timeout(grace(), reader).await;
+}
+
+/// ssh cannot be started.
+fn no_client(rec: &Recorder, e: std::io::Error) {
+    let msg = if e.kind() == std::io::ErrorKind::NotFound {
+        "there is no `ssh` client on this machine's PATH".to_string()
+    } else {
+        format!("cannot start ssh: {e}")
+    };
+    rec.step(Step::new(StepKind::Profile, StepState::Fail, msg.clone()));
+    rec.push(Finding::error(
+        Code::SshClientMissing,
+        msg,
+        "install the OpenSSH client (`apt install openssh-client`, `dnf install openssh-clients`)",
+    ));
+}
+
+/// The first request failed: what ssh's log says (`verdict`), else the API
+/// error; the steps after the failed one are not reached.
+fn session_failed(rec: &Recorder, verdict: Option<Verdict>, e: &bollard::errors::Error, ctx: &Ctx) {
+    let kind = match verdict {
+        Some((kind, detail, f)) => {
+            let detail = if detail.is_empty() {
+                f.message.clone()
+            } else if detail.starts_with("ssh: ") {
+                detail
+            } else {
+                format!("ssh: {detail}")
+            };
+            rec.step(Step::new(kind, StepState::Fail, detail));
+            rec.push(f);
+            kind
+        }
+        None => {
+            let f = diagnose::api_failure(e, "GET /_ping", &Default::default(), None, ctx);
+            rec.fail(StepKind::Ping, f);
+            StepKind::Ping
+        }
+    };
+    for k in StepKind::SSH.iter().filter(|k| **k > kind) {
+        rec.skip(&[*k], "not reached");
+    }
 }
 
 #[cfg(test)]
@@ -975,7 +897,7 @@ mod tests {
             Some(Code::SshNoDocker)
         );
         assert_eq!(
-            code(&after("sh: 1: docker: not found"), None),
+            code(&after("rec: 1: docker: not found"), None),
             Some(Code::SshNoDocker)
         );
         assert_eq!(
@@ -1034,13 +956,5 @@ mod tests {
             f.fix.contains("ssh-copy-id -p 2222 root@127.0.0.1"),
             "{f:?}"
         );
-    }
-
-    #[test]
-    fn ssh_scheme() {
-        assert!(is_ssh("SSH://h"));
-        assert!(is_ssh(" ssh://u@h:1"));
-        assert!(!is_ssh("tcp://h"));
-        assert!(!is_ssh("ssh:/"));
     }
 }

@@ -8,7 +8,6 @@
 pub mod audit;
 pub mod guard;
 pub mod socket;
-pub mod upstream;
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -27,12 +26,13 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
-use crate::probe::tls::{self, VerifyMode};
-use crate::probe::{Endpoint, Severity, Target};
+use crate::conn::dial::{Connector, Dial, Tls};
+pub use crate::conn::target::Reload;
+use crate::conn::{Endpoint, EndpointError, Source, Target, tls};
+use crate::probe::Severity;
 pub use audit::Audit;
 pub use guard::Policy;
 pub use socket::{Bound, bind, default_path};
-pub use upstream::Reload;
 
 /// Why the proxy cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -94,8 +94,8 @@ pub struct Proxy {
     name: String,
     host: String,
     /// The profile as last read (the 502 diagnosis probes it).
-    target: Arc<Mutex<Target>>,
-    client: Client<upstream::Connector, Counted<Incoming>>,
+    source: Arc<Source>,
+    client: Client<Connector, Counted<Incoming>>,
     opts: Options,
     audit: Option<Audit>,
     /// The last diagnosis of an unreachable daemon and when it was made
@@ -111,43 +111,41 @@ impl Proxy {
         target: Target,
         opts: Options,
         audit: Option<Audit>,
-        reload: Option<upstream::Reload>,
+        reload: Option<Reload>,
     ) -> Result<Self, ProxyError> {
         let unusable = |why: String| ProxyError::Unusable {
             name: target.name.clone(),
             why,
         };
-        let current = Arc::new(Mutex::new(target.clone()));
-        let dial = match Endpoint::parse(&target.host, target.tls).map_err(unusable)? {
-            Endpoint::Unix(p) => upstream::Dial::Unix(p),
-            Endpoint::Tcp { host, port, tls } => {
+        let source = Arc::new(Source::new(target.clone(), reload));
+        let dial = match target.endpoint() {
+            Ok((Endpoint::Unix(p), _)) => Dial::Unix(p.into()),
+            Ok((Endpoint::Tcp { host, port, .. }, tls)) => {
                 let tls = if tls {
-                    let src = upstream::TlsSource {
-                        name: tls::server_name(&host).map_err(unusable)?,
-                        current: current.clone(),
-                        reload,
-                    };
                     // Unusable material is refused at start, not at the first request.
-                    let m = tls::load_material(&target).map_err(unusable)?;
-                    tls::client_config(Some(&m), VerifyMode::Strict, opts.now, Default::default())
-                        .map_err(unusable)?;
-                    Some(Arc::new(src))
+                    tls::working_config(&target, opts.now).map_err(unusable)?;
+                    Some(Tls::Fresh {
+                        source: source.clone(),
+                        name: tls::server_name(&host).map_err(unusable)?,
+                    })
                 } else {
                     None
                 };
-                upstream::Dial::Tcp { host, port, tls }
+                let port = port.expect("read fills the port in");
+                Dial::Tcp { host, port, tls }
             }
-            Endpoint::Unsupported(s) => {
+            Err(EndpointError::Scheme(s)) => {
                 return Err(unusable(format!("{s}:// endpoints cannot be proxied")));
             }
-            Endpoint::Ssh { .. } => {
+            Err(e) => return Err(unusable(e.to_string())),
+            Ok((Endpoint::Ssh { .. }, _)) => {
                 return Err(unusable(
                     "ssh:// endpoints are not proxied: docker already reaches them through ssh"
                         .into(),
                 ));
             }
         };
-        let connector = upstream::Connector {
+        let connector = Connector {
             dial,
             connect_timeout: opts.connect_timeout,
         };
@@ -158,7 +156,7 @@ impl Proxy {
         Ok(Proxy {
             name: target.name.clone(),
             host: target.host.clone(),
-            target: current,
+            source,
             client,
             opts,
             audit,
@@ -169,12 +167,9 @@ impl Proxy {
     /// The start-time warning about the profile's client certificate, if it
     /// has expired (the daemon will refuse it).
     pub fn client_cert_warning(&self) -> Option<String> {
-        let t = self
-            .target
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let info = tls::load_material(&t).ok()?.client_info?;
+        let info = tls::load_material(&self.source.current())
+            .ok()?
+            .client_info?;
         (info.not_after <= self.opts.now).then(|| {
             format!(
                 "{}'s client certificate expired on {} (client-cert-expired): the daemon \
@@ -351,13 +346,9 @@ impl Proxy {
         {
             return Some(msg.clone());
         }
-        let target = self
-            .target
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let target = self.source.current();
         let report =
-            crate::probe::run(&target, self.opts.connect_timeout, upstream::unix_now()).await;
+            crate::probe::run(&target, self.opts.connect_timeout, crate::conn::unix_now()).await;
         let msg = report
             .findings
             .iter()

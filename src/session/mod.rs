@@ -11,9 +11,9 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::Command;
 
+use crate::conn::Target;
 use crate::env_vars;
 use crate::harden::CoreLimit;
-use crate::probe::Target;
 use crate::store::{TlsFiles, write_pems};
 
 pub use dir::{PrivateDir, sweep};

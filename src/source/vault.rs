@@ -16,7 +16,7 @@ use rustls::{ClientConfig, RootCertStore};
 use zeroize::Zeroizing;
 
 use super::VaultSource;
-use crate::probe::tls::provider;
+use crate::conn::tls::provider;
 
 /// Connect + TLS + answer, per call.
 const TIMEOUT: Duration = Duration::from_secs(20);

@@ -3,7 +3,8 @@
 //! added (drift, an unreadable record, a target that could not be built).
 
 use super::{Entry, Targets};
-use crate::probe::{Code, Finding, Report, Target};
+use crate::conn::Target;
+use crate::probe::{Code, Finding, Report};
 
 /// Names resolved for a probe round.
 pub struct Checks {

@@ -9,7 +9,6 @@
 //! change is one transaction across the stores (`txn`), taken under both
 //! locks in one order (dctx's store, then Docker's config dir).
 
-pub mod endpoint;
 pub mod health;
 mod ops;
 pub mod txn;
@@ -18,9 +17,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::conn::Target;
 use crate::docker::{ContextMeta, DockerConfig, TlsPresence};
 use crate::env_vars;
-use crate::probe::Target;
 use crate::shell::Change;
 use crate::store::keyring::Keyring;
 use crate::store::{KeyStore, Profile, Store, TlsMode, validate_name};
@@ -789,7 +788,7 @@ impl Targets {
             );
         }
         if e.kind != Kind::Default
-            && let Err(err) = endpoint::Endpoint::parse(&e.endpoint)
+            && let Err(err) = crate::conn::Endpoint::parse(&e.endpoint)
         {
             // Never hand a shell (or cmd.exe) a host that could inject a line.
             anyhow::bail!(

@@ -6,10 +6,10 @@ use std::path::Path;
 use anyhow::Context as _;
 use zeroize::Zeroizing;
 
-use super::endpoint::Endpoint;
 use super::txn::{Content, Txn};
 use super::{DEFAULT, Detail, Entry, Kind, Targets};
 use crate::bundle::Material;
+use crate::conn::Endpoint;
 use crate::docker::{DCTX_KEY, DockerConfig};
 use crate::pki::CertInfo;
 use crate::store::atomic::{self, PRIVATE_DIR, PRIVATE_FILE, PUBLIC_DIR, PUBLIC_FILE};

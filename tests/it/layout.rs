@@ -14,10 +14,8 @@ const KNOWN: &[(&str, &[&str])] = &[
     // cli's completion candidates call cmd::complete; cmd reads cli's args.
     ("", &["cli", "cmd"]),
     // probe and pki use output::expiry / output::sanitize / the Prometheus
-    // escape; output renders probe's reports.
-    ("", &["output", "pki", "probe"]),
-    // diagnose → report → ssh → diagnose (ssh → report too).
-    ("probe", &["diagnose", "report", "ssh"]),
+    // escape; output renders probe's reports (conn uses pki's CertInfo).
+    ("", &["conn", "output", "pki", "probe"]),
 ];
 
 type Module = Vec<String>;

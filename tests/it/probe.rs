@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use dctx::probe::{self, Code, Phase, Report, Severity, Status, StepKind, StepState, Target};
+use dctx::conn::Target;
+use dctx::probe::{self, Code, Phase, Report, Severity, Status, StepKind, StepState};
 use zeroize::Zeroizing;
 
 use crate::support::peers;

@@ -1,7 +1,14 @@
 //! The Docker API calls: HTTP errors, not-Docker peers, transport errors.
 
-#[allow(unused_imports)]
-use super::*;
+use super::{Ctx, clean_body};
+use super::client::client_rejected;
+use super::front::front_answer;
+use super::handshake::{
+    alert_name, http_client_cert_answer, is_client_auth_alert, says_tls_expected, tls_expected,
+};
+use crate::conn::tls::{Material, Observed};
+use crate::probe::finding::{Code, Finding};
+use std::io;
 
 /// A failed Docker API call (`what` is e.g. "GET /_ping").
 pub fn api_failure(
@@ -13,11 +20,11 @@ pub fn api_failure(
 ) -> Finding {
     use bollard::errors::Error as B;
     // bollard's IOError is transparent: its source() skips the io::Error.
-    let io_too_large = matches!(e, B::IOError { err } if crate::probe::pipeline::is_too_large(err));
-    if io_too_large || crate::probe::pipeline::is_too_large(e) {
+    let io_too_large = matches!(e, B::IOError { err } if crate::conn::http::is_too_large(err));
+    if io_too_large || crate::conn::http::is_too_large(e) {
         return not_docker(format!(
             "{what} answered with more than {} KiB",
-            crate::probe::pipeline::CONN_CAP / 1024
+            crate::conn::http::CONN_CAP / 1024
         ));
     }
     match e {
@@ -62,7 +69,7 @@ pub fn api_failure(
         }
         _ => {
             let dynerr: &(dyn std::error::Error + 'static) = e;
-            if let Some(r) = crate::probe::tls::find_rustls(dynerr) {
+            if let Some(r) = crate::conn::tls::find_rustls(dynerr) {
                 if let Some(m) = m
                     && let rustls::Error::AlertReceived(a) = r
                     && obs.client_cert_requested
@@ -81,7 +88,7 @@ pub fn api_failure(
                     "run `dctx doctor` for a step-by-step diagnosis",
                 );
             }
-            if let Some(io) = crate::probe::tls::find_io(dynerr)
+            if let Some(io) = crate::conn::tls::find_io(dynerr)
                 && io.kind() == io::ErrorKind::ConnectionRefused
             {
                 return Finding::error(
@@ -104,37 +111,6 @@ pub fn api_failure(
     }
 }
 
-/// An HTTP body in one short line: an HTML page becomes its <title> (or its
-/// text), whitespace collapses, long text is cut.
-pub fn clean_body(body: &str) -> String {
-    let lower = body.to_ascii_lowercase();
-    let text = if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>")) {
-        body.get(a + 7..b).unwrap_or(body).to_string()
-    } else if lower.contains('<') {
-        let mut out = String::new();
-        let mut in_tag = false;
-        for ch in body.chars() {
-            match ch {
-                '<' => {
-                    in_tag = true;
-                    out.push(' ');
-                }
-                '>' => in_tag = false,
-                c if !in_tag => out.push(c),
-                _ => {}
-            }
-        }
-        out
-    } else {
-        body.to_string()
-    };
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let mut one = words.join(" ");
-    if one.chars().count() > 160 {
-        one = one.chars().take(157).collect::<String>() + "…";
-    }
-    one
-}
 
 pub fn not_docker(detail: String) -> Finding {
     Finding::error(
@@ -173,7 +149,7 @@ mod tests {
             message: message.into(),
         };
         let too_large = B::IOError {
-            err: io::Error::other(crate::probe::pipeline::TooLarge(1024)),
+            err: io::Error::other(crate::conn::http::TooLarge(1024)),
         };
         let cases: Vec<(&str, B, Code)> = vec![
             ("404 page", server(404, "page not found"), Code::NotDocker),

@@ -1,8 +1,17 @@
 //! The client certificate: what the profile's own certificate shows, and
 //! what the server did with it.
 
-#[allow(unused_imports)]
-use super::*;
+use super::{Ctx, days_phrase, expired_phrase};
+use crate::conn::tls::Material;
+use crate::conn::tls::Observed;
+use crate::conn::tls::name_to_string;
+use crate::pki::CertInfo;
+use crate::probe::finding::Code;
+use crate::probe::finding::Finding;
+use crate::probe::finding::Severity;
+use crate::probe::report::Step;
+use crate::probe::report::StepKind;
+use crate::probe::report::StepState;
 
 /// The profile's CA certificates: expired, or expiring within `warn_days`.
 pub fn ca_local(cas: &[CertInfo], ctx: &Ctx) -> Vec<Finding> {

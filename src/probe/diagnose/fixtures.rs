@@ -14,8 +14,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use time::{Duration, OffsetDateTime};
 
 use super::Ctx;
+use crate::conn::tls::{self, Material};
 use crate::pki::CertInfo;
-use crate::probe::tls::{self, Material};
 
 pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
@@ -75,7 +75,7 @@ pub struct Leaf {
 
 /// The profile's material trusting `ca`.
 pub fn material(ca: &Ca) -> Material {
-    let t = crate::probe::Target {
+    let t = crate::conn::Target {
         name: "t".into(),
         host: "tcp://127.0.0.1:2376".into(),
         tls: true,

@@ -4,8 +4,12 @@
 //! (`forbidden-by-front`). Revocation evidence from a CRL is gathered by the
 //! caller (I/O) and judged here.
 
-#[allow(unused_imports)]
-use super::*;
+use super::{Ctx, clean_body};
+use crate::conn::tls::Material;
+use crate::pki::CertInfo;
+use crate::probe::finding::Severity;
+use crate::probe::finding::{Code, Finding};
+
 use crate::pki::crl::CrlInfo;
 
 /// How the rendered front starts every refusal message.
@@ -47,7 +51,7 @@ pub fn front_answer(
     Some(forbidden(info, reason, ask, ctx))
 }
 
-fn who(info: Option<&CertInfo>) -> String {
+pub(super) fn who(info: Option<&CertInfo>) -> String {
     match info {
         Some(i) => format!("{} (serial {})", i.subject, serial(i)),
         None => "this client (no certificate)".into(),

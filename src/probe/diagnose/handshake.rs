@@ -1,8 +1,14 @@
 //! The handshake and the first answer: alerts, plain HTTP on a TLS port,
 //! client-certificate rejections at the handshake, the first read or in HTTP.
 
-#[allow(unused_imports)]
-use super::*;
+use super::Ctx;
+use super::client::client_rejected;
+use super::server::{is_v1_cert, v1_cert};
+use crate::conn::tls::{Material, Observed};
+use crate::probe::finding::{Code, Finding, Severity};
+use rustls::AlertDescription;
+use std::io;
+use std::net::IpAddr;
 
 /// `bad_certificate` rather than `BadCertificate`.
 pub fn alert_name(a: AlertDescription) -> String {
@@ -142,7 +148,7 @@ pub fn handshake_failure(
         return plain_http(ctx);
     }
     let not_tls = !sniff.is_empty() && !(0x14..=0x17).contains(&sniff[0]);
-    if let Some(r) = crate::probe::tls::find_rustls(err) {
+    if let Some(r) = crate::conn::tls::find_rustls(err) {
         match r {
             rustls::Error::AlertReceived(a) if obs.client_cert_requested => {
                 if is_client_auth_alert(*a) {
@@ -221,7 +227,7 @@ pub fn handshake_failure(
 /// The first read on an established TLS connection failed (TLS 1.3 client
 /// certificate rejection arrives here). None when nothing useful to say.
 pub fn first_read_failure(err: &io::Error, obs: &Observed, m: &Material, ctx: &Ctx) -> Finding {
-    if let Some(rustls::Error::AlertReceived(a)) = crate::probe::tls::find_rustls(err) {
+    if let Some(rustls::Error::AlertReceived(a)) = crate::conn::tls::find_rustls(err) {
         if obs.client_cert_requested && is_client_auth_alert(*a) {
             return client_rejected(
                 &format!(

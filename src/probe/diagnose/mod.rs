@@ -1,16 +1,10 @@
 //! Turn observations (certificates, handshake errors, HTTP answers) into
 //! findings with concrete fixes. Pure functions: no I/O, no clock reads.
 
-use std::io;
 use std::net::IpAddr;
 
-use rustls::{AlertDescription, CertificateError};
-
-use super::report::{Step, StepKind, StepState};
 use crate::pki::CertInfo;
-use crate::pki::inspect::rfc3339;
-use crate::probe::finding::{Code, Finding, Fix, Severity, sh_line};
-use crate::probe::tls::{Material, Observed, name_to_string};
+use crate::probe::finding::{Fix, Severity, sh_line};
 
 mod api;
 mod client;
@@ -323,9 +317,42 @@ fn days_phrase(days: i64) -> String {
     }
 }
 
+/// An HTTP body in one short line: an HTML page becomes its <title> (or its
+/// text), whitespace collapses, long text is cut.
+pub fn clean_body(body: &str) -> String {
+    let lower = body.to_ascii_lowercase();
+    let text = if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>")) {
+        body.get(a + 7..b).unwrap_or(body).to_string()
+    } else if lower.contains('<') {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for ch in body.chars() {
+            match ch {
+                '<' => {
+                    in_tag = true;
+                    out.push(' ');
+                }
+                '>' => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut one = words.join(" ");
+    if one.chars().count() > 160 {
+        one = one.chars().take(157).collect::<String>() + "…";
+    }
+    one
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::AlertDescription;
 
     #[test]
     fn bodies_are_cleaned() {

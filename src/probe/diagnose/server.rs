@@ -1,8 +1,15 @@
 //! The server certificate: chain vs the profile's CA, host name vs SANs,
 //! validity dates, EKU, unsupported (v1) certificates.
 
-#[allow(unused_imports)]
-use super::*;
+use super::{Ctx, days_phrase, expired_phrase};
+use crate::conn::tls::Material;
+use crate::pki::CertInfo;
+use crate::pki::inspect::rfc3339;
+use crate::probe::finding::Severity;
+use crate::probe::finding::{Code, Finding};
+use crate::probe::report::{Step, StepKind, StepState};
+use rustls::CertificateError;
+use std::net::IpAddr;
 
 pub(crate) fn name_matches(leaf: &CertInfo, host: &str) -> bool {
     if let Ok(ip) = host.parse::<IpAddr>() {
@@ -53,19 +60,55 @@ pub fn server_cert(
     m: &Material,
     ctx: &Ctx,
 ) -> (Vec<Finding>, Vec<Step>) {
-    let mut out = Vec::new();
-    let mut steps = Vec::new();
     let Some(leaf) = chain.first() else {
-        return (out, steps);
+        return Default::default();
     };
-    let sev = ctx.server_sev();
-    let bad = if ctx.skip_verify {
-        StepState::Warn
-    } else {
-        StepState::Fail
+    let mut v = Verdicts {
+        out: Vec::new(),
+        steps: Vec::new(),
+        reasons: Vec::new(),
+        expiring: None,
+        sev: ctx.server_sev(),
+        bad: if ctx.skip_verify {
+            StepState::Warn
+        } else {
+            StepState::Fail
+        },
     };
+    let v1 = is_v1_der(&leaf.der);
+    check_chain(&mut v, chain, verify_error, m, ctx);
+    // Everything below is fixed by one reissue from the same CA: the checks
+    // collect reasons, `conclude` reports them as one finding with one fix.
+    check_name(&mut v, leaf, v1, ctx);
+    check_dates(&mut v, leaf, ctx);
+    check_eku(&mut v, leaf, v1);
+    conclude(&mut v, leaf, m, ctx);
+    unexplained(&mut v, verify_error, v1);
+    (v.out, v.steps)
+}
 
-    // Chain.
+/// What the server checks collect.
+struct Verdicts {
+    out: Vec<Finding>,
+    steps: Vec<Step>,
+    /// Problems one reissue from the same CA fixes.
+    reasons: Vec<(Code, String)>,
+    /// The certificate expires within the warning window.
+    expiring: Option<String>,
+    sev: Severity,
+    /// A failed check's step state (a warning when verification is skipped).
+    bad: StepState,
+}
+
+/// Does the chain reach the profile's CA (or the system roots)?
+fn check_chain(
+    v: &mut Verdicts,
+    chain: &[CertInfo],
+    verify_error: Option<&rustls::Error>,
+    m: &Material,
+    ctx: &Ctx,
+) {
+    let leaf = &chain[0];
     let trusted = match verify_error {
         Some(e) if is_untrusted(e) => false,
         _ if m.ca.is_empty() => true,
@@ -81,7 +124,7 @@ pub fn server_cert(
                 .map(|a| a.subject.clone())
                 .unwrap_or_else(|| "the profile's CA".into())
         };
-        steps.push(Step::new(
+        v.steps.push(Step::new(
             StepKind::ServerChain,
             StepState::Ok,
             format!("issued by {}, trusted via {by}", leaf.issuer),
@@ -138,37 +181,36 @@ pub fn server_cert(
                 ),
             )
         };
-        out.push(Finding::new(Code::UnknownCa, sev, message.clone(), fix));
-        steps.push(Step::new(StepKind::ServerChain, bad, message));
+        v.out
+            .push(Finding::new(Code::UnknownCa, v.sev, message.clone(), fix));
+        v.steps
+            .push(Step::new(StepKind::ServerChain, v.bad, message));
     }
+}
 
-    // Everything below is fixed by one reissue from the same CA: collect
-    // the reasons, report them as one finding with one fix.
-    let mut reasons: Vec<(Code, String)> = Vec::new();
-
-    // Host name.
+/// Host name: the name dialled among the certificate's SANs.
+fn check_name(v: &mut Verdicts, leaf: &CertInfo, v1: bool, ctx: &Ctx) {
     let names = if leaf.sans.is_empty() {
         "no names".to_string()
     } else {
         leaf.sans.join(", ")
     };
-    let v1 = is_v1_der(&leaf.der);
     if v1 {
         let msg = "the server certificate is an X.509 v1 certificate (signed without `-extfile`: no subjectAltName, \
                    no extendedKeyUsage); TLS clients such as dctx and the docker CLI refuse v1 certificates"
             .to_string();
-        reasons.push((Code::CnOnly, msg.clone()));
-        steps.push(Step::new(StepKind::HostName, bad, msg));
+        v.reasons.push((Code::CnOnly, msg.clone()));
+        v.steps.push(Step::new(StepKind::HostName, v.bad, msg));
     } else if !leaf.has_san_ext {
         let cn = leaf.common_name.clone().unwrap_or_default();
         let msg = format!(
             "the server certificate has no subjectAltName extension, only CN={cn}; \
              Go (dockerd, docker CLI) and rustls ignore the CN, so no host name can match"
         );
-        reasons.push((Code::CnOnly, msg.clone()));
-        steps.push(Step::new(StepKind::HostName, bad, msg));
+        v.reasons.push((Code::CnOnly, msg.clone()));
+        v.steps.push(Step::new(StepKind::HostName, v.bad, msg));
     } else if name_matches(leaf, ctx.host) {
-        steps.push(Step::new(
+        v.steps.push(Step::new(
             StepKind::HostName,
             StepState::Ok,
             format!("{} is among the certificate's names ({names})", ctx.host),
@@ -184,45 +226,46 @@ pub fn server_cert(
                 ctx.host
             ));
         }
-        reasons.push((Code::NameMismatch, msg.clone()));
-        steps.push(Step::new(StepKind::HostName, bad, msg));
+        v.reasons.push((Code::NameMismatch, msg.clone()));
+        v.steps.push(Step::new(StepKind::HostName, v.bad, msg));
     }
+}
 
-    // Dates.
+fn check_dates(v: &mut Verdicts, leaf: &CertInfo, ctx: &Ctx) {
     let days = leaf.days_left(ctx.now);
-    let mut expiring = None;
     if ctx.now >= leaf.not_after {
         let msg = format!(
             "the server certificate {} (on {})",
             expired_phrase(leaf.not_after, ctx.now),
             leaf.not_after_rfc3339()
         );
-        reasons.push((Code::ServerCertExpired, msg.clone()));
-        steps.push(Step::new(StepKind::Validity, bad, msg));
+        v.reasons.push((Code::ServerCertExpired, msg.clone()));
+        v.steps.push(Step::new(StepKind::Validity, v.bad, msg));
     } else if ctx.now < leaf.not_before {
         let msg = format!(
             "the server certificate is valid only from {}, but this machine's clock says {} — clock skew on this machine or on the CA host?",
             leaf.not_before_rfc3339(),
             rfc3339(ctx.now)
         );
-        out.push(Finding::new(
+        v.out.push(Finding::new(
             Code::ServerCertNotYetValid,
-            sev,
+            v.sev,
             msg.clone(),
             "check the clocks (`timedatectl`, NTP) on this machine and on the machine that issued the certificate; \
              or reissue it with a notBefore in the past",
         ));
-        steps.push(Step::new(StepKind::Validity, bad, msg));
+        v.steps.push(Step::new(StepKind::Validity, v.bad, msg));
     } else if days < ctx.warn_days {
         let msg = format!(
             "the server certificate expires in {} ({})",
             days_phrase(days),
             leaf.not_after_rfc3339()
         );
-        expiring = Some(msg.clone());
-        steps.push(Step::new(StepKind::Validity, StepState::Warn, msg));
+        v.expiring = Some(msg.clone());
+        v.steps
+            .push(Step::new(StepKind::Validity, StepState::Warn, msg));
     } else {
-        steps.push(Step::new(
+        v.steps.push(Step::new(
             StepKind::Validity,
             StepState::Ok,
             format!(
@@ -233,8 +276,10 @@ pub fn server_cert(
             ),
         ));
     }
+}
 
-    // EKU (a v1 certificate has none to check: its finding says so).
+/// EKU (a v1 certificate has none to check: its finding says so).
+fn check_eku(v: &mut Verdicts, leaf: &CertInfo, v1: bool) {
     if leaf.allows_server_auth() {
         let eku = if v1 {
             "no EKU extension (a v1 certificate has no extensions)".into()
@@ -243,53 +288,59 @@ pub fn server_cert(
         } else {
             "no EKU extension (any use)".into()
         };
-        steps.push(Step::new(StepKind::ServerEku, StepState::Ok, eku));
+        v.steps
+            .push(Step::new(StepKind::ServerEku, StepState::Ok, eku));
     } else {
         let msg = format!(
             "the server certificate's extendedKeyUsage is {} — serverAuth is missing",
             leaf.eku.join(", ")
         );
-        reasons.push((Code::ServerCertBadUsage, msg.clone()));
-        steps.push(Step::new(StepKind::ServerEku, bad, msg));
+        v.reasons.push((Code::ServerCertBadUsage, msg.clone()));
+        v.steps.push(Step::new(StepKind::ServerEku, v.bad, msg));
     }
+}
 
-    if let Some((code, _)) = reasons.first() {
-        let message = reasons
+/// The reissue reasons as one finding with one fix (or the expiry warning).
+fn conclude(v: &mut Verdicts, leaf: &CertInfo, m: &Material, ctx: &Ctx) {
+    if let Some(&(code, _)) = v.reasons.first() {
+        let message = v
+            .reasons
             .iter()
             .map(|(_, m)| m.as_str())
             .collect::<Vec<_>>()
             .join("; and ");
         let mut fix = ctx.reissue_server(leaf, &m.ca);
         if let Some(alt) = name_alternative(leaf, ctx)
-            && reasons.iter().all(|(c, _)| *c == Code::NameMismatch)
+            && v.reasons.iter().all(|(c, _)| *c == Code::NameMismatch)
         {
             fix.text = format!("{alt}; or {}", fix.text);
         }
-        out.push(Finding::with_fix(*code, sev, message, fix));
-    } else if let Some(msg) = expiring {
+        v.out.push(Finding::with_fix(code, v.sev, message, fix));
+    } else if let Some(msg) = v.expiring.take() {
         let mut fix = ctx.reissue_server(leaf, &m.ca);
         fix.text = format!("renew it before then: {}", fix.text);
-        out.push(Finding::with_fix(
+        v.out.push(Finding::with_fix(
             Code::ServerCertExpiring,
             Severity::Warning,
             msg,
             fix,
         ));
     }
+}
 
-    // A verifier complaint none of the checks above explains.
+/// A verifier complaint none of the checks explains.
+fn unexplained(v: &mut Verdicts, verify_error: Option<&rustls::Error>, v1: bool) {
     if let Some(e) = verify_error
         && !v1
-        && out.iter().all(|f| f.severity == Severity::Warning)
+        && v.out.iter().all(|f| f.severity == Severity::Warning)
     {
-        out.push(Finding::new(
+        v.out.push(Finding::new(
             Code::TlsError,
-            sev,
+            v.sev,
             format!("the server certificate failed verification: {e}"),
             "look at the certificate (`openssl x509 -in server-cert.pem -noout -text`) for what the verifier refuses",
         ));
     }
-    (out, steps)
 }
 
 /// Point the profile at a name the certificate holds instead (advice: it

@@ -305,6 +305,19 @@ pub fn client_config(
     Ok(Arc::new(cfg))
 }
 
+/// The config a working connection uses: the target's material, verified
+/// strictly against `now` (or not at all when the profile skips
+/// verification), recording nothing.
+pub fn working_config(t: &Target, now: i64) -> Result<Arc<ClientConfig>, String> {
+    let m = load_material(t)?;
+    let mode = if t.skip_verify {
+        VerifyMode::Insecure
+    } else {
+        VerifyMode::Strict
+    };
+    client_config(Some(&m), mode, now, Default::default())
+}
+
 pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
     ServerName::try_from(host.to_string())
         .map_err(|_| format!("{host:?} is neither a valid DNS name nor an IP address"))

@@ -1,11 +1,14 @@
-//! The connector hyper-util's pooled client dials the daemon with: TCP (+
-//! rustls with the profile's material, verifying strictly) or a unix socket.
+//! Dialling a daemon: tcp (+ rustls), or a unix socket. One [`Dial`] serves
+//! the proxy's pooled client ([`Connector`]) and the bollard transport
+//! ([`super::docker`]); the probe's own phases use the same primitives
+//! ([`tcp`]) one step at a time.
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,62 +21,116 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio_rustls::client::TlsStream;
 
-use crate::probe::Target;
-use crate::probe::tls::{self, VerifyMode};
+use super::target::Source;
 
-/// Re-reads the profile (its TLS files, and the key from wherever it is
-/// kept) when a new upstream connection is dialled.
-pub type Reload = Arc<dyn Fn() -> Result<Target, String> + Send + Sync>;
+/// How far a connection got (for a caller that reports where a deadline hit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Connect,
+    Handshake,
+    Response,
+}
 
-/// Where the daemon is.
+/// Told each [`Stage`] as a connection reaches it.
+pub type Watch = Arc<dyn Fn(Stage) + Send + Sync>;
+
+/// The TLS side of a TCP dial.
+#[derive(Clone)]
+pub enum Tls {
+    /// One config for every connection (the probe's: it records what it saw).
+    Fixed {
+        config: Arc<ClientConfig>,
+        name: ServerName<'static>,
+    },
+    /// Each new connection reads the source's current material and verifies
+    /// the daemon against the clock at that moment (a renewed cert is used,
+    /// an expired one refused, without a restart).
+    Fresh {
+        source: Arc<Source>,
+        name: ServerName<'static>,
+    },
+}
+
+impl Tls {
+    async fn config(&self) -> io::Result<(Arc<ClientConfig>, ServerName<'static>)> {
+        match self {
+            Tls::Fixed { config, name } => Ok((config.clone(), name.clone())),
+            Tls::Fresh { source, name } => {
+                // The keyring is a blocking D-Bus call.
+                let s = source.clone();
+                let cfg = tokio::task::spawn_blocking(move || {
+                    super::tls::working_config(&s.refresh()?, super::unix_now())
+                })
+                .await
+                .map_err(io::Error::other)?
+                .map_err(io::Error::other)?;
+                Ok((cfg, name.clone()))
+            }
+        }
+    }
+}
+
+/// Where the daemon is and how to speak to it.
 #[derive(Clone)]
 pub enum Dial {
     Tcp {
+        /// A name or an IP literal.
         host: String,
         port: u16,
-        tls: Option<Arc<TlsSource>>,
+        tls: Option<Tls>,
     },
     Unix(PathBuf),
 }
 
-/// The TLS side of a TCP dial: every new connection reads the profile's
-/// current material and verifies the daemon against the clock at that
-/// moment (a renewed cert is used, an expired one refused, without a
-/// restart; open connections keep theirs).
-pub struct TlsSource {
-    /// The name the daemon's certificate must hold.
-    pub name: ServerName<'static>,
-    /// The profile as last read (the 502 diagnosis probes it too).
-    pub current: Arc<Mutex<Target>>,
-    pub reload: Option<Reload>,
-}
-
-impl TlsSource {
-    /// A client config from the profile's current material, judged now.
-    pub fn config(&self) -> Result<Arc<ClientConfig>, String> {
-        if let Some(reload) = &self.reload {
-            let fresh = reload()?;
-            *self.current.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+impl Dial {
+    /// A TCP dial to an address already resolved.
+    pub fn addr(addr: SocketAddr, tls: Option<Tls>) -> Dial {
+        Dial::Tcp {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            tls,
         }
-        let t = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        let m = tls::load_material(&t)?;
-        let mode = if t.skip_verify {
-            VerifyMode::Insecure
-        } else {
-            VerifyMode::Strict
+    }
+
+    /// Whether TLS is spoken (the URL scheme a client shows).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Dial::Tcp { tls: Some(_), .. })
+    }
+
+    /// One new connection, reporting each stage to `watch`.
+    pub async fn connect(&self, watch: Option<&Watch>) -> io::Result<Stream> {
+        let stage = |s| {
+            if let Some(w) = watch {
+                w(s)
+            }
         };
-        drop(t);
-        tls::client_config(Some(&m), mode, unix_now(), Default::default())
+        stage(Stage::Connect);
+        match self {
+            Dial::Unix(p) => Ok(Stream::Unix(UnixStream::connect(p).await?)),
+            Dial::Tcp { host, port, tls } => {
+                let tcp = tcp((host.as_str(), *port)).await?;
+                let Some(tls) = tls else {
+                    return Ok(Stream::Tcp(tcp));
+                };
+                let (cfg, name) = tls.config().await?;
+                stage(Stage::Handshake);
+                let s = tokio_rustls::TlsConnector::from(cfg)
+                    .connect(name, tcp)
+                    .await?;
+                Ok(Stream::Tls(Box::new(s)))
+            }
+        }
     }
 }
 
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+/// A TCP connection with Nagle off (requests are small and latency-bound).
+pub async fn tcp(addr: impl tokio::net::ToSocketAddrs) -> io::Result<TcpStream> {
+    let s = TcpStream::connect(addr).await?;
+    let _ = s.set_nodelay(true);
+    Ok(s)
 }
 
-/// Dials a fresh upstream connection (the client pools them).
+/// Dials a fresh upstream connection for hyper's pooled client.
 #[derive(Clone)]
 pub struct Connector {
     pub dial: Dial,
@@ -93,32 +150,7 @@ impl tower_service::Service<Uri> for Connector {
         let dial = self.dial.clone();
         let limit = self.connect_timeout;
         Box::pin(async move {
-            let fut = async {
-                Ok(match dial {
-                    Dial::Unix(p) => Stream::Unix(UnixStream::connect(p).await?),
-                    Dial::Tcp { host, port, tls } => {
-                        let tcp = TcpStream::connect((host.as_str(), port)).await?;
-                        let _ = tcp.set_nodelay(true);
-                        match tls {
-                            None => Stream::Tcp(tcp),
-                            Some(src) => {
-                                // The keyring is a blocking D-Bus call.
-                                let s = src.clone();
-                                let cfg = tokio::task::spawn_blocking(move || s.config())
-                                    .await
-                                    .map_err(io::Error::other)?
-                                    .map_err(io::Error::other)?;
-                                Stream::Tls(Box::new(
-                                    tokio_rustls::TlsConnector::from(cfg)
-                                        .connect(src.name.clone(), tcp)
-                                        .await?,
-                                ))
-                            }
-                        }
-                    }
-                })
-            };
-            match tokio::time::timeout(limit, fut).await {
+            match tokio::time::timeout(limit, dial.connect(None)).await {
                 Ok(r) => r.map(|s| Conn(TokioIo::new(s))),
                 Err(_) => Err(io::Error::new(
                     io::ErrorKind::TimedOut,

@@ -127,28 +127,14 @@ impl<S: AsyncRead + Unpin> Reader<S> {
             }
         };
         let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|l| l.strip_prefix("HTTP/1."))
-            .and_then(|r| r.get(2..5))
-            .and_then(|c| c.parse::<u16>().ok());
-        let Some(status) = status else {
+        let Some(Head {
+            status,
+            length,
+            chunked,
+        }) = Head::parse(&head)
+        else {
             return Ok(self.garbage());
         };
-        let mut length: Option<Option<u64>> = None;
-        let mut chunked = false;
-        for l in lines {
-            let Some((k, v)) = l.split_once(':') else {
-                continue;
-            };
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            if k == "content-length" {
-                length = Some(v.parse::<u64>().ok());
-            } else if k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked") {
-                chunked = true;
-            }
-        }
         self.buf.drain(..head_end + 4);
         let mut ans = Answer {
             status,
@@ -159,49 +145,55 @@ impl<S: AsyncRead + Unpin> Reader<S> {
         if chunked {
             self.chunked(&mut ans).await;
         } else if let Some(len) = length {
-            let Some(len) = len else {
-                self.broken = true;
-                return Ok(ans);
-            };
-            if len > BODY_CAP as u64 {
-                ans.too_large = true;
-                self.broken = true;
-                return Ok(ans);
-            }
-            let len = len as usize;
-            while self.buf.len() < len {
-                match self.fill().await {
-                    Ok(true) => {}
-                    _ => {
-                        self.broken = true;
-                        ans.body = std::mem::take(&mut self.buf);
-                        return Ok(ans);
-                    }
-                }
-            }
-            ans.body = self.buf.drain(..len).collect();
-            ans.complete = true;
+            self.sized(&mut ans, len).await;
         } else {
-            // Delimited by the end of the connection.
-            self.broken = true;
-            loop {
-                if self.buf.len() > BODY_CAP {
-                    ans.too_large = true;
-                    self.buf.truncate(BODY_CAP);
-                    break;
-                }
-                match self.fill().await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        ans.complete = true;
-                        break;
-                    }
-                    Err(_) => break,
-                }
-            }
-            ans.body = std::mem::take(&mut self.buf);
+            self.until_eof(&mut ans).await;
         }
         Ok(ans)
+    }
+
+    /// A Content-Length body (`None`: the length is unreadable).
+    async fn sized(&mut self, ans: &mut Answer, len: Option<u64>) {
+        let Some(len) = len else {
+            self.broken = true;
+            return;
+        };
+        if len > BODY_CAP as u64 {
+            ans.too_large = true;
+            self.broken = true;
+            return;
+        }
+        let len = len as usize;
+        while self.buf.len() < len {
+            if !matches!(self.fill().await, Ok(true)) {
+                self.broken = true;
+                ans.body = std::mem::take(&mut self.buf);
+                return;
+            }
+        }
+        ans.body = self.buf.drain(..len).collect();
+        ans.complete = true;
+    }
+
+    /// A body delimited by the end of the connection.
+    async fn until_eof(&mut self, ans: &mut Answer) {
+        self.broken = true;
+        loop {
+            if self.buf.len() > BODY_CAP {
+                ans.too_large = true;
+                self.buf.truncate(BODY_CAP);
+                break;
+            }
+            match self.fill().await {
+                Ok(true) => {}
+                Ok(false) => {
+                    ans.complete = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        ans.body = std::mem::take(&mut self.buf);
     }
 
     async fn chunked(&mut self, ans: &mut Answer) {
@@ -241,6 +233,43 @@ impl<S: AsyncRead + Unpin> Reader<S> {
                 return;
             }
         }
+    }
+}
+
+/// What an answer's head says about its body.
+struct Head {
+    status: u16,
+    /// Content-Length: `Some(None)` when present but unreadable.
+    length: Option<Option<u64>>,
+    chunked: bool,
+}
+
+impl Head {
+    /// `None` when it is not an HTTP/1.x status line.
+    fn parse(head: &str) -> Option<Head> {
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.strip_prefix("HTTP/1."))
+            .and_then(|r| r.get(2..5))
+            .and_then(|c| c.parse::<u16>().ok())?;
+        let mut h = Head {
+            status,
+            length: None,
+            chunked: false,
+        };
+        for l in lines {
+            let Some((k, v)) = l.split_once(':') else {
+                continue;
+            };
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+            if k == "content-length" {
+                h.length = Some(v.parse::<u64>().ok());
+            } else if k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked") {
+                h.chunked = true;
+            }
+        }
+        Some(h)
     }
 }
 
