@@ -74,7 +74,7 @@ fn codes(r: &Report) -> Vec<&'static str> {
 /// message, fix and its commands), snapshotted as `name`.
 fn findings_snapshot(r: &Report, name: &str) {
     let text = serde_json::to_string_pretty(&r.findings).unwrap();
-    text_snapshot!(Filters::new(), name, text);
+    text_snapshot!(Filters::daemon(), name, text);
 }
 
 #[track_caller]
@@ -346,7 +346,7 @@ fn no_client_cert_against_dockerd() {
     );
     // The request step names the CA the daemon asks for.
     text_snapshot!(
-        Filters::new(),
+        Filters::daemon(),
         "no-client-cert-request-step",
         r.step(StepKind::ClientCertRequest).unwrap().detail
     );
@@ -712,7 +712,7 @@ fn doctor_rendering_names_each_step() {
     // Every step by its title, the failing one marked with its finding and
     // fix, and the status line.
     let out = dctx::output::doctor::render(&r, None, false);
-    text_snapshot!(Filters::new(), "doctor-rendering-name-mismatch", out);
+    text_snapshot!(Filters::daemon(), "doctor-rendering-name-mismatch", out);
     let v: serde_json::Value = serde_json::from_str(&dctx::output::probe_json::doctor(&r)).unwrap();
     assert_eq!(v["status"], "fail");
     assert!(v["steps"].as_array().unwrap().len() >= 12);
@@ -738,7 +738,7 @@ fn cli_rejects_bad_timeouts_with_usage_status() {
     // Once a panic in tokio's semaphore (exit 101).
     for n in ["2305843009213693952", "4097", "0"] {
         crate::support::snap::dctx_snapshot!(
-            Filters::new(),
+            Filters::daemon(),
             sbx.dctx_cmd(&["check", "--concurrency", n]),
             format!("concurrency-{n}")
         );

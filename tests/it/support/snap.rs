@@ -24,15 +24,25 @@ pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/snapshots")
 pub struct Filters(Vec<(String, String)>);
 
 impl Filters {
-    /// What every run varies in: the dctx binary's path, the shared
-    /// dockerd's directory and version, times, ports, serials, pids.
+    /// What every run varies in: the dctx binary's path, times, ports,
+    /// serials, pids (no daemon is started for these).
     pub fn new() -> Self {
         let mut f = Filters::default();
-        f.literal(env!("CARGO_BIN_EXE_dctx"), "[DCTX]");
-        f.literal(
-            Path::new(env!("CARGO_MANIFEST_DIR")).to_str().unwrap(),
-            "[REPO]",
-        );
+        f.generic();
+        f
+    }
+
+    /// As [`Filters::new`], plus what the shared dockerd (started here if
+    /// it is not yet) says about itself: directory, version, API, OS.
+    pub fn daemon() -> Self {
+        let mut f = Filters::default();
+        f.shared_daemon();
+        f.generic();
+        f
+    }
+
+    fn shared_daemon(&mut self) {
+        let f = self;
         let d = dockerd();
         f.literal(d.dir.to_str().unwrap(), "[DOCKERD_DIR]");
         f.literal(&d.version, "[DOCKER_VERSION]");
@@ -57,6 +67,15 @@ impl Filters {
         f.regex(
             r"\b\d+ of \d+ containers running",
             "[N] of [N] containers running",
+        );
+    }
+
+    fn generic(&mut self) {
+        let f = self;
+        f.literal(env!("CARGO_BIN_EXE_dctx"), "[DCTX]");
+        f.literal(
+            Path::new(env!("CARGO_MANIFEST_DIR")).to_str().unwrap(),
+            "[REPO]",
         );
         // Scratch dirs of other fixtures (nginx, peers…).
         f.regex(
@@ -113,15 +132,14 @@ impl Filters {
         f.regex(r"\.bak-[0-9]{9,}\b", ".bak-[EPOCH]");
         // Process ids as they are printed ("pid 1234", "(pid 1234)").
         f.regex(r"\bpid:? \d+", "pid [PID]");
-        f
     }
 
-    /// As [`Filters::new`], plus the sandbox's temp dir: HOME reads
+    /// As [`Filters::daemon`], plus the sandbox's temp dir: HOME reads
     /// `[TMP]/home dir`, so the space in it (on purpose) stays visible.
     pub fn sandbox(sb: &Sandbox) -> Self {
         let mut f = Filters::default();
         f.literal(sb.tmp.path().to_str().unwrap(), "[TMP]");
-        f.0.extend(Filters::new().0);
+        f.0.extend(Filters::daemon().0);
         f
     }
 
