@@ -19,9 +19,13 @@ use super::{Sandbox, dockerd};
 /// Where every snapshot file lives.
 pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/snapshots");
 
-/// Ordered (regex, replacement) pairs for insta's filters.
+/// Ordered (regex, replacement) pairs for insta's filters: every literal
+/// first (in the order given), then the patterns.
 #[derive(Clone, Default)]
-pub struct Filters(Vec<(String, String)>);
+pub struct Filters {
+    rules: Vec<(String, String)>,
+    literals: usize,
+}
 
 impl Filters {
     /// What every run varies in: the dctx binary's path, times, ports,
@@ -125,9 +129,15 @@ impl Filters {
         for n in [365, 825, 3650] {
             f.about_days(n);
         }
-        // A CRL's next update, 30 days out (`pki crl`'s default): "30d 0h"
-        // within the second it was signed, "29d 23h" after.
-        f.regex(r"\b(?:30d 0h|29d 23h)\b", "[~30d 0h]");
+        // A CRL's next update N days out (`pki crl`'s default 30, the
+        // tests' --days 2): "30d 0h" within the second it was signed,
+        // "29d 23h" after.
+        for n in [2, 30] {
+            f.regex(
+                &format!(r"\b(?:{n}d 0h|{}d 23h)\b", n - 1),
+                &format!("[~{n}d 0h]"),
+            );
+        }
         // Backups named after the time they were taken.
         f.regex(r"\.bak-[0-9]{9,}\b", ".bak-[EPOCH]");
         // Process ids as they are printed ("pid 1234", "(pid 1234)").
@@ -139,7 +149,8 @@ impl Filters {
     pub fn sandbox(sb: &Sandbox) -> Self {
         let mut f = Filters::default();
         f.literal(sb.tmp.path().to_str().unwrap(), "[TMP]");
-        f.0.extend(Filters::daemon().0);
+        f.shared_daemon();
+        f.generic();
         f
     }
 
@@ -161,15 +172,18 @@ impl Filters {
         self.regex(r"([^ \n]) {2,}", "$1  ")
     }
 
-    /// Replace the exact text `s` (before the generic patterns run).
+    /// Replace the exact text `s`, after the literals given before and
+    /// before every pattern (a serial named here is not just `[HEX]`).
     pub fn literal(&mut self, s: &str, with: &str) -> &mut Self {
         assert!(!s.is_empty(), "an empty filter would match everywhere");
-        self.0.push((regex::escape(s), with.to_string()));
+        self.rules
+            .insert(self.literals, (regex::escape(s), with.to_string()));
+        self.literals += 1;
         self
     }
 
     pub fn regex(&mut self, re: &str, with: &str) -> &mut Self {
-        self.0.push((re.to_string(), with.to_string()));
+        self.rules.push((re.to_string(), with.to_string()));
         self
     }
 
@@ -177,7 +191,7 @@ impl Filters {
     /// compare a filtered text with something else.
     pub fn apply(&self, s: &str) -> String {
         let mut s = s.to_string();
-        for (re, with) in &self.0 {
+        for (re, with) in &self.rules {
             s = regex::Regex::new(re)
                 .unwrap()
                 .replace_all(&s, with.as_str())
@@ -194,7 +208,7 @@ impl Filters {
         s.set_snapshot_path(DIR);
         s.set_prepend_module_to_snapshot(true);
         s.set_omit_expression(true);
-        for (re, with) in &self.0 {
+        for (re, with) in &self.rules {
             s.add_filter(re, with.as_str());
         }
         s
