@@ -49,6 +49,11 @@ impl Filters {
         let f = self;
         let d = dockerd();
         f.literal(d.dir.to_str().unwrap(), "[DOCKERD_DIR]");
+        // Its TLS port, told apart from every other port.
+        f.regex(
+            &format!(r"(127\.0\.0\.1|localhost):{}\b", d.port),
+            "$1:[DOCKERD_PORT]",
+        );
         f.literal(&d.version, "[DOCKER_VERSION]");
         // What the installed dockerd reports about itself and its host.
         let about = daemon_facts();
