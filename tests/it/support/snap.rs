@@ -105,10 +105,10 @@ impl Filters {
         // or address ("tcp://wrong.example:27191" in a fix too). Fixed
         // fixture ports (2375, 2376, 1) stay as written.
         f.regex(
-            r"(\b[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:]+\]):\d{5}\b",
+            r"(\b[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\]):\d{5}\b",
             "$1:[PORT]",
         );
-        f.regex(r"\bport \d{5}\b", "port [PORT]");
+        f.regex(r"(\bport| -p) \d{5}\b", "$1 [PORT]");
         // Fingerprints and serials: colon-separated hex, or long hex runs
         // (a truncated "1200CD4A4…" too).
         f.regex(r"\b[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){7,}\b", "[HEX]");
