@@ -33,8 +33,8 @@ pub struct Env {
     pub no_color: bool,
     /// Unix seconds "now": injected so expiry maths is testable.
     pub now: i64,
-    /// `--color always` (Some(true)) / `never` (Some(false)); None = auto.
-    pub color: Option<bool>,
+    /// `--color`: auto unless the command line says always or never.
+    pub color: anstream::ColorChoice,
     /// `TERM=dumb`: no colour in auto mode.
     pub term_dumb: bool,
     /// Stdout is a terminal.
@@ -91,7 +91,7 @@ impl Env {
             tty_width: stdout_width(),
             columns: string(env_vars::COLUMNS).and_then(|c| c.trim().parse().ok()),
             parent_comm: parent_comm(),
-            color: None,
+            color: anstream::ColorChoice::Auto,
             now: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)

@@ -5,11 +5,16 @@
 //! bundle → targets (docker + store + keyring, transactions) →
 //! {shell env, conn → probe → report} → output; proxy, session and
 //! metrics reach daemons through conn too
+//!
+//! `text` (spellings, escapes, expiry words, colours) is a leaf every
+//! other module may use; it uses none of them.
 
 pub mod bundle;
 #[cfg(feature = "runtime")]
 pub mod conn;
 pub mod docker;
+#[cfg(feature = "runtime")]
+pub mod dockerd;
 pub mod env_vars;
 pub mod environment;
 pub mod exit;
@@ -29,3 +34,4 @@ pub mod source;
 pub mod store;
 #[cfg(feature = "runtime")]
 pub mod targets;
+pub mod text;

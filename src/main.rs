@@ -8,9 +8,11 @@ mod cmd;
 
 // The CLI reaches the library through the same `crate::` paths everywhere.
 #[allow(unused_imports)]
+use dctx::text;
+#[allow(unused_imports)]
 use dctx::{
-    bundle, conn, docker, env_vars, environment, exit, harden, output, pki, probe, proxy, session,
-    shell, source, store, targets,
+    bundle, conn, docker, dockerd, env_vars, environment, exit, harden, output, pki, probe, proxy,
+    session, shell, source, store, targets,
 };
 
 fn main() -> ExitCode {

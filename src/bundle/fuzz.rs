@@ -4,7 +4,7 @@
 
 use zeroize::Zeroizing;
 
-use super::{BundleError, Material, Options, Source, read};
+use super::{BundleError, Imported, Options, Source, read};
 use crate::pki::CertInfo;
 use crate::pki::keys::PrivateKey;
 
@@ -17,7 +17,7 @@ fn pass(_: &str) -> Result<Zeroizing<String>, BundleError> {
 
 /// `bundle_read`: arbitrary bytes as a `--bundle`; the first byte picks
 /// the options. Returns what `bundle::read` returned.
-pub fn bundle_read(data: &[u8]) -> Result<Material, BundleError> {
+pub fn bundle_read(data: &[u8]) -> Result<Imported, BundleError> {
     let src = Source::Memory {
         name: "fuzz.bin".into(),
         data: data.to_vec(),

@@ -55,7 +55,7 @@ pub struct Options {
 pub type PassphraseFn<'a> = dyn FnMut(&str) -> Result<Zeroizing<String>, BundleError> + 'a;
 
 /// What a bundle yields: PEM text ready to be written as ca.pem / cert.pem / key.pem.
-pub struct Material {
+pub struct Imported {
     /// CA certificate(s), PEM.
     pub ca_pem: Option<String>,
     /// Client certificate (leaf first, then any intermediates), PEM.
@@ -74,10 +74,10 @@ pub struct Material {
     pub warnings: Vec<String>,
 }
 
-impl std::fmt::Debug for Material {
+impl std::fmt::Debug for Imported {
     // Hand-written so a private key can never end up in a log or panic message.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Material")
+        f.debug_struct("Imported")
             .field("ca", &self.ca.as_ref().map(|c| &c.subject))
             .field("cert", &self.cert.as_ref().map(|c| &c.subject))
             .field("key", &self.key_pem.as_ref().map(|_| "<redacted>"))
@@ -186,61 +186,14 @@ pub fn read(
     src: &Source,
     opts: &Options,
     pass: &mut PassphraseFn,
-) -> Result<Material, BundleError> {
-    let (loaded, bundle) = match src {
-        Source::Bundle(path) => (archive::load(path)?, archive::short_name(path)),
-        Source::Memory { name, data } => (archive::load_bytes(name, data)?, name.clone()),
-        Source::Files { ca, cert, key } => {
-            let paths: Vec<&Path> = [ca, cert, key]
-                .into_iter()
-                .flatten()
-                .map(|p| p.as_path())
-                .collect();
-            if paths.is_empty() {
-                return Err(BundleError::Other("no --ca, --cert or --key given".into()));
-            }
-            (archive::load_files(&paths)?, "the given files".to_string())
-        }
-    };
-
-    let mut asker = classify::Asker::new(pass);
-    let mut found = classify::Found {
-        notes: loaded.notes,
-        ..Default::default()
-    };
-    for entry in &loaded.entries {
-        classify::classify(entry, &mut asker, &mut found)?;
-    }
-    classify::settle_encrypted(&mut asker, &mut found)?;
-    if found.is_empty() && loaded.single_file {
-        return Err(BundleError::NotRecognised {
-            bundle,
-            detail: "not a tar, tar.gz, zip or PKCS#12 archive, nor a PEM/DER certificate file"
-                .into(),
-        });
-    }
-
+) -> Result<Imported, BundleError> {
+    let (loaded, bundle) = load(src)?;
+    let found = recognise(loaded, &bundle, pass)?;
     if opts.allow_ca_only
         && let Some((cas, ca_notes)) =
             select::ca_only(&found.certs, &found.keys, &found.unusable_keys)
     {
-        let mut notes = found.notes;
-        notes.extend(ca_notes);
-        return Ok(Material {
-            ca_pem: Some(
-                cas.iter()
-                    .map(|c| pem_encode("CERTIFICATE", &c.der))
-                    .collect(),
-            ),
-            cert_pem: None,
-            key_pem: None,
-            ca: cas.into_iter().next(),
-            cert: None,
-            host: found.host.map(|(h, _)| h),
-            skip_verify: found.skip_verify,
-            notes,
-            warnings: found.warnings,
-        });
+        return Ok(ca_only_material(found, cas, ca_notes));
     }
     let sel = select::select(found.certs, found.keys, &found.unusable_keys, &bundle, opts)?;
     let mut notes = found.notes;
@@ -256,7 +209,7 @@ pub fn read(
     };
     let ca_pem = (!sel.ca_chain.is_empty()).then(|| pem_all(&mut sel.ca_chain.iter()));
     let cert_pem = pem_all(&mut std::iter::once(&sel.cert).chain(&sel.intermediates));
-    Ok(Material {
+    Ok(Imported {
         ca_pem,
         cert_pem: Some(cert_pem),
         key_pem: Some(sel.key.to_pem()),
@@ -267,4 +220,70 @@ pub fn read(
         notes,
         warnings,
     })
+}
+
+/// The source's entries and the bundle's name for messages.
+fn load(src: &Source) -> Result<(archive::Loaded, String), BundleError> {
+    Ok(match src {
+        Source::Bundle(path) => (archive::load(path)?, archive::short_name(path)),
+        Source::Memory { name, data } => (archive::load_bytes(name, data)?, name.clone()),
+        Source::Files { ca, cert, key } => {
+            let paths: Vec<&Path> = [ca, cert, key]
+                .into_iter()
+                .flatten()
+                .map(|p| p.as_path())
+                .collect();
+            if paths.is_empty() {
+                return Err(BundleError::Other("no --ca, --cert or --key given".into()));
+            }
+            (archive::load_files(&paths)?, "the given files".to_string())
+        }
+    })
+}
+
+/// Every entry recognised by content (asking for passphrases as needed);
+/// a single file that holds nothing usable is not a bundle.
+fn recognise(
+    loaded: archive::Loaded,
+    bundle: &str,
+    pass: &mut PassphraseFn,
+) -> Result<classify::Found, BundleError> {
+    let mut asker = classify::Asker::new(pass);
+    let mut found = classify::Found {
+        notes: loaded.notes,
+        ..Default::default()
+    };
+    for entry in &loaded.entries {
+        classify::classify(entry, &mut asker, &mut found)?;
+    }
+    classify::settle_encrypted(&mut asker, &mut found)?;
+    if found.is_empty() && loaded.single_file {
+        return Err(BundleError::NotRecognised {
+            bundle: bundle.to_string(),
+            detail: "not a tar, tar.gz, zip or PKCS#12 archive, nor a PEM/DER certificate file"
+                .into(),
+        });
+    }
+    Ok(found)
+}
+
+/// A bundle of CA certificates only: TLS without a client certificate.
+fn ca_only_material(found: classify::Found, cas: Vec<CertInfo>, ca_notes: Vec<String>) -> Imported {
+    let mut notes = found.notes;
+    notes.extend(ca_notes);
+    Imported {
+        ca_pem: Some(
+            cas.iter()
+                .map(|c| pem_encode("CERTIFICATE", &c.der))
+                .collect(),
+        ),
+        cert_pem: None,
+        key_pem: None,
+        ca: cas.into_iter().next(),
+        cert: None,
+        host: found.host.map(|(h, _)| h),
+        skip_verify: found.skip_verify,
+        notes,
+        warnings: found.warnings,
+    }
 }

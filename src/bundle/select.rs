@@ -33,38 +33,114 @@ fn client_rank(c: &CertInfo) -> u8 {
     (c.allows_client_auth() as u8) * 4 + (!c.allows_server_auth() as u8) * 2 + explicit as u8
 }
 
+/// A certificate or key with where it was found (file, or file and entry).
+type Found<T> = (T, String);
+
+/// A client identity: (cert index, key index).
+type Pair = (usize, usize);
+
+/// What `select` tells the user besides the choice, in the order found.
+#[derive(Default)]
+struct Told {
+    notes: Vec<String>,
+    warnings: Vec<String>,
+}
+
 pub fn select(
-    certs: Vec<(CertInfo, String)>,
-    keys: Vec<(PrivateKey, String)>,
+    certs: Vec<Found<CertInfo>>,
+    keys: Vec<Found<PrivateKey>>,
     unusable_keys: &[String],
     bundle: &str,
     opts: &Options,
 ) -> Result<Selection, BundleError> {
-    let mut notes = Vec::new();
-    let mut warnings = Vec::new();
+    let mut told = Told::default();
+    let (certs, keys) = dedup(certs, keys);
+    let pairs = leaf_key_pairs(&certs, &keys);
+    note_unpaired_keys(&certs, &keys, &pairs, &mut told);
+    let (top, ci, ki) = choose_pair(&certs, &keys, &pairs, unusable_keys, bundle)?;
+    note_other_leaves(&certs, &pairs, &top, ci, &mut told);
+    let (cert, cert_origin) = &certs[ci];
+    check_leaf(cert, cert_origin, opts, &mut told)?;
 
-    // The same cert or key may appear twice (a .p12 next to PEM files).
+    let paired: HashSet<usize> = pairs.iter().map(|&(i, _)| i).collect();
+    let pool = issuer_pool(&certs, &paired, ci);
+    let chain = issuer_chain(&certs, &pool, ci);
+    let intermediates: Vec<CertInfo> = chain
+        .iter()
+        .filter(|&&i| !certs[i].0.is_self_signed())
+        .map(|&i| certs[i].0.clone())
+        .collect();
+    let mut ca_chain = choose_cas(&certs, &chain, &pool, cert_origin, bundle, opts, &mut told)?;
+    // The CA that verifies the daemon need not be the client cert's issuer
+    // (a client CA and a server CA side by side in ca.pem): keep them all,
+    // the issuer's chain first.
+    for &p in &pool {
+        if !ca_chain.contains(&p) {
+            told.notes.push(format!(
+                "CA: also kept {}: it did not issue the client certificate but may verify the daemon",
+                describe(&certs[p].0, &certs[p].1)
+            ));
+            ca_chain.push(p);
+        }
+    }
+    for (i, (c, o)) in certs.iter().enumerate() {
+        if i != ci && !pool.contains(&i) && !paired.contains(&i) {
+            told.notes.push(format!(
+                "ignored certificate {} (no private key for it)",
+                describe(c, o)
+            ));
+        }
+    }
+
+    Ok(Selection {
+        cert: cert.clone(),
+        intermediates,
+        key: keys[ki].0.clone(),
+        ca_chain: ca_chain.iter().map(|&i| certs[i].0.clone()).collect(),
+        notes: told.notes,
+        warnings: told.warnings,
+    })
+}
+
+/// The same cert or key may appear twice (a .p12 next to PEM files): keep
+/// the first of each.
+fn dedup(
+    certs: Vec<Found<CertInfo>>,
+    keys: Vec<Found<PrivateKey>>,
+) -> (Vec<Found<CertInfo>>, Vec<Found<PrivateKey>>) {
     let mut seen = HashSet::new();
-    let certs: Vec<_> = certs
+    let certs = certs
         .into_iter()
         .filter(|(c, _)| seen.insert(c.sha256.clone()))
         .collect();
     let mut seen = HashSet::new();
-    let keys: Vec<_> = keys
+    let keys = keys
         .into_iter()
         .filter(|(k, _)| seen.insert(k.spki_der.clone()))
         .collect();
+    (certs, keys)
+}
 
+/// Leaf/key pairs (cert index, key index). A CA cert with its key is not a
+/// client identity.
+fn leaf_key_pairs(certs: &[Found<CertInfo>], keys: &[Found<PrivateKey>]) -> Vec<Pair> {
     let key_for = |c: &CertInfo| keys.iter().position(|(k, _)| k.spki_der == c.spki_der);
-    // Leaf/key pairs (cert index, key index). A CA cert with its key is not a client identity.
-    let pairs: Vec<(usize, usize)> = certs
+    certs
         .iter()
         .enumerate()
         .filter(|(_, (c, _))| !c.is_ca)
         .filter_map(|(i, (c, _))| key_for(c).map(|k| (i, k)))
-        .collect();
+        .collect()
+}
 
-    for (k, origin) in &keys {
+/// Why each key that is in no pair is left out (a CA's key is a warning).
+fn note_unpaired_keys(
+    certs: &[Found<CertInfo>],
+    keys: &[Found<PrivateKey>],
+    pairs: &[Pair],
+    told: &mut Told,
+) {
+    for (k, origin) in keys {
         if pairs
             .iter()
             .any(|&(_, ki)| keys[ki].0.spki_der == k.spki_der)
@@ -72,22 +148,32 @@ pub fn select(
             continue;
         }
         match certs.iter().find(|(c, _)| c.spki_der == k.spki_der) {
-            Some((c, co)) if c.is_ca || c.is_self_signed() => warnings.push(format!(
+            Some((c, co)) if c.is_ca || c.is_self_signed() => told.warnings.push(format!(
                 "ignored the private key in {origin}: it is the key of CA certificate {}; keep it off client machines: whoever holds it can issue certificates",
                 describe(c, co)
             )),
-            Some((c, co)) => notes.push(format!(
+            Some((c, co)) => told.notes.push(format!(
                 "ignored private key in {origin}: it belongs to certificate {}",
                 describe(c, co)
             )),
-            None => notes.push(format!(
+            None => told.notes.push(format!(
                 "ignored private key in {origin}: it matches no certificate"
             )),
         }
     }
+}
 
+/// The client identity: the pairs of the best rank, and of those the chosen
+/// (cert index, key index).
+fn choose_pair(
+    certs: &[Found<CertInfo>],
+    keys: &[Found<PrivateKey>],
+    pairs: &[Pair],
+    unusable_keys: &[String],
+    bundle: &str,
+) -> Result<(Vec<Pair>, usize, usize), BundleError> {
     let Some(best_rank) = pairs.iter().map(|&(i, _)| client_rank(&certs[i].0)).max() else {
-        return Err(no_pair(&certs, &keys, unusable_keys, bundle));
+        return Err(no_pair(certs, keys, unusable_keys, bundle));
     };
     let top: Vec<_> = pairs
         .iter()
@@ -115,70 +201,94 @@ pub fn select(
         .iter()
         .max_by_key(|&&(i, _)| certs[i].0.not_after)
         .expect("top is non-empty");
-    let (cert, cert_origin) = &certs[ci];
+    Ok((top, ci, ki))
+}
 
-    for &(i, _) in &pairs {
+/// Why each other leaf with a key was not chosen.
+fn note_other_leaves(
+    certs: &[Found<CertInfo>],
+    pairs: &[Pair],
+    top: &[Pair],
+    ci: usize,
+    told: &mut Told,
+) {
+    for &(i, _) in pairs {
         if i == ci {
             continue;
         }
         let (c, o) = &certs[i];
         if c.allows_server_auth() && !c.allows_client_auth() {
-            notes.push(format!("ignored server certificate {}", describe(c, o)));
+            told.notes
+                .push(format!("ignored server certificate {}", describe(c, o)));
         } else if top.iter().any(|&(t, _)| t == i) {
-            notes.push(format!(
+            told.notes.push(format!(
                 "ignored older certificate {} for the same key",
                 describe(c, o)
             ));
         } else {
-            notes.push(format!(
+            told.notes.push(format!(
                 "ignored certificate {} (a better client certificate exists)",
                 describe(c, o)
             ));
         }
     }
+}
 
+/// The chosen client cert's EKU and validity: an error, or a warning under
+/// `--force` (a server-only cert is refused even then).
+fn check_leaf(
+    cert: &CertInfo,
+    cert_origin: &str,
+    opts: &Options,
+    told: &mut Told,
+) -> Result<(), BundleError> {
     if !cert.allows_client_auth() {
         if cert.allows_server_auth() {
             return Err(BundleError::ServerCert {
-                cert: cert_origin.clone(),
+                cert: cert_origin.to_string(),
                 eku: cert.eku.join(", "),
             });
         }
         let e = BundleError::NotClientAuth {
-            cert: cert_origin.clone(),
+            cert: cert_origin.to_string(),
             eku: cert.eku.join(", "),
         };
         if !opts.force {
             return Err(e);
         }
-        warnings.push(e.forced());
+        told.warnings.push(e.forced());
     }
     if cert.not_after < opts.now {
         let e = BundleError::Expired {
-            cert: cert_origin.clone(),
+            cert: cert_origin.to_string(),
             not_after: cert.not_after_rfc3339(),
         };
         if !opts.force {
             return Err(e);
         }
-        warnings.push(e.forced());
+        told.warnings.push(e.forced());
     } else if cert.not_before > opts.now {
-        warnings.push(format!(
+        told.warnings.push(format!(
             "{cert_origin}: client certificate is not valid before {}",
             cert.not_before_rfc3339()
         ));
     }
+    Ok(())
+}
 
-    // Issuer candidates: CA certs, plus self-signed certs that are nobody's
-    // identity (v1 CA certs have no basicConstraints).
-    let paired: HashSet<usize> = pairs.iter().map(|&(i, _)| i).collect();
-    let pool: Vec<usize> = (0..certs.len())
+/// Issuer candidates: CA certs, plus self-signed certs that are nobody's
+/// identity (v1 CA certs have no basicConstraints).
+fn issuer_pool(certs: &[Found<CertInfo>], paired: &HashSet<usize>, ci: usize) -> Vec<usize> {
+    (0..certs.len())
         .filter(|&i| {
             i != ci && (certs[i].0.is_ca || (!paired.contains(&i) && certs[i].0.is_self_signed()))
         })
-        .collect();
+        .collect()
+}
 
-    // Walk up issuer links. `visited` stops loops (A signs B signs A).
+/// The client cert's issuers up to a self-signed one, nearest first.
+/// `visited` stops loops (A signs B signs A).
+fn issuer_chain(certs: &[Found<CertInfo>], pool: &[usize], ci: usize) -> Vec<usize> {
     let mut chain: Vec<usize> = Vec::new();
     let mut visited: HashSet<usize> = HashSet::from([ci]);
     let mut cur = ci;
@@ -193,95 +303,83 @@ pub fn select(
         }
         cur = next;
     }
+    chain
+}
 
-    let intermediates: Vec<CertInfo> = chain
-        .iter()
-        .filter(|&&i| !certs[i].0.is_self_signed())
-        .map(|&i| certs[i].0.clone())
-        .collect();
-    let ca_chain: Vec<usize> = if let Some(&issuer) = chain.first() {
-        let (ca, co) = &certs[issuer];
-        if pool.len() > 1 {
-            notes.push(format!(
-                "CA: chose {} of {} CA certificates because it issued the client certificate (signature verified)",
-                describe(ca, co),
-                pool.len()
-            ));
-        } else {
-            notes.push(format!(
-                "CA: {} issued the client certificate",
-                describe(ca, co)
-            ));
+/// The CAs to keep for the client cert: its issuer chain, or when no
+/// bundled CA issued it, the one CA there is (or none, when allowed).
+fn choose_cas(
+    certs: &[Found<CertInfo>],
+    chain: &[usize],
+    pool: &[usize],
+    cert_origin: &str,
+    bundle: &str,
+    opts: &Options,
+    told: &mut Told,
+) -> Result<Vec<usize>, BundleError> {
+    let Some(&issuer) = chain.first() else {
+        return no_issuer_cas(certs, pool, cert_origin, bundle, opts, told);
+    };
+    let (ca, co) = &certs[issuer];
+    if pool.len() > 1 {
+        told.notes.push(format!(
+            "CA: chose {} of {} CA certificates because it issued the client certificate (signature verified)",
+            describe(ca, co),
+            pool.len()
+        ));
+    } else {
+        told.notes.push(format!(
+            "CA: {} issued the client certificate",
+            describe(ca, co)
+        ));
+    }
+    if chain.len() > 1 {
+        let names: Vec<_> = chain
+            .iter()
+            .map(|&i| describe(&certs[i].0, &certs[i].1))
+            .collect();
+        told.notes.push(format!("CA chain: {}", names.join(" -> ")));
+    }
+    Ok(chain.to_vec())
+}
+
+/// No bundled CA issued the client cert: keep the only one there is
+/// (warned), none when allowed, else an error.
+fn no_issuer_cas(
+    certs: &[Found<CertInfo>],
+    pool: &[usize],
+    cert_origin: &str,
+    bundle: &str,
+    opts: &Options,
+    told: &mut Told,
+) -> Result<Vec<usize>, BundleError> {
+    match pool {
+        [] if opts.ca_kept => Ok(vec![]),
+        [] if opts.allow_no_ca => {
+            told.notes.push("no CA certificate in the bundle: the daemon will be verified with the system roots".into());
+            Ok(vec![])
         }
-        if chain.len() > 1 {
-            let names: Vec<_> = chain
+        [] => Err(BundleError::NoCa {
+            bundle: bundle.into(),
+        }),
+        [only] => {
+            told.warnings.push(format!(
+                "client cert is not issued by the bundled CA {}: the daemon may trust a different client CA",
+                describe(&certs[*only].0, &certs[*only].1)
+            ));
+            Ok(vec![*only])
+        }
+        many => {
+            let names: Vec<_> = many
                 .iter()
                 .map(|&i| describe(&certs[i].0, &certs[i].1))
                 .collect();
-            notes.push(format!("CA chain: {}", names.join(" -> ")));
-        }
-        chain.clone()
-    } else {
-        match pool.as_slice() {
-            [] if opts.ca_kept => vec![],
-            [] if opts.allow_no_ca => {
-                notes.push("no CA certificate in the bundle: the daemon will be verified with the system roots".into());
-                vec![]
-            }
-            [] => {
-                return Err(BundleError::NoCa {
-                    bundle: bundle.into(),
-                });
-            }
-            [only] => {
-                warnings.push(format!(
-                    "client cert is not issued by the bundled CA {}: the daemon may trust a different client CA",
-                    describe(&certs[*only].0, &certs[*only].1)
-                ));
-                vec![*only]
-            }
-            many => {
-                let names: Vec<_> = many
-                    .iter()
-                    .map(|&i| describe(&certs[i].0, &certs[i].1))
-                    .collect();
-                return Err(BundleError::UnknownCa {
-                    cert: cert_origin.clone(),
-                    cas: names.join(", "),
-                });
-            }
-        }
-    };
-    // The CA that verifies the daemon need not be the client cert's issuer
-    // (a client CA and a server CA side by side in ca.pem): keep them all,
-    // the issuer's chain first.
-    let mut ca_chain = ca_chain;
-    for &p in &pool {
-        if !ca_chain.contains(&p) {
-            notes.push(format!(
-                "CA: also kept {}: it did not issue the client certificate but may verify the daemon",
-                describe(&certs[p].0, &certs[p].1)
-            ));
-            ca_chain.push(p);
+            Err(BundleError::UnknownCa {
+                cert: cert_origin.to_string(),
+                cas: names.join(", "),
+            })
         }
     }
-    for (i, (c, o)) in certs.iter().enumerate() {
-        if i != ci && !pool.contains(&i) && !paired.contains(&i) {
-            notes.push(format!(
-                "ignored certificate {} (no private key for it)",
-                describe(c, o)
-            ));
-        }
-    }
-
-    Ok(Selection {
-        cert: cert.clone(),
-        intermediates,
-        key: keys[ki].0.clone(),
-        ca_chain: ca_chain.iter().map(|&i| certs[i].0.clone()).collect(),
-        notes,
-        warnings,
-    })
 }
 
 /// Which of the bundle's CAs verifies the chain a daemon served (leaf

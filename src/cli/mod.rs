@@ -6,7 +6,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::ArgValueCandidates;
 
+mod complete;
 pub mod pki;
+
+use complete::{
+    any_names, finding_codes, foreign_names, profile_names, removable_names, use_names,
+};
 
 const AFTER_HELP: &str = "\
 Exit status: 0 ok, 1 error, 2 usage, 3 check/doctor found a failing daemon.
@@ -41,12 +46,12 @@ pub enum ColorArg {
 }
 
 impl ColorArg {
-    /// Some(forced) or None for auto (`Env::color`).
-    pub fn forced(self) -> Option<bool> {
+    /// As anstream's choice (`Env::color`; `output::styled` resolves auto).
+    pub fn choice(self) -> anstream::ColorChoice {
         match self {
-            ColorArg::Auto => None,
-            ColorArg::Always => Some(true),
-            ColorArg::Never => Some(false),
+            ColorArg::Auto => anstream::ColorChoice::Auto,
+            ColorArg::Always => anstream::ColorChoice::Always,
+            ColorArg::Never => anstream::ColorChoice::Never,
         }
     }
 }
@@ -112,24 +117,6 @@ pub enum Command {
     HelpMan(HelpManArgs),
 }
 
-use crate::targets::Accepts;
-
-fn any_names() -> Vec<clap_complete::engine::CompletionCandidate> {
-    crate::cmd::complete::candidates(Accepts::Any, &[])
-}
-fn use_names() -> Vec<clap_complete::engine::CompletionCandidate> {
-    crate::cmd::complete::candidates(Accepts::Contexts, &["-"])
-}
-fn removable_names() -> Vec<clap_complete::engine::CompletionCandidate> {
-    crate::cmd::complete::candidates(Accepts::Removable, &[])
-}
-fn profile_names() -> Vec<clap_complete::engine::CompletionCandidate> {
-    crate::cmd::complete::candidates(Accepts::Profiles, &[])
-}
-fn foreign_names() -> Vec<clap_complete::engine::CompletionCandidate> {
-    crate::cmd::complete::candidates(Accepts::Foreign, &[])
-}
-
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("source").args(["bundle", "ca", "cert", "key"]).multiple(true)))]
 pub struct AddArgs {
@@ -185,10 +172,20 @@ pub struct AddArgs {
     pub check: bool,
 }
 
+/// `--key-store` / `--to`: the CLI mirror of `store::KeyStore`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KeyStoreArg {
     File,
     Keyring,
+}
+
+impl From<KeyStoreArg> for crate::store::KeyStore {
+    fn from(k: KeyStoreArg) -> Self {
+        match k {
+            KeyStoreArg::File => Self::File,
+            KeyStoreArg::Keyring => Self::Keyring,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -520,7 +517,7 @@ pub struct ProbeArgs {
     #[arg(long, default_value = "64", value_name = "N", value_parser = parse_concurrency)]
     pub concurrency: std::num::NonZeroUsize,
     /// Warn when a client, server or CA certificate expires within N days.
-    #[arg(long, default_value_t = crate::output::expiry::DEFAULT_WARN_DAYS, value_name = "N")]
+    #[arg(long, default_value_t = crate::text::expiry::DEFAULT_WARN_DAYS, value_name = "N")]
     pub warn_days: u32,
 }
 
@@ -638,16 +635,6 @@ pub struct CompletionsArgs {
     /// Shell to print the completion script for.
     #[arg(value_enum)]
     pub shell: CompletionShell,
-}
-
-fn finding_codes() -> Vec<clap_complete::engine::CompletionCandidate> {
-    crate::probe::explain::ALL
-        .iter()
-        .map(|e| {
-            clap_complete::engine::CompletionCandidate::new(e.code.as_str())
-                .help(Some(e.summary.into()))
-        })
-        .collect()
 }
 
 #[derive(Debug, Args)]

@@ -48,9 +48,9 @@ pub enum Format {
     Nginx,
 }
 
-impl From<Format> for crate::pki::daemon::Format {
+impl From<Format> for crate::dockerd::Format {
     fn from(f: Format) -> Self {
-        use crate::pki::daemon::Format as F;
+        use crate::dockerd::Format as F;
         match f {
             Format::DaemonJson => F::DaemonJson,
             Format::Systemd => F::Systemd,

@@ -6,7 +6,7 @@ use std::io::Read as _;
 use anyhow::Context as _;
 use zeroize::Zeroizing;
 
-use crate::bundle::{self, BundleError, Material, Source};
+use crate::bundle::{self, BundleError, Imported, Source};
 use crate::cli::AddArgs;
 use crate::environment::Env;
 use crate::store::{KeyStore, validate_name};
@@ -55,10 +55,7 @@ pub fn run(args: AddArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
         Some(src) => Some(read_material(src, &args, keep_rest, env)?),
         None => None,
     };
-    let key_store = match args.key_store {
-        crate::cli::KeyStoreArg::File => KeyStore::File,
-        crate::cli::KeyStoreArg::Keyring => KeyStore::Keyring,
-    };
+    let key_store = KeyStore::from(args.key_store);
     let added = t.add(AddRequest {
         name: args.name.clone(),
         material,
@@ -153,7 +150,7 @@ fn read_material(
     args: &AddArgs,
     keep_rest: bool,
     env: &Env,
-) -> anyhow::Result<Material> {
+) -> anyhow::Result<Imported> {
     let opts = bundle::Options {
         allow_no_ca: args.system_roots || args.skip_verify,
         ca_kept: keep_rest && args.ca.is_none(),
@@ -228,7 +225,7 @@ fn report(args: &AddArgs, added: &Added, env: &Env) -> anyhow::Result<()> {
         out += &format!(
             "  client cert: {} ({})\n",
             san(&c.subject),
-            crate::output::expiry::Expiry::new(c.not_after, env.now)
+            crate::text::expiry::Expiry::new(c.not_after, env.now)
         );
     }
     if let Some(c) = &p.ca {

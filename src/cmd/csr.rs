@@ -1,7 +1,7 @@
 //! `dctx csr NAME`: a key made where it will live, and a CSR to send to
 //! whoever runs the CA; `dctx add NAME --cert signed.pem` completes it.
 
-use crate::cli::{CsrArgs, KeyStoreArg};
+use crate::cli::CsrArgs;
 use crate::environment::Env;
 use crate::store::KeyStore;
 
@@ -16,8 +16,7 @@ pub fn run(args: CsrArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
         return Ok(crate::exit::Exit::Ok);
     }
     let key_store = match args.key_store {
-        Some(KeyStoreArg::File) => KeyStore::File,
-        Some(KeyStoreArg::Keyring) => KeyStore::Keyring,
+        Some(k) => k.into(),
         // The keyring when one answers: the key then never touches the disk.
         None if t.keyring.ensure_available().is_ok() => KeyStore::Keyring,
         None => KeyStore::File,

@@ -19,7 +19,7 @@ fn compatibility(target: &Target, report: &probe::Report) -> Vec<lint::LintFindi
         .as_deref()
         .map(lint::pem_certs)
         .unwrap_or_default();
-    lint::lint(&lint::Material {
+    lint::lint(&lint::Input {
         chain: &report.server_chain_der,
         roots: &roots,
         host: host.as_deref(),
@@ -137,7 +137,7 @@ fn revocation(target: &Target, report: &mut probe::Report, args: &DoctorArgs, en
         now: env.now,
         skip_verify: target.skip_verify,
         timeout_secs: args.timeout.as_secs_f64(),
-        warn_days: i64::from(crate::output::expiry::DEFAULT_WARN_DAYS),
+        warn_days: i64::from(crate::text::expiry::DEFAULT_WARN_DAYS),
     };
     if let Some(f) = probe::diagnose::crl_says_revoked(&cert, &e.crl, &e.source, e.verified, &ctx) {
         probe::diagnose::merge_revocation(report, f);

@@ -7,7 +7,7 @@ use std::io::BufRead as _;
 use anyhow::Context as _;
 use zeroize::Zeroizing;
 
-use crate::cli::{EnrollArgs, KeyStoreArg, VaultConnArgs};
+use crate::cli::{EnrollArgs, VaultConnArgs};
 use crate::environment::Env;
 use crate::source::VaultSource;
 use crate::source::renew::EnrollRequest;
@@ -69,10 +69,7 @@ pub fn run(args: EnrollArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
         cert_role: args.cert_role.clone(),
         daemon_ca,
     };
-    let key_store = match args.key_store {
-        KeyStoreArg::File => KeyStore::File,
-        KeyStoreArg::Keyring => KeyStore::Keyring,
-    };
+    let key_store = KeyStore::from(args.key_store);
     let t = super::targets(env)?;
     if !args.replace && (t.store.exists(&args.name) || t.entry(&args.name).is_ok()) {
         // Before asking the CA for anything.
@@ -114,7 +111,7 @@ pub fn run(args: EnrollArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
         out += &format!(
             "  client cert: {} ({})\n",
             crate::output::sanitize(&c.subject),
-            crate::output::expiry::Expiry::new(c.not_after, env.now)
+            crate::text::expiry::Expiry::new(c.not_after, env.now)
         );
     }
     if p.context {

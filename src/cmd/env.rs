@@ -4,7 +4,6 @@
 use crate::cli::EnvArgs;
 use crate::environment::Env;
 use crate::shell::{self, ShellKind};
-use crate::targets::Targets;
 
 pub fn run(args: EnvArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     let shell: ShellKind = args
@@ -18,7 +17,7 @@ pub fn run(args: EnvArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     if args.unset {
         super::print(&shell::render(
             shell,
-            &Targets::env_unset(),
+            &shell::env::unset(),
             &format!("dctx env --unset{shell_flag}"),
         ))?;
         return Ok(crate::exit::Exit::Ok);

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 
 use crate::cli::MetricsArgs;
 use crate::conn::Target;
@@ -78,7 +81,10 @@ pub fn run(args: MetricsArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
 }
 
 /// The last exposition and when it was made.
-type Cache = Arc<std::sync::Mutex<Option<(Instant, Arc<String>)>>>;
+type Cache = Arc<std::sync::Mutex<Option<(Instant, Bytes)>>>;
+
+/// How long a client may take to send its request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn serve(
     addr: std::net::SocketAddr,
@@ -93,8 +99,8 @@ async fn serve(
     let cache: Cache = Default::default();
     // One probe round at a time, whatever the number of scrapers.
     let single = Arc::new(tokio::sync::Mutex::new(()));
-    // A cap on open connections (each lives at most the 10 s head timeout
-    // plus one answer); beyond it, new ones wait in the listen backlog.
+    // A cap on open connections (each lives at most the head timeout plus
+    // one answer); beyond it, new ones wait in the listen backlog.
     let slots = Arc::new(tokio::sync::Semaphore::new(256));
     loop {
         let permit = slots.clone().acquire_owned().await.expect("never closed");
@@ -108,7 +114,25 @@ async fn serve(
         };
         let (prober, cache, single) = (prober.clone(), cache.clone(), single.clone());
         tokio::spawn(async move {
-            let _ = handle(sock, prober, cache, single, min_interval).await;
+            let svc = hyper::service::service_fn(move |req| {
+                let (prober, cache, single) = (prober.clone(), cache.clone(), single.clone());
+                async move {
+                    Ok::<_, std::convert::Infallible>(
+                        answer(req, &prober, &cache, &single, min_interval).await,
+                    )
+                }
+            });
+            // One answer per connection (the cap counts connections), a
+            // bounded head read in bounded time; hyper answers HEAD without
+            // the body and an oversized head with 431.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(false)
+                .title_case_headers(true)
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEAD_TIMEOUT)
+                .max_buf_size(16 * 1024)
+                .serve_connection(TokioIo::new(sock), svc)
+                .await;
             drop(permit);
         });
     }
@@ -119,7 +143,7 @@ async fn metrics_text(
     cache: &Cache,
     single: &tokio::sync::Mutex<()>,
     min_interval: Duration,
-) -> anyhow::Result<Arc<String>> {
+) -> anyhow::Result<Bytes> {
     let fresh = |c: &Cache| {
         c.lock()
             .unwrap()
@@ -144,75 +168,53 @@ async fn metrics_text(
     if let Some(t) = fresh(cache) {
         return Ok(t);
     }
-    let text = Arc::new(prober.probe().await?);
+    let text = Bytes::from(prober.probe().await?);
     *cache.lock().unwrap() = Some((Instant::now(), text.clone()));
     Ok(text)
 }
 
-async fn handle(
-    mut sock: tokio::net::TcpStream,
-    prober: Arc<Prober>,
-    cache: Cache,
-    single: Arc<tokio::sync::Mutex<()>>,
+/// The answer to one request: /metrics, a pointer at it on /, else 404/405.
+async fn answer(
+    req: Request<hyper::body::Incoming>,
+    prober: &Prober,
+    cache: &Cache,
+    single: &tokio::sync::Mutex<()>,
     min_interval: Duration,
-) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 2048];
-    let head = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let n = sock.read(&mut chunk).await?;
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.len() > 16 * 1024 {
-                break;
-            }
-        }
-        Ok::<_, std::io::Error>(())
-    })
-    .await;
-    if !matches!(head, Ok(Ok(()))) {
-        return Ok(());
-    }
-    let line = String::from_utf8_lossy(&buf);
-    let mut parts = line.lines().next().unwrap_or_default().split(' ');
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = path.split('?').next().unwrap_or("");
-    let (status, ctype, body) = match (method, path) {
-        ("GET" | "HEAD", "/metrics") => {
-            match metrics_text(&prober, &cache, &single, min_interval).await {
-                Ok(t) => ("200 OK", prometheus::CONTENT_TYPE, t.as_str().to_owned()),
+) -> Response<Full<Bytes>> {
+    const PLAIN: &str = "text/plain; charset=utf-8";
+    let (status, ctype, body) = if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            PLAIN,
+            Bytes::from_static(b"only GET\n"),
+        )
+    } else {
+        match req.uri().path() {
+            "/metrics" => match metrics_text(prober, cache, single, min_interval).await {
+                Ok(t) => (StatusCode::OK, prometheus::CONTENT_TYPE, t),
                 Err(e) => (
-                    "500 Internal Server Error",
-                    "text/plain; charset=utf-8",
-                    format!("dctx: {e:#}\n"),
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    PLAIN,
+                    Bytes::from(format!("dctx: {e:#}\n")),
                 ),
-            }
+            },
+            "/" => (
+                StatusCode::OK,
+                PLAIN,
+                Bytes::from_static(b"dctx metrics exporter: see /metrics\n"),
+            ),
+            _ => (
+                StatusCode::NOT_FOUND,
+                PLAIN,
+                Bytes::from_static(b"not found: try /metrics\n"),
+            ),
         }
-        ("GET" | "HEAD", "/") => (
-            "200 OK",
-            "text/plain; charset=utf-8",
-            "dctx metrics exporter: see /metrics\n".to_owned(),
-        ),
-        ("GET" | "HEAD", _) => (
-            "404 Not Found",
-            "text/plain; charset=utf-8",
-            "not found: try /metrics\n".to_owned(),
-        ),
-        _ => (
-            "405 Method Not Allowed",
-            "text/plain; charset=utf-8",
-            "only GET\n".to_owned(),
-        ),
     };
-    let mut resp = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    if method != "HEAD" {
-        resp.push_str(&body);
+    let mut resp = Response::builder()
+        .status(status)
+        .header(hyper::header::CONTENT_TYPE, ctype);
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        resp = resp.header(hyper::header::ALLOW, "GET, HEAD");
     }
-    sock.write_all(resp.as_bytes()).await?;
-    sock.shutdown().await
+    resp.body(Full::new(body)).expect("a valid response")
 }

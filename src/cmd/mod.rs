@@ -12,7 +12,6 @@ use crate::exit;
 pub mod add;
 pub mod adopt;
 pub mod check;
-pub mod complete;
 pub mod completions;
 pub mod csr;
 pub mod current;
@@ -67,7 +66,7 @@ pub fn execute(parsed: Result<Cli, clap::Error>, env: Env) -> ExitCode {
         }
     };
     let env = Env {
-        color: cli.color.forced(),
+        color: cli.color.choice(),
         ..env
     };
     match run(cli, &env) {

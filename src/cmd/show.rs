@@ -6,6 +6,7 @@ use crate::cli::ShowArgs;
 use crate::environment::Env;
 use crate::pki::CertInfo;
 use crate::store::{TlsFiles, TlsMode};
+use crate::targets::Entry;
 
 #[derive(Serialize)]
 struct CertView {
@@ -68,6 +69,24 @@ pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     {
         anyhow::bail!("{}: {err} (`dctx rm {}` removes it)", e.name, e.name);
     }
+    let v = entry_view(&e, env.now)?;
+    if args.json {
+        super::print(&crate::output::json(&v)?)?;
+        return Ok(crate::exit::Exit::Ok);
+    }
+    let mut out = header(&e, &v);
+    if let Some(c) = &v.client_cert {
+        out += &section("Client certificate", c);
+    }
+    for c in &v.ca {
+        out += &section("CA certificate", c);
+    }
+    super::print(&out)?;
+    Ok(crate::exit::Exit::Ok)
+}
+
+/// The entry with its certificates read from its TLS files.
+fn entry_view(e: &Entry, now: i64) -> anyhow::Result<View> {
     let files = match &e.cert_path {
         Some(dir) if e.mode.uses_tls() => crate::store::read_pems(dir)?,
         _ => TlsFiles {
@@ -86,7 +105,7 @@ pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     if e.mode == TlsMode::SystemRoots {
         ca = None; // a snapshot of the system roots, not the profile's own CA
     }
-    let v = View {
+    Ok(View {
         name: e.name.clone(),
         kind: e.kind,
         endpoint: e.endpoint.clone(),
@@ -97,16 +116,13 @@ pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
         cert_path: e.cert_path.as_ref().map(|p| p.display().to_string()),
         key,
         drift: e.drift.iter().map(|d| d.to_json(&e.name)).collect(),
-        ca: certs(ca.as_deref())
-            .iter()
-            .map(|c| view(c, env.now))
-            .collect(),
-        client_cert: certs(cert.as_deref()).first().map(|c| view(c, env.now)),
-    };
-    if args.json {
-        super::print(&crate::output::json(&v)?)?;
-        return Ok(crate::exit::Exit::Ok);
-    }
+        ca: certs(ca.as_deref()).iter().map(|c| view(c, now)).collect(),
+        client_cert: certs(cert.as_deref()).first().map(|c| view(c, now)),
+    })
+}
+
+/// Name, endpoint, TLS, context, key, drift and cert path lines.
+fn header(e: &Entry, v: &View) -> String {
     let san = crate::output::sanitize;
     let mut out = format!(
         "Name:      {}\nEndpoint:  {}\nTLS:       {}\nContext:   {}\nKey:       {}\n",
@@ -137,42 +153,39 @@ pub fn run(args: ShowArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     if let Some(p) = &v.cert_path {
         out += &format!("Cert path: {p}\n");
     }
-    let mut section = |title: &str, c: &CertView| {
-        out += &format!("\n{title}\n");
-        out += &format!(
-            "  Subject:     {}\n  Issuer:      {}\n",
-            san(&c.subject),
-            san(&c.issuer)
-        );
-        if !c.sans.is_empty() {
-            out += &format!("  SANs:        {}\n", san(&c.sans.join(", ")));
+    out
+}
+
+/// One certificate's details under a blank line and its title.
+fn section(title: &str, c: &CertView) -> String {
+    let san = crate::output::sanitize;
+    let mut out = format!("\n{title}\n");
+    out += &format!(
+        "  Subject:     {}\n  Issuer:      {}\n",
+        san(&c.subject),
+        san(&c.issuer)
+    );
+    if !c.sans.is_empty() {
+        out += &format!("  SANs:        {}\n", san(&c.sans.join(", ")));
+    }
+    out += &format!(
+        "  EKU:         {}\n",
+        if c.eku.is_empty() {
+            "(none: any use)".to_string()
+        } else {
+            c.eku.join(", ")
         }
-        out += &format!(
-            "  EKU:         {}\n",
-            if c.eku.is_empty() {
-                "(none: any use)".to_string()
-            } else {
-                c.eku.join(", ")
-            }
-        );
-        out += &format!(
-            "  Key:         {}\n  Serial:      {}\n",
-            c.key_type, c.serial
-        );
-        out += &format!(
-            "  Valid:       {} → {} ({})\n",
-            c.not_before,
-            c.not_after,
-            crate::output::expiry::Expiry::from_days_left(c.days_left)
-        );
-        out += &format!("  SHA-256:     {}\n", c.sha256);
-    };
-    if let Some(c) = &v.client_cert {
-        section("Client certificate", c);
-    }
-    for c in &v.ca {
-        section("CA certificate", c);
-    }
-    super::print(&out)?;
-    Ok(crate::exit::Exit::Ok)
+    );
+    out += &format!(
+        "  Key:         {}\n  Serial:      {}\n",
+        c.key_type, c.serial
+    );
+    out += &format!(
+        "  Valid:       {} → {} ({})\n",
+        c.not_before,
+        c.not_after,
+        crate::text::expiry::Expiry::from_days_left(c.days_left)
+    );
+    out += &format!("  SHA-256:     {}\n", c.sha256);
+    out
 }

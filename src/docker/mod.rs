@@ -1,6 +1,6 @@
 //! The Docker CLI's own files, the truth for every endpoint: the context
 //! store and config.json. Reading only; changes are staged as bytes here and
-//! applied by `targets::txn`.
+//! applied by `store::txn`.
 //!
 //! ```text
 //! $DOCKER_CONFIG/config.json                         currentContext + the user's keys

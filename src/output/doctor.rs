@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::table::width_of;
 
-use crate::probe::{Report, Severity, Status, StepKind, StepState};
+use crate::probe::{Report, Severity, StepKind, StepState};
 
 use super::table::Style::{
     self, Bold as BOLD, Dim as DIM, Green as GREEN, Red as RED, Yellow as YELLOW,
@@ -17,7 +17,8 @@ fn paint(color: bool, style: Style, s: &str) -> String {
 
 /// `text` after a `lead` of `lead_len` columns, wrapped between words to
 /// `width` with later lines indented to `indent`; a word longer than a line
-/// stays whole. `style` colours the text.
+/// stays whole. `style` colours the text. By hand, not textwrap: each line
+/// is painted whole and a word (a command, a path) is never split.
 fn wrapped(
     out: &mut String,
     lead: &str,
@@ -147,12 +148,6 @@ pub fn render_with_notes(r: &Report, notes: usize, width: Option<usize>, color: 
         .iter()
         .filter(|f| f.severity == Severity::Warning)
         .count();
-    let (word, c) = match r.status {
-        Status::Ok => ("ok", GREEN),
-        Status::Warn => ("warn", YELLOW),
-        Status::Fail => ("fail", RED),
-        Status::Absent => ("absent", DIM),
-    };
     let notes = match notes {
         0 => String::new(),
         1 => "; 1 note for strict clients, below".into(),
@@ -161,7 +156,11 @@ pub fn render_with_notes(r: &Report, notes: usize, width: Option<usize>, color: 
     let _ = writeln!(
         out,
         "\nstatus: {} ({errors} error{}, {warnings} warning{}{notes})",
-        paint(color, c, word),
+        paint(
+            color,
+            super::health::status_style(r.status),
+            r.status.as_str()
+        ),
         if errors == 1 { "" } else { "s" },
         if warnings == 1 { "" } else { "s" },
     );

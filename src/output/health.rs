@@ -1,9 +1,9 @@
 //! `dctx check`'s health table: one line per daemon, finding codes only
 //! (the explanation and the fix are `dctx doctor`'s).
 
-use super::expiry::Expiry;
 use super::table::{Cell, Column, Style, Table, width_of};
 use crate::probe::{CertSummary, Report, Severity, Status};
+use crate::text::expiry::Expiry;
 
 pub const HEADERS: [&str; 9] = [
     "NAME",

@@ -1,7 +1,6 @@
 //! Rendering: tables, colour, dates and JSON. Nothing here decides anything.
 
 pub mod doctor;
-pub mod expiry;
 pub mod health;
 pub mod probe_json;
 pub mod progress;
@@ -10,11 +9,16 @@ pub mod table;
 
 use crate::environment::Env;
 
-/// Whether to colour stdout: `--color always|never`, else (auto) a TTY,
-/// no NO_COLOR and a TERM other than `dumb`.
+/// Whether to colour stdout, decided here only: `--color always|never`,
+/// else (auto) a TTY, no NO_COLOR and a TERM other than `dumb`. Auto is
+/// resolved from `Env` rather than by anstream's own detection so that it
+/// reads the injected environment (CLICOLOR is not read).
 pub fn styled(env: &Env) -> bool {
-    env.color
-        .unwrap_or(env.stdout_tty && !env.no_color && !env.term_dumb)
+    match env.color {
+        anstream::ColorChoice::Always | anstream::ColorChoice::AlwaysAnsi => true,
+        anstream::ColorChoice::Never => false,
+        anstream::ColorChoice::Auto => env.stdout_tty && !env.no_color && !env.term_dumb,
+    }
 }
 
 /// The width tables fit into: the terminal's on stdout, else $COLUMNS;
@@ -32,38 +36,8 @@ pub fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(v)? + "\n")
 }
 
-/// Text from files, bundles or daemons made safe for a terminal: control
-/// characters (ESC sequences, CR, newlines) and the bidi controls that
-/// reorder what is shown (U+202E…) are shown escaped, never sent.
-pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(unsafe_char) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    std::borrow::Cow::Owned(
-        s.chars()
-            .map(|c| {
-                if unsafe_char(c) {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
-}
-
-fn unsafe_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// `sanitize` for a block of lines: the newlines stay.
-pub fn sanitize_lines(s: &str) -> String {
-    s.split('\n')
-        .map(|l| sanitize(l))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+// Commands sanitize as they render: the leaf's functions, under output.
+pub use crate::text::{sanitize, sanitize_lines};
 
 /// Every daemon- or file-supplied string of a report made terminal-safe
 /// (JSON needs none of this: its encoder escapes control characters).

@@ -1,5 +1,7 @@
 //! A one-line progress indicator on stderr while probes are outstanding
-//! (only on a TTY; the caller decides).
+//! (only on a TTY; the caller decides). Its `\r\x1b[2K` is cursor
+//! control, not colour: anstyle has no erase-line, and `--color`/NO_COLOR
+//! do not govern it.
 
 use std::io::Write;
 

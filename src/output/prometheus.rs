@@ -1,7 +1,9 @@
 //! The Prometheus text exposition format (version 0.0.4) for `check
 //! --format prometheus`, `dctx metrics` and its textfile. Certificate
 //! metrics use enix/x509-certificate-exporter's names and labels so its
-//! dashboards and alerts apply unchanged.
+//! dashboards and alerts apply unchanged. Written by hand rather than with
+//! a metrics crate: every family is a gauge computed once per scrape, and
+//! the exporter's exact names and labels are the contract.
 
 use std::fmt::Write;
 
@@ -65,7 +67,8 @@ impl CertFacts {
     }
 }
 
-/// Big-endian unsigned bytes → decimal digits.
+/// Big-endian unsigned bytes → decimal digits (by hand: one long division
+/// per serial does not earn a bignum crate).
 fn decimal(bytes: &[u8]) -> String {
     let mut n: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
     let mut digits = Vec::new();
@@ -93,19 +96,7 @@ pub struct Entry<'a> {
     pub certs: Vec<CertFacts>,
 }
 
-/// A label value escaped per the exposition format (`\\`, `\"`, `\n`).
-pub fn escape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::text::prometheus_label as escape;
 
 fn labels(pairs: &[(&str, &str)]) -> String {
     let inner: Vec<String> = pairs

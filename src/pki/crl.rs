@@ -281,7 +281,7 @@ pub fn install(
 /// alert on `dctx_crl_next_update - time()` before a front refuses everyone.
 #[cfg(feature = "runtime")]
 pub fn exposition(files: &[std::path::PathBuf], now: i64) -> String {
-    use crate::output::prometheus::escape;
+    use crate::text::prometheus_label as escape;
     if files.is_empty() {
         return String::new();
     }
@@ -397,79 +397,128 @@ pub fn http_get(
     timeout: std::time::Duration,
 ) -> anyhow::Result<Vec<u8>> {
     use std::io::{Read, Write};
-    use std::net::TcpStream;
-    let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
-        (true, r)
-    } else if let Some(r) = url.strip_prefix("http://") {
-        (false, r)
-    } else {
-        bail!("{url:?}: expected http:// or https://");
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !p.contains(']') => (
-            h,
-            p.parse::<u16>()
-                .with_context(|| format!("{url:?}: bad port"))?,
-        ),
-        _ => (authority, if tls { 443 } else { 80 }),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
-        .with_context(|| format!("resolving {host}"))?
+    let u = HttpUrl::parse(url)?;
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(u.host, u.port))
+        .with_context(|| format!("resolving {}", u.host))?
         .next()
-        .with_context(|| format!("{host} has no address"))?;
-    let tcp = TcpStream::connect_timeout(&addr, timeout)
-        .with_context(|| format!("connecting to {authority}"))?;
+        .with_context(|| format!("{} has no address", u.host))?;
+    let tcp = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .with_context(|| format!("connecting to {}", u.authority))?;
     tcp.set_read_timeout(Some(timeout))?;
     tcp.set_write_timeout(Some(timeout))?;
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nAccept: */*\r\nUser-Agent: dctx\r\n\r\n"
+        "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: */*\r\nUser-Agent: dctx\r\n\r\n",
+        u.path, u.authority
     );
-    let mut raw = Vec::new();
-    if tls {
-        let mut roots = rustls::RootCertStore::empty();
-        match ca_file {
-            Some(f) => {
-                let data = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-                for c in crate::pki::inspect::certs_from_pem(&data) {
-                    roots.add(rustls_pki_types::CertificateDer::from(c.der))?;
-                }
-            }
-            None => {
-                for c in rustls_native_certs::load_native_certs().certs {
-                    let _ = roots.add(c);
-                }
-            }
-        }
-        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let name = rustls_pki_types::ServerName::try_from(host.to_string())
-            .with_context(|| format!("{host:?} is not a valid server name"))?;
-        let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)?;
-        let mut s = rustls::StreamOwned::new(conn, tcp);
-        s.write_all(request.as_bytes())?;
-        // A server closing without close_notify still sent the whole body.
-        if let Err(e) = (&mut s).take(MAX_BODY).read_to_end(&mut raw)
-            && e.kind() != std::io::ErrorKind::UnexpectedEof
-        {
-            return Err(anyhow::Error::new(e).context(format!("reading from {authority}")));
-        }
+    let raw = if u.tls {
+        https_exchange(tcp, &u, ca_file, &request)?
     } else {
+        let mut raw = Vec::new();
         let mut s = tcp;
         s.write_all(request.as_bytes())?;
         (&mut s)
             .take(MAX_BODY)
             .read_to_end(&mut raw)
-            .with_context(|| format!("reading from {authority}"))?;
+            .with_context(|| format!("reading from {}", u.authority))?;
+        raw
+    };
+    response_body(url, &raw)
+}
+
+/// The parts of an http:// or https:// URL that `http_get` uses.
+#[cfg(feature = "runtime")]
+struct HttpUrl<'a> {
+    tls: bool,
+    /// `host[:port]` as written (the Host header).
+    authority: &'a str,
+    path: &'a str,
+    /// Without IPv6 brackets.
+    host: &'a str,
+    port: u16,
+}
+
+#[cfg(feature = "runtime")]
+impl<'a> HttpUrl<'a> {
+    fn parse(url: &'a str) -> anyhow::Result<Self> {
+        let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = url.strip_prefix("http://") {
+            (false, r)
+        } else {
+            bail!("{url:?}: expected http:// or https://");
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !p.contains(']') => (
+                h,
+                p.parse::<u16>()
+                    .with_context(|| format!("{url:?}: bad port"))?,
+            ),
+            _ => (authority, if tls { 443 } else { 80 }),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        Ok(HttpUrl {
+            tls,
+            authority,
+            path,
+            host,
+            port,
+        })
     }
+}
+
+/// Send `request` over TLS on `tcp` (trusting `ca_file`, else the system
+/// roots) and read the raw response until the server closes.
+#[cfg(feature = "runtime")]
+fn https_exchange(
+    tcp: std::net::TcpStream,
+    u: &HttpUrl,
+    ca_file: Option<&Path>,
+    request: &str,
+) -> anyhow::Result<Vec<u8>> {
+    use std::io::{Read, Write};
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(f) => {
+            let data = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+            for c in crate::pki::inspect::certs_from_pem(&data) {
+                roots.add(rustls_pki_types::CertificateDer::from(c.der))?;
+            }
+        }
+        None => {
+            for c in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(c);
+            }
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from(u.host.to_string())
+        .with_context(|| format!("{:?} is not a valid server name", u.host))?;
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)?;
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    s.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    // A server closing without close_notify still sent the whole body.
+    if let Err(e) = (&mut s).take(MAX_BODY).read_to_end(&mut raw)
+        && e.kind() != std::io::ErrorKind::UnexpectedEof
+    {
+        return Err(anyhow::Error::new(e).context(format!("reading from {}", u.authority)));
+    }
+    Ok(raw)
+}
+
+/// The body of a 200 response (de-chunked), else an error with the status
+/// and the start of the body.
+#[cfg(feature = "runtime")]
+fn response_body(url: &str, raw: &[u8]) -> anyhow::Result<Vec<u8>> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -489,7 +538,7 @@ pub fn http_get(
         let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
         bail!(
             "{url} answered {status}: {}",
-            crate::output::sanitize(text.trim())
+            crate::text::sanitize(text.trim())
         );
     }
     Ok(body)

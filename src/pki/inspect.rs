@@ -57,64 +57,16 @@ impl CertInfo {
     }
 
     fn from_parsed(cert: &X509Certificate<'_>, der: &[u8]) -> Self {
-        let mut sans = Vec::new();
-        let mut dns_names = Vec::new();
-        let mut ip_addrs = Vec::new();
-        let mut has_san_ext = false;
-        let mut eku = Vec::new();
-        let mut has_eku_ext = false;
-        let mut ski = None;
-        let mut aki = None;
-        for ext in cert.extensions() {
-            match ext.parsed_extension() {
-                ParsedExtension::SubjectAlternativeName(san) => {
-                    has_san_ext = true;
-                    for name in &san.general_names {
-                        match name {
-                            GeneralName::DNSName(d) => {
-                                sans.push(format!("DNS:{d}"));
-                                dns_names.push(d.to_string());
-                            }
-                            GeneralName::IPAddress(raw) => {
-                                if let Some(ip) = ip_from_bytes(raw) {
-                                    sans.push(format!("IP:{ip}"));
-                                    ip_addrs.push(ip);
-                                }
-                            }
-                            GeneralName::RFC822Name(m) => sans.push(format!("email:{m}")),
-                            GeneralName::URI(u) => sans.push(format!("URI:{u}")),
-                            _ => {}
-                        }
-                    }
-                }
-                ParsedExtension::ExtendedKeyUsage(e) => {
-                    has_eku_ext = true;
-                    if e.any {
-                        eku.push("any".into());
-                    }
-                    if e.server_auth {
-                        eku.push("serverAuth".into());
-                    }
-                    if e.client_auth {
-                        eku.push("clientAuth".into());
-                    }
-                    if e.code_signing {
-                        eku.push("codeSigning".into());
-                    }
-                    if e.email_protection {
-                        eku.push("emailProtection".into());
-                    }
-                    for o in &e.other {
-                        eku.push(o.to_id_string());
-                    }
-                }
-                ParsedExtension::SubjectKeyIdentifier(k) => ski = Some(hex::encode(k.0)),
-                ParsedExtension::AuthorityKeyIdentifier(a) => {
-                    aki = a.key_identifier.as_ref().map(|k| hex::encode(k.0));
-                }
-                _ => {}
-            }
-        }
+        let Exts {
+            sans,
+            dns_names,
+            ip_addrs,
+            has_san_ext,
+            eku,
+            has_eku_ext,
+            ski,
+            aki,
+        } = Exts::of(cert);
         let common_name = cert
             .subject()
             .iter_common_name()
@@ -189,6 +141,80 @@ impl CertInfo {
     /// RFC 3339 (UTC) form of `not_before`.
     pub fn not_before_rfc3339(&self) -> String {
         rfc3339(self.not_before)
+    }
+}
+
+/// What `CertInfo` keeps of a certificate's extensions.
+#[derive(Default)]
+struct Exts {
+    sans: Vec<String>,
+    dns_names: Vec<String>,
+    ip_addrs: Vec<std::net::IpAddr>,
+    has_san_ext: bool,
+    eku: Vec<String>,
+    has_eku_ext: bool,
+    ski: Option<String>,
+    aki: Option<String>,
+}
+
+impl Exts {
+    fn of(cert: &X509Certificate<'_>) -> Exts {
+        let mut x = Exts::default();
+        for ext in cert.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::SubjectAlternativeName(san) => {
+                    x.has_san_ext = true;
+                    x.add_sans(&san.general_names);
+                }
+                ParsedExtension::ExtendedKeyUsage(e) => {
+                    x.has_eku_ext = true;
+                    x.add_ekus(e);
+                }
+                ParsedExtension::SubjectKeyIdentifier(k) => x.ski = Some(hex::encode(k.0)),
+                ParsedExtension::AuthorityKeyIdentifier(a) => {
+                    x.aki = a.key_identifier.as_ref().map(|k| hex::encode(k.0));
+                }
+                _ => {}
+            }
+        }
+        x
+    }
+
+    fn add_sans(&mut self, names: &[GeneralName<'_>]) {
+        for name in names {
+            match name {
+                GeneralName::DNSName(d) => {
+                    self.sans.push(format!("DNS:{d}"));
+                    self.dns_names.push(d.to_string());
+                }
+                GeneralName::IPAddress(raw) => {
+                    if let Some(ip) = ip_from_bytes(raw) {
+                        self.sans.push(format!("IP:{ip}"));
+                        self.ip_addrs.push(ip);
+                    }
+                }
+                GeneralName::RFC822Name(m) => self.sans.push(format!("email:{m}")),
+                GeneralName::URI(u) => self.sans.push(format!("URI:{u}")),
+                _ => {}
+            }
+        }
+    }
+
+    fn add_ekus(&mut self, e: &x509_parser::extensions::ExtendedKeyUsage<'_>) {
+        for (set, name) in [
+            (e.any, "any"),
+            (e.server_auth, "serverAuth"),
+            (e.client_auth, "clientAuth"),
+            (e.code_signing, "codeSigning"),
+            (e.email_protection, "emailProtection"),
+        ] {
+            if set {
+                self.eku.push(name.into());
+            }
+        }
+        for o in &e.other {
+            self.eku.push(o.to_id_string());
+        }
     }
 }
 

@@ -181,32 +181,8 @@ pub fn parse_host(raw: &str) -> anyhow::Result<Host> {
     if s.is_empty() {
         bail!("empty --host");
     }
-    // openssl-extfile habits: `IP:1.2.3.4`, `IP=1.2.3.4`, `DNS:x`, `DNS.1 = x`.
-    let lower = s.to_ascii_lowercase();
-    for prefix in ["ip", "dns", "ip address", "subjectaltname"] {
-        if let Some(rest) = lower.strip_prefix(prefix) {
-            let rest = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
-            let rest = rest.trim_start();
-            if rest.starts_with(':') || rest.starts_with('=') {
-                let value = s[s.len() - rest.len() + 1..].trim();
-                bail!(
-                    "--host {raw:?} looks like an openssl extfile entry; write just the name or address \
-                     (--host {value}): dctx makes an IP SAN for an address and a DNS SAN for a name by itself"
-                );
-            }
-        }
-    }
-    if let Some((scheme, rest)) = s.split_once("://") {
-        let host = rest
-            .split(['/', ':'])
-            .next()
-            .filter(|h| !h.is_empty())
-            .unwrap_or("HOST");
-        bail!(
-            "--host {raw:?} is a URL ({scheme}://…); give only the host name or IP address (--host {host}); \
-             the port and scheme belong in DOCKER_HOST / --listen"
-        );
-    }
+    refuse_extfile_entry(raw, s)?;
+    refuse_url(raw, s)?;
     let unbracketed = s
         .strip_prefix('[')
         .and_then(|r| r.strip_suffix(']'))
@@ -221,6 +197,46 @@ pub fn parse_host(raw: &str) -> anyhow::Result<Host> {
         }
         return Ok(Host::Ip(ip));
     }
+    dns_name(raw, s).map(Host::Dns)
+}
+
+/// openssl-extfile habits: `IP:1.2.3.4`, `IP=1.2.3.4`, `DNS:x`, `DNS.1 = x`.
+fn refuse_extfile_entry(raw: &str, s: &str) -> anyhow::Result<()> {
+    let lower = s.to_ascii_lowercase();
+    for prefix in ["ip", "dns", "ip address", "subjectaltname"] {
+        if let Some(rest) = lower.strip_prefix(prefix) {
+            let rest = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+            let rest = rest.trim_start();
+            if rest.starts_with(':') || rest.starts_with('=') {
+                let value = s[s.len() - rest.len() + 1..].trim();
+                bail!(
+                    "--host {raw:?} looks like an openssl extfile entry; write just the name or address \
+                     (--host {value}): dctx makes an IP SAN for an address and a DNS SAN for a name by itself"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn refuse_url(raw: &str, s: &str) -> anyhow::Result<()> {
+    if let Some((scheme, rest)) = s.split_once("://") {
+        let host = rest
+            .split(['/', ':'])
+            .next()
+            .filter(|h| !h.is_empty())
+            .unwrap_or("HOST");
+        bail!(
+            "--host {raw:?} is a URL ({scheme}://…); give only the host name or IP address (--host {host}); \
+             the port and scheme belong in DOCKER_HOST / --listen"
+        );
+    }
+    Ok(())
+}
+
+/// `s` (not an IP address) as a lowercase DNS name without the trailing
+/// dot, or why it is not one.
+fn dns_name(raw: &str, s: &str) -> anyhow::Result<String> {
     if let Some((h, port)) = s.rsplit_once(':')
         && port.chars().all(|c| c.is_ascii_digit())
         && !h.contains(':')
@@ -256,7 +272,7 @@ pub fn parse_host(raw: &str) -> anyhow::Result<Host> {
     {
         bail!("--host {raw:?} is not a valid IP address");
     }
-    Ok(Host::Dns(name))
+    Ok(name)
 }
 
 /// Certificate names: used as CN and as the record's directory name.
@@ -267,6 +283,74 @@ pub fn validate_name(name: &str) -> anyhow::Result<()> {
             name.escape_debug().to_string()
         );
     }
+    Ok(())
+}
+
+/// A leaf's subject, SANs, usages, serial and validity (capped at the CA's).
+fn leaf_params(ca: &Ca, req: &LeafRequest, now: i64) -> anyhow::Result<CertificateParams> {
+    let mut p = CertificateParams::default();
+    match req.kind {
+        Kind::Server => server_identity(req, &mut p)?,
+        Kind::Client => {
+            p.distinguished_name = dn(&req.name);
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        }
+    }
+    p.key_usages = if req.key_type.is_rsa() {
+        vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ]
+    } else {
+        vec![KeyUsagePurpose::DigitalSignature]
+    };
+    // No basicConstraints at all: an explicit `cA FALSE` encodes the DER
+    // default, which strict DER parsers (Python's cryptography) refuse.
+    p.is_ca = IsCa::NoCa;
+    p.use_authority_key_identifier_extension = true;
+    p.not_before = datetime(now - BACKDATE_SECS)?;
+    let mut not_after = now + i64::from(req.days) * 86_400;
+    if not_after > ca.info.not_after {
+        // Never outlive the CA: clients would reject the chain anyway.
+        not_after = ca.info.not_after;
+    }
+    p.not_after = datetime(not_after)?;
+    p.serial_number = Some(random_serial()?);
+    Ok(p)
+}
+
+/// A server certificate's CN, SANs (one per `--host`) and serverAuth EKU.
+fn server_identity(req: &LeafRequest, p: &mut CertificateParams) -> anyhow::Result<()> {
+    if req.hosts.is_empty() {
+        bail!(
+            "a server certificate needs at least one --host (DNS name or IP clients use to reach the daemon)"
+        );
+    }
+    // CN: the first DNS name (an IP as CN is a classic mistake), else the record name.
+    let cn = req
+        .hosts
+        .iter()
+        .find_map(|h| match h {
+            Host::Dns(d) => Some(d.clone()),
+            Host::Ip(_) => None,
+        })
+        .unwrap_or_else(|| req.name.clone());
+    p.distinguished_name = dn(&cn);
+    p.subject_alt_names = req
+        .hosts
+        .iter()
+        .map(|h| {
+            Ok(match h {
+                Host::Dns(d) => SanType::DnsName(
+                    d.clone()
+                        .try_into()
+                        .map_err(|_| anyhow::anyhow!("invalid DNS name {d:?}"))?,
+                ),
+                Host::Ip(ip) => SanType::IpAddress(*ip),
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     Ok(())
 }
 
@@ -542,65 +626,7 @@ impl Pki {
     pub fn issue(&self, ca: &Ca, req: &LeafRequest, now: i64) -> anyhow::Result<Issued> {
         validate_name(&req.name)?;
         check_days(req.days)?;
-        let mut p = CertificateParams::default();
-        match req.kind {
-            Kind::Server => {
-                if req.hosts.is_empty() {
-                    bail!(
-                        "a server certificate needs at least one --host (DNS name or IP clients use to reach the daemon)"
-                    );
-                }
-                // CN: the first DNS name (an IP as CN is a classic mistake), else the record name.
-                let cn = req
-                    .hosts
-                    .iter()
-                    .find_map(|h| match h {
-                        Host::Dns(d) => Some(d.clone()),
-                        Host::Ip(_) => None,
-                    })
-                    .unwrap_or_else(|| req.name.clone());
-                p.distinguished_name = dn(&cn);
-                p.subject_alt_names = req
-                    .hosts
-                    .iter()
-                    .map(|h| {
-                        Ok(match h {
-                            Host::Dns(d) => SanType::DnsName(
-                                d.clone()
-                                    .try_into()
-                                    .map_err(|_| anyhow::anyhow!("invalid DNS name {d:?}"))?,
-                            ),
-                            Host::Ip(ip) => SanType::IpAddress(*ip),
-                        })
-                    })
-                    .collect::<anyhow::Result<_>>()?;
-                p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-            }
-            Kind::Client => {
-                p.distinguished_name = dn(&req.name);
-                p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-            }
-        }
-        p.key_usages = if req.key_type.is_rsa() {
-            vec![
-                KeyUsagePurpose::DigitalSignature,
-                KeyUsagePurpose::KeyEncipherment,
-            ]
-        } else {
-            vec![KeyUsagePurpose::DigitalSignature]
-        };
-        // No basicConstraints at all: an explicit `cA FALSE` encodes the DER
-        // default, which strict DER parsers (Python's cryptography) refuse.
-        p.is_ca = IsCa::NoCa;
-        p.use_authority_key_identifier_extension = true;
-        p.not_before = datetime(now - BACKDATE_SECS)?;
-        let mut not_after = now + i64::from(req.days) * 86_400;
-        if not_after > ca.info.not_after {
-            // Never outlive the CA: clients would reject the chain anyway.
-            not_after = ca.info.not_after;
-        }
-        p.not_after = datetime(not_after)?;
-        p.serial_number = Some(random_serial()?);
+        let p = leaf_params(ca, req, now)?;
         let key = req.key_type.generate()?;
         let cert = p
             .signed_by(&key, &ca.issuer)

@@ -123,7 +123,7 @@ impl LintFinding {
 
 /// What to lint.
 #[derive(Debug, Clone, Copy)]
-pub struct Material<'a> {
+pub struct Input<'a> {
     /// The chain as the server sends it (or as issued): leaf first, DER.
     pub chain: &'a [Vec<u8>],
     /// The CA certificates clients trust, DER.
@@ -224,7 +224,7 @@ const REISSUE_CA: &str = "reissue the CA (`dctx pki init --force`, then `dctx pk
      and re-sign it with its own key: `openssl x509 -in ca.pem -signkey ca-key.pem -days 3650 -extfile <(printf 'basicConstraints=critical,CA:TRUE\\nkeyUsage=critical,keyCertSign,cRLSign\\nsubjectKeyIdentifier=hash') -out ca-new.pem` (same key: issued certificates stay valid)";
 
 /// The incompatibilities of `m`; empty when every client family accepts it.
-pub fn lint(m: &Material<'_>) -> Vec<LintFinding> {
+pub fn lint(m: &Input<'_>) -> Vec<LintFinding> {
     let chain: Vec<Cert<'_>> = m.chain.iter().filter_map(|d| Cert::parse(d)).collect();
     let roots: Vec<Cert<'_>> = m.roots.iter().filter_map(|d| Cert::parse(d)).collect();
     let mut out = Vec::new();
@@ -366,27 +366,45 @@ fn ca_rules(ca: &Cert<'_>, root: bool, out: &mut Vec<LintFinding>) {
     key_rules(ca, out);
 }
 
-fn name_rules(leaf: &Cert<'_>, host: Option<&str>, out: &mut Vec<LintFinding>) {
-    let mut dns = Vec::new();
-    let mut ips = Vec::new();
-    let mut has_san = false;
-    if let Ok(Some(san)) = leaf.x.subject_alternative_name() {
-        has_san = true;
-        for n in &san.value.general_names {
-            match n {
-                GeneralName::DNSName(d) => dns.push(d.to_ascii_lowercase()),
-                GeneralName::IPAddress(b) => ips.push(b.to_vec()),
-                _ => {}
+/// The names a leaf's subjectAltName holds (DNS lowercased, IPs raw).
+struct Sans {
+    has_san: bool,
+    dns: Vec<String>,
+    ips: Vec<Vec<u8>>,
+}
+
+impl Sans {
+    fn of(leaf: &Cert<'_>) -> Sans {
+        let mut sans = Sans {
+            has_san: false,
+            dns: Vec::new(),
+            ips: Vec::new(),
+        };
+        if let Ok(Some(san)) = leaf.x.subject_alternative_name() {
+            sans.has_san = true;
+            for n in &san.value.general_names {
+                match n {
+                    GeneralName::DNSName(d) => sans.dns.push(d.to_ascii_lowercase()),
+                    GeneralName::IPAddress(b) => sans.ips.push(b.to_vec()),
+                    _ => {}
+                }
             }
         }
+        sans
     }
-    let reissue = |h: &str| {
-        format!(
-            "reissue the server certificate with the name clients dial: `dctx pki --dir DIR server --host {h} --out DIR` \
-             (DIR: your CA's directory, holding ca.pem and ca-key.pem), or with openssl `-extfile <(printf 'subjectAltName=DNS:NAME,IP:ADDRESS')`"
-        )
-    };
-    if !has_san {
+}
+
+/// How to get a server certificate valid for the host `h`.
+fn reissue_for(h: &str) -> String {
+    format!(
+        "reissue the server certificate with the name clients dial: `dctx pki --dir DIR server --host {h} --out DIR` \
+         (DIR: your CA's directory, holding ca.pem and ca-key.pem), or with openssl `-extfile <(printf 'subjectAltName=DNS:NAME,IP:ADDRESS')`"
+    )
+}
+
+fn name_rules(leaf: &Cert<'_>, host: Option<&str>, out: &mut Vec<LintFinding>) {
+    let sans = Sans::of(leaf);
+    if !sans.has_san {
         out.push(finding(
             LintCode::CnOnly,
             leaf,
@@ -395,72 +413,85 @@ fn name_rules(leaf: &Cert<'_>, host: Option<&str>, out: &mut Vec<LintFinding>) {
                 "{} has no subjectAltName, only a CN: Go (\"certificate relies on legacy Common Name field\") and rustls ignore the CN; only OpenSSL clients still fall back to it for host names",
                 leaf.name
             ),
-            &reissue(host.unwrap_or("HOST")),
+            &reissue_for(host.unwrap_or("HOST")),
         ));
     }
     let Some(host) = host else {
         return;
     };
     match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => {
-            let raw = match ip {
-                std::net::IpAddr::V4(v) => v.octets().to_vec(),
-                std::net::IpAddr::V6(v) => v.octets().to_vec(),
-            };
-            if !ips.contains(&raw) {
-                out.push(finding(
-                    LintCode::IpNotInSans,
-                    leaf,
-                    ALL,
-                    format!(
-                        "clients dial the IP address {host}, but {} has no IP:{host} subjectAltName (no client matches an IP address against a DNS name or the CN)",
-                        leaf.name
-                    ),
-                    &reissue(host),
-                ));
-            }
-        }
-        Err(_) => {
-            let h = host.to_ascii_lowercase();
-            let san_match = dns.iter().any(|d| {
-                d == &h
-                    || d.strip_prefix("*.").is_some_and(|suffix| {
-                        h.split_once('.')
-                            .is_some_and(|(first, rest)| !first.is_empty() && rest == suffix)
-                    })
-            });
-            // OpenSSL's own host check (Python) falls back to the CN when the
-            // certificate has no DNS SAN; curl only when it has no SAN at all.
-            let cn_match = leaf
-                .x
-                .subject()
-                .iter_common_name()
-                .any(|a| a.as_str().is_ok_and(|c| c.eq_ignore_ascii_case(host)));
-            if san_match || (!has_san && cn_match) {
-                return;
-            }
-            let clients: &[Client] = if dns.is_empty() && cn_match {
-                &[Client::Go, Client::Rustls, Client::Openssl]
-            } else {
-                ALL
-            };
-            let holds = if dns.is_empty() {
-                "no DNS subjectAltName".to_string()
-            } else {
-                format!("only {}", dns.join(", "))
-            };
-            out.push(finding(
-                LintCode::NameNotInSans,
-                leaf,
-                clients,
-                format!(
-                    "clients dial the name {host}, but {} has {holds}",
-                    leaf.name
-                ),
-                &reissue(host),
-            ));
-        }
+        Ok(ip) => ip_rule(leaf, &sans, ip, host, out),
+        Err(_) => dns_rule(leaf, &sans, host, out),
     }
+}
+
+/// Clients dial an IP address: it must be an IP subjectAltName.
+fn ip_rule(
+    leaf: &Cert<'_>,
+    sans: &Sans,
+    ip: std::net::IpAddr,
+    host: &str,
+    out: &mut Vec<LintFinding>,
+) {
+    let raw = match ip {
+        std::net::IpAddr::V4(v) => v.octets().to_vec(),
+        std::net::IpAddr::V6(v) => v.octets().to_vec(),
+    };
+    if !sans.ips.contains(&raw) {
+        out.push(finding(
+            LintCode::IpNotInSans,
+            leaf,
+            ALL,
+            format!(
+                "clients dial the IP address {host}, but {} has no IP:{host} subjectAltName (no client matches an IP address against a DNS name or the CN)",
+                leaf.name
+            ),
+            &reissue_for(host),
+        ));
+    }
+}
+
+/// Clients dial a DNS name: it must match a DNS subjectAltName (or a
+/// wildcard one level deep); which clients fail when only the CN matches.
+fn dns_rule(leaf: &Cert<'_>, sans: &Sans, host: &str, out: &mut Vec<LintFinding>) {
+    let h = host.to_ascii_lowercase();
+    let san_match = sans.dns.iter().any(|d| {
+        d == &h
+            || d.strip_prefix("*.").is_some_and(|suffix| {
+                h.split_once('.')
+                    .is_some_and(|(first, rest)| !first.is_empty() && rest == suffix)
+            })
+    });
+    // OpenSSL's own host check (Python) falls back to the CN when the
+    // certificate has no DNS SAN; curl only when it has no SAN at all.
+    let cn_match = leaf
+        .x
+        .subject()
+        .iter_common_name()
+        .any(|a| a.as_str().is_ok_and(|c| c.eq_ignore_ascii_case(host)));
+    if san_match || (!sans.has_san && cn_match) {
+        return;
+    }
+    let clients: &[Client] = if sans.dns.is_empty() && cn_match {
+        &[Client::Go, Client::Rustls, Client::Openssl]
+    } else {
+        ALL
+    };
+    let holds = if sans.dns.is_empty() {
+        "no DNS subjectAltName".to_string()
+    } else {
+        format!("only {}", sans.dns.join(", "))
+    };
+    out.push(finding(
+        LintCode::NameNotInSans,
+        leaf,
+        clients,
+        format!(
+            "clients dial the name {host}, but {} has {holds}",
+            leaf.name
+        ),
+        &reissue_for(host),
+    ));
 }
 
 fn signature_rules(c: &Cert<'_>, out: &mut Vec<LintFinding>) {
@@ -614,7 +645,7 @@ pub fn issued(cert_pem: &str, ca_pem: &str, hosts: &[String], server: bool) -> V
         vec![None]
     };
     for host in hosts {
-        for f in lint(&Material {
+        for f in lint(&Input {
             chain: &chain,
             roots: &roots,
             host,

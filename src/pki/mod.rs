@@ -1,7 +1,6 @@
 //! Certificates: inspection (used by import, `show` and the probe) and issuing.
 pub mod backup;
 pub mod crl;
-pub mod daemon;
 pub mod inspect;
 pub mod issue;
 pub mod keys;

@@ -24,7 +24,7 @@ pub struct Explanation {
 
 /// Look a code up by its name (`unknown-ca`).
 pub fn lookup(name: &str) -> Option<&'static Explanation> {
-    ALL.iter().find(|e| e.code.as_str() == name)
+    Code::parse(name).and_then(of)
 }
 
 /// The explanation of `code` (every code has one: see the tests).
@@ -497,7 +497,8 @@ mod tests {
     }
 
     /// The README's findings table lists every code once, with the
-    /// severity the registry gives it, and nothing else.
+    /// severity and fix kind the registry gives it and a meaning that starts
+    /// with its summary, and nothing else.
     #[test]
     fn readme_findings_table_is_the_registry() {
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
@@ -505,20 +506,27 @@ mod tests {
         let mut lines = readme
             .lines()
             .skip_while(|l| !l.starts_with("| code | severity |"));
-        assert!(
-            lines.next().is_some(),
-            "README.md has no `| code | severity | meaning |` table"
+        assert_eq!(
+            lines.next(),
+            Some("| code | severity | fix | meaning |"),
+            "README.md has no `| code | severity | fix | meaning |` table"
         );
-        let rows: Vec<(String, String)> = lines
+        let rows: Vec<[String; 4]> = lines
             .skip(1) // |---|---|
             .take_while(|l| l.starts_with('|'))
             .map(|l| {
                 let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-                (cells[1].trim_matches('`').to_string(), cells[2].to_string())
+                [
+                    cells[1].trim_matches('`').to_string(),
+                    cells[2].to_string(),
+                    cells[3].to_string(),
+                    cells[4].to_string(),
+                ]
             })
             .collect();
+        assert_eq!(rows.len(), Code::ALL.len(), "one row per code");
         for e in ALL {
-            let found: Vec<_> = rows.iter().filter(|(c, _)| c == e.code.as_str()).collect();
+            let found: Vec<_> = rows.iter().filter(|r| r[0] == e.code.as_str()).collect();
             assert_eq!(
                 found.len(),
                 1,
@@ -527,15 +535,27 @@ mod tests {
                 found.len()
             );
             assert_eq!(
-                found[0].1,
+                found[0][1],
                 e.severity.as_str(),
                 "README's severity for {}",
                 e.code
             );
-        }
-        for (code, _) in &rows {
+            assert_eq!(
+                found[0][2],
+                e.code.fix_kind().as_str(),
+                "README's fix kind for {}",
+                e.code
+            );
             assert!(
-                lookup(code).is_some(),
+                found[0][3].starts_with(e.summary),
+                "README's meaning for {} does not start with its summary {:?}",
+                e.code,
+                e.summary
+            );
+        }
+        for [code, ..] in &rows {
+            assert!(
+                Code::parse(code).is_some(),
                 "README's findings table lists {code}, which is no finding code"
             );
         }

@@ -10,22 +10,17 @@ use serde::Serialize;
 /// at). Adding a code here is the whole registration.
 macro_rules! codes {
     ($($(#[$doc:meta])* $v:ident => $s:literal, $kind:ident;)*) => {
-        /// Stable finding codes (the JSON `code` and what `doctor` prints).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-        #[serde(rename_all = "kebab-case")]
-        pub enum Code {
-            $($(#[$doc])* $v,)*
+        crate::text::words! {
+            /// Stable finding codes (the JSON `code` and what `doctor` prints).
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+            pub enum Code {
+                $($(#[$doc])* $v => $s,)*
+            }
         }
 
         impl Code {
             /// Every code, in declaration order.
-            pub const ALL: &'static [Code] = &[$(Code::$v,)*];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Code::$v => $s,)*
-                }
-            }
+            pub const ALL: &'static [Code] = Code::VARIANTS;
 
             /// What kind of fix findings with this code carry.
             pub fn fix_kind(self) -> FixKind {
@@ -37,14 +32,15 @@ macro_rules! codes {
     };
 }
 
-/// Whether a code's fix is something to run or something to decide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FixKind {
-    /// A command sequence, printed unwrapped and in `fix_commands`.
-    Commands,
-    /// Plain advice: no command dctx could print would be right for everyone.
-    Advice,
+crate::text::words! {
+    /// Whether a code's fix is something to run or something to decide.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum FixKind {
+        /// A command sequence, printed unwrapped and in `fix_commands`.
+        Commands => "commands",
+        /// Plain advice: no command dctx could print would be right for everyone.
+        Advice => "advice",
+    }
 }
 
 codes! {
@@ -117,59 +113,25 @@ codes! {
     RenewalFailed => "renewal-failed", Advice;
 }
 
-impl Code {
-    /// The code named `s` (`unknown-ca`), for `dctx explain` and tests.
-    pub fn parse(s: &str) -> Option<Code> {
-        Code::ALL.iter().copied().find(|c| c.as_str() == s)
+crate::text::words! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    pub enum Severity {
+        Info => "info",
+        Warning => "warning",
+        Error => "error",
     }
 }
 
-impl std::fmt::Display for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
-
-/// The phase a probe was in when its deadline hit (for `timeout`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    Resolve,
-    Connect,
-    Handshake,
-    Response,
-    /// ssh:// only: key exchange, host key check and authentication.
-    #[serde(rename = "ssh-handshake")]
-    SshHandshake,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Resolve => "resolve",
-            Phase::Connect => "connect",
-            Phase::Handshake => "handshake",
-            Phase::Response => "response",
-            Phase::SshHandshake => "ssh-handshake",
-        }
+crate::text::words! {
+    /// The phase a probe was in when its deadline hit (for `timeout`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Phase {
+        Resolve => "resolve",
+        Connect => "connect",
+        Handshake => "handshake",
+        Response => "response",
+        /// ssh:// only: key exchange, host key check and authentication.
+        SshHandshake => "ssh-handshake",
     }
 }
 
@@ -227,7 +189,8 @@ pub fn sh_line<S: AsRef<str>>(words: &[S]) -> String {
 }
 
 /// A command line split into its words at unquoted spaces (the quoting is
-/// `sh_quote`'s), so a printer can break between words with `\`.
+/// `sh_quote`'s), so a printer can break between words with `\`. By hand:
+/// shell-words/shlex unquote, and the printed words must stay quoted.
 pub fn sh_words(line: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut start, mut quoted, mut escaped) = (0, false, false);
@@ -331,13 +294,30 @@ mod tests {
 
     #[test]
     fn registry_names_are_unique_and_parse_back() {
-        let mut seen = std::collections::HashSet::new();
         for c in Code::ALL {
-            assert!(seen.insert(c.as_str()), "{c} twice");
             assert_eq!(Code::parse(c.as_str()), Some(*c));
-            // The serde name is the registry name.
-            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }
+        // The serde name is the registry name, for every word of the model.
+        use crate::text::assert_one_spelling;
+        assert_one_spelling(Code::ALL, Code::as_str);
+        assert_one_spelling(Severity::VARIANTS, Severity::as_str);
+        assert_one_spelling(Phase::VARIANTS, Phase::as_str);
+        assert_one_spelling(FixKind::VARIANTS, FixKind::as_str);
+    }
+
+    /// The README's `timeout` row names every phase, in the JSON's spelling.
+    #[test]
+    fn readme_names_every_timeout_phase() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .expect("README.md");
+        let from = "`phase` says where:";
+        let at = readme.find(from).expect("the timeout row") + from.len();
+        let row = &readme[at..at + readme[at..].find('|').unwrap()];
+        let mut named: Vec<&str> = row.split('`').skip(1).step_by(2).collect();
+        let mut phases: Vec<&str> = Phase::VARIANTS.iter().map(|p| p.as_str()).collect();
+        named.sort();
+        phases.sort();
+        assert_eq!(named, phases);
     }
 
     #[test]

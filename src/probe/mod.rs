@@ -72,7 +72,7 @@ impl Options {
             timeout,
             concurrency: 64,
             now,
-            warn_days: i64::from(crate::output::expiry::DEFAULT_WARN_DAYS),
+            warn_days: i64::from(crate::text::expiry::DEFAULT_WARN_DAYS),
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use super::finding::{Code, Finding, Phase, Severity};
 use super::report::{CertSummary, DockerInfo, Report, Status, Step, StepKind, StepState};
 use crate::conn::dial::{Stage, Watch};
-use crate::conn::{Target, endpoint};
+use crate::conn::{Endpoint, Target, endpoint};
 
 /// The phase a probe is in, shared with the transport (for `timeout`).
 #[derive(Clone)]
@@ -186,7 +186,7 @@ impl Recorder {
     /// per root cause.
     pub fn finish(&self, target: &Target) -> Report {
         let mut p = std::mem::take(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()));
-        let unix = target.host.starts_with("unix://");
+        let unix = matches!(target.endpoint(), Ok((Endpoint::Unix(_), _)));
         let kinds: &[StepKind] = if endpoint::is_ssh(&target.host) {
             StepKind::SSH
         } else {

@@ -5,27 +5,19 @@ use serde::Serialize;
 use super::finding::{Code, Finding, Severity};
 use crate::pki::CertInfo;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    Warn,
-    Fail,
-    /// docker's `default` with nothing configured (no DOCKER_HOST, no local
-    /// socket) and not asked for by name: nothing to be healthy or not.
-    Absent,
+crate::text::words! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    pub enum Status {
+        Ok => "ok",
+        Warn => "warn",
+        Fail => "fail",
+        /// docker's `default` with nothing configured (no DOCKER_HOST, no local
+        /// socket) and not asked for by name: nothing to be healthy or not.
+        Absent => "absent",
+    }
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Warn => "warn",
-            Status::Fail => "fail",
-            Status::Absent => "absent",
-        }
-    }
-
     /// Errors → fail, warnings → warn, otherwise ok.
     pub fn from_findings(findings: &[Finding]) -> Self {
         match findings.iter().map(|f| f.severity).max() {
@@ -78,29 +70,31 @@ impl CertSummary {
     }
 }
 
-/// The layers `doctor` walks, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StepKind {
-    Profile,
-    Resolve,
-    Connect,
-    /// ssh:// only: key exchange and the host key vs known_hosts.
-    SshHandshake,
-    /// ssh:// only: public-key authentication.
-    SshAuth,
-    /// ssh:// only: the remote `docker system dial-stdio` reaching the daemon.
-    DialStdio,
-    TlsHandshake,
-    ServerChain,
-    HostName,
-    Validity,
-    ServerEku,
-    ClientCertRequest,
-    ClientCertAccepted,
-    Ping,
-    Version,
-    Info,
+crate::text::words! {
+    /// The layers `doctor` walks, in order (the JSON `step`; `title` is
+    /// what people read).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum StepKind {
+        Profile => "profile",
+        Resolve => "resolve",
+        Connect => "connect",
+        /// ssh:// only: key exchange and the host key vs known_hosts.
+        SshHandshake => "ssh-handshake",
+        /// ssh:// only: public-key authentication.
+        SshAuth => "ssh-auth",
+        /// ssh:// only: the remote `docker system dial-stdio` reaching the daemon.
+        DialStdio => "dial-stdio",
+        TlsHandshake => "tls-handshake",
+        ServerChain => "server-chain",
+        HostName => "host-name",
+        Validity => "validity",
+        ServerEku => "server-eku",
+        ClientCertRequest => "client-cert-request",
+        ClientCertAccepted => "client-cert-accepted",
+        Ping => "ping",
+        Version => "version",
+        Info => "info",
+    }
 }
 
 impl StepKind {
@@ -218,14 +212,15 @@ impl StepKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepState {
-    Ok,
-    Warn,
-    Fail,
-    /// Not applicable (unix socket: no TLS) or not reached.
-    Skip,
+crate::text::words! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum StepState {
+        Ok => "ok",
+        Warn => "warn",
+        Fail => "fail",
+        /// Not applicable (unix socket: no TLS) or not reached.
+        Skip => "skip",
+    }
 }
 
 /// One layer as `doctor` prints it.
@@ -340,5 +335,56 @@ impl Report {
 
     pub fn step(&self, kind: StepKind) -> Option<&Step> {
         self.steps.iter().find(|s| s.step == kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_spells_statuses_and_steps_as_as_str_does() {
+        use crate::text::assert_one_spelling;
+        assert_one_spelling(Status::VARIANTS, Status::as_str);
+        assert_one_spelling(StepKind::VARIANTS, StepKind::as_str);
+        assert_one_spelling(StepState::VARIANTS, StepState::as_str);
+        // Titles are one per step too (doctor's lines, the JSON `name`).
+        let titles: std::collections::HashSet<_> =
+            StepKind::VARIANTS.iter().map(|k| k.title()).collect();
+        assert_eq!(titles.len(), StepKind::VARIANTS.len());
+    }
+
+    /// docs/reference.md names every step and step state in the JSON's
+    /// spelling, and no other.
+    #[test]
+    fn the_reference_lists_the_steps_and_states() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reference.md"))
+                .expect("docs/reference.md");
+        let words = |from: &str, to: &str| -> Vec<String> {
+            let at = doc.find(from).unwrap_or_else(|| panic!("no {from:?}")) + from.len();
+            let end = at + doc[at..].find(to).unwrap_or_else(|| panic!("no {to:?}"));
+            let mut w: Vec<String> = doc[at..end]
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect();
+            w.sort();
+            w
+        };
+        let sorted = |v: Vec<&str>| {
+            let mut v: Vec<String> = v.into_iter().map(String::from).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            words("`steps[].state` is", ";"),
+            sorted(StepState::VARIANTS.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            words("`steps[].step` is one of", "instead of"),
+            sorted(StepKind::VARIANTS.iter().map(|s| s.as_str()).collect())
+        );
     }
 }

@@ -437,103 +437,102 @@ fn connect_failed(f: &Facts) -> Option<Verdict> {
     None
 }
 
-/// The session was up: the remote side failed.
+/// The session was up: the remote side failed. Every rule quotes the
+/// remote side's words (the `dial-stdio` step's detail).
 fn remote_failed(f: &Facts, exit: Option<i32>) -> Option<Verdict> {
-    let login = &f.login;
-    let user = &f.user;
     let remote = f.log.quote(|l| !l.starts_with("Authenticated to "));
     let code = exit.or(f.log.exit_status);
-    if code == Some(127)
+    let rules: [RemoteRule; 5] = [
+        no_remote_docker,
+        no_dial_stdio,
+        socket_denied,
+        no_remote_daemon,
+        remote_exit,
+    ];
+    let finding = rules.iter().find_map(|rule| rule(f, &remote, code))?;
+    Some((StepKind::DialStdio, remote, finding))
+}
+
+/// A remote-side rule: the log, ssh's quote of the remote side, its exit code.
+type RemoteRule = fn(&Facts, &str, Option<i32>) -> Option<Finding>;
+
+fn no_remote_docker(f: &Facts, _: &str, code: Option<i32>) -> Option<Finding> {
+    let found = code == Some(127)
         || f.log.remote_has("docker: command not found")
-        || f.log.remote_has("docker: not found")
-    {
-        return Some((
-            StepKind::DialStdio,
-            remote,
-            Finding::error(
-                Code::SshNoDocker,
-                format!("there is no `docker` on the PATH of {login}'s ssh sessions"),
-                format!(
-                    "install the docker CLI on the host, or put it on the PATH non-interactive ssh sessions get (`ssh {}{} command -v docker` must print it)",
-                    f.d.port_flag("-p"),
-                    f.d.login()
-                ),
+        || f.log.remote_has("docker: not found");
+    found.then(|| {
+        Finding::error(
+            Code::SshNoDocker,
+            format!("there is no `docker` on the PATH of {}'s ssh sessions", f.login),
+            format!(
+                "install the docker CLI on the host, or put it on the PATH non-interactive ssh sessions get (`ssh {}{} command -v docker` must print it)",
+                f.d.port_flag("-p"),
+                f.d.login()
             ),
-        ));
-    }
-    if f.log.remote_has("dial-stdio")
+        )
+    })
+}
+
+fn no_dial_stdio(f: &Facts, _: &str, _: Option<i32>) -> Option<Finding> {
+    let found = f.log.remote_has("dial-stdio")
         && (f.log.remote_has("not a docker command")
             || f.log.remote_has("unknown command")
-            || f.log.remote_has("unrecognized command"))
-    {
-        return Some((
-            StepKind::DialStdio,
-            remote,
-            Finding::error(
-                Code::SshDialStdioUnsupported,
-                format!(
-                    "the docker CLI on {} has no `docker system dial-stdio` (Docker older than 18.09)",
-                    f.d.host
-                ),
-                "upgrade Docker on the host to 18.09 or later (the docker CLI's own ssh:// needs it too)",
+            || f.log.remote_has("unrecognized command"));
+    found.then(|| {
+        Finding::error(
+            Code::SshDialStdioUnsupported,
+            format!(
+                "the docker CLI on {} has no `docker system dial-stdio` (Docker older than 18.09)",
+                f.d.host
             ),
-        ));
-    }
-    if f.log.remote_has("connect: permission denied")
+            "upgrade Docker on the host to 18.09 or later (the docker CLI's own ssh:// needs it too)",
+        )
+    })
+}
+
+fn socket_denied(f: &Facts, _: &str, _: Option<i32>) -> Option<Finding> {
+    let found = f.log.remote_has("connect: permission denied")
         || f.log
-            .remote_has("permission denied while trying to connect")
-    {
-        return Some((
-            StepKind::DialStdio,
-            remote,
-            Finding::error(
-                Code::SshSocketDenied,
-                format!(
-                    "{user} on {} may not open the Docker daemon socket",
-                    f.d.host
-                ),
-                format!(
-                    "on the host: `sudo usermod -aG docker {user}` (then a new ssh login; docker group members are root-equivalent), or connect as a user who may"
-                ),
+            .remote_has("permission denied while trying to connect");
+    let user = &f.user;
+    found.then(|| {
+        Finding::error(
+            Code::SshSocketDenied,
+            format!("{user} on {} may not open the Docker daemon socket", f.d.host),
+            format!(
+                "on the host: `sudo usermod -aG docker {user}` (then a new ssh login; docker group members are root-equivalent), or connect as a user who may"
             ),
-        ));
-    }
-    if f.log.remote_has("connect: no such file or directory")
+        )
+    })
+}
+
+fn no_remote_daemon(f: &Facts, _: &str, _: Option<i32>) -> Option<Finding> {
+    let found = f.log.remote_has("connect: no such file or directory")
         || f.log.remote_has("connect: connection refused")
-        || f.log.remote_has("Cannot connect to the Docker daemon")
-    {
-        return Some((
-            StepKind::DialStdio,
-            remote,
-            Finding::error(
-                Code::SshDaemonNotRunning,
-                format!(
-                    "the remote docker finds no daemon behind its socket on {}: dockerd is not running there (or DOCKER_HOST points elsewhere)",
-                    f.d.host
-                ),
-                "start the daemon on the host (`sudo systemctl start docker`); check which socket the remote docker dials (quoted above)",
+        || f.log.remote_has("Cannot connect to the Docker daemon");
+    found.then(|| {
+        Finding::error(
+            Code::SshDaemonNotRunning,
+            format!(
+                "the remote docker finds no daemon behind its socket on {}: dockerd is not running there (or DOCKER_HOST points elsewhere)",
+                f.d.host
             ),
-        ));
-    }
-    if f.log.command_sent && code.is_some_and(|c| c != 0) {
-        return Some((
-            StepKind::DialStdio,
-            remote.clone(),
-            Finding::error(
-                Code::SshError,
-                format!(
-                    "the remote `docker system dial-stdio` failed (exit status {}): {remote}",
-                    code.unwrap_or(-1)
-                ),
-                format!(
-                    "run it by hand to see why: `ssh {}{} docker system dial-stdio`",
-                    f.d.port_flag("-p"),
-                    f.d.login()
-                ),
-            ),
-        ));
-    }
-    None
+            "start the daemon on the host (`sudo systemctl start docker`); check which socket the remote docker dials (quoted above)",
+        )
+    })
+}
+
+fn remote_exit(f: &Facts, remote: &str, code: Option<i32>) -> Option<Finding> {
+    let code = code.filter(|c| f.log.command_sent && *c != 0)?;
+    Some(Finding::error(
+        Code::SshError,
+        format!("the remote `docker system dial-stdio` failed (exit status {code}): {remote}"),
+        format!(
+            "run it by hand to see why: `ssh {}{} docker system dial-stdio`",
+            f.d.port_flag("-p"),
+            f.d.login()
+        ),
+    ))
 }
 
 /// ssh failed before authenticating, for a reason no rule names.

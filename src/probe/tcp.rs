@@ -221,7 +221,7 @@ impl Probe<'_> {
             }
             match &m.client_info {
                 Some(c) => {
-                    let e = crate::output::expiry::Expiry::new(c.not_after, now);
+                    let e = crate::text::expiry::Expiry::new(c.not_after, now);
                     profile.push_str(&format!(
                         ", client cert {} ({})",
                         c.display_name(),

@@ -1,6 +1,8 @@
 //! Per-shell env rendering. Every statement ends with a separator because
 //! `eval $(dctx env x)` (unquoted) joins all lines into one; the how-to
-//! comment therefore comes last.
+//! comment therefore comes last. `env` decides which variables to set.
+
+pub mod env;
 
 /// The shells `dctx env` speaks (the CLI has its own clap mirror).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use zeroize::Zeroizing;
 use crate::pki::issue::KeyType;
 use crate::store::KeyStore;
 use crate::store::atomic::{PRIVATE_DIR, PRIVATE_FILE};
+use crate::store::txn::{Content, Txn};
 use crate::targets::Targets;
-use crate::targets::txn::{Content, Txn};
 
 /// A new key and its CSR (PEM both).
 pub struct KeyAndCsr {

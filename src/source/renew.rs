@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::vault::{self, Client};
 use super::{Issuer, LocalSource, Origin, Renewal, VaultSource};
-use crate::bundle::{self, Material};
+use crate::bundle::{self, Imported};
 use crate::store::KeyStore;
 use crate::targets::{AddRequest, Added, Targets};
 
@@ -32,7 +32,7 @@ pub struct EnrollRequest {
 
 /// The certificate and the key it certifies, as a validated bundle.
 pub struct Fresh {
-    pub material: Material,
+    pub material: Imported,
     pub not_before: i64,
     /// The engine's warnings (escaped).
     pub warnings: Vec<String>,
@@ -68,7 +68,7 @@ async fn issue_with(
 }
 
 /// Validate cert + CA + key exactly as `dctx add` does a bundle.
-pub fn material(cert_pem: &str, ca_pem: &str, key_pem: &str, now: i64) -> anyhow::Result<Material> {
+pub fn material(cert_pem: &str, ca_pem: &str, key_pem: &str, now: i64) -> anyhow::Result<Imported> {
     let mut data = Zeroizing::new(Vec::new());
     for part in [cert_pem, ca_pem, key_pem] {
         data.extend_from_slice(part.trim().as_bytes());
@@ -422,7 +422,7 @@ fn commit(t: &Targets, p: &Plan, fresh: Fresh) -> anyhow::Result<i64> {
 impl Targets {
     /// Keep the reason of a failed renewal in the record (`check` shows it).
     pub fn record_failure(&self, name: &str, why: &str) -> anyhow::Result<()> {
-        use crate::targets::txn::{Content, Txn};
+        use crate::store::txn::{Content, Txn};
         self.locked(|t| {
             let mut p = t.store.load(name)?;
             let Some(o) = p.origin.as_mut() else {

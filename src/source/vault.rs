@@ -261,7 +261,7 @@ impl Client {
             addr: self.addr.clone(),
             status,
             message: if errors.is_empty() {
-                crate::output::sanitize(&String::from_utf8_lossy(&bytes[..bytes.len().min(200)]))
+                crate::text::sanitize(&String::from_utf8_lossy(&bytes[..bytes.len().min(200)]))
                     .into_owned()
             } else {
                 errors.join("; ")
@@ -277,7 +277,7 @@ fn error_lines(e: &str) -> Vec<String> {
         .map(|l| l.trim().trim_start_matches("* ").trim())
         .filter(|l| !l.is_empty())
         .filter(|l| !(l.ends_with("occurred:") && l.contains("error")))
-        .map(|l| crate::output::sanitize(l).into_owned())
+        .map(|l| crate::text::sanitize(l).into_owned())
         .collect()
 }
 

@@ -11,12 +11,14 @@
 //!     ca.pem cert.pem [key.pem]   0600   (no Docker context only)
 //! ```
 //!
-//! Writes go through `targets::txn` (all-or-nothing across the stores).
+//! Writes go through `txn` (all-or-nothing across the stores).
 
 pub mod atomic;
 #[cfg(feature = "runtime")]
 pub mod keyring;
 pub mod origin;
+#[cfg(feature = "runtime")]
+pub mod txn;
 
 use std::fs;
 use std::io;
@@ -70,7 +72,8 @@ impl TlsMode {
     }
 }
 
-/// Where the client private key lives.
+/// Where a private key lives (a profile's, a pending CSR's): the one type for it;
+/// `cli::KeyStoreArg` is only its clap mirror.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyStore {
@@ -81,7 +84,7 @@ pub enum KeyStore {
 
 /// Summary of a certificate kept in profile.json so `ls` and `env` never parse PEM.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CertSummary {
+pub struct CertRecord {
     pub subject: String,
     pub issuer: String,
     pub not_after: i64,
@@ -98,8 +101,8 @@ pub struct Profile {
     pub context: bool,
     #[serde(default)]
     pub key_store: KeyStore,
-    pub ca: Option<CertSummary>,
-    pub cert: Option<CertSummary>,
+    pub ca: Option<CertRecord>,
+    pub cert: Option<CertRecord>,
     pub has_key: bool,
     /// Unix seconds.
     pub created: i64,

@@ -6,12 +6,11 @@
 //! records (what Docker has no place for: a key in the keyring, where a
 //! bundle came from, env-only profiles) and the OS keyring. `Targets` owns
 //! all three; commands are thin leaves over it. Reads never write; every
-//! change is one transaction across the stores (`txn`), taken under both
+//! change is one transaction across the stores (`store::txn`), taken under both
 //! locks in one order (dctx's store, then Docker's config dir).
 
 pub mod health;
 mod ops;
-pub mod txn;
 
 use std::path::PathBuf;
 
@@ -21,10 +20,12 @@ use crate::conn::Target;
 use crate::docker::{ContextMeta, DockerConfig, TlsPresence};
 use crate::env_vars;
 use crate::shell::Change;
+use crate::shell::env::Via;
 use crate::store::keyring::Keyring;
+use crate::store::txn;
 use crate::store::{KeyStore, Profile, Store, TlsMode, validate_name};
 
-pub use ops::{AddRequest, Added, Also, KeyDestination, RmOutcome};
+pub use ops::{AddRequest, Added, Also, RmOutcome};
 
 /// docker's own name for the context that is no stored context.
 pub const DEFAULT: &str = "default";
@@ -105,8 +106,7 @@ pub enum Source {
 
 /// A difference between dctx's record and Docker's store: docker wins, the
 /// difference is shown and probed as such.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "what", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Drift {
     /// The context's host is not the one dctx recorded (`docker context update`).
     Host { recorded: String, docker: String },
@@ -123,17 +123,34 @@ pub enum Drift {
     Shadowed,
 }
 
+crate::text::words! {
+    /// The kinds of `Drift`: the JSON `code` and what `ls` and `check` print.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum DriftKind {
+        Host => "host",
+        SkipVerify => "skip-verify",
+        TlsChanged => "tls-changed",
+        TlsRemoved => "tls-removed",
+        ContextRemoved => "context-removed",
+        Shadowed => "shadowed",
+    }
+}
+
 impl Drift {
+    pub fn kind(&self) -> DriftKind {
+        match self {
+            Drift::Host { .. } => DriftKind::Host,
+            Drift::SkipVerify { .. } => DriftKind::SkipVerify,
+            Drift::TlsChanged { .. } => DriftKind::TlsChanged,
+            Drift::TlsRemoved { .. } => DriftKind::TlsRemoved,
+            Drift::ContextRemoved => DriftKind::ContextRemoved,
+            Drift::Shadowed => DriftKind::Shadowed,
+        }
+    }
+
     /// Stable word for JSON.
     pub fn code(&self) -> &'static str {
-        match self {
-            Drift::Host { .. } => "host",
-            Drift::SkipVerify { .. } => "skip-verify",
-            Drift::TlsChanged { .. } => "tls-changed",
-            Drift::TlsRemoved { .. } => "tls-removed",
-            Drift::ContextRemoved => "context-removed",
-            Drift::Shadowed => "shadowed",
-        }
+        self.kind().as_str()
     }
 
     /// The distinct codes of `ds`, in order ("tls-removed" once for three files).
@@ -796,66 +813,22 @@ impl Targets {
                 e.endpoint
             );
         }
-        let mut c = Vec::new();
         let use_context = e.kind == Kind::Default || (e.context && e.mode == TlsMode::SystemRoots);
-        if use_context {
-            // docker resolves these itself (system roots need no ca.pem).
-            for v in [
-                env_vars::DOCKER_HOST,
-                env_vars::DOCKER_TLS_VERIFY,
-                env_vars::DOCKER_TLS,
-                env_vars::DOCKER_CERT_PATH,
-            ] {
-                c.push(Change::Unset(v));
-            }
-            c.push(Change::Set(env_vars::DOCKER_CONTEXT, e.name.clone()));
+        let cert_path = e
+            .cert_path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let via = if use_context {
+            Via::Context
         } else {
-            c.push(Change::Set(env_vars::DOCKER_HOST, e.endpoint.clone()));
-            let cert_path = e
-                .cert_path
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            match e.mode {
-                // DOCKER_TLS_VERIFY counts as on for ANY non-empty value, so
-                // the unverified mode must unset it and use DOCKER_TLS.
-                TlsMode::SkipVerify => {
-                    c.push(Change::Unset(env_vars::DOCKER_TLS_VERIFY));
-                    c.push(Change::Set(env_vars::DOCKER_TLS, "1".into()));
-                    c.push(Change::Set(env_vars::DOCKER_CERT_PATH, cert_path));
-                }
-                TlsMode::Mtls | TlsMode::ServerOnly | TlsMode::SystemRoots => {
-                    c.push(Change::Set(env_vars::DOCKER_TLS_VERIFY, "1".into()));
-                    c.push(Change::Unset(env_vars::DOCKER_TLS));
-                    c.push(Change::Set(env_vars::DOCKER_CERT_PATH, cert_path));
-                }
-                TlsMode::Plain | TlsMode::Unix | TlsMode::Ssh => {
-                    c.push(Change::Unset(env_vars::DOCKER_TLS_VERIFY));
-                    c.push(Change::Unset(env_vars::DOCKER_TLS));
-                    c.push(Change::Unset(env_vars::DOCKER_CERT_PATH));
-                }
+            Via::Host {
+                host: &e.endpoint,
+                mode: e.mode,
+                cert_path: &cert_path,
             }
-            // DOCKER_HOST beats DOCKER_CONTEXT anyway; unsetting avoids confusion.
-            c.push(Change::Unset(env_vars::DOCKER_CONTEXT));
-        }
-        // For prompts: a name instead of a URL.
-        c.push(Change::Set(env_vars::DCTX_PROFILE, e.name.clone()));
-        Ok(c)
-    }
-
-    /// What `dctx env --unset` clears.
-    pub fn env_unset() -> Vec<Change> {
-        [
-            env_vars::DOCKER_HOST,
-            env_vars::DOCKER_TLS_VERIFY,
-            env_vars::DOCKER_TLS,
-            env_vars::DOCKER_CERT_PATH,
-            env_vars::DOCKER_CONTEXT,
-            env_vars::DCTX_PROFILE,
-        ]
-        .into_iter()
-        .map(Change::Unset)
-        .collect()
+        };
+        Ok(crate::shell::env::profile(&e.name, via))
     }
 }
 
@@ -885,4 +858,18 @@ fn first_cert_not_after(dir: &std::path::Path) -> Option<i64> {
     crate::pki::inspect::certs_from_pem(&pem)
         .first()
         .map(|c| c.not_after)
+}
+
+#[cfg(test)]
+mod drift_tests {
+    use super::*;
+
+    #[test]
+    fn drift_kinds_have_one_spelling() {
+        crate::text::assert_one_spelling(DriftKind::VARIANTS, DriftKind::as_str);
+        let d = Drift::TlsRemoved {
+            file: "cert.pem".into(),
+        };
+        assert_eq!(d.to_json("x")["code"], "tls-removed");
+    }
 }

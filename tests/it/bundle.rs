@@ -7,7 +7,7 @@ use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use dctx::bundle::{self, BundleError, Material, Options, Source};
+use dctx::bundle::{self, BundleError, Imported, Options, Source};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose as Eku, IsCa, Issuer,
     KeyPair,
@@ -180,11 +180,11 @@ fn no_pass() -> impl FnMut(&str) -> Result<Zeroizing<String>, BundleError> {
     |what: &str| panic!("passphrase asked for {what} but nothing is encrypted")
 }
 
-fn read_path(p: &Path, o: &Options) -> Result<Material, BundleError> {
+fn read_path(p: &Path, o: &Options) -> Result<Imported, BundleError> {
     bundle::read(&Source::Bundle(p.to_path_buf()), o, &mut no_pass())
 }
 
-fn read_bytes(name: &str, data: &[u8]) -> Result<Material, BundleError> {
+fn read_bytes(name: &str, data: &[u8]) -> Result<Imported, BundleError> {
     let d = tempfile::tempdir().unwrap();
     read_path(&write(d.path(), name, data), &opts())
 }
@@ -217,7 +217,7 @@ fn std_set() -> (Ca, Id) {
     (ca, c)
 }
 
-fn assert_ok(m: &Material, client: &Id, ca: &Id) {
+fn assert_ok(m: &Imported, client: &Id, ca: &Id) {
     assert_eq!(
         m.cert.as_ref().unwrap().common_name.as_deref(),
         Some(client.cn.as_str())

@@ -7,6 +7,7 @@ mod core;
 mod crash;
 mod deb;
 mod explain;
+mod fn_length;
 mod fuzz_seeds;
 mod guards;
 mod hostile;

@@ -361,3 +361,80 @@ fn metrics_rejects_out_of_range_concurrency_with_usage_status() {
     }
     assert!(!out.exists(), "nothing was probed or written");
 }
+
+/// `request` sent raw to `addr`; everything the server sends until it closes.
+fn raw_http(addr: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)
+        .expect("the server closes the connection");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The scrape endpoint's HTTP: the exposition's content type, HEAD without
+/// a body, 405 for other methods, a query ignored, one answer per
+/// connection, and a client that never finishes its head is cut off.
+#[test]
+fn the_metrics_endpoint_speaks_plain_http() {
+    let sb = Sandbox::new().with_local_daemon();
+    sb.add_client_profile("prod", &[]);
+    let (_server, addr) = serve(&sb, &["--min-interval", "3600"]);
+    let header = |resp: &str, name: &str| -> Option<String> {
+        let head = resp.split("\r\n\r\n").next().unwrap();
+        head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    };
+    let get = raw_http(
+        &addr,
+        b"GET /metrics?x=1 HTTP/1.1\r\nHost: dctx\r\nConnection: keep-alive\r\n\r\n",
+    );
+    assert!(get.starts_with("HTTP/1.1 200 OK\r\n"), "{get}");
+    assert_eq!(
+        header(&get, "content-type").as_deref(),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let body = get.split_once("\r\n\r\n").unwrap().1;
+    assert!(body.contains("dctx_up{context=\"prod\""), "{body}");
+    assert_eq!(header(&get, "content-length"), Some(body.len().to_string()));
+    // Keep-alive asked for, one answer given and the connection closed
+    // (raw_http returned): the connection cap counts connections.
+    assert_eq!(header(&get, "connection").as_deref(), Some("close"));
+
+    let head = raw_http(&addr, b"HEAD /metrics HTTP/1.1\r\nHost: dctx\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert_eq!(
+        head.split_once("\r\n\r\n").unwrap().1,
+        "",
+        "HEAD has no body"
+    );
+    assert_eq!(
+        header(&head, "content-length"),
+        Some(body.len().to_string())
+    );
+
+    let post = raw_http(
+        &addr,
+        b"POST /metrics HTTP/1.1\r\nHost: dctx\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(post.starts_with("HTTP/1.1 405 "), "{post}");
+    assert_eq!(header(&post, "allow").as_deref(), Some("GET, HEAD"));
+    // An HTTP/1.0 client gets an HTTP/1.0 answer.
+    let root = raw_http(&addr, b"GET / HTTP/1.0\r\n\r\n");
+    assert!(root.starts_with("HTTP/1.0 200 "), "{root}");
+    assert!(
+        root.ends_with("\r\n\r\ndctx metrics exporter: see /metrics\n"),
+        "{root}"
+    );
+
+    // A head that never ends is cut off (after 10 s) without an answer.
+    let slow = raw_http(&addr, b"GET /metrics HTTP/1.1\r\nHost: dctx\r\n");
+    assert!(!slow.contains(" 200 "), "{slow}");
+    // The server still answers.
+    assert!(http_get(&addr, "/metrics").contains("dctx_up{context=\"prod\""));
+}

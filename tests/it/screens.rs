@@ -392,6 +392,14 @@ fn ls_screens() {
         term.escapes().contains("\x1b[33m10d"),
         "--color always ignored"
     );
+    term.run("dctx --color never ls");
+    assert!(
+        !term.escapes().contains("\x1b[33m"),
+        "--color never ignored"
+    );
+    // Piped, `--color always` still colours (for `| less -R`).
+    let forced = sb.ok(&["--color", "always", "ls"]);
+    assert!(forced.contains("\x1b[33m10d\x1b[0m"), "{forced:?}");
 }
 
 #[test]

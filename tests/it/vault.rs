@@ -904,6 +904,10 @@ fn a_running_proxy_keeps_its_streams_and_dials_with_the_renewed_cert() {
         .dctx()
         .args(["proxy", "px", "--log"])
         .arg(sb.path("audit.log"))
+        // The sandbox's own socket: the default one (/tmp/dctx-UID/px.sock)
+        // is shared with any other suite running on the machine.
+        .arg("--socket")
+        .arg(sb.path("px.sock"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(sb.path("proxy.err")).unwrap())

@@ -1,11 +1,11 @@
 //! The Docker API calls: HTTP errors, not-Docker peers, transport errors.
 
-use super::{Ctx, clean_body};
 use super::client::client_rejected;
 use super::front::front_answer;
 use super::handshake::{
     alert_name, http_client_cert_answer, is_client_auth_alert, says_tls_expected, tls_expected,
 };
+use super::{Ctx, clean_body};
 use crate::conn::tls::{Material, Observed};
 use crate::probe::finding::{Code, Finding};
 use std::io;
@@ -31,86 +31,104 @@ pub fn api_failure(
         B::DockerResponseServerError {
             status_code,
             message,
-        } => {
-            if let Some(m) = m
-                && let Some(f) = http_client_cert_answer(*status_code, message, obs, m, ctx)
-            {
-                return f;
-            }
-            if let Some(f) = front_answer(*status_code, message, m, ctx) {
-                return f;
-            }
-            if says_tls_expected(message) {
-                return tls_expected(ctx);
-            }
-            let short = clean_body(message);
-            if *status_code == 404 {
-                return not_docker(format!("{what} answered HTTP 404 ({short})"));
-            }
-            Finding::error(
-                Code::ApiError,
-                format!("{what} answered HTTP {status_code}: {short}"),
-                match status_code {
-                    401 | 403 => {
-                        "access denied: an authorization plugin or an authenticating proxy in front of dockerd refuses this client"
-                    }
-                    500..=599 => {
-                        "the daemon (or a proxy in front of it) failed; look at `journalctl -u docker` on the host"
-                    }
-                    _ => "look at the daemon's log for why it refused the request",
-                },
-            )
-        }
+        } => http_refusal(*status_code, message, what, obs, m, ctx),
         B::JsonDataError { .. } | B::JsonSerdeError { .. } | B::APIVersionParseError {} => {
             not_docker(format!("{what} did not answer with Docker's JSON: {e}"))
         }
         B::RequestTimeoutError => {
             Finding::timeout(crate::probe::finding::Phase::Response, ctx.timeout_secs)
         }
-        _ => {
-            let dynerr: &(dyn std::error::Error + 'static) = e;
-            if let Some(r) = crate::conn::tls::find_rustls(dynerr) {
-                if let Some(m) = m
-                    && let rustls::Error::AlertReceived(a) = r
-                    && obs.client_cert_requested
-                    && is_client_auth_alert(*a)
-                {
-                    return client_rejected(
-                        &format!("TLS alert {} during {what}", alert_name(*a)),
-                        obs,
-                        m,
-                        ctx,
-                    );
-                }
-                return Finding::error(
-                    Code::TlsError,
-                    format!("{what} failed at the TLS layer: {r}"),
-                    "run `dctx doctor` for a step-by-step diagnosis",
-                );
-            }
-            if let Some(io) = crate::conn::tls::find_io(dynerr)
-                && io.kind() == io::ErrorKind::ConnectionRefused
-            {
-                return Finding::error(
-                    Code::ConnectionRefused,
-                    format!("{}:{} refused the connection", ctx.host, ctx.port),
-                    "start dockerd with a -H flag for this address and port, or fix the port in the profile",
-                );
-            }
-            if let B::HyperResponseError { err } = e
-                && err.is_parse()
-            {
-                return not_docker(format!("{what}: the peer does not speak HTTP ({err})"));
-            }
-            Finding::error(
-                Code::ApiError,
-                format!("{what} failed: {}", full_chain(dynerr)),
-                "look at the daemon's log; a proxy in front of it may be failing",
-            )
-        }
+        _ => transport_failure(e, what, obs, m, ctx),
     }
 }
 
+/// The daemon (or what answers in its place) refused with an HTTP status.
+fn http_refusal(
+    status_code: u16,
+    message: &str,
+    what: &str,
+    obs: &Observed,
+    m: Option<&Material>,
+    ctx: &Ctx,
+) -> Finding {
+    if let Some(m) = m
+        && let Some(f) = http_client_cert_answer(status_code, message, obs, m, ctx)
+    {
+        return f;
+    }
+    if let Some(f) = front_answer(status_code, message, m, ctx) {
+        return f;
+    }
+    if says_tls_expected(message) {
+        return tls_expected(ctx);
+    }
+    let short = clean_body(message);
+    if status_code == 404 {
+        return not_docker(format!("{what} answered HTTP 404 ({short})"));
+    }
+    Finding::error(
+        Code::ApiError,
+        format!("{what} answered HTTP {status_code}: {short}"),
+        match status_code {
+            401 | 403 => {
+                "access denied: an authorization plugin or an authenticating proxy in front of dockerd refuses this client"
+            }
+            500..=599 => {
+                "the daemon (or a proxy in front of it) failed; look at `journalctl -u docker` on the host"
+            }
+            _ => "look at the daemon's log for why it refused the request",
+        },
+    )
+}
+
+/// No HTTP answer: TLS, the socket, or a peer that does not speak HTTP.
+fn transport_failure(
+    e: &bollard::errors::Error,
+    what: &str,
+    obs: &Observed,
+    m: Option<&Material>,
+    ctx: &Ctx,
+) -> Finding {
+    let dynerr: &(dyn std::error::Error + 'static) = e;
+    if let Some(r) = crate::conn::tls::find_rustls(dynerr) {
+        if let Some(m) = m
+            && let rustls::Error::AlertReceived(a) = r
+            && obs.client_cert_requested
+            && is_client_auth_alert(*a)
+        {
+            return client_rejected(
+                &format!("TLS alert {} during {what}", alert_name(*a)),
+                obs,
+                m,
+                ctx,
+            );
+        }
+        return Finding::error(
+            Code::TlsError,
+            format!("{what} failed at the TLS layer: {r}"),
+            "run `dctx doctor` for a step-by-step diagnosis",
+        );
+    }
+    if let Some(io) = crate::conn::tls::find_io(dynerr)
+        && io.kind() == io::ErrorKind::ConnectionRefused
+    {
+        return Finding::error(
+            Code::ConnectionRefused,
+            format!("{}:{} refused the connection", ctx.host, ctx.port),
+            "start dockerd with a -H flag for this address and port, or fix the port in the profile",
+        );
+    }
+    if let bollard::errors::Error::HyperResponseError { err } = e
+        && err.is_parse()
+    {
+        return not_docker(format!("{what}: the peer does not speak HTTP ({err})"));
+    }
+    Finding::error(
+        Code::ApiError,
+        format!("{what} failed: {}", full_chain(dynerr)),
+        "look at the daemon's log; a proxy in front of it may be failing",
+    )
+}
 
 pub fn not_docker(detail: String) -> Finding {
     Finding::error(

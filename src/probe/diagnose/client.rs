@@ -58,7 +58,6 @@ pub fn client_local(
     ctx: &Ctx,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let days = info.days_left(ctx.now);
     if key_mismatch {
         out.push(Finding::error(
             Code::KeyMismatch,
@@ -74,6 +73,36 @@ pub fn client_local(
         ));
     }
     // Expiry and usage share one cause and one fix: a reissue.
+    let (reasons, not_yet) = client_reasons(info, ctx);
+    out.extend(not_yet);
+    let worst = reasons.iter().map(|r| r.1).max();
+    if let Some(sev) = worst {
+        let (code, _, _) = reasons.iter().find(|r| r.1 == sev).unwrap();
+        let message = reasons
+            .iter()
+            .map(|r| r.2.as_str())
+            .collect::<Vec<_>>()
+            .join("; and ");
+        if key_mismatch {
+            // The key is not this certificate's: reissuing for it is no fix.
+            out.push(Finding::new(*code, sev, message, "fix key-mismatch first"));
+        } else {
+            out.push(Finding::with_fix(
+                *code,
+                sev,
+                message,
+                ctx.reissue_client(info, cas),
+            ));
+        }
+    }
+    out
+}
+
+/// Why the client certificate needs reissuing (expired, expiring, no
+/// clientAuth), and a not-yet-valid finding (a clock, not a reissue).
+fn client_reasons(info: &CertInfo, ctx: &Ctx) -> (Vec<(Code, Severity, String)>, Option<Finding>) {
+    let days = info.days_left(ctx.now);
+    let mut not_yet = None;
     let mut reasons: Vec<(Code, Severity, String)> = Vec::new();
     if ctx.now >= info.not_after {
         reasons.push((
@@ -86,7 +115,7 @@ pub fn client_local(
             ),
         ));
     } else if ctx.now < info.not_before {
-        out.push(Finding::error(
+        not_yet = Some(Finding::error(
             Code::ClientCertNotYetValid,
             format!(
                 "the client certificate is not valid before {} — check this machine's clock (clock skew?)",
@@ -115,27 +144,7 @@ pub fn client_local(
             ),
         ));
     }
-    let worst = reasons.iter().map(|r| r.1).max();
-    if let Some(sev) = worst {
-        let (code, _, _) = reasons.iter().find(|r| r.1 == sev).unwrap();
-        let message = reasons
-            .iter()
-            .map(|r| r.2.as_str())
-            .collect::<Vec<_>>()
-            .join("; and ");
-        if key_mismatch {
-            // The key is not this certificate's: reissuing for it is no fix.
-            out.push(Finding::new(*code, sev, message, "fix key-mismatch first"));
-        } else {
-            out.push(Finding::with_fix(
-                *code,
-                sev,
-                message,
-                ctx.reissue_client(info, cas),
-            ));
-        }
-    }
-    out
+    (reasons, not_yet)
 }
 
 /// Did the server ask for a client certificate, and from which CAs?

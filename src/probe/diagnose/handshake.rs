@@ -148,38 +148,10 @@ pub fn handshake_failure(
         return plain_http(ctx);
     }
     let not_tls = !sniff.is_empty() && !(0x14..=0x17).contains(&sniff[0]);
-    if let Some(r) = crate::conn::tls::find_rustls(err) {
-        match r {
-            rustls::Error::AlertReceived(a) if obs.client_cert_requested => {
-                if is_client_auth_alert(*a) {
-                    return client_rejected(
-                        &format!("TLS alert {} during the handshake", alert_name(*a)),
-                        obs,
-                        m,
-                        ctx,
-                    );
-                }
-            }
-            rustls::Error::AlertReceived(a) => {
-                return Finding::error(
-                    Code::TlsError,
-                    format!(
-                        "the server aborted the TLS handshake with alert {}",
-                        alert_name(*a)
-                    ),
-                    "the daemon and dctx share no TLS version or cipher (dctx speaks TLS 1.2 and 1.3); check the daemon's TLS settings and logs",
-                );
-            }
-            _ if not_tls => {}
-            other if is_v1_cert(other) => return v1_cert(ctx),
-            other => {
-                return Finding::error(
-                    Code::TlsError,
-                    format!("the TLS handshake failed: {other}"),
-                    "check that the port is dockerd's TLS port and look at the daemon's log",
-                );
-            }
-        }
+    if let Some(r) = crate::conn::tls::find_rustls(err)
+        && let Some(f) = rustls_failure(r, not_tls, obs, m, ctx)
+    {
+        return f;
     }
     if not_tls {
         return Finding::error(
@@ -222,6 +194,42 @@ pub fn handshake_failure(
         ),
         "check that this is dockerd's TLS port (usually 2376) and look at the daemon's log",
     )
+}
+
+/// What rustls said went wrong (None: let the bytes the peer sent tell).
+fn rustls_failure(
+    r: &rustls::Error,
+    not_tls: bool,
+    obs: &Observed,
+    m: &Material,
+    ctx: &Ctx,
+) -> Option<Finding> {
+    match r {
+        rustls::Error::AlertReceived(a) if obs.client_cert_requested => is_client_auth_alert(*a)
+            .then(|| {
+                client_rejected(
+                    &format!("TLS alert {} during the handshake", alert_name(*a)),
+                    obs,
+                    m,
+                    ctx,
+                )
+            }),
+        rustls::Error::AlertReceived(a) => Some(Finding::error(
+            Code::TlsError,
+            format!(
+                "the server aborted the TLS handshake with alert {}",
+                alert_name(*a)
+            ),
+            "the daemon and dctx share no TLS version or cipher (dctx speaks TLS 1.2 and 1.3); check the daemon's TLS settings and logs",
+        )),
+        _ if not_tls => None,
+        other if is_v1_cert(other) => Some(v1_cert(ctx)),
+        other => Some(Finding::error(
+            Code::TlsError,
+            format!("the TLS handshake failed: {other}"),
+            "check that the port is dockerd's TLS port and look at the daemon's log",
+        )),
+    }
 }
 
 /// The first read on an established TLS connection failed (TLS 1.3 client

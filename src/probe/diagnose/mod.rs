@@ -301,7 +301,7 @@ fn is_host_name(s: &str) -> bool {
 /// "expired 705d ago" (the form every command uses), "expired" in the
 /// very second it did.
 fn expired_phrase(not_after: i64, now: i64) -> String {
-    let e = crate::output::expiry::Expiry::new(not_after, now);
+    let e = crate::text::expiry::Expiry::new(not_after, now);
     if e.expired() {
         e.short()
     } else {

@@ -130,61 +130,67 @@ fn check_chain(
             format!("issued by {}, trusted via {by}", leaf.issuer),
         ));
     } else {
-        let leaf_id = format!(
-            "issuer {}{}",
-            leaf.issuer,
-            leaf.aki
-                .as_deref()
-                .map(|a| format!(", AKI {a}"))
-                .unwrap_or_default()
-        );
-        let (message, fix) = if m.system_roots {
-            (
-                format!(
-                    "the server certificate ({leaf_id}) is not signed by any CA in the system trust store, and the profile has no CA of its own"
-                ),
-                format!(
-                    "add the daemon's CA to the profile: `dctx add {} --ca ca.pem --cert cert.pem --key key.pem --replace`",
-                    ctx.name
-                ),
-            )
-        } else {
-            let cas =
-                m.ca.iter()
-                    .map(|a| {
-                        format!(
-                            "{}{}",
-                            a.subject,
-                            a.ski
-                                .as_deref()
-                                .map(|s| format!(", SKI {s}"))
-                                .unwrap_or_default()
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ");
-            let self_signed = if leaf.is_self_signed() {
-                " (the server certificate is self-signed)"
-            } else {
-                ""
-            };
-            (
-                format!(
-                    "the server certificate ({leaf_id}) is not signed by the profile's CA ({cas}){self_signed}"
-                ),
-                format!(
-                    "the profile's CA file is the wrong one, or the daemon uses a certificate from another CA. \
-                     Import the CA whose subject is {} and whose SKI equals the AKI above \
-                     (`dctx add {} --ca right-ca.pem --replace`; check with `openssl x509 -in ca.pem -noout -subject -ext subjectKeyIdentifier`), \
-                     or have the daemon's certificate reissued from the profile's CA",
-                    leaf.issuer, ctx.name,
-                ),
-            )
-        };
+        let (message, fix) = untrusted(leaf, m, ctx);
         v.out
             .push(Finding::new(Code::UnknownCa, v.sev, message.clone(), fix));
         v.steps
             .push(Step::new(StepKind::ServerChain, v.bad, message));
+    }
+}
+
+/// The unknown-CA message and fix: the leaf's issuer (and AKI) against
+/// the CAs the profile trusts (and their SKIs).
+fn untrusted(leaf: &CertInfo, m: &Material, ctx: &Ctx) -> (String, String) {
+    let leaf_id = format!(
+        "issuer {}{}",
+        leaf.issuer,
+        leaf.aki
+            .as_deref()
+            .map(|a| format!(", AKI {a}"))
+            .unwrap_or_default()
+    );
+    if m.system_roots {
+        (
+            format!(
+                "the server certificate ({leaf_id}) is not signed by any CA in the system trust store, and the profile has no CA of its own"
+            ),
+            format!(
+                "add the daemon's CA to the profile: `dctx add {} --ca ca.pem --cert cert.pem --key key.pem --replace`",
+                ctx.name
+            ),
+        )
+    } else {
+        let cas =
+            m.ca.iter()
+                .map(|a| {
+                    format!(
+                        "{}{}",
+                        a.subject,
+                        a.ski
+                            .as_deref()
+                            .map(|s| format!(", SKI {s}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+        let self_signed = if leaf.is_self_signed() {
+            " (the server certificate is self-signed)"
+        } else {
+            ""
+        };
+        (
+            format!(
+                "the server certificate ({leaf_id}) is not signed by the profile's CA ({cas}){self_signed}"
+            ),
+            format!(
+                "the profile's CA file is the wrong one, or the daemon uses a certificate from another CA. \
+                 Import the CA whose subject is {} and whose SKI equals the AKI above \
+                 (`dctx add {} --ca right-ca.pem --replace`; check with `openssl x509 -in ca.pem -noout -subject -ext subjectKeyIdentifier`), \
+                 or have the daemon's certificate reissued from the profile's CA",
+                leaf.issuer, ctx.name,
+            ),
+        )
     }
 }
 

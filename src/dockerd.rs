@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
+use crate::conn::{Endpoint, EndpointError};
 use crate::pki::issue::{Host, IssuedMeta};
 
 /// What `daemon-config` renders (the CLI has its own clap mirror).
@@ -24,80 +25,32 @@ pub enum Format {
     Nginx,
 }
 
-/// One `--listen` endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Listen {
-    Tcp { host: String, port: u16 },
-    Unix(PathBuf),
-}
-
-impl Listen {
-    pub fn url(&self) -> String {
-        match self {
-            Listen::Tcp { host, port } => {
-                if host.contains(':') {
-                    format!("tcp://[{host}]:{port}")
-                } else {
-                    format!("tcp://{host}:{port}")
-                }
-            }
-            Listen::Unix(p) => format!("unix://{}", p.display()),
-        }
-    }
-}
-
-/// Parse `tcp://HOST[:PORT]` (port defaults to 2376) or `unix:///path`.
-pub fn parse_listen(raw: &str) -> anyhow::Result<Listen> {
-    if let Some(path) = raw.strip_prefix("unix://") {
-        if !path.starts_with('/') {
-            bail!(
-                "--listen {raw:?}: a unix socket needs an absolute path (unix:///var/run/docker.sock)"
-            );
-        }
-        return Ok(Listen::Unix(PathBuf::from(path)));
-    }
-    let Some(rest) = raw.strip_prefix("tcp://") else {
-        if raw.starts_with("http://") || raw.starts_with("https://") {
-            bail!(
-                "--listen {raw:?}: dockerd listens on tcp://HOST:PORT (TLS is configured separately), e.g. tcp://0.0.0.0:2376"
-            );
-        }
+/// One `--listen` address for dockerd, read by conn's strict parser:
+/// `tcp://HOST[:PORT]` (port 2376 when absent; an empty HOST is every
+/// address, as dockerd reads it) or `unix:///path`.
+pub fn parse_listen(raw: &str) -> anyhow::Result<Endpoint> {
+    let lower = raw.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
         bail!(
-            "--listen {raw:?}: expected tcp://HOST:PORT (e.g. tcp://0.0.0.0:2376) or unix:///path"
+            "--listen {raw:?}: dockerd listens on tcp://HOST:PORT (TLS is configured separately), e.g. tcp://0.0.0.0:2376"
         );
+    }
+    let given = match raw.strip_prefix("tcp://") {
+        Some(rest) if rest.is_empty() || rest.starts_with(':') => format!("tcp://0.0.0.0{rest}"),
+        _ => raw.to_string(),
     };
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = if let Some(r) = rest.strip_prefix('[') {
-        let Some((h, after)) = r.split_once(']') else {
-            bail!("--listen {raw:?}: unbalanced [ ]");
-        };
-        let port = after.strip_prefix(':').unwrap_or("");
-        (h.to_string(), port)
-    } else {
-        match rest.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') => (h.to_string(), p),
-            _ => (rest.to_string(), ""),
-        }
-    };
-    let host = if host.is_empty() {
-        "0.0.0.0".to_string()
-    } else {
-        host
-    };
-    let port = if port.is_empty() {
-        2376
-    } else {
-        port.parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| anyhow::anyhow!("--listen {raw:?}: invalid port {port:?}"))?
-    };
-    Ok(Listen::Tcp { host, port })
+    match Endpoint::parse(&given) {
+        Ok(Endpoint::Ssh { .. }) | Err(EndpointError::NoScheme { .. }) => bail!(
+            "--listen {raw:?}: expected tcp://HOST:PORT (e.g. tcp://0.0.0.0:2376) or unix:///path"
+        ),
+        Ok(e) => Ok(e.with_default_port(true)),
+        Err(e) => bail!("--listen {raw:?}: {e}"),
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct DaemonOptions {
-    pub listen: Vec<Listen>,
+    pub listen: Vec<Endpoint>,
     /// Where ca.pem / server-cert.pem / server-key.pem live on the daemon host.
     pub cert_dir: PathBuf,
     /// The daemon's unix socket (kept in `hosts`; the nginx upstream).
@@ -179,17 +132,17 @@ impl DaemonOptions {
     /// working), then every --listen.
     pub fn hosts(&self) -> Vec<String> {
         let mut hosts = Vec::new();
-        if !self.listen.iter().any(|l| matches!(l, Listen::Unix(_))) {
-            hosts.push(Listen::Unix(self.socket.clone()).url());
+        if !self.listen.iter().any(|l| matches!(l, Endpoint::Unix(_))) {
+            hosts.push(Endpoint::Unix(self.socket.display().to_string()).to_string());
         }
-        hosts.extend(self.listen.iter().map(Listen::url));
+        hosts.extend(self.listen.iter().map(Endpoint::to_string));
         hosts
     }
 
     fn tcp(&self) -> impl Iterator<Item = (&str, u16)> {
         self.listen.iter().filter_map(|l| match l {
-            Listen::Tcp { host, port } => Some((host.as_str(), *port)),
-            Listen::Unix(_) => None,
+            Endpoint::Tcp { host, port } => Some((host.as_str(), port.unwrap_or(2376))),
+            _ => None,
         })
     }
 }
@@ -414,7 +367,8 @@ fn systemd(opts: &DaemonOptions) -> String {
     )
 }
 
-fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
+/// The `listen` lines: one per TCP host (2376 when none).
+fn nginx_listens(opts: &DaemonOptions) -> String {
     let mut listens = String::new();
     for (host, port) in opts.tcp() {
         let l = match host.parse::<IpAddr>() {
@@ -427,10 +381,12 @@ fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
     if listens.is_empty() {
         listens.push_str("    listen 2376 ssl;\n");
     }
-    let names: Vec<&str> = server.names.iter().map(String::as_str).collect();
-    let socket = opts.socket.display();
-    let f = &opts.front;
-    let crl = match &f.crl {
+    listens
+}
+
+/// The `ssl_crl` line under `--crl`, else nothing.
+fn nginx_crl(f: &Front) -> String {
+    match &f.crl {
         Some(p) => format!(
             "\x20   # Revoked client certificates (dctx pki crl -o FILE --reload 'nginx -s reload').\n\
              \x20   # Past the CRL's next update nginx refuses every client: re-issue before.\n\
@@ -438,7 +394,33 @@ fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
             nginx_quote(p)
         ),
         None => String::new(),
-    };
+    }
+}
+
+/// Under a policy (`--allow` / `--read-only`): the maps, the refusing
+/// guard in `location /` and the audit log's refusal field; else empty.
+fn nginx_policy(f: &Front, ask: &str) -> (String, String, &'static str) {
+    if !f.policy() {
+        return (String::new(), String::new(), "");
+    }
+    (
+        nginx_policy_maps(f),
+        format!(
+            "\x20       if ($dctx_refusal) {{\n\
+             \x20           add_header X-Dctx-Subject $ssl_client_s_dn always;\n\
+             \x20           return 403 '{{\"message\":\"dctx front: $dctx_refusal ({ask})\"}}';\n\
+             \x20       }}\n"
+        ),
+        r#","refusal":"$dctx_refusal""#,
+    )
+}
+
+fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
+    let listens = nginx_listens(opts);
+    let names: Vec<&str> = server.names.iter().map(String::as_str).collect();
+    let socket = opts.socket.display();
+    let f = &opts.front;
+    let crl = nginx_crl(f);
     let log = nginx_quote(
         f.access_log
             .as_deref()
@@ -448,20 +430,7 @@ fn nginx(opts: &DaemonOptions, server: &IssuedMeta) -> String {
         Some(c) => format!("ask {c}"),
         None => "ask the administrator of this daemon".into(),
     };
-    let (maps, guard, refusal_field) = if f.policy() {
-        (
-            nginx_policy_maps(f),
-            format!(
-                "\x20       if ($dctx_refusal) {{\n\
-                 \x20           add_header X-Dctx-Subject $ssl_client_s_dn always;\n\
-                 \x20           return 403 '{{\"message\":\"dctx front: $dctx_refusal ({ask})\"}}';\n\
-                 \x20       }}\n"
-            ),
-            r#","refusal":"$dctx_refusal""#,
-        )
-    } else {
-        (String::new(), String::new(), "")
-    };
+    let (maps, guard, refusal_field) = nginx_policy(f, &ask);
     format!(
         "# nginx in front of the docker socket, client certificates required (dctx pki).\n\
          # Put this inside http {{ }} (e.g. /etc/nginx/conf.d/docker-tls.conf).\n\
@@ -690,13 +659,17 @@ mod tests {
     fn listen() {
         assert_eq!(
             parse_listen("tcp://0.0.0.0:2376").unwrap(),
-            Listen::Tcp {
+            Endpoint::Tcp {
                 host: "0.0.0.0".into(),
-                port: 2376
+                port: Some(2376)
             }
         );
-        assert_eq!(parse_listen("tcp://[::]:1").unwrap().url(), "tcp://[::]:1");
-        assert_eq!(parse_listen("tcp://h").unwrap().url(), "tcp://h:2376");
+        let url = |s: &str| parse_listen(s).unwrap().to_string();
+        assert_eq!(url("tcp://[::]:1"), "tcp://[::]:1");
+        assert_eq!(url("tcp://h"), "tcp://h:2376");
+        assert_eq!(url("tcp://:9"), "tcp://0.0.0.0:9");
+        assert_eq!(url("unix:///run/d.sock"), "unix:///run/d.sock");
+        assert!(parse_listen("ssh://h").is_err());
         assert!(parse_listen("https://h:2376").is_err());
         assert!(parse_listen("h:2376").is_err());
         assert!(parse_listen("tcp://h:0").is_err());

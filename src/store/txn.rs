@@ -25,8 +25,8 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::store::atomic;
-use crate::store::keyring::Keyring;
+use super::atomic;
+use super::keyring::Keyring;
 
 /// Name of the staging dir inside an area (dctx's root, Docker's config dir).
 pub const STAGING: &str = ".dctx-txn";
@@ -62,6 +62,7 @@ enum Step {
     Move { from: PathBuf, to: PathBuf },
 }
 
+/// A journaled keyring operation (not where a key lives: that is `store::KeyStore`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 enum KeyStep {
@@ -432,7 +433,7 @@ fn load(root: &Path, keyring: &Keyring, areas: &[&Path]) -> anyhow::Result<Optio
 /// staged and old content in this journal's own staging names, keys in
 /// this store's keyring namespace under profile names.
 fn check(j: &Journal, keyring: &Keyring, areas: &[&Path]) -> Result<(), String> {
-    if !crate::store::is_simple_name(&j.id, "-") {
+    if !super::is_simple_name(&j.id, "-") {
         return Err(format!("its id {:?} is not one dctx makes", j.id));
     }
     if j.keyring != keyring.service() {
@@ -521,7 +522,7 @@ fn check(j: &Journal, keyring: &Keyring, areas: &[&Path]) -> Result<(), String> 
         }
     }
     let profile = |a: &str| {
-        if crate::store::validate_name(a).is_ok() {
+        if super::validate_name(a).is_ok() {
             Ok(())
         } else {
             Err(format!("{a:?} is not a profile's keyring account"))

@@ -71,11 +71,11 @@ impl Expiry {
     }
 
     /// The colour this expiry is shown in.
-    pub fn style(&self) -> super::table::Style {
+    pub fn style(&self) -> super::Style {
         match self.state() {
-            ExpiryState::Expired => super::table::Style::Red,
-            ExpiryState::Soon => super::table::Style::Yellow,
-            ExpiryState::Valid => super::table::Style::Plain,
+            ExpiryState::Expired => super::Style::Red,
+            ExpiryState::Soon => super::Style::Yellow,
+            ExpiryState::Valid => super::Style::Plain,
         }
     }
 }
