@@ -197,7 +197,7 @@ fn err_bytes(name: &str, data: &[u8]) -> String {
 }
 
 /// An import's notes and warnings, whole, as a person reads them.
-fn said_snapshot(m: &Material, name: &str) {
+fn said_snapshot(m: &Imported, name: &str) {
     let text = format!(
         "notes:\n{}\nwarnings:\n{}\n",
         m.notes.join("\n"),
