@@ -226,6 +226,11 @@ struct DaemonFacts {
     arch: String,
 }
 
+/// The shared dockerd's API version ("1.41").
+pub fn daemon_api() -> &'static str {
+    &daemon_facts().api
+}
+
 /// The shared dockerd's API version, host OS name and architecture.
 fn daemon_facts() -> &'static DaemonFacts {
     static F: std::sync::OnceLock<DaemonFacts> = std::sync::OnceLock::new();
