@@ -192,19 +192,6 @@ impl Filters {
         self
     }
 
-    /// Apply the filters (what insta does with them), for tests that
-    /// compare a filtered text with something else.
-    pub fn apply(&self, s: &str) -> String {
-        let mut s = s.to_string();
-        for (re, with) in &self.rules {
-            s = regex::Regex::new(re)
-                .unwrap()
-                .replace_all(&s, with.as_str())
-                .into_owned();
-        }
-        s
-    }
-
     /// insta settings: the shared snapshot directory, these filters, and
     /// no expression/description noise in the files.
     pub fn settings(&self) -> insta::Settings {
@@ -323,16 +310,9 @@ pub fn run(cmd: &mut Command) -> Output {
 }
 
 /// Snapshot a command's whole output (exit status, stdout, stderr) after
-/// the filters: `dctx_snapshot!(filters, cmd)` names the file after the
-/// test (`it__MODULE__TEST[-N].snap`), `dctx_snapshot!(filters, cmd, "name")`
-/// after `name`. Returns the `Output` for further checks of effects.
+/// the filters, as tests/it/snapshots/it__MODULE__`name`.snap. Returns the
+/// `Output` for further checks of effects.
 macro_rules! dctx_snapshot {
-    ($filters:expr, $cmd:expr) => {{
-        let out = $crate::support::snap::run(&mut $cmd);
-        let text = $crate::support::snap::render(&out);
-        $filters.settings().bind(|| ::insta::assert_snapshot!(text));
-        out
-    }};
     ($filters:expr, $cmd:expr, $name:expr) => {{
         let out = $crate::support::snap::run(&mut $cmd);
         let text = $crate::support::snap::render(&out);
