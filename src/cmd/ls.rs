@@ -67,6 +67,7 @@ pub fn run(args: LsArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
     Ok(crate::exit::Exit::Ok)
 }
 
+/// An untrusted name or text made safe for the terminal.
 fn san(s: &str) -> String {
     crate::output::sanitize(s).into_owned()
 }
@@ -192,6 +193,7 @@ fn note(e: &Entry) -> Note {
     }
 }
 
+/// NAME (`*` when current), ENDPOINT, TLS, CLIENT CERT, [SOURCE], NOTE.
 fn entry_row(e: &Entry, current: &str, now: i64, with_source: bool, note: Note) -> Vec<Cell> {
     let cert = match days_left(e, now).map(Expiry::from_days_left) {
         Some(x) => Cell::styled(x.short(), x.style()).vital(x.style() != Style::Plain),

@@ -1,6 +1,7 @@
 //! `dctx shell NAME`: the user's shell with NAME selected for it and its
 //! children only; `exit` leaves it and removes the private dir.
 
+use crate::shell::Change;
 use std::process::Command;
 
 use anyhow::Context as _;
@@ -50,17 +51,11 @@ pub fn run(args: ShellArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
         } else {
             session::context_env(&name)
         };
-        vars.push((env_vars::DCTX_PROFILE, Some(name.clone())));
-        vars.push((env_vars::DCTX_SHELL, Some(name.clone())));
+        vars.push(Change::Set(env_vars::DCTX_PROFILE, name.clone()));
+        vars.push(Change::Set(env_vars::DCTX_SHELL, name.clone()));
         let marker = format!("(dctx:{name}) ");
-        let launch = session::shell::prepare(
-            flavor,
-            dir,
-            &marker,
-            &session::shell::changes(&vars),
-            user_zdotdir.as_deref(),
-        )
-        .context("writing the shell's start files")?;
+        let launch = session::shell::prepare(flavor, dir, &marker, &vars, user_zdotdir.as_deref())
+            .context("writing the shell's start files")?;
         let mut cmd = Command::new(&program);
         cmd.args(&launch.args);
         session::apply_env(&mut cmd, &vars);

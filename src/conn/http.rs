@@ -341,20 +341,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Capped<S> {
 
 /// Did an error chain end in a [`Capped`] limit?
 pub fn is_too_large(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err.is::<TooLarge>() {
-            return true;
-        }
-        if let Some(io) = err.downcast_ref::<io::Error>()
-            && let Some(inner) = io.get_ref()
-            && inner.is::<TooLarge>()
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
+    super::find_in_chain::<TooLarge>(e).is_some()
 }
 
 #[cfg(test)]

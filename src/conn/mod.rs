@@ -32,3 +32,25 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
+
+/// The first `T` in an error chain: along `source()`, and into the error an
+/// `io::Error` wraps (hyper and tokio-rustls hide rustls's and our own
+/// errors there, where `source()` does not look).
+pub fn find_in_chain<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<T>() {
+            return Some(t);
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && let Some(t) = find_in_chain(inner)
+        {
+            return Some(t);
+        }
+        cur = err.source();
+    }
+    None
+}

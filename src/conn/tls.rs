@@ -383,30 +383,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Sniff<S> {
 
 /// The rustls error inside an error chain (hyper → io::Error → rustls).
 pub fn find_rustls<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(r) = err.downcast_ref::<rustls::Error>() {
-            return Some(r);
-        }
-        if let Some(io) = err.downcast_ref::<io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(r) = find_rustls(inner)
-        {
-            return Some(r);
-        }
-        cur = err.source();
-    }
-    None
+    super::find_in_chain(e)
 }
 
 /// The io::Error inside an error chain.
 pub fn find_io<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a io::Error> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<io::Error>() {
-            return Some(io);
-        }
-        cur = err.source();
-    }
-    None
+    super::find_in_chain(e)
 }

@@ -81,7 +81,6 @@ pub fn render(r: &Report, width: Option<usize>, color: bool) -> String {
 /// `render`, with the status line counting `notes` compatibility notes
 /// (printed after it) so an "ok" never hides them.
 pub fn render_with_notes(r: &Report, notes: usize, width: Option<usize>, color: bool) -> String {
-    let term_width = width;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -90,6 +89,14 @@ pub fn render_with_notes(r: &Report, notes: usize, width: Option<usize>, color: 
         r.name,
         r.endpoint
     );
+    steps(&mut out, r, width, color);
+    status_line(&mut out, r, notes, color);
+    out
+}
+
+/// One line per step, each followed by the findings that belong to it;
+/// findings no step claims come last, so none is lost.
+fn steps(out: &mut String, r: &Report, term_width: Option<usize>, color: bool) {
     let width = StepKind::ALL
         .iter()
         .map(|k| width_of(k.title()))
@@ -110,7 +117,7 @@ pub fn render_with_notes(r: &Report, notes: usize, width: Option<usize>, color: 
             Style::Plain
         };
         wrapped(
-            &mut out,
+            out,
             &lead,
             width + 6,
             &s.detail,
@@ -123,7 +130,7 @@ pub fn render_with_notes(r: &Report, notes: usize, width: Option<usize>, color: 
                 continue;
             }
             shown[i] = true;
-            finding(&mut out, f, Some(&s.detail), term_width, color);
+            finding(out, f, Some(&s.detail), term_width, color);
         }
     }
     let rest: Vec<_> = r
@@ -135,9 +142,13 @@ pub fn render_with_notes(r: &Report, notes: usize, width: Option<usize>, color: 
     if !rest.is_empty() {
         let _ = writeln!(out, "  other findings:");
         for (_, f) in rest {
-            finding(&mut out, f, None, term_width, color);
+            finding(out, f, None, term_width, color);
         }
     }
+}
+
+/// `status: …` with the counts of errors, warnings and `notes`.
+fn status_line(out: &mut String, r: &Report, notes: usize, color: bool) {
     let errors = r
         .findings
         .iter()
@@ -164,7 +175,6 @@ pub fn render_with_notes(r: &Report, notes: usize, width: Option<usize>, color: 
         if errors == 1 { "" } else { "s" },
         if warnings == 1 { "" } else { "s" },
     );
-    out
 }
 
 /// A finding under its step; the message is left out when the step line

@@ -117,25 +117,45 @@ fn family(out: &mut String, name: &str, help: &str, samples: &[(String, String)]
 
 /// The whole exposition for `entries`, judged at `now` (unix seconds).
 pub fn render(entries: &[Entry<'_>], now: i64) -> String {
-    let mut up = Vec::new();
-    let mut dur = Vec::new();
-    let mut findings = Vec::new();
-    let mut info = Vec::new();
-    let (mut nb, mut na, mut exp) = (Vec::new(), Vec::new(), Vec::new());
+    let mut f = Families::default();
     for e in entries {
-        let r = e.report;
+        f.add_report(e.report);
+        f.add_certs(e.report.name.as_str(), &e.certs, now);
+    }
+    f.write()
+}
+
+/// Samples of one family: (labels, value).
+type Samples = Vec<(String, String)>;
+
+/// Every family's samples, gathered entry by entry: the format wants each
+/// family's samples together, after its HELP and TYPE.
+#[derive(Default)]
+struct Families {
+    up: Samples,
+    duration: Samples,
+    findings: Samples,
+    info: Samples,
+    not_before: Samples,
+    not_after: Samples,
+    expired: Samples,
+}
+
+impl Families {
+    /// The probe's families: up, duration, findings, Docker's info.
+    fn add_report(&mut self, r: &Report) {
         let ctx = r.name.as_str();
         let v = if r.status == Status::Fail { "0" } else { "1" };
-        up.push((
+        self.up.push((
             labels(&[("context", ctx), ("endpoint", &r.endpoint)]),
             v.to_string(),
         ));
-        dur.push((
+        self.duration.push((
             labels(&[("context", ctx)]),
             format!("{:.6}", r.duration_secs),
         ));
         for f in &r.findings {
-            findings.push((
+            self.findings.push((
                 labels(&[
                     ("context", ctx),
                     ("code", f.code.as_str()),
@@ -145,7 +165,7 @@ pub fn render(entries: &[Entry<'_>], now: i64) -> String {
             ));
         }
         if let Some(d) = &r.docker {
-            info.push((
+            self.info.push((
                 labels(&[
                     ("context", ctx),
                     ("version", &d.version),
@@ -156,7 +176,11 @@ pub fn render(entries: &[Entry<'_>], now: i64) -> String {
                 "1".to_string(),
             ));
         }
-        for c in &e.certs {
+    }
+
+    /// The x509 exporter's families for one context's certificates.
+    fn add_certs(&mut self, ctx: &str, certs: &[CertFacts], now: i64) {
+        for c in certs {
             let l = labels(&[
                 ("context", ctx),
                 ("role", c.role.as_str()),
@@ -164,56 +188,57 @@ pub fn render(entries: &[Entry<'_>], now: i64) -> String {
                 ("issuer_CN", &c.issuer_cn),
                 ("serial_number", &c.serial_number),
             ]);
-            nb.push((l.clone(), c.not_before.to_string()));
-            na.push((l.clone(), c.not_after.to_string()));
+            self.not_before.push((l.clone(), c.not_before.to_string()));
+            self.not_after.push((l.clone(), c.not_after.to_string()));
             let expired = if now >= c.not_after { "1" } else { "0" };
-            exp.push((l, expired.to_string()));
+            self.expired.push((l, expired.to_string()));
         }
     }
-    let mut out = String::new();
-    family(
-        &mut out,
-        "dctx_up",
-        "1 when the daemon answered like Docker over a verified connection, 0 when the probe failed.",
-        &up,
-    );
-    family(
-        &mut out,
-        "dctx_probe_duration_seconds",
-        "Wall time of the last probe of the daemon.",
-        &dur,
-    );
-    family(
-        &mut out,
-        "dctx_finding",
-        "1 for each finding of the last probe (code as in `dctx doctor`).",
-        &findings,
-    );
-    family(
-        &mut out,
-        "dctx_docker_info",
-        "The daemon's Docker version, API version, OS and architecture (value always 1).",
-        &info,
-    );
-    family(
-        &mut out,
-        "x509_cert_not_before",
-        "The certificate's notBefore, unix seconds.",
-        &nb,
-    );
-    family(
-        &mut out,
-        "x509_cert_not_after",
-        "The certificate's notAfter, unix seconds.",
-        &na,
-    );
-    family(
-        &mut out,
-        "x509_cert_expired",
-        "1 when the certificate has expired.",
-        &exp,
-    );
-    out
+
+    /// Every family in the exposition's order, with its HELP text.
+    fn write(&self) -> String {
+        let mut out = String::new();
+        for (name, help, samples) in [
+            (
+                "dctx_up",
+                "1 when the daemon answered like Docker over a verified connection, 0 when the probe failed.",
+                &self.up,
+            ),
+            (
+                "dctx_probe_duration_seconds",
+                "Wall time of the last probe of the daemon.",
+                &self.duration,
+            ),
+            (
+                "dctx_finding",
+                "1 for each finding of the last probe (code as in `dctx doctor`).",
+                &self.findings,
+            ),
+            (
+                "dctx_docker_info",
+                "The daemon's Docker version, API version, OS and architecture (value always 1).",
+                &self.info,
+            ),
+            (
+                "x509_cert_not_before",
+                "The certificate's notBefore, unix seconds.",
+                &self.not_before,
+            ),
+            (
+                "x509_cert_not_after",
+                "The certificate's notAfter, unix seconds.",
+                &self.not_after,
+            ),
+            (
+                "x509_cert_expired",
+                "1 when the certificate has expired.",
+                &self.expired,
+            ),
+        ] {
+            family(&mut out, name, help, samples);
+        }
+        out
+    }
 }
 
 /// The certificates of one target: its client cert and CAs (from the

@@ -648,16 +648,8 @@ async fn read_stderr(err: ChildStderr, log: Arc<Mutex<Log>>, rec: Recorder) {
 /// Probe an ssh:// target: ssh, dial-stdio, then the API calls on that stream.
 pub async fn probe(t: &Target, rec: &Recorder, d: Dest, timeout: Duration, now: i64) {
     let started = Instant::now();
-    let ctx = Ctx {
-        name: &t.name,
-        host: &d.host,
-        port: d.port.unwrap_or(22),
-        now,
-        skip_verify: false,
-        timeout_secs: timeout.as_secs_f64(),
-        // No certificates over ssh.
-        warn_days: 0,
-    };
+    let port = d.port.unwrap_or(22);
+    let ctx = Ctx::no_tls(&t.name, &d.host, port, now, timeout.as_secs_f64());
     rec.step(Step::new(
         StepKind::Profile,
         StepState::Ok,

@@ -252,23 +252,14 @@ impl Proxy {
         }
         let client_side = upgrade.then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
-        let pq = match parts.uri.query() {
-            Some(q) => format!("{}?{q}", judged.forward),
-            None => judged.forward.clone(),
-        };
-        parts.uri = format!("http://docker{pq}").parse().expect("valid path");
-        if !upgrade {
-            // Hop-by-hop: the upstream connection stays pooled whatever the client says.
-            parts.headers.remove(CONNECTION);
-            parts.headers.remove("keep-alive");
-        }
+        retarget(&mut parts, &judged.forward, upgrade);
         let sent = Arc::new(AtomicU64::new(0));
         let body = Counted {
             inner: body,
             n: sent.clone(),
             rec: None,
         };
-        let mut resp = match self.client.request(Request::from_parts(parts, body)).await {
+        let resp = match self.client.request(Request::from_parts(parts, body)).await {
             Ok(r) => r,
             Err(e) => {
                 let msg = self.unreachable(&e).await;
@@ -283,42 +274,9 @@ impl Proxy {
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS
             && let Some(client_side) = client_side
         {
-            let daemon_side = hyper::upgrade::on(&mut resp);
-            // Logged when the session opens (a client killed with -9 or a
-            // proxy stopped mid-session leaves this line) and when it ends.
-            if let Some(r) = rec.as_mut() {
-                r.write_session("open");
-            }
-            tokio::spawn(async move {
-                let (Ok(c), Ok(d)) = (client_side.await, daemon_side.await) else {
-                    if let Some(r) = rec {
-                        r.close_session(0, 0);
-                    }
-                    return;
-                };
-                let (mut c, mut d) = (TokioIo::new(c), TokioIo::new(d));
-                // EOF one way is forwarded as a half-close; the other way keeps flowing.
-                let (up, down) = tokio::io::copy_bidirectional(&mut c, &mut d)
-                    .await
-                    .unwrap_or((0, 0));
-                if let Some(r) = rec {
-                    r.close_session(up, down);
-                }
-            });
-            let (parts, _) = resp.into_parts();
-            return Response::from_parts(parts, empty());
+            return relay_upgraded(client_side, resp, rec);
         }
-        let (mut parts, body) = resp.into_parts();
-        if !upgrade {
-            parts.headers.remove(CONNECTION);
-            parts.headers.remove("keep-alive");
-        }
-        let body = Counted {
-            inner: body,
-            n: Arc::new(AtomicU64::new(0)),
-            rec,
-        };
-        Response::from_parts(parts, UnsyncBoxBody::new(body))
+        passthrough(resp, upgrade, rec)
     }
 
     /// The 502 message: the probe's finding for this daemon (by its code),
@@ -396,6 +354,74 @@ async fn drain(mut body: Incoming) {
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(30), read).await;
+}
+
+/// Point a client's request at the daemon: exactly the canonical path that
+/// was judged (plus the query), and for a plain request without hop-by-hop
+/// headers, so the upstream connection stays pooled whatever the client says.
+fn retarget(parts: &mut hyper::http::request::Parts, forward: &str, upgrade: bool) {
+    let pq = match parts.uri.query() {
+        Some(q) => format!("{forward}?{q}"),
+        None => forward.to_string(),
+    };
+    parts.uri = format!("http://docker{pq}").parse().expect("valid path");
+    if !upgrade {
+        parts.headers.remove(CONNECTION);
+        parts.headers.remove("keep-alive");
+    }
+}
+
+/// The daemon switched protocols (attach, exec): answer the client with the
+/// 101 and relay both upgraded streams byte for byte in their own task.
+fn relay_upgraded(
+    client_side: hyper::upgrade::OnUpgrade,
+    mut resp: Response<Incoming>,
+    mut rec: Option<audit::Record>,
+) -> Response<Out> {
+    let daemon_side = hyper::upgrade::on(&mut resp);
+    // Logged when the session opens (a client killed with -9 or a
+    // proxy stopped mid-session leaves this line) and when it ends.
+    if let Some(r) = rec.as_mut() {
+        r.write_session("open");
+    }
+    tokio::spawn(async move {
+        let (Ok(c), Ok(d)) = (client_side.await, daemon_side.await) else {
+            if let Some(r) = rec {
+                r.close_session(0, 0);
+            }
+            return;
+        };
+        let (mut c, mut d) = (TokioIo::new(c), TokioIo::new(d));
+        // EOF one way is forwarded as a half-close; the other way keeps flowing.
+        let (up, down) = tokio::io::copy_bidirectional(&mut c, &mut d)
+            .await
+            .unwrap_or((0, 0));
+        if let Some(r) = rec {
+            r.close_session(up, down);
+        }
+    });
+    let (parts, _) = resp.into_parts();
+    Response::from_parts(parts, empty())
+}
+
+/// The daemon's answer streamed back as it comes, counted for the audit
+/// record (written when the body is dropped), without hop-by-hop headers.
+fn passthrough(
+    resp: Response<Incoming>,
+    upgrade: bool,
+    rec: Option<audit::Record>,
+) -> Response<Out> {
+    let (mut parts, body) = resp.into_parts();
+    if !upgrade {
+        parts.headers.remove(CONNECTION);
+        parts.headers.remove("keep-alive");
+    }
+    let body = Counted {
+        inner: body,
+        n: Arc::new(AtomicU64::new(0)),
+        rec,
+    };
+    Response::from_parts(parts, UnsyncBoxBody::new(body))
 }
 
 /// An `Upgrade` header or a `Connection: upgrade` token: either asks for a

@@ -12,9 +12,10 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::conn::Target;
-use crate::env_vars;
 use crate::harden::CoreLimit;
-use crate::store::{TlsFiles, write_pems};
+use crate::shell::Change;
+use crate::shell::env::Via;
+use crate::store::{TlsFiles, TlsMode, write_pems};
 
 pub use dir::{PrivateDir, sweep};
 pub use signals::reraise;
@@ -128,52 +129,37 @@ fn spawn_error(program: String, e: std::io::Error) -> Error {
     }
 }
 
-/// The docker CLI environment for `t` with its files in `dir`.
-pub fn docker_env(t: &Target, dir: &Path) -> Vec<(&'static str, Option<String>)> {
-    let mut v: Vec<(&'static str, Option<String>)> =
-        vec![(env_vars::DOCKER_HOST, Some(t.host.clone()))];
-    let cert_path = Some(dir.display().to_string());
-    if !t.tls {
-        v.extend([
-            (env_vars::DOCKER_TLS_VERIFY, None),
-            (env_vars::DOCKER_TLS, None),
-            (env_vars::DOCKER_CERT_PATH, None),
-        ]);
+/// The docker CLI environment for `t` with its files in `dir` (the same
+/// variables `dctx env` sets, from shell::env).
+pub fn docker_env(t: &Target, dir: &Path) -> Vec<Change> {
+    let mode = if !t.tls {
+        TlsMode::Plain
     } else if t.skip_verify {
-        v.extend([
-            (env_vars::DOCKER_TLS_VERIFY, None),
-            (env_vars::DOCKER_TLS, Some("1".into())),
-            (env_vars::DOCKER_CERT_PATH, cert_path),
-        ]);
+        TlsMode::SkipVerify
     } else {
-        v.extend([
-            (env_vars::DOCKER_TLS_VERIFY, Some("1".into())),
-            (env_vars::DOCKER_TLS, None),
-            (env_vars::DOCKER_CERT_PATH, cert_path),
-        ]);
-    }
-    v.push((env_vars::DOCKER_CONTEXT, None));
-    v
+        TlsMode::Mtls
+    };
+    let cert_path = dir.display().to_string();
+    let via = Via::Host {
+        host: &t.host,
+        mode,
+        cert_path: &cert_path,
+    };
+    crate::shell::env::docker(&t.name, via)
 }
 
 /// The environment that selects Docker context `name` (one dctx did not
 /// create): DOCKER_HOST and the TLS variables would override it.
-pub fn context_env(name: &str) -> Vec<(&'static str, Option<String>)> {
-    vec![
-        (env_vars::DOCKER_HOST, None),
-        (env_vars::DOCKER_TLS_VERIFY, None),
-        (env_vars::DOCKER_TLS, None),
-        (env_vars::DOCKER_CERT_PATH, None),
-        (env_vars::DOCKER_CONTEXT, Some(name.to_string())),
-    ]
+pub fn context_env(name: &str) -> Vec<Change> {
+    crate::shell::env::docker(name, Via::Context)
 }
 
-/// Apply `vars` to `cmd` (None = remove).
-pub fn apply_env(cmd: &mut Command, vars: &[(&'static str, Option<String>)]) {
-    for (k, v) in vars {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
+/// Apply `vars` to `cmd`.
+pub fn apply_env(cmd: &mut Command, vars: &[Change]) {
+    for c in vars {
+        match c {
+            Change::Set(k, v) => cmd.env(k, v),
+            Change::Unset(k) => cmd.env_remove(k),
         };
     }
 }

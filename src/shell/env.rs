@@ -19,6 +19,15 @@ pub enum Via<'a> {
 
 /// The changes that select profile `name` through `via`.
 pub fn profile(name: &str, via: Via) -> Vec<Change> {
+    let mut c = docker(name, via);
+    // For prompts: a name instead of a URL.
+    c.push(Change::Set(env_vars::DCTX_PROFILE, name.to_string()));
+    c
+}
+
+/// The DOCKER_* part alone: what `dctx exec` and `dctx shell` give the
+/// programs they start (their own marker is DCTX_SHELL).
+pub fn docker(name: &str, via: Via) -> Vec<Change> {
     let mut c = Vec::new();
     match via {
         Via::Context => {
@@ -63,8 +72,6 @@ pub fn profile(name: &str, via: Via) -> Vec<Change> {
             c.push(Change::Unset(env_vars::DOCKER_CONTEXT));
         }
     }
-    // For prompts: a name instead of a URL.
-    c.push(Change::Set(env_vars::DCTX_PROFILE, name.to_string()));
     c
 }
 

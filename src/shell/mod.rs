@@ -80,87 +80,92 @@ pub fn detect_from(parent_comm: Option<&str>, shell_var: Option<&str>) -> ShellK
 /// the output (`invocation` is e.g. `dctx env prod`).
 pub fn render(shell: ShellKind, changes: &[Change], invocation: &str) -> String {
     let mut out = String::new();
-    match shell {
-        ShellKind::Bash | ShellKind::Zsh | ShellKind::Sh => {
-            for c in changes {
-                match c {
-                    Change::Set(k, v) => out.push_str(&format!("export {k}={};\n", posix_quote(v))),
-                    Change::Unset(k) => out.push_str(&format!("unset {k};\n")),
-                }
-            }
-            out.push_str(&format!(
-                "# Run this command to configure your shell:\n# eval \"$({invocation})\"\n"
-            ));
-        }
-        ShellKind::Fish => {
-            for c in changes {
-                match c {
-                    Change::Set(k, v) => out.push_str(&format!("set -gx {k} {};\n", fish_quote(v))),
-                    // Plain `set -e` fails (status 4) on an unset variable.
-                    Change::Unset(k) => out.push_str(&format!("if set -q {k}; set -e {k}; end;\n")),
-                }
-            }
-            out.push_str(&format!(
-                "# Run this command to configure your shell:\n# {invocation} | source\n"
-            ));
-        }
-        ShellKind::Powershell => {
-            for c in changes {
-                match c {
-                    Change::Set(k, v) => out.push_str(&format!("$Env:{k} = {};\n", ps_quote(v))),
-                    Change::Unset(k) => out.push_str(&format!(
-                        "Remove-Item Env:\\{k} -ErrorAction SilentlyContinue;\n"
-                    )),
-                }
-            }
-            out.push_str(&format!(
-                "# Run this command to configure your shell:\n# & {invocation} | Invoke-Expression\n"
-            ));
-        }
-        ShellKind::Cmd => {
-            // cmd.exe has no quoting for SET values: the value runs to end of line.
-            for c in changes {
-                match c {
-                    Change::Set(k, v) => out.push_str(&format!("SET {k}={v}\n")),
-                    Change::Unset(k) => out.push_str(&format!("SET {k}=\n")),
-                }
-            }
-            out.push_str(&format!(
-                "REM Run this command to configure your shell:\nREM \t@FOR /f \"tokens=*\" %i IN ('{invocation}') DO @%i\n"
-            ));
-        }
-        ShellKind::Nu => {
-            // Nushell cannot eval text (`source` runs at parse time): print a
-            // NUON record for `from nuon | load-env`. null unsets: nu passes
-            // no null variable to external commands.
-            let fields: Vec<String> = changes
-                .iter()
-                .map(|c| match c {
-                    Change::Set(k, v) => format!("{k}: {}", nu_quote(v)),
-                    Change::Unset(k) => format!("{k}: null"),
-                })
-                .collect();
-            out.push_str(&format!("{{{}}}\n", fields.join(", ")));
-            out.push_str(&format!(
-                "# Run this command to configure your shell:\n# {invocation} | from nuon | load-env\n"
-            ));
-        }
-        ShellKind::Tcsh => {
-            // `eval \`…\`` joins the lines into one: every statement ends in `;`.
-            for c in changes {
-                match c {
-                    Change::Set(k, v) => out.push_str(&format!("setenv {k} {};\n", csh_quote(v))),
-                    Change::Unset(k) => out.push_str(&format!("unsetenv {k};\n")),
-                }
-            }
-            // Interactive tcsh has no `#` comments: a quoted `:` (no-op)
-            // line, where the backquotes stay literal.
-            out.push_str(&format!(
-                ": 'Run this command to configure your shell: eval `{invocation}`';\n"
-            ));
-        }
-    }
+    statements(&mut out, shell, changes);
+    how_to_apply(&mut out, shell, invocation);
     out
+}
+
+/// One statement per change, written straight into `out` (no string per
+/// line: `dctx env` is on the prompt's hot path).
+fn statements(out: &mut String, shell: ShellKind, changes: &[Change]) {
+    use std::fmt::Write as _;
+    if shell == ShellKind::Nu {
+        // Nushell cannot eval text (`source` runs at parse time): print a
+        // NUON record for `from nuon | load-env`. null unsets: nu passes
+        // no null variable to external commands.
+        out.push('{');
+        for (i, c) in changes.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            let _ = match c {
+                Change::Set(k, v) => write!(out, "{k}: {}", nu_quote(v)),
+                Change::Unset(k) => write!(out, "{k}: null"),
+            };
+        }
+        out.push_str("}\n");
+        return;
+    }
+    for c in changes {
+        let _ = match (shell, c) {
+            (ShellKind::Bash | ShellKind::Zsh | ShellKind::Sh, Change::Set(k, v)) => {
+                writeln!(out, "export {k}={};", posix_quote(v))
+            }
+            (ShellKind::Bash | ShellKind::Zsh | ShellKind::Sh, Change::Unset(k)) => {
+                writeln!(out, "unset {k};")
+            }
+            (ShellKind::Fish, Change::Set(k, v)) => writeln!(out, "set -gx {k} {};", fish_quote(v)),
+            // Plain `set -e` fails (status 4) on an unset variable.
+            (ShellKind::Fish, Change::Unset(k)) => writeln!(out, "if set -q {k}; set -e {k}; end;"),
+            (ShellKind::Powershell, Change::Set(k, v)) => {
+                writeln!(out, "$Env:{k} = {};", ps_quote(v))
+            }
+            (ShellKind::Powershell, Change::Unset(k)) => {
+                writeln!(out, "Remove-Item Env:\\{k} -ErrorAction SilentlyContinue;")
+            }
+            // cmd.exe has no quoting for SET values: the value runs to end of line.
+            (ShellKind::Cmd, Change::Set(k, v)) => writeln!(out, "SET {k}={v}"),
+            (ShellKind::Cmd, Change::Unset(k)) => writeln!(out, "SET {k}="),
+            // `eval \`…\`` joins the lines into one: every statement ends in `;`.
+            (ShellKind::Tcsh, Change::Set(k, v)) => writeln!(out, "setenv {k} {};", csh_quote(v)),
+            (ShellKind::Tcsh, Change::Unset(k)) => writeln!(out, "unsetenv {k};"),
+            (ShellKind::Nu, _) => unreachable!("a NUON record, above"),
+        };
+    }
+}
+
+/// The trailing comment (last, so an unquoted `eval` joining the lines
+/// still runs every statement) with the command that applies the output.
+fn how_to_apply(out: &mut String, shell: ShellKind, invocation: &str) {
+    use std::fmt::Write as _;
+    let _ = match shell {
+        ShellKind::Bash | ShellKind::Zsh | ShellKind::Sh => write!(
+            out,
+            "# Run this command to configure your shell:\n# eval \"$({invocation})\"\n"
+        ),
+        ShellKind::Fish => write!(
+            out,
+            "# Run this command to configure your shell:\n# {invocation} | source\n"
+        ),
+        ShellKind::Powershell => write!(
+            out,
+            "# Run this command to configure your shell:\n# & {invocation} | Invoke-Expression\n"
+        ),
+        ShellKind::Cmd => write!(
+            out,
+            "REM Run this command to configure your shell:\nREM \t@FOR /f \"tokens=*\" %i IN ('{invocation}') DO @%i\n"
+        ),
+        ShellKind::Nu => write!(
+            out,
+            "# Run this command to configure your shell:\n# {invocation} | from nuon | load-env\n"
+        ),
+        // Interactive tcsh has no `#` comments: a quoted `:` (no-op)
+        // line, where the backquotes stay literal.
+        ShellKind::Tcsh => writeln!(
+            out,
+            ": 'Run this command to configure your shell: eval `{invocation}`';"
+        ),
+    };
 }
 
 /// POSIX single quotes: only `'` needs care (`'\''`).

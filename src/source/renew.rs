@@ -277,7 +277,33 @@ pub fn renew(
     before: f64,
     passphrase: Passphrase<'_>,
 ) -> Vec<(String, Outcome)> {
-    let need_cert = auth.token.is_none();
+    let (mut out, work) = due(t, names, auth.token.is_none(), force, before);
+    // The local CA signs here, under its lock, one after the other.
+    let (local, work): (Vec<Plan>, Vec<Plan>) = work
+        .into_iter()
+        .partition(|p| matches!(p.issuer, Issuer::LocalCa(_)));
+    for p in local {
+        let outcome = settle(t, &p.name, renew_local(t, &p, passphrase));
+        out.push((p.name.clone(), outcome));
+    }
+    for (p, r) in fetch_all(rt, work, auth, t.now) {
+        let outcome = settle(t, &p.name, r.and_then(|fresh| commit(t, &p, fresh)));
+        out.push((p.name, outcome));
+    }
+    let order = |n: &String| names.iter().position(|x| x == n);
+    out.sort_by_key(|(n, _)| order(n));
+    out
+}
+
+/// The plans to renew now; the names that cannot be planned or are not due
+/// yet already have their outcome.
+fn due(
+    t: &Targets,
+    names: &[String],
+    need_cert: bool,
+    force: bool,
+    before: f64,
+) -> (Vec<(String, Outcome)>, Vec<Plan>) {
     let mut out: Vec<(String, Outcome)> = Vec::new();
     let mut work = Vec::new();
     for n in names {
@@ -293,22 +319,18 @@ pub fn renew(
             }
         }
     }
-    let now = t.now;
-    // The local CA signs here, under its lock, one after the other.
-    let (local, work): (Vec<Plan>, Vec<Plan>) = work
-        .into_iter()
-        .partition(|p| matches!(p.issuer, Issuer::LocalCa(_)));
-    for p in local {
-        let outcome = match renew_local(t, &p, passphrase) {
-            Ok(not_after) => Outcome::Renewed { not_after },
-            Err(e) => {
-                let _ = t.record_failure(&p.name, &format!("{e:#}"));
-                Outcome::Failed(e)
-            }
-        };
-        out.push((p.name.clone(), outcome));
-    }
-    let fetched: Vec<(Plan, anyhow::Result<Fresh>)> = rt.block_on(async {
+    (out, work)
+}
+
+/// Every vault plan's new certificate, fetched in parallel; each result
+/// stays paired with its plan (a panicked task is that plan's error).
+fn fetch_all(
+    rt: &tokio::runtime::Runtime,
+    work: Vec<Plan>,
+    auth: &Auth,
+    now: i64,
+) -> Vec<(Plan, anyhow::Result<Fresh>)> {
+    rt.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for (i, p) in work.iter().enumerate() {
             let auth = auth.clone();
@@ -334,21 +356,19 @@ pub fn renew(
                 (p, r)
             })
             .collect()
-    });
-    for (p, r) in fetched {
-        let name = p.name.clone();
-        let outcome = match r.and_then(|fresh| commit(t, &p, fresh)) {
-            Ok(not_after) => Outcome::Renewed { not_after },
-            Err(e) => {
-                let _ = t.record_failure(&name, &format!("{e:#}"));
-                Outcome::Failed(e)
-            }
-        };
-        out.push((name, outcome));
+    })
+}
+
+/// The outcome of one renewal; a failure is also kept in the profile's
+/// record, where `check` shows it.
+fn settle(t: &Targets, name: &str, r: anyhow::Result<i64>) -> Outcome {
+    match r {
+        Ok(not_after) => Outcome::Renewed { not_after },
+        Err(e) => {
+            let _ = t.record_failure(name, &format!("{e:#}"));
+            Outcome::Failed(e)
+        }
     }
-    let order = |n: &String| names.iter().position(|x| x == n);
-    out.sort_by_key(|(n, _)| order(n));
-    out
 }
 
 /// A new client certificate and key from the local CA. The record in the

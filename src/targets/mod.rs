@@ -485,10 +485,7 @@ impl Targets {
                 cert_pem: None,
                 key_pem: None,
             };
-            crate::session::shell::changes(&crate::session::docker_env(
-                &t,
-                dir.unwrap_or(std::path::Path::new("")),
-            ))
+            crate::session::docker_env(&t, dir.unwrap_or(std::path::Path::new("")))
         } else {
             self.env_changes(name).ok()?
         };
@@ -530,6 +527,9 @@ impl Targets {
         Some(self.build(name, prof, ctx, detail))
     }
 
+    /// One entry from what both stores hold under `name`: a Docker context
+    /// decides how it is reached; a profile alone is an env-only record
+    /// (or one whose context went missing).
     fn build(
         &self,
         name: &str,
@@ -542,47 +542,66 @@ impl Targets {
             Some(Err(e)) => (None, Some(format!("{e:#}"))),
             None => (None, None),
         };
-        if let Some(ctx) = ctx {
-            let tls_dir = self.docker.tls_dir(name);
-            let presence = TlsPresence::of_dir(&tls_dir);
-            let mode = context_mode(&ctx.host, ctx.skip_verify, presence);
-            let managed = profile.as_ref().is_some_and(|p| p.context);
-            let mut drift = Vec::new();
-            if let Some(p) = &profile {
-                if !p.context {
-                    drift.push(Drift::Shadowed);
-                } else if detail == Detail::Full {
-                    drift = self.drift(p, &ctx, &tls_dir, presence);
-                }
-            }
-            let cert_changed = drift
-                .iter()
-                .any(|d| matches!(d, Drift::TlsChanged { file } | Drift::TlsRemoved { file } if file == "cert.pem"));
-            let client_not_after = match (&profile, detail) {
-                (Some(p), _) if managed && !cert_changed => p.cert.as_ref().map(|c| c.not_after),
-                (_, Detail::Full) if presence.cert => first_cert_not_after(&tls_dir),
-                _ => None,
-            };
-            return Entry {
-                name: name.to_string(),
-                kind: if managed || error.is_some() {
-                    Kind::Profile
-                } else {
-                    Kind::Foreign
-                },
-                endpoint: ctx.host,
-                source: Source::DockerContext,
-                mode,
-                key_store: presence.key.then_some(KeyStore::File),
-                context: true,
-                skip_verify: ctx.skip_verify,
-                cert_path: presence.any().then_some(tls_dir),
-                drift,
-                error,
-                client_not_after,
-                profile,
-            };
+        match ctx {
+            Some(ctx) => self.context_entry(name, ctx, profile, error, detail),
+            None => self.profile_entry(name, profile, error),
         }
+    }
+
+    /// An entry backed by a Docker context, with the profile (if any)
+    /// compared to it for drift.
+    fn context_entry(
+        &self,
+        name: &str,
+        ctx: ContextMeta,
+        profile: Option<Profile>,
+        error: Option<String>,
+        detail: Detail,
+    ) -> Entry {
+        let tls_dir = self.docker.tls_dir(name);
+        let presence = TlsPresence::of_dir(&tls_dir);
+        let mode = context_mode(&ctx.host, ctx.skip_verify, presence);
+        let managed = profile.as_ref().is_some_and(|p| p.context);
+        let mut drift = Vec::new();
+        if let Some(p) = &profile {
+            if !p.context {
+                drift.push(Drift::Shadowed);
+            } else if detail == Detail::Full {
+                drift = self.drift(p, &ctx, &tls_dir, presence);
+            }
+        }
+        let cert_changed = drift
+            .iter()
+            .any(|d| matches!(d, Drift::TlsChanged { file } | Drift::TlsRemoved { file } if file == "cert.pem"));
+        let client_not_after = match (&profile, detail) {
+            (Some(p), _) if managed && !cert_changed => p.cert.as_ref().map(|c| c.not_after),
+            (_, Detail::Full) if presence.cert => first_cert_not_after(&tls_dir),
+            _ => None,
+        };
+        Entry {
+            name: name.to_string(),
+            kind: if managed || error.is_some() {
+                Kind::Profile
+            } else {
+                Kind::Foreign
+            },
+            endpoint: ctx.host,
+            source: Source::DockerContext,
+            mode,
+            key_store: presence.key.then_some(KeyStore::File),
+            context: true,
+            skip_verify: ctx.skip_verify,
+            cert_path: presence.any().then_some(tls_dir),
+            drift,
+            error,
+            client_not_after,
+            profile,
+        }
+    }
+
+    /// An entry with no Docker context: the profile's own record, or only
+    /// the error that kept its profile.json from loading.
+    fn profile_entry(&self, name: &str, profile: Option<Profile>, error: Option<String>) -> Entry {
         let Some(p) = profile else {
             return Entry {
                 name: name.to_string(),

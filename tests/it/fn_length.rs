@@ -9,10 +9,13 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-const LIMIT: usize = 120;
+/// Issue 20 asked for none over 120 and none over ~80 that branches like a
+/// state machine; since every function was split below 80, the stricter
+/// bound holds for all.
+const LIMIT: usize = 80;
 
 /// Functions tolerated over the limit: (module path without `.rs`,
-/// function name). Empty since issue 20 split the last four; an entry
+/// function name). Empty since issue 20 split the last ones; an entry
 /// whose function is no longer over the limit fails the test. Keep it empty.
 const KNOWN: &[(&str, &str)] = &[];
 

@@ -44,33 +44,7 @@ fn key_label(cert_key_type: &str) -> String {
 }
 
 pub(super) fn run(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<crate::exit::Exit> {
-    let mut rows = Vec::new();
-    if pki.ca_cert_path().exists() {
-        let (_, ca) = pki.ca_cert()?;
-        rows.push(LsRow {
-            name: "ca".into(),
-            kind: "ca",
-            names: vec![ca.display_name().to_string()],
-            key_type: key_label(&ca.key_type),
-            serial: ca.serial.replace(':', "").to_ascii_uppercase(),
-            not_before: rfc3339(ca.not_before),
-            not_after: ca.not_after_rfc3339(),
-            days_left: ca.days_left(env.now),
-            revoked: None,
-        });
-    }
-    let revoked = revocation::load(&pki.dir)?;
-    for m in pki.records()? {
-        let mut r = row(&m, env.now);
-        r.revoked = revoked
-            .iter()
-            .find(|x| revocation::normalize_serial(&m.serial).is_ok_and(|s| s == x.serial))
-            .map(|x| LsRevoked {
-                at: rfc3339(x.revoked),
-                reason: x.reason.label(),
-            });
-        rows.push(r);
-    }
+    let (rows, revoked) = rows(pki, env.now)?;
     if a.json {
         print(&(serde_json::to_string_pretty(&rows)? + "\n"))?;
         return Ok(exit::Exit::Ok);
@@ -82,6 +56,48 @@ pub(super) fn run(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<crate::e
         ))?;
         return Ok(exit::Exit::Ok);
     }
+    let mut out = table(&rows, env);
+    revocation_notes(pki, &revoked, env.now, &mut out);
+    print(&out)?;
+    Ok(exit::Exit::Ok)
+}
+
+/// The CA's row first, then every issued certificate marked with its
+/// revocation (if any); the revocation list is returned too for the notes.
+fn rows(pki: &Pki, now: i64) -> anyhow::Result<(Vec<LsRow>, Vec<revocation::Revoked>)> {
+    let mut rows = Vec::new();
+    if pki.ca_cert_path().exists() {
+        let (_, ca) = pki.ca_cert()?;
+        rows.push(LsRow {
+            name: "ca".into(),
+            kind: "ca",
+            names: vec![ca.display_name().to_string()],
+            key_type: key_label(&ca.key_type),
+            serial: ca.serial.replace(':', "").to_ascii_uppercase(),
+            not_before: rfc3339(ca.not_before),
+            not_after: ca.not_after_rfc3339(),
+            days_left: ca.days_left(now),
+            revoked: None,
+        });
+    }
+    let revoked = revocation::load(&pki.dir)?;
+    for m in pki.records()? {
+        let mut r = row(&m, now);
+        r.revoked = revoked
+            .iter()
+            .find(|x| revocation::normalize_serial(&m.serial).is_ok_and(|s| s == x.serial))
+            .map(|x| LsRevoked {
+                at: rfc3339(x.revoked),
+                reason: x.reason.label(),
+            });
+        rows.push(r);
+    }
+    Ok((rows, revoked))
+}
+
+/// The rows as a table; a revoked certificate shows "revoked" instead of
+/// its days left.
+fn table(rows: &[LsRow], env: &Env) -> String {
     use crate::output::table::{Cell, Column, Table};
     use crate::text::expiry::Expiry;
     let mut t = Table::new(vec![
@@ -93,7 +109,7 @@ pub(super) fn run(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<crate::e
         Column::optional("EXPIRES", 2),
         Column::always("DAYS LEFT"),
     ]);
-    for r in &rows {
+    for r in rows {
         let e = Expiry::from_days_left(r.days_left);
         let left = match &r.revoked {
             Some(_) => Cell::styled("revoked", Expiry::from_days_left(-1).style()),
@@ -109,8 +125,13 @@ pub(super) fn run(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<crate::e
             left,
         ]);
     }
-    let mut out = t.render(crate::output::width(env, false), crate::output::styled(env));
-    for x in &revoked {
+    t.render(crate::output::width(env, false), crate::output::styled(env))
+}
+
+/// One line per revocation, then the CRL's state: a revocation only takes
+/// effect at a front once a CRL carrying it is signed.
+fn revocation_notes(pki: &Pki, revoked: &[revocation::Revoked], now: i64, out: &mut String) {
+    for x in revoked {
         out.push_str(&format!(
             "revoked: {}serial {} since {} ({})\n",
             x.name.as_ref().map(|n| format!("{n} ")).unwrap_or_default(),
@@ -123,10 +144,10 @@ pub(super) fn run(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<crate::e
         Some(c) => {
             let stale = c
                 .next_update
-                .is_some_and(|n| n <= env.now + i64::from(crl::DEFAULT_WARN_DAYS) * 86_400);
+                .is_some_and(|n| n <= now + i64::from(crl::DEFAULT_WARN_DAYS) * 86_400);
             out.push_str(&format!(
                 "{}{}\n",
-                c.summary(env.now),
+                c.summary(now),
                 if stale {
                     " - write a new one: dctx pki crl -o FILE"
                 } else {
@@ -139,8 +160,6 @@ pub(super) fn run(pki: &Pki, a: PkiLsArgs, env: &Env) -> anyhow::Result<crate::e
         ),
         None => {}
     }
-    print(&out)?;
-    Ok(exit::Exit::Ok)
 }
 
 fn row(m: &IssuedMeta, now: i64) -> LsRow {

@@ -56,7 +56,21 @@ pub struct Ctx<'a> {
     pub warn_days: i64,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// For a transport without certificates (unix socket, ssh): nothing
+    /// to verify, nothing to expire.
+    pub fn no_tls(name: &'a str, host: &'a str, port: u16, now: i64, timeout_secs: f64) -> Self {
+        Ctx {
+            name,
+            host,
+            port,
+            now,
+            skip_verify: false,
+            timeout_secs,
+            warn_days: 0,
+        }
+    }
+
     fn host_is_ip(&self) -> bool {
         self.host.parse::<IpAddr>().is_ok()
     }
