@@ -6,6 +6,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::snap::{Filters, dctx_snapshot, output_snapshot};
 use crate::support::{self, Sandbox, assert_success, dockerd};
 
 /// Base64 body of the shared client key: must never show up in output.
@@ -79,12 +80,13 @@ fn keyring_profiles_keep_the_key_off_disk_and_exec_reaches_the_daemon() {
         !sb.docker_config().join("contexts").exists(),
         "keyring profile wrote a Docker context"
     );
-    // ls / show say where the key lives.
-    assert!(sb.ok(&["ls"]).contains("keyring"));
-    assert!(sb.ok(&["show", "vault"]).contains("OS keyring"));
-    // env refuses rather than writing the key somewhere permanent.
-    let (_, err) = sb.fails(&["env", "vault"]);
-    assert!(err.contains("dctx exec"), "{err}");
+    // ls / show say where the key lives (keyring, OS keyring).
+    let f = Filters::sandbox(&sb);
+    dctx_snapshot!(f, sb.dctx_cmd(&["ls"]), "ls-keyring");
+    dctx_snapshot!(f, sb.dctx_cmd(&["show", "vault"]), "show-keyring");
+    // env refuses rather than writing the key somewhere permanent, and
+    // points at `dctx exec`.
+    dctx_snapshot!(f, sb.dctx_cmd(&["env", "vault"]), "env-keyring");
     // exec materialises the key in a private runtime dir, then removes it.
     let runtime = sb.path("run");
     std::fs::create_dir_all(&runtime).unwrap();
@@ -153,12 +155,8 @@ fn keyring_unavailable_fails_clearly_and_writes_nothing() {
         ])
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("keyring") && err.contains("--key-store file"),
-        "{err}"
-    );
+    // Refused: no keyring, and --key-store file named as the way out.
+    output_snapshot!(Filters::sandbox(&sb), out, "add-keyring-unavailable");
     assert_eq!(before, sb.snapshot());
 }
 
@@ -182,9 +180,7 @@ fn exec_forwards_exit_status_and_signals_and_always_cleans_up() {
         .output()
         .unwrap();
     // Like a shell: 127 for a command that does not exist.
-    assert_eq!(out.status.code(), Some(127));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("/nonexistent/cmd: command not found"), "{err}");
+    output_snapshot!(Filters::sandbox(&sb), out, "exec-missing-command");
     // SIGTERM to dctx reaches the child; dctx cleans up, then dies of the
     // same signal (the caller sees a signal death, as without dctx).
     let mut child = sb

@@ -18,6 +18,7 @@ mod layout;
 mod lint;
 mod man;
 mod metrics;
+mod outputs;
 mod pki;
 mod plugin;
 mod probe;

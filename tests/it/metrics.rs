@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 
 use crate::support::prometheus::{self, http_get};
+use crate::support::snap::{Filters, text_snapshot};
 use crate::support::{Sandbox, assert_success, dockerd, free_port};
 
 /// `prod` (the healthy shared dockerd) and `broken` (same material, a port
@@ -348,17 +349,23 @@ fn metrics_rejects_out_of_range_concurrency_with_usage_status() {
     let sb = Sandbox::new().with_local_daemon();
     sb.add_client_profile("prod", &[]);
     let out = sb.path("metrics.prom");
+    // Each a usage error (exit 2): in the range 1..=4096.
+    let mut said = String::new();
     for n in ["2305843009213693952", "99999999", "4097", "0"] {
-        let (code, err) = sb.fails(&[
+        let args = [
             "metrics",
             "--textfile",
             out.to_str().unwrap(),
             "--concurrency",
             n,
-        ]);
-        assert_eq!(code, 2, "--concurrency {n}: {err}");
-        assert!(err.contains("in the range 1..=4096"), "{err}");
+        ];
+        let run = sb.dctx_cmd(&args).output().unwrap();
+        said += &format!(
+            "--concurrency {n}\n{}\n",
+            crate::support::snap::render(&run)
+        );
     }
+    text_snapshot!(Filters::sandbox(&sb), "concurrency-out-of-range", said);
     assert!(!out.exists(), "nothing was probed or written");
 }
 

@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::support::snap::{Filters, dctx_snapshot, output_snapshot, text_snapshot};
 use crate::support::{self, Sandbox, assert_success, free_port};
 
 fn pki(sbx: &Sandbox, args: &[&str]) -> String {
@@ -15,10 +16,11 @@ fn pki(sbx: &Sandbox, args: &[&str]) -> String {
     sbx.ok(&a)
 }
 
-fn pki_fails(sbx: &Sandbox, args: &[&str]) -> String {
-    let mut a = vec!["pki"];
-    a.extend_from_slice(args);
-    sbx.fails(&a).1
+/// `dctx pki ARGS` as a command, for snapshots of its whole output.
+fn pki_cmd(sbx: &Sandbox, args: &[&str]) -> Command {
+    let mut c = sbx.dctx_cmd(&["pki"]);
+    c.args(args);
+    c
 }
 
 /// dctx with `input` on stdin.
@@ -308,30 +310,28 @@ fn pki_nginx_block_fronts_the_socket_with_client_certs() {
     let certs = sbx.path("bob");
     pki(&sbx, &["client", "bob", "--out", p(&certs)]);
     let port = free_port();
-    let block = pki(
-        &sbx,
-        &[
-            "daemon-config",
-            "--format",
-            "nginx",
-            "--listen",
-            &format!("tcp://127.0.0.1:{port}"),
-            "--cert-dir",
-            p(&srv),
-            "--socket",
-            p(&d.socket),
-            "-q",
-        ],
+    // Client certs required (ssl_verify_client on), the daemon's socket as
+    // the upstream, and a note on who may reach that socket.
+    let out = dctx_snapshot!(
+        Filters::sandbox(&sbx),
+        pki_cmd(
+            &sbx,
+            &[
+                "daemon-config",
+                "--format",
+                "nginx",
+                "--listen",
+                &format!("tcp://127.0.0.1:{port}"),
+                "--cert-dir",
+                p(&srv),
+                "--socket",
+                p(&d.socket),
+                "-q",
+            ],
+        ),
+        "nginx-block"
     );
-    assert!(block.contains("ssl_verify_client       on;"), "{block}");
-    assert!(
-        block.contains(&format!("server unix:{};", p(&d.socket))),
-        "{block}"
-    );
-    assert!(
-        block.contains("docker group") || block.contains("`docker`"),
-        "{block}"
-    );
+    let block = String::from_utf8(out.stdout).unwrap();
     let body = block.clone();
     support::nginx::start_nginx("pki", move |_| body, &[port]);
 
@@ -514,8 +514,11 @@ fn pki_certificates_pass_openssl_checks() {
     // Issued keys are not kept in the PKI dir.
     assert!(!dir.join("issued/server/key.pem").exists());
     // Re-issuing the same name needs --force (renew is the normal way).
-    let e = pki_fails(&sbx, &["client", "alice", "--out", "alice2"]);
-    assert!(e.contains("renew"), "{e}");
+    dctx_snapshot!(
+        Filters::sandbox(&sbx),
+        pki_cmd(&sbx, &["client", "alice", "--out", "alice2"]),
+        "client-again"
+    );
 }
 
 #[test]
@@ -612,14 +615,13 @@ fn pki_encrypted_ca_key_asks_for_the_passphrase() {
         &["client", "alice", "--out", "alice.tar", "--password-stdin"],
         "nope\n",
     );
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("wrong passphrase"), "{err}");
+    let f = Filters::sandbox(&sbx);
+    output_snapshot!(f, out, "wrong-passphrase");
     assert!(!sbx.path("alice.tar").exists());
     assert!(!pki_dir(&sbx).join("issued/alice").exists());
     // No terminal and no --password-stdin: a clear error, not a hang.
     let e = without_tty(&sbx, &["client", "alice", "--out", "alice.tar"]);
-    assert!(e.contains("--password-stdin"), "{e}");
+    text_snapshot!(f, "no-terminal-stderr", e);
     // Right passphrase; then the .p12 password on the next line.
     let out = pki_stdin(
         &sbx,
@@ -645,11 +647,14 @@ fn pki_encrypted_ca_key_asks_for_the_passphrase() {
         "pass:export-pw"
     ]));
     // A passphrase is never accepted as an argument.
-    let e = pki_fails(
-        &sbx,
-        &["client", "bob", "--out", "b.tar", "--password", "x"],
+    dctx_snapshot!(
+        f,
+        pki_cmd(
+            &sbx,
+            &["client", "bob", "--out", "b.tar", "--password", "x"]
+        ),
+        "password-argument"
     );
-    assert!(e.contains("unexpected argument"), "{e}");
 }
 
 #[test]
@@ -657,8 +662,11 @@ fn pki_init_twice_needs_force() {
     let sbx = Sandbox::new();
     pki(&sbx, &["init"]);
     let before = support::snapshot(&pki_dir(&sbx));
-    let e = pki_fails(&sbx, &["init"]);
-    assert!(e.contains("--force"), "{e}");
+    dctx_snapshot!(
+        Filters::sandbox(&sbx),
+        pki_cmd(&sbx, &["init"]),
+        "init-again"
+    );
     assert_eq!(support::snapshot(&pki_dir(&sbx)), before, "CA changed");
     let old = std::fs::read(pki_dir(&sbx).join("ca.pem")).unwrap();
     pki(&sbx, &["init", "--force"]);
@@ -684,16 +692,19 @@ fn pki_refuses_bad_hosts_with_a_hint() {
     let sbx = Sandbox::new();
     pki(&sbx, &["init"]);
     let srv = sbx.path("srv");
-    for (host, hint) in [
-        ("0.0.0.0", "listen address"),
-        ("::", "listen address"),
-        ("IP=1.2.3.4", "--host 1.2.3.4"),
-        ("IP:1.2.3.4", "--host 1.2.3.4"),
-        ("DNS:docker.example.com", "--host docker.example.com"),
-        ("tcp://docker.example.com:2376", "--host docker.example.com"),
-        ("docker.example.com:2376", "--host docker.example.com"),
+    // Each refused with exit 1 and the hint: a listen address (0.0.0.0,
+    // ::), or the bare name/IP to give (`--host 1.2.3.4`).
+    let mut seen = String::new();
+    for host in [
+        "0.0.0.0",
+        "::",
+        "IP=1.2.3.4",
+        "IP:1.2.3.4",
+        "DNS:docker.example.com",
+        "tcp://docker.example.com:2376",
+        "docker.example.com:2376",
     ] {
-        let e = pki_fails(
+        let out = pki_cmd(
             &sbx,
             &[
                 "server",
@@ -704,9 +715,12 @@ fn pki_refuses_bad_hosts_with_a_hint() {
                 "--out",
                 p(&srv),
             ],
-        );
-        assert!(e.contains(hint), "{host}: {e}");
+        )
+        .output()
+        .unwrap();
+        seen += &format!("--host {host}\n{}\n", support::snap::render(&out));
     }
+    text_snapshot!(Filters::sandbox(&sbx), "bad-hosts", seen);
     assert!(!srv.exists());
     assert!(!pki_dir(&sbx).join("issued").exists());
 }
@@ -786,18 +800,9 @@ fn pki_ls_and_renew_keep_names_and_change_serial() {
         ],
     );
     pki(&sbx, &["client", "alice", "--out", "alice.tar"]);
-    let table = pki(&sbx, &["ls"]);
-    for want in [
-        "NAME",
-        "DAYS LEFT",
-        "ca",
-        "alice",
-        "server",
-        "docker.example.com, 10.0.0.5",
-        "ecdsa-p384",
-    ] {
-        assert!(table.contains(want), "{want}: {table}");
-    }
+    let mut f = Filters::sandbox(&sbx);
+    f.about_days(90);
+    dctx_snapshot!(f, pki_cmd(&sbx, &["ls"]), "ls");
     let rows: serde_json::Value = serde_json::from_str(&pki(&sbx, &["ls", "--json"])).unwrap();
     let row = |name: &str| {
         rows.as_array()
@@ -837,8 +842,7 @@ fn pki_ls_and_renew_keep_names_and_change_serial() {
         "subjectAltName",
     ]);
     let key_before = std::fs::read(srv.join("server-key.pem")).unwrap();
-    let e = pki_fails(&sbx, &["renew", "server"]);
-    assert!(e.contains("--out"), "{e}");
+    dctx_snapshot!(f, pki_cmd(&sbx, &["renew", "server"]), "renew-needs-out");
     pki(&sbx, &["renew", "server", "--out", p(&srv)]);
     let san_after = openssl(&[
         "x509",
@@ -919,26 +923,34 @@ fn pki_ls_and_renew_keep_names_and_change_serial() {
         (99..=100).contains(&rows3[0]["days_left"].as_i64().unwrap()),
         "{rows3}"
     );
-    let e = pki_fails(&sbx, &["renew", "nobody", "--out", "x"]);
-    assert!(e.contains("pki ls"), "{e}");
+    dctx_snapshot!(
+        f,
+        pki_cmd(&sbx, &["renew", "nobody", "--out", "x"]),
+        "renew-unknown"
+    );
 }
 
 #[test]
 fn pki_daemon_config_formats() {
     let sbx = Sandbox::new();
     pki(&sbx, &["init"]);
-    let e = pki_fails(&sbx, &["daemon-config", "--listen", "tcp://0.0.0.0:2376"]);
-    assert!(e.contains("pki server"), "{e}");
+    let f = Filters::sandbox(&sbx);
+    dctx_snapshot!(
+        f,
+        pki_cmd(&sbx, &["daemon-config", "--listen", "tcp://0.0.0.0:2376"]),
+        "daemon-config-before-server"
+    );
     pki(
         &sbx,
         &["server", "--host", "docker.example.com", "--out", "srv"],
     );
-    let out = sbx
-        .dctx()
-        .args(["pki", "daemon-config", "--listen", "tcp://0.0.0.0:2376"])
-        .output()
-        .unwrap();
-    assert_success(&out, "daemon-config");
+    // The JSON on stdout, how to install it on stderr (file modes: the
+    // key 0600; the systemd ExecStart= caveat).
+    let out = dctx_snapshot!(
+        f,
+        pki_cmd(&sbx, &["daemon-config", "--listen", "tcp://0.0.0.0:2376"]),
+        "daemon-config-json"
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["tls"], true);
     assert_eq!(json["tlscert"], "/etc/docker/certs/server-cert.pem");
@@ -946,26 +958,23 @@ fn pki_daemon_config_formats() {
         json["hosts"],
         serde_json::json!(["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"])
     );
-    let notes = String::from_utf8_lossy(&out.stderr);
-    assert!(notes.contains("install -m 0600"), "{notes}");
-    assert!(notes.contains("ExecStart="), "{notes}");
 
-    let unit = pki(
-        &sbx,
-        &[
-            "daemon-config",
-            "--listen",
-            "tcp://0.0.0.0:2376",
-            "--format",
-            "systemd",
-            "-q",
-        ],
+    // A drop-in that clears the packaged ExecStart and listens on tcp too.
+    dctx_snapshot!(
+        f,
+        pki_cmd(
+            &sbx,
+            &[
+                "daemon-config",
+                "--listen",
+                "tcp://0.0.0.0:2376",
+                "--format",
+                "systemd",
+                "-q",
+            ],
+        ),
+        "daemon-config-systemd"
     );
-    assert!(
-        unit.contains("[Service]\nExecStart=\nExecStart=/usr/bin/dockerd -H fd:// --tlsverify"),
-        "{unit}"
-    );
-    assert!(unit.contains("-H tcp://0.0.0.0:2376"), "{unit}");
     let flags = pki(
         &sbx,
         &[
@@ -983,21 +992,19 @@ fn pki_daemon_config_formats() {
     );
 
     // A listen address the certificate does not name is flagged.
-    let out = sbx
-        .dctx()
-        .args([
-            "pki",
-            "daemon-config",
-            "--listen",
-            "tcp://10.9.9.9:2376",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert_success(&out, "daemon-config");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: listening on 10.9.9.9"));
-    let e = pki_fails(&sbx, &["daemon-config", "--listen", "https://x:2376"]);
-    assert!(e.contains("tcp://"), "{e}");
+    dctx_snapshot!(
+        f,
+        pki_cmd(
+            &sbx,
+            &["daemon-config", "--listen", "tcp://10.9.9.9:2376", "-q"]
+        ),
+        "daemon-config-unnamed-listen"
+    );
+    dctx_snapshot!(
+        f,
+        pki_cmd(&sbx, &["daemon-config", "--listen", "https://x:2376"]),
+        "daemon-config-bad-listen"
+    );
 }
 
 /// Every `*.bak-*` file next to `name` in the PKI dir: (file name, bytes).
@@ -1101,8 +1108,9 @@ fn pki_daemon_config_merges_into_existing_files() {
         "-o",
         p(&conf),
     ];
-    let out = sbx.dctx().arg("pki").args(args).output().unwrap();
-    assert_success(&out, "daemon-config -o existing daemon.json");
+    // Success, and stderr says the previous file was kept.
+    let f = Filters::sandbox(&sbx);
+    dctx_snapshot!(f, pki_cmd(&sbx, &args), "merge-daemon-json");
     let merged = std::fs::read_to_string(&conf).unwrap();
     assert_eq!(mode(&conf), 0o600, "the merged file's mode changed");
     let v: serde_json::Value = serde_json::from_str(&merged).unwrap();
@@ -1123,10 +1131,8 @@ fn pki_daemon_config_merges_into_existing_files() {
         ],
         "{merged}"
     );
-    assert!(
-        merged.contains("\"default-shm-size\": 12345678901234567890123,"),
-        "number re-encoded: {merged}"
-    );
+    // Numbers are not re-encoded (default-shm-size), key order is kept.
+    text_snapshot!(f, "merged-daemon-json", merged);
     assert_eq!(v["tlscert"], "/etc/docker/certs/server-cert.pem");
     assert_eq!(v["log-opts"]["max-file"], "3");
     let baks: Vec<_> = std::fs::read_dir(sbx.path(""))
@@ -1140,15 +1146,12 @@ fn pki_daemon_config_merges_into_existing_files() {
         .collect();
     assert_eq!(baks.len(), 1);
     assert_eq!(std::fs::read_to_string(baks[0].path()).unwrap(), original);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("kept the previous"), "{err}");
 
     // Invalid JSON: refused, the file and its directory untouched.
     let broken = "{\"data-root\": \"/srv/docker\",, }";
     std::fs::write(&conf, broken).unwrap();
     let before = support::snapshot(&sbx.path(""));
-    let e = pki_fails(&sbx, &args);
-    assert!(e.contains("not a valid JSON object"), "{e}");
+    dctx_snapshot!(f, pki_cmd(&sbx, &args), "merge-invalid-json");
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), broken);
     assert_eq!(before, support::snapshot(&sbx.path("")));
 
@@ -1178,7 +1181,8 @@ fn pki_daemon_config_merges_into_existing_files() {
         "{merged}"
     );
     assert!(merged.ends_with("\nLimitNOFILE=1048576\n"), "{merged}");
-    assert!(!merged.contains("--old-flag"), "{merged}");
+    // The old ExecStart (--old-flag) is gone.
+    text_snapshot!(f, "merged-unit", merged);
     assert!(
         std::fs::read_dir(sbx.path("")).unwrap().flatten().any(|e| e
             .file_name()

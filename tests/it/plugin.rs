@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
+use crate::support::snap::{Filters, dctx_snapshot};
 use crate::support::{Sandbox, assert_success, dockerd, free_port};
 
 fn docker(sb: &Sandbox, args: &[&str]) -> Output {
@@ -88,8 +89,11 @@ fn docker_lists_the_plugin_with_its_metadata() {
     assert_eq!(ctx["Version"], env!("CARGO_PKG_VERSION"));
 
     // Installing again is a no-op; uninstall removes the link and docker forgets it.
-    let again = sb.ok(&["plugin", "install"]);
-    assert!(again.contains("already links"), "{again}");
+    dctx_snapshot!(
+        Filters::sandbox(&sb),
+        sb.dctx_cmd(&["plugin", "install"]),
+        "install-again"
+    );
     sb.ok(&["plugin", "uninstall"]);
     assert!(Path::new(link).symlink_metadata().is_err());
     assert!(ours(&sb).is_none());
@@ -228,9 +232,11 @@ fn install_respects_docker_config_and_never_clobbers() {
     // Someone else's docker-ctx is neither replaced nor removed without --force.
     std::fs::remove_file(&link).unwrap();
     std::fs::write(&link, "#!/bin/sh\n").unwrap();
-    let (code, err) = sb.fails(&["plugin", "install"]);
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("--force"), "{err}");
+    dctx_snapshot!(
+        Filters::sandbox(&sb),
+        sb.dctx_cmd(&["plugin", "install"]),
+        "install-over-foreign"
+    );
     let (code, _) = sb.fails(&["plugin", "uninstall"]);
     assert_eq!(code, 1);
     assert_eq!(std::fs::read_to_string(&link).unwrap(), "#!/bin/sh\n");

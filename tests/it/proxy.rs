@@ -10,6 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::image::busybox_image;
+use crate::support::snap::{Filters, dctx_snapshot};
 use crate::support::{Sandbox, assert_success, dockerd, free_port};
 
 /// A running `dctx proxy`, stopped with SIGTERM when dropped.
@@ -1230,27 +1231,36 @@ fn pid_file_symlink_and_a_foreign_or_shared_log_are_refused() {
     let foreign = sbx.path("foreign.log");
     std::fs::write(&foreign, "").unwrap();
     std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
-    let (_, err) = sbx.fails(&[
-        "proxy",
-        name,
-        "--socket",
-        sock.to_str().unwrap(),
-        "--log",
-        foreign.to_str().unwrap(),
-    ]);
-    assert!(err.contains("belongs to another user (uid 65534)"), "{err}");
+    // Refused: it belongs to another user (uid 65534).
+    let f = Filters::sandbox(&sbx);
+    dctx_snapshot!(
+        f,
+        sbx.dctx_cmd(&[
+            "proxy",
+            name,
+            "--socket",
+            sock.to_str().unwrap(),
+            "--log",
+            foreign.to_str().unwrap(),
+        ]),
+        "log-of-another-user"
+    );
     let shared = sbx.path("shared.log");
     std::fs::write(&shared, "").unwrap();
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let (_, err) = sbx.fails(&[
-        "proxy",
-        name,
-        "--socket",
-        sock.to_str().unwrap(),
-        "--log",
-        shared.to_str().unwrap(),
-    ]);
-    assert!(err.contains("writable by others (mode 666)"), "{err}");
+    // Refused: writable by others (mode 666).
+    dctx_snapshot!(
+        f,
+        sbx.dctx_cmd(&[
+            "proxy",
+            name,
+            "--socket",
+            sock.to_str().unwrap(),
+            "--log",
+            shared.to_str().unwrap(),
+        ]),
+        "log-writable-by-others"
+    );
     for f in [&foreign, &shared] {
         assert_eq!(std::fs::read_to_string(f).unwrap(), "", "{f:?} written");
     }

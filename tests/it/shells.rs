@@ -5,6 +5,7 @@
 
 use std::process::Command;
 
+use crate::support::snap::{Filters, dctx_snapshot};
 use crate::support::{Sandbox, assert_success, dockerd};
 
 const FMT: &str = "{{.Server.Version}}";
@@ -105,26 +106,26 @@ fn without_shell_flag_the_running_shell_decides_not_login_shell() {
 fn tcsh_output_is_quoted_for_eval_and_has_no_comment_lines() {
     let sb = Sandbox::new();
     sb.add_client_profile("prod", &["--no-context"]);
-    let out = sb.ok(&["env", "prod", "--shell", "csh"]);
-    assert!(out.contains("setenv DOCKER_HOST 'tcp://"), "{out}");
-    assert!(out.contains("unsetenv DOCKER_CONTEXT;"), "{out}");
-    // Interactive tcsh has no `#` comments: the hint is a quoted `:` line.
-    assert!(out.lines().all(|l| !l.starts_with('#')), "{out}");
-    assert!(
-        out.contains(
-            ": 'Run this command to configure your shell: eval `dctx env prod --shell tcsh`';"
-        ),
-        "{out}"
+    // setenv/unsetenv, and (interactive tcsh has no `#` comments) the hint
+    // as a quoted `:` line.
+    let out = dctx_snapshot!(
+        Filters::sandbox(&sb),
+        sb.dctx_cmd(&["env", "prod", "--shell", "csh"]),
+        "env-csh"
     );
+    let out = String::from_utf8(out.stdout).unwrap();
+    assert!(out.lines().all(|l| !l.starts_with('#')), "{out}");
 }
 
 #[test]
 fn env_without_a_name_is_a_usage_error() {
     let sb = Sandbox::new();
-    let (code, err) = sb.fails(&["env"]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("<NAME>"), "{err}");
+    let f = Filters::sandbox(&sb);
+    dctx_snapshot!(f, sb.dctx_cmd(&["env"]), "env-without-name");
     // --unset alone needs no name.
-    let out = sb.ok(&["env", "--unset", "--shell", "bash"]);
-    assert!(out.contains("unset DOCKER_HOST;"), "{out}");
+    dctx_snapshot!(
+        f,
+        sb.dctx_cmd(&["env", "--unset", "--shell", "bash"]),
+        "env-unset-without-name"
+    );
 }

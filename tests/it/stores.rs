@@ -5,6 +5,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Command;
 
+use crate::support::snap::{Filters, dctx_snapshot, output_snapshot, text_snapshot};
 use crate::support::{Sandbox, assert_success, dockerd};
 
 fn meta_dir(sb: &Sandbox, name: &str) -> std::path::PathBuf {
@@ -83,15 +84,8 @@ fn a_failed_replace_keeps_the_working_profile_and_names_the_path() {
             "--replace",
         ],
     );
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&format!(
-            "cannot write to {}",
-            contexts.join("meta").display()
-        )),
-        "{err}"
-    );
+    // Exit 1: cannot write to ~/.docker/contexts/meta.
+    output_snapshot!(Filters::sandbox(&sb), out, "root-owned-contexts");
     assert_eq!(sb.snapshot(), before, "a failed replace changed the stores");
     assert_eq!(sb.context_server_version("prod"), d.version);
 }
@@ -188,9 +182,11 @@ fn key_move_to_file_never_overwrites_a_hand_made_context() {
         .unwrap();
     assert_success(&out, "docker context create kr");
     let before = std::fs::read(meta_dir(&sb, "kr").join("meta.json")).unwrap();
-    let (code, err) = sb.fails(&["key", "move", "kr", "--to", "file"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("not overwriting it"), "{err}");
+    dctx_snapshot!(
+        Filters::sandbox(&sb),
+        sb.dctx_cmd(&["key", "move", "kr", "--to", "file"]),
+        "key-move-foreign-context"
+    );
     assert_eq!(
         std::fs::read(meta_dir(&sb, "kr").join("meta.json")).unwrap(),
         before
@@ -205,19 +201,18 @@ fn add_use_with_an_invalid_config_json_writes_nothing() {
     std::fs::write(sb.docker_config().join("config.json"), "{broken").unwrap();
     let before = sb.snapshot();
     let b = sb.client_bundle();
-    let (code, err) = sb.fails(&[
-        "add",
-        "prod",
-        "--bundle",
-        b.to_str().unwrap(),
-        "--host",
-        &dockerd().host,
-        "--use",
-    ]);
-    assert_eq!(code, 1);
-    assert!(
-        err.contains("config.json is not a valid JSON object"),
-        "{err}"
+    dctx_snapshot!(
+        Filters::sandbox(&sb),
+        sb.dctx_cmd(&[
+            "add",
+            "prod",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--host",
+            &dockerd().host,
+            "--use",
+        ]),
+        "add-use-broken-config"
     );
     let mut after = sb.snapshot();
     // Only dctx's own lock files may appear.
@@ -243,14 +238,12 @@ fn rm_of_several_with_the_keyring_unavailable_removes_none() {
         "keyring",
     ]);
     let before = sb.snapshot();
-    let out = sb
-        .dctx()
-        .args(["rm", "plainone", "kr"])
-        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no OS keyring is available"));
+    dctx_snapshot!(
+        Filters::sandbox(&sb),
+        sb.dctx_cmd(&["rm", "plainone", "kr"])
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"),
+        "rm-keyring-unavailable"
+    );
     assert_eq!(sb.snapshot(), before);
     sb.ok(&["rm", "plainone", "kr"]);
     assert_eq!(sb.keyring_lookup("kr"), None);
@@ -339,6 +332,7 @@ fn names_are_validated_at_every_entry_point() {
     std::fs::create_dir_all(&victim).unwrap();
     std::fs::write(victim.join("keep"), "x").unwrap();
     let sneaky = "../../../../victim";
+    let mut said = String::new();
     for args in [
         vec!["rm", sneaky],
         vec!["env", sneaky],
@@ -352,20 +346,22 @@ fn names_are_validated_at_every_entry_point() {
         vec!["exec", sneaky, "--", "true"],
         vec!["use", sneaky],
     ] {
-        let (code, err) = sb.fails(&args);
-        assert_eq!(code, 1, "{args:?}");
-        assert!(err.contains("invalid"), "{args:?}: {err}");
+        let out = sb.dctx_cmd(&args).output().unwrap();
+        said += &format!("{args:?}\n{}\n", crate::support::snap::render(&out));
     }
+    // Each refused with exit 1: an invalid name.
+    text_snapshot!(Filters::sandbox(&sb), "sneaky-names", said);
     assert!(victim.join("keep").exists());
 }
 
 #[test]
 fn endpoints_are_parsed_strictly_and_control_characters_never_reach_a_terminal() {
     let sb = Sandbox::new();
-    let (_, err) = sb.fails(&["add", "p1", "--host", "prod.example.com:2376"]);
-    assert!(
-        err.contains("did you mean tcp://prod.example.com:2376?"),
-        "{err}"
+    let f = Filters::sandbox(&sb);
+    dctx_snapshot!(
+        f,
+        sb.dctx_cmd(&["add", "p1", "--host", "prod.example.com:2376"]),
+        "endpoint-without-scheme"
     );
     for bad in [
         "tcp://h:notaport",
@@ -388,19 +384,17 @@ fn endpoints_are_parsed_strictly_and_control_characters_never_reach_a_terminal()
         "--host",
         "https://127.0.0.1:2376",
     ]);
-    let env = sb.ok(&["env", "p2", "--shell", "bash"]);
-    assert!(
-        env.contains("export DOCKER_HOST='tcp://127.0.0.1:2376';"),
-        "{env}"
+    dctx_snapshot!(
+        f,
+        sb.dctx_cmd(&["env", "p2", "--shell", "bash"]),
+        "env-https"
     );
     // Port conventions are warnings.
-    let out = sb
-        .dctx()
-        .args(["add", "p3", "--host", "tcp://127.0.0.1:2376"])
-        .output()
-        .unwrap();
-    assert_success(&out, "plain on 2376");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("port 2376 is the TLS Docker port"));
+    dctx_snapshot!(
+        f,
+        sb.dctx_cmd(&["add", "p3", "--host", "tcp://127.0.0.1:2376"]),
+        "plain-on-2376"
+    );
     // A hostile foreign context (written by hand): escaped in ls, refused by env.
     let meta = meta_dir(&sb, "evil");
     std::fs::create_dir_all(&meta).unwrap();
@@ -411,10 +405,12 @@ fn endpoints_are_parsed_strictly_and_control_characters_never_reach_a_terminal()
     .unwrap();
     let ls = sb.ok(&["ls"]);
     assert!(!ls.contains('\u{1b}') && !ls.contains('\r'), "{ls:?}");
-    assert!(ls.contains("\\u{1b}[2J"), "{ls}");
-    let (code, err) = sb.fails(&["env", "evil", "--shell", "cmd"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("not a valid endpoint"), "{err}");
+    dctx_snapshot!(f, sb.dctx_cmd(&["ls"]), "ls-hostile-endpoint");
+    dctx_snapshot!(
+        f,
+        sb.dctx_cmd(&["env", "evil", "--shell", "cmd"]),
+        "env-hostile-endpoint"
+    );
 }
 
 #[test]
@@ -440,11 +436,12 @@ fn a_relative_dctx_home_gives_an_absolute_cert_path() {
         &dockerd().host,
         "--no-context",
     ]);
-    let env = run(&["env", "envonly", "--shell", "bash"]);
-    let want = sb.tmp.path().join("rel-store/profiles/envonly");
-    assert!(
-        env.contains(&format!("export DOCKER_CERT_PATH='{}';", want.display())),
-        "{env}"
+    // DOCKER_CERT_PATH is [TMP]/rel-store/profiles/envonly.
+    dctx_snapshot!(
+        Filters::sandbox(&sb),
+        sb.dctx_cmd(&["env", "envonly", "--shell", "bash"])
+            .env("DCTX_HOME", "rel-store"),
+        "env-relative-home"
     );
 }
 
@@ -515,19 +512,13 @@ fn hostile_certificate_text_is_escaped_in_add_and_show() {
         .args(["--host", "tcp://127.0.0.1:2376"])
         .output()
         .unwrap();
-    assert_success(&out, "add");
     assert_inert(&out, "add");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains(r"alice\u{1b}]0;pwned\u{7}\u{202e}exe.txt"),
-        "{text}"
-    );
+    // The subject, issuer and SAN shown with their escapes visible.
+    let f = Filters::sandbox(&sb);
+    output_snapshot!(f, out, "add-hostile-cert");
     let out = sb.dctx().args(["show", "evil"]).output().unwrap();
-    assert_success(&out, "show");
     assert_inert(&out, "show");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(r"Evil CA \u{1b}[2J\u{202e}AC"), "{text}");
-    assert!(text.contains(r"x\u{1b}[31m.example"), "{text}");
+    output_snapshot!(f, out, "show-hostile-cert");
 }
 
 /// A context name with ESC and U+202E written straight into Docker's store
@@ -550,7 +541,8 @@ fn hostile_context_names_are_escaped_in_every_listing() {
         serde_json::json!({ "currentContext": name }).to_string(),
     )
     .unwrap();
-    let shown = r"x\u{1b}[8m\u{202e}yz";
+    // Each shows x\u{1b}[8m\u{202e}yz.
+    let mut said = String::new();
     for args in [&["current"][..], &["ls", "-q"], &["ls"], &["use"]] {
         let out = sb
             .dctx()
@@ -558,13 +550,8 @@ fn hostile_context_names_are_escaped_in_every_listing() {
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
-        let what = args.join(" ");
-        assert_success(&out, &what);
-        assert_inert(&out, &what);
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains(shown),
-            "{what}: {:?}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        assert_inert(&out, &args.join(" "));
+        said += &format!("{args:?}\n{}\n", crate::support::snap::render(&out));
     }
+    text_snapshot!(Filters::sandbox(&sb), "hostile-context-name", said);
 }

@@ -4,6 +4,7 @@
 
 use std::process::Output;
 
+use crate::support::snap::{Filters, dctx_snapshot};
 use crate::support::{Sandbox, assert_success, dockerd};
 
 fn json(out: &Output) -> serde_json::Value {
@@ -72,31 +73,22 @@ fn docker_context_update_is_drift_and_check_probes_what_docker_uses() {
             .status
             .success()
     );
-    let r = dctx_json(&sb, &["check", "stage", "--json"], 3);
-    assert_eq!(r[0]["endpoint"], "tcp://127.0.0.1:1");
-    let c = codes(&r[0]);
-    assert!(
-        c.contains(&"connection-refused".into()) && c.contains(&"drift".into()),
-        "{c:?}"
+    // Exit 3: connection-refused at docker's endpoint, and the drift.
+    let f = Filters::sandbox(&sb);
+    let out = dctx_snapshot!(
+        f,
+        sb.dctx_cmd(&["check", "stage", "--json"]),
+        "host-drift-check"
     );
+    assert_eq!(json(&out)[0]["endpoint"], "tcp://127.0.0.1:1");
     let rows = dctx_json(&sb, &["ls", "--json"], 0);
     let stage = row(&rows, "stage");
     assert_eq!(stage["endpoint"], "tcp://127.0.0.1:1");
     assert_eq!(stage["source"], "docker-context");
     assert_eq!(stage["drift"][0]["code"], "host");
-    let show = sb.ok(&["show", "stage"]);
-    assert!(
-        show.contains(&format!(
-            "Drift:     the Docker context's host is tcp://127.0.0.1:1, dctx recorded {}",
-            d.host
-        )),
-        "{show}"
-    );
-    // `docker context update --docker host=…` also dropped the TLS files.
-    assert!(
-        show.contains("the Docker context's cert.pem was removed outside dctx"),
-        "{show}"
-    );
+    // Drift: docker's host vs the one dctx recorded, and (`docker context
+    // update --docker host=…` also dropped the TLS files) the removed cert.
+    dctx_snapshot!(f, sb.dctx_cmd(&["show", "stage"]), "host-drift-show");
     // Renewal without retyping the host keeps docker's current endpoint…
     let b = sb.client_bundle();
     sb.ok(&["add", "stage", "--bundle", b.to_str().unwrap(), "--replace"]);
@@ -124,11 +116,12 @@ fn replaced_tls_files_are_drift_and_probed_as_docker_sees_them() {
     std::fs::write(&ca, &other.cert_pem).unwrap();
     let out = docker(&sb, &["--context", "stage", "version"]);
     assert!(!out.status.success());
-    let r = dctx_json(&sb, &["check", "stage", "--json"], 3);
-    let c = codes(&r[0]);
-    assert!(
-        c.contains(&"unknown-ca".into()) && c.contains(&"drift".into()),
-        "{c:?}"
+    // Exit 3: unknown-ca (docker's files are probed) and the drift.
+    let f = Filters::sandbox(&sb);
+    dctx_snapshot!(
+        f,
+        sb.dctx_cmd(&["check", "stage", "--json"]),
+        "tls-changed-check"
     );
     let rows = dctx_json(&sb, &["ls", "--json"], 0);
     assert_eq!(row(&rows, "stage")["drift"][0]["code"], "tls-changed");
@@ -149,18 +142,11 @@ fn a_context_removed_by_docker_is_reported_not_probed_from_a_stale_copy() {
     docker_ok(&sb, &["context", "rm", "stage"]);
     let rows = dctx_json(&sb, &["ls", "--json"], 0);
     assert_eq!(row(&rows, "stage")["drift"][0]["code"], "context-removed");
-    let r = dctx_json(&sb, &["check", "stage", "--json"], 3);
-    let c = codes(&r[0]);
-    assert!(
-        c.contains(&"invalid-profile".into()) && c.contains(&"drift".into()),
-        "{c:?}"
-    );
-    assert!(
-        r[0]["findings"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("removed outside dctx"),
-        "{r:#}"
+    // Exit 3: invalid-profile ("removed outside dctx") and the drift.
+    dctx_snapshot!(
+        Filters::sandbox(&sb),
+        sb.dctx_cmd(&["check", "stage", "--json"]),
+        "context-removed-check"
     );
     // and it can be removed.
     sb.ok(&["rm", "stage"]);
@@ -199,28 +185,28 @@ fn a_profile_never_silently_shares_a_name_with_another_context() {
     let r = dctx_json(&sb, &["check", "twin", "--json"], 0);
     assert_eq!(r[0]["endpoint"], socket.as_str());
     assert_eq!(r[0]["docker"]["version"], d.version.as_str());
-    let env = sb.ok(&["env", "twin", "--shell", "bash"]);
-    assert!(
-        env.contains(&format!("export DOCKER_HOST='{socket}';")),
-        "{env}"
+    let f = Filters::sandbox(&sb);
+    dctx_snapshot!(
+        f,
+        sb.dctx_cmd(&["env", "twin", "--shell", "bash"]),
+        "twin-env"
     );
     sb.ok(&["use", "twin"]);
     assert_eq!(docker_ok(&sb, &["context", "show"]).trim(), "twin");
     // A new profile cannot take the name of an existing context.
-    let (code, err) = sb.fails(&["add", "twin", "--host", "tcp://127.0.0.1:2", "--no-context"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("pass --replace to overwrite it"), "{err}");
+    dctx_snapshot!(
+        f,
+        sb.dctx_cmd(&["add", "twin", "--host", "tcp://127.0.0.1:2", "--no-context"]),
+        "twin-add"
+    );
     // rm removes dctx's record only, and says so; --force takes the context too.
-    let out = sb.ok(&["rm", "twin"]);
-    assert!(out.contains("the Docker context twin stays"), "{out}");
+    dctx_snapshot!(f, sb.dctx_cmd(&["rm", "twin"]), "twin-rm-record");
     assert!(
         docker(&sb, &["context", "inspect", "twin"])
             .status
             .success()
     );
-    let (code, err) = sb.fails(&["rm", "twin"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("pass --force"), "{err}");
+    dctx_snapshot!(f, sb.dctx_cmd(&["rm", "twin"]), "twin-rm-context");
     sb.ok(&["rm", "--force", "twin"]);
     assert!(
         !docker(&sb, &["context", "inspect", "twin"])
@@ -235,20 +221,13 @@ fn default_is_first_class_via_docker_host_and_via_the_socket() {
     let sb = Sandbox::new();
     let socket = format!("unix://{}", d.socket.display());
     // Via DOCKER_HOST: ls marks it current and says why; check/doctor probe it.
-    let out = sb
-        .dctx()
-        .args(["ls"])
-        .env("DOCKER_HOST", &socket)
-        .output()
-        .unwrap();
-    assert_success(&out, "ls");
-    let ls = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        ls.lines()
-            .any(|l| l.starts_with("default *") && l.contains(&socket)),
-        "{ls}"
+    let mut f = Filters::sandbox(&sb);
+    f.collapse_columns();
+    dctx_snapshot!(
+        f,
+        sb.dctx_cmd(&["ls"]).env("DOCKER_HOST", &socket),
+        "ls-docker-host"
     );
-    assert!(ls.contains("* = default (set by DOCKER_HOST)"), "{ls}");
     let out = sb
         .dctx()
         .args(["doctor", "default", "--json"])
@@ -300,10 +279,10 @@ fn default_is_first_class_via_docker_host_and_via_the_socket() {
         json(&out),
         serde_json::json!({"name": "default", "source": "docker-host"})
     );
-    let env = sb.ok(&["env", "default", "--shell", "bash"]);
-    assert!(
-        env.contains("export DOCKER_CONTEXT='default';") && env.contains("unset DOCKER_HOST;"),
-        "{env}"
+    dctx_snapshot!(
+        Filters::sandbox(&sb),
+        sb.dctx_cmd(&["env", "default", "--shell", "bash"]),
+        "env-default"
     );
 }
 
@@ -355,10 +334,10 @@ fn a_foreign_tls_context_works_through_env_in_real_shells() {
         );
     }
     // show and check read docker's files.
-    let show = sb.ok(&["show", "theirs"]);
-    assert!(
-        show.contains("Docker context not managed by dctx") && show.contains("dctx-test-client"),
-        "{show}"
+    dctx_snapshot!(
+        Filters::sandbox(&sb),
+        sb.dctx_cmd(&["show", "theirs"]),
+        "show-foreign-tls"
     );
     let r = dctx_json(&sb, &["check", "theirs", "--json"], 0);
     assert_eq!(r[0]["status"], "ok", "{r:#}");
@@ -379,18 +358,11 @@ fn ssh_contexts_are_labelled_ssh_never_plaintext() {
     );
     let rows = dctx_json(&sb, &["ls", "--json"], 0);
     assert_eq!(row(&rows, "viassh")["tls"], "ssh");
-    let ls = sb.ok(&["ls"]);
-    let line = ls.lines().find(|l| l.contains("viassh")).unwrap();
-    assert!(
-        line.contains("ssh") && !line.contains("PLAINTEXT"),
-        "{line}"
-    );
-    // Probed through ssh like docker does: nothing listens on port 1.
-    let r = dctx_json(&sb, &["check", "viassh", "--json"], 3);
-    assert_eq!(r[0]["endpoint"], "ssh://someone@127.0.0.1:1");
-    let c = codes(&r[0]);
-    assert!(c.contains(&"connection-refused".into()), "{r:#}");
-    assert!(!c.contains(&"plaintext-endpoint".into()), "{r:#}");
+    let f = Filters::sandbox(&sb);
+    dctx_snapshot!(f, sb.dctx_cmd(&["ls"]), "ls-ssh");
+    // Probed through ssh like docker does: nothing listens on port 1
+    // (connection-refused, no plaintext-endpoint).
+    dctx_snapshot!(f, sb.dctx_cmd(&["check", "viassh", "--json"]), "check-ssh");
     // dctx add makes them too (no TLS material allowed).
     sb.ok(&["add", "mine", "--host", "ssh://me@127.0.0.1:2"]);
     assert_eq!(
@@ -408,16 +380,18 @@ fn ssh_contexts_are_labelled_ssh_never_plaintext() {
         "ssh://me@127.0.0.1:2"
     );
     let dir = sb.client_bundle();
-    let (code, err) = sb.fails(&[
-        "add",
-        "bad",
-        "--host",
-        "ssh://me@h",
-        "--bundle",
-        dir.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 1);
-    assert!(err.contains("TLS material does not apply"), "{err}");
+    dctx_snapshot!(
+        f,
+        sb.dctx_cmd(&[
+            "add",
+            "bad",
+            "--host",
+            "ssh://me@h",
+            "--bundle",
+            dir.to_str().unwrap(),
+        ]),
+        "add-ssh-with-tls"
+    );
 }
 
 /// PATH with the dctx under test first (shells run `dctx` by name).
@@ -496,11 +470,10 @@ fn completion_offers_what_each_command_accepts() {
     // ls -q prints the same names as `docker context ls -q` plus env-only ones.
     assert_eq!(sb.ok(&["ls", "-q"]), "default\nctxone\nenvonly\ntheirs\n");
     // A typo gets a suggestion.
-    let (code, err) = sb.fails(&["show", "ctxon"]);
-    assert_eq!(code, 1);
-    assert!(
-        err.contains("no profile or Docker context named \"ctxon\"; did you mean ctxone?"),
-        "{err}"
+    dctx_snapshot!(
+        Filters::sandbox(&sb),
+        sb.dctx_cmd(&["show", "ctxon"]),
+        "show-typo"
     );
 }
 
@@ -569,11 +542,9 @@ fn mv_renames_everything_docker_and_the_keyring_see() {
     let r = dctx_json(&sb, &["check", "ktwo", "--json"], 0);
     assert_eq!(r[0]["docker"]["version"], d.version.as_str());
     // Taken names and docker's default are refused.
-    let (code, err) = sb.fails(&["mv", "beta", "ktwo"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("\"ktwo\" already exists"), "{err}");
-    let (_, err) = sb.fails(&["mv", "default", "x1"]);
-    assert!(err.contains("cannot be renamed"), "{err}");
+    let f = Filters::sandbox(&sb);
+    dctx_snapshot!(f, sb.dctx_cmd(&["mv", "beta", "ktwo"]), "mv-taken");
+    dctx_snapshot!(f, sb.dctx_cmd(&["mv", "default", "x1"]), "mv-default");
 }
 
 #[test]
@@ -755,22 +726,19 @@ fn every_drift_is_reported_once_and_adopt_names_lost_files() {
         .join("docker");
     std::fs::remove_file(tls.join("ca.pem")).unwrap();
     std::fs::remove_file(tls.join("key.pem")).unwrap();
-    let r = dctx_json(&sb, &["check", "stage", "--json"], 3);
-    let drift: Vec<&str> = r[0]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "drift")
-        .map(|f| f["message"].as_str().unwrap())
-        .collect();
-    let all = drift.join("\n");
-    assert!(all.contains("ca.pem") && all.contains("key.pem"), "{all}");
-    let ls = sb.ok(&["ls"]);
-    let line = ls.lines().find(|l| l.starts_with("stage")).unwrap();
-    assert!(line.contains("drift: tls-removed"), "{ls}");
-    assert!(!line.contains("tls-removed, tls-removed"), "{ls}");
-    let out = sb.dctx().args(["adopt", "stage"]).output().unwrap();
-    assert_success(&out, "adopt stage");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("lost ca.pem, key.pem"), "{err}");
+    // Exit 3, a drift finding for ca.pem and one for key.pem.
+    let f = Filters::sandbox(&sb);
+    dctx_snapshot!(
+        f,
+        sb.dctx_cmd(&["check", "stage", "--json"]),
+        "two-files-removed-check"
+    );
+    // ls: "drift: tls-removed" once.
+    dctx_snapshot!(f, sb.dctx_cmd(&["ls"]), "two-files-removed-ls");
+    // adopt succeeds and says the context lost ca.pem, key.pem.
+    dctx_snapshot!(
+        f,
+        sb.dctx_cmd(&["adopt", "stage"]),
+        "two-files-removed-adopt"
+    );
 }

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::openbao::{CLIENT_ROLE, OpenBao, openbao, vault_dockerd};
+use crate::support::snap::{Filters, dctx_snapshot, output_snapshot};
 use crate::support::{Sandbox, assert_success, free_port};
 
 /// A sandbox whose environment points at the shared OpenBao (address and
@@ -366,12 +367,9 @@ fn enroll_errors_name_the_cause_and_the_fix_and_write_nothing() {
     ];
     let before = sb.snapshot();
 
-    // No token anywhere.
-    let (_, err) = sb.fails(&base);
-    assert!(
-        err.contains("no token") && err.contains("BAO_TOKEN"),
-        "{err}"
-    );
+    // No token anywhere: where one is looked for (BAO_TOKEN…).
+    let f = Filters::sandbox(&sb);
+    dctx_snapshot!(f, sb.dctx_cmd(&base), "enroll-no-token");
 
     // A token without the policy: the line it needs.
     let out = with_token(&sb, &b.powerless_token(), &base);
@@ -398,10 +396,10 @@ fn enroll_errors_name_the_cause_and_the_fix_and_write_nothing() {
     let mut args = base.to_vec();
     let dead = format!("https://127.0.0.1:{}", free_port());
     args.extend(["--vault", &dead]);
-    let out = with_token(&sb, &token, &args);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot reach") && err.contains(&dead), "{err}");
+    // Refused: cannot reach that address (named).
+    let mut f1 = f.clone();
+    f1.literal(&dead, "[DEAD_ADDR]");
+    output_snapshot!(f1, with_token(&sb, &token, &args), "enroll-unreachable");
 
     // A TLS server whose CA we were not told about.
     let out = sb
@@ -411,9 +409,8 @@ fn enroll_errors_name_the_cause_and_the_fix_and_write_nothing() {
         .env_remove("BAO_CACERT")
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("TLS") && err.contains("--vault-ca"), "{err}");
+    // Refused: TLS, and --vault-ca named as the way to trust it.
+    output_snapshot!(f, out, "enroll-unknown-server-ca");
 
     // A sealed server (its own, so the shared one stays unsealed).
     let sealed = OpenBao::start("sealed");
@@ -427,12 +424,10 @@ fn enroll_errors_name_the_cause_and_the_fix_and_write_nothing() {
         .env("BAO_CACERT", &sealed.server_ca)
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("is sealed") && err.contains("bao operator unseal"),
-        "{err}"
-    );
+    // Refused: the server is sealed; `bao operator unseal`.
+    let mut f2 = f.clone();
+    f2.literal(&sealed.addr, "[SEALED_ADDR]");
+    output_snapshot!(f2, out, "enroll-sealed");
 
     assert_eq!(sb.snapshot(), before, "a failed enroll wrote something");
 }
@@ -1010,16 +1005,18 @@ fn csr_drop_takes_the_pending_key_with_it() {
     let before = sb.snapshot();
     sb.ok(&["csr", "gone", "--key-store", "file"]);
     assert!(sb.store().join("pending/gone/key.pem").exists());
-    let (_, err) = sb.fails(&["csr", "gone", "--cn", "other.example.test"]);
-    assert!(
-        err.contains("already pending") && err.contains("--drop"),
-        "{err}"
+    // Refused: already pending; --drop abandons it.
+    let f = Filters::sandbox(&sb);
+    dctx_snapshot!(
+        f,
+        sb.dctx_cmd(&["csr", "gone", "--cn", "other.example.test"]),
+        "csr-already-pending"
     );
     sb.ok(&["csr", "gone", "--drop"]);
     assert!(!sb.store().join("pending/gone").exists());
-    assert!(!sb.ok(&["ls"]).contains("gone"));
-    let (_, err) = sb.fails(&["csr", "gone", "--drop"]);
-    assert!(err.contains("no CSR is pending"), "{err}");
+    // ls no longer lists it.
+    dctx_snapshot!(f, sb.dctx_cmd(&["ls"]), "ls-after-drop");
+    dctx_snapshot!(f, sb.dctx_cmd(&["csr", "gone", "--drop"]), "csr-drop-none");
     // Only dctx's store dirs and lock remain: no key, no journal.
     for (path, _) in sb.snapshot() {
         assert!(

@@ -11,6 +11,7 @@ pub mod openbao;
 pub mod peers;
 pub mod procs;
 pub mod prometheus;
+pub mod snap;
 pub mod sshd;
 
 use std::collections::BTreeMap;
@@ -116,6 +117,13 @@ impl Sandbox {
     /// The dctx binary under test, with only the sandbox's environment.
     pub fn dctx(&self) -> Command {
         self.base(env!("CARGO_BIN_EXE_dctx"))
+    }
+
+    /// The dctx binary with `args` (for snapshots of its whole output).
+    pub fn dctx_cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.dctx();
+        c.args(args);
+        c
     }
 
     /// The real docker CLI, same environment.
