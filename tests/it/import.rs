@@ -277,14 +277,7 @@ fn forced_import_warning_does_not_contradict_itself() {
     old.not_after -= time::Duration::hours(12);
     let old = d.ca.issue(&old);
     let dir = sb.path("old");
-    write_tree(
-        &dir,
-        &[
-            ("ca.pem", &d.ca.cert_pem),
-            ("cert.pem", &old.cert_pem),
-            ("key.pem", &old.key_pem),
-        ],
-    );
+    crate::support::write_bundle(&dir, &d.ca.cert_pem, &old);
     let out = run(
         &sb,
         &[
@@ -322,14 +315,7 @@ fn replace_with_only_a_ca_or_only_a_cert_keeps_the_rest() {
     let sb = Sandbox::new();
     let wrong = TestCa::new("the wrong CA");
     let dir = sb.path("otherca");
-    write_tree(
-        &dir,
-        &[
-            ("ca.pem", &wrong.cert_pem),
-            ("cert.pem", &d.client.cert_pem),
-            ("key.pem", &d.client.key_pem),
-        ],
-    );
+    crate::support::write_bundle(&dir, &wrong.cert_pem, &d.client);
     sb.ok(&[
         "add",
         "otherca",
@@ -463,14 +449,7 @@ fn replace_with_only_a_ca_keeps_a_keyring_key_in_the_keyring() {
     let sb = Sandbox::new().with_keyring();
     let wrong = TestCa::new("the wrong CA");
     let dir = sb.path("vault");
-    write_tree(
-        &dir,
-        &[
-            ("ca.pem", &wrong.cert_pem),
-            ("cert.pem", &d.client.cert_pem),
-            ("key.pem", &d.client.key_pem),
-        ],
-    );
+    crate::support::write_bundle(&dir, &wrong.cert_pem, &d.client);
     sb.ok(&[
         "add",
         "vault",

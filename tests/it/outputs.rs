@@ -4,19 +4,12 @@
 //! support::snap). A changed word, column or exit code is a reviewed diff.
 
 use crate::support::snap::{Filters, dctx_snapshot, text_snapshot};
-use crate::support::{Leaf, Sandbox, TestCa, dockerd, free_port, write_tree};
+use crate::support::{Leaf, Sandbox, TestCa, dockerd, free_port};
 
 /// A bundle dir `rel` of `ca` + `leaf`.
 fn bundle(sb: &Sandbox, rel: &str, ca: &str, leaf: &crate::support::Issued) -> String {
     let dir = sb.path(rel);
-    write_tree(
-        &dir,
-        &[
-            ("ca.pem", ca),
-            ("cert.pem", &leaf.cert_pem),
-            ("key.pem", &leaf.key_pem),
-        ],
-    );
+    crate::support::write_bundle(&dir, ca, leaf);
     dir.to_str().unwrap().to_string()
 }
 
@@ -41,14 +34,7 @@ fn fleet() -> Sandbox {
     let stranger = other.client("stranger-client");
     // The daemon's CA to verify the daemon, a client cert it never issued.
     let dir = sb.path("wrong-ca");
-    write_tree(
-        &dir,
-        &[
-            ("ca.pem", &d.ca.cert_pem),
-            ("cert.pem", &stranger.cert_pem),
-            ("key.pem", &stranger.key_pem),
-        ],
-    );
+    crate::support::write_bundle(&dir, &d.ca.cert_pem, &stranger);
     sb.ok(&[
         "add",
         "wrong-ca",

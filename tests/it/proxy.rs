@@ -950,14 +950,7 @@ fn an_expired_client_cert_is_named_at_start_and_in_the_502() {
     let old =
         d.ca.issue(&crate::support::certs::Leaf::client("dctx-expired").days(-1));
     let dir = sbx.path("expired");
-    crate::support::write_tree(
-        &dir,
-        &[
-            ("ca.pem", &d.ca.cert_pem),
-            ("cert.pem", &old.cert_pem),
-            ("key.pem", &old.key_pem),
-        ],
-    );
+    crate::support::write_bundle(&dir, &d.ca.cert_pem, &old);
     sbx.ok(&[
         "add",
         name,

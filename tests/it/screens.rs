@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::snap::{Filters, text_snapshot};
-use crate::support::{Sandbox, TestCa, dockerd, free_port, write_tree};
+use crate::support::{Sandbox, TestCa, dockerd, free_port};
 
 /// A tmux server of its own running bash in a `cols`×100 window.
 struct Term {
@@ -310,14 +310,7 @@ fn fleet() -> Sandbox {
         ("stranger", &stranger_ca.cert_pem, &stranger),
     ] {
         let dir = sb.path(name);
-        write_tree(
-            &dir,
-            &[
-                ("ca.pem", ca),
-                ("cert.pem", &leaf.cert_pem),
-                ("key.pem", &leaf.key_pem),
-            ],
-        );
+        crate::support::write_bundle(&dir, ca, leaf);
         sb.ok(&[
             "add",
             name,
@@ -537,14 +530,7 @@ fn expiry_reads_the_same_in_add_ls_and_show() {
     leaf.not_after -= time::Duration::hours(12);
     let old = d.ca.issue(&leaf);
     let dir = sb.path("old");
-    write_tree(
-        &dir,
-        &[
-            ("ca.pem", &d.ca.cert_pem),
-            ("cert.pem", &old.cert_pem),
-            ("key.pem", &old.key_pem),
-        ],
-    );
+    crate::support::write_bundle(&dir, &d.ca.cert_pem, &old);
     let add = sb.ok(&[
         "add",
         "old",
@@ -592,14 +578,7 @@ fn ls_at_80_keeps_expiry_and_drift() {
     leaf.not_after -= time::Duration::hours(12);
     let old = d.ca.issue(&leaf);
     let dir = sb.path("old");
-    write_tree(
-        &dir,
-        &[
-            ("ca.pem", &d.ca.cert_pem),
-            ("cert.pem", &old.cert_pem),
-            ("key.pem", &old.key_pem),
-        ],
-    );
+    crate::support::write_bundle(&dir, &d.ca.cert_pem, &old);
     sb.ok(&[
         "add",
         "staging-eu-west",

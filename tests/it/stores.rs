@@ -497,14 +497,7 @@ fn hostile_certificate_text_is_escaped_in_add_and_show() {
     leaf.no_san = false;
     let client = ca.issue(&leaf);
     let dir = sb.path("evil");
-    crate::support::write_tree(
-        &dir,
-        &[
-            ("ca.pem", &ca.cert_pem),
-            ("cert.pem", &client.cert_pem),
-            ("key.pem", &client.key_pem),
-        ],
-    );
+    crate::support::write_bundle(&dir, &ca.cert_pem, &client);
     let out = sb
         .dctx()
         .args(["add", "evil", "--bundle"])

@@ -273,6 +273,18 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
     map
 }
 
+/// A bundle directory as people keep one: ca.pem, cert.pem, key.pem.
+pub fn write_bundle(dir: &Path, ca: &str, leaf: &Issued) {
+    write_tree(
+        dir,
+        &[
+            ("ca.pem", ca),
+            ("cert.pem", &leaf.cert_pem),
+            ("key.pem", &leaf.key_pem),
+        ],
+    );
+}
+
 /// Write `files` (relative path → contents) under `dir`.
 pub fn write_tree(dir: &Path, files: &[(&str, &str)]) {
     for (rel, data) in files {
