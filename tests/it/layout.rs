@@ -249,38 +249,54 @@ fn the_cycle_detector_finds_a_planted_cycle() {
     assert!(cycles(&graphs[""]).is_empty(), "{graphs:?}");
 }
 
-/// docs/internals.md's layout block names every top-level entry of src/
-/// (and every file of conn/ and probe/, the two folders it describes file
-/// by file), and every `src/…` path it names exists.
-#[test]
-fn the_documented_layout_matches_the_tree() {
+/// The ```text block under `heading` in `doc` (a path from the repo root).
+fn layout_block(doc: &str, heading: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let doc = std::fs::read_to_string(root.join("docs/internals.md")).unwrap();
-    let block = doc
-        .split("## Layout")
+    let text = std::fs::read_to_string(root.join(doc)).unwrap();
+    text.split(heading)
         .nth(1)
         .and_then(|s| s.split("```text").nth(1))
         .and_then(|s| s.split("```").next())
-        .expect("a ```text block under ## Layout");
+        .unwrap_or_else(|| panic!("{doc}: no ```text block under {heading}"))
+        .to_string()
+}
+
+/// Every `src/…` word in `block` exists, and every top-level entry of src/
+/// is named by one.
+fn layout_problems(doc: &str, block: &str) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut problems = Vec::new();
-    // Every entry at the start of a line is `src/NAME` or `src/NAME/`.
     let named: BTreeSet<String> = block
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
+        .split_whitespace()
         .filter_map(|w| w.strip_prefix("src/"))
         .map(|w| w.trim_end_matches('/').to_string())
+        .filter(|w| w.split('/').count() == 1)
         .collect();
     for n in &named {
         if !root.join("src").join(n).exists() {
-            problems.push(format!("docs name src/{n}, which does not exist"));
+            problems.push(format!("{doc} names src/{n}, which does not exist"));
         }
     }
     for entry in std::fs::read_dir(root.join("src")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         if !named.contains(&name) {
-            problems.push(format!("src/{name} is not in the layout"));
+            problems.push(format!("{doc}: src/{name} is not in the layout"));
         }
     }
+    problems
+}
+
+/// The README's layout and docs/internals.md's both name every top-level
+/// entry of src/ (internals.md also every file of conn/ and probe/, the two
+/// folders it describes file by file), and every `src/…` path they name
+/// exists.
+#[test]
+fn the_documented_layout_matches_the_tree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = layout_block("README.md", "## Layout");
+    let block = layout_block("docs/internals.md", "## Layout");
+    let mut problems = layout_problems("README.md", &readme);
+    problems.extend(layout_problems("docs/internals.md", &block));
     for dir in ["conn", "probe"] {
         for entry in std::fs::read_dir(root.join("src").join(dir)).unwrap() {
             let name = entry.unwrap().file_name().to_string_lossy().into_owned();
