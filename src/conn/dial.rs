@@ -92,11 +92,6 @@ impl Dial {
         }
     }
 
-    /// Whether TLS is spoken (the URL scheme a client shows).
-    pub fn is_tls(&self) -> bool {
-        matches!(self, Dial::Tcp { tls: Some(_), .. })
-    }
-
     /// One new connection, reporting each stage to `watch`.
     pub async fn connect(&self, watch: Option<&Watch>) -> io::Result<Stream> {
         let stage = |s| {

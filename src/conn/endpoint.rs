@@ -154,14 +154,6 @@ impl Endpoint {
         matches!(self, Endpoint::Ssh { .. })
     }
 
-    /// Whether the host part is an IP literal.
-    pub fn host_ip(&self) -> Option<std::net::IpAddr> {
-        match self {
-            Endpoint::Tcp { host, .. } => host.parse().ok(),
-            _ => None,
-        }
-    }
-
     /// The endpoint as a dialler reads it, and whether TLS is spoken:
     /// `tcp://h:p` (TLS when `tls`), `https://h[:p]`, `http://h[:p]`,
     /// `unix:///path`, `ssh://[user@]host[:port]`, bare `h:p` or `/path`.
