@@ -30,7 +30,7 @@ pub enum Fast {
 /// /_ping, /version and /info pipelined, one round trip. On
 /// [`Fast::Fallback`] the caller runs [`calls`] on a fresh connection.
 pub async fn stream<S: AsyncRead + AsyncWrite + Unpin>(
-    rec: &Recorder,
+    rec: &mut Recorder,
     mut stream: S,
     host_header: &str,
 ) -> Fast {
@@ -56,7 +56,7 @@ fn too_large(what: &str) -> Finding {
 /// The pipelined answers after the first (/_ping, already read at `t0`'s
 /// request). Records the same steps as [`calls`].
 pub async fn pipelined<S: AsyncRead + Unpin>(
-    rec: &Recorder,
+    rec: &mut Recorder,
     r: &mut pipeline::Reader<S>,
     ping: pipeline::Answer,
     t0: Instant,
@@ -104,7 +104,7 @@ pub async fn pipelined<S: AsyncRead + Unpin>(
 /// /_ping, /version, /info through bollard. True when the daemon answered
 /// like Docker.
 pub async fn calls(
-    rec: &Recorder,
+    rec: &mut Recorder,
     dial: Dial,
     host_header: &str,
     ctx: &Ctx<'_>,
@@ -119,7 +119,7 @@ pub async fn calls(
 
 /// `calls` on a ready client (ssh:// brings its own stream).
 pub async fn calls_with(
-    rec: &Recorder,
+    rec: &mut Recorder,
     docker: &bollard::Docker,
     ctx: &Ctx<'_>,
     obs: &Observations,
@@ -179,7 +179,7 @@ pub async fn calls_with(
     true
 }
 
-fn ping_step(rec: &Recorder, ms: u64) {
+fn ping_step(rec: &mut Recorder, ms: u64) {
     rec.step(Step::new(
         StepKind::Ping,
         StepState::Ok,
@@ -188,7 +188,7 @@ fn ping_step(rec: &Recorder, ms: u64) {
 }
 
 /// What GET /info adds, recorded as the `info` step (both API paths).
-fn info_step(rec: &Recorder, i: &bollard::models::SystemInfo) {
+fn info_step(rec: &mut Recorder, i: &bollard::models::SystemInfo) {
     let detail = format!(
         "{} of {} containers running; {}",
         i.containers_running.unwrap_or(0),
@@ -200,7 +200,7 @@ fn info_step(rec: &Recorder, i: &bollard::models::SystemInfo) {
 }
 
 /// What GET /version says, recorded as the `version` step (both API paths).
-fn version_step(rec: &Recorder, v: bollard::models::SystemVersion) -> DockerInfo {
+fn version_step(rec: &mut Recorder, v: bollard::models::SystemVersion) -> DockerInfo {
     let info = DockerInfo {
         version: v.version.unwrap_or_default(),
         api_version: v.api_version.unwrap_or_default(),

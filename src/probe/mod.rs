@@ -84,11 +84,13 @@ pub async fn run(target: &Target, timeout: Duration, now: i64) -> Report {
 
 /// `run` with every option (the expiry warning threshold too).
 pub async fn run_with(target: &Target, opts: &Options) -> Report {
-    let rec = Recorder::default();
+    let mut rec = Recorder::default();
     let started = Instant::now();
-    let res = tokio::time::timeout(opts.timeout, probe(target, &rec, opts)).await;
+    // The probe borrows the recorder; cancelled at the deadline, it gives
+    // back what was learnt so far.
+    let res = tokio::time::timeout(opts.timeout, probe(target, &mut rec, opts)).await;
     if res.is_err() {
-        timed_out(target, &rec, opts.timeout, started);
+        timed_out(target, &mut rec, opts.timeout, started);
     }
     let mut report = rec.finish(target);
     report.duration_secs = started.elapsed().as_secs_f64();
@@ -96,7 +98,8 @@ pub async fn run_with(target: &Target, opts: &Options) -> Report {
 }
 
 /// The deadline hit: the step of the phase it hit in fails with `timeout`.
-fn timed_out(target: &Target, rec: &Recorder, timeout: Duration, started: Instant) {
+fn timed_out(target: &Target, rec: &mut Recorder, timeout: Duration, started: Instant) {
+    rec.drain();
     let phase = rec.phase.get();
     let is_ssh = endpoint::is_ssh(&target.host);
     let mut f = if is_ssh {
@@ -152,7 +155,7 @@ pub async fn run_all(
             Ok((_, (i, report))) => out[i] = Some(report),
             Err(e) => {
                 if let Some(&i) = ids.get(&e.id()) {
-                    let rec = Recorder::default();
+                    let mut rec = Recorder::default();
                     rec.push(Finding::error(
                         Code::ApiError,
                         format!("the probe crashed: {e}"),
@@ -171,7 +174,7 @@ pub async fn run_all(
 }
 
 /// Dispatch on the endpoint.
-async fn probe(t: &Target, rec: &Recorder, opts: &Options) {
+async fn probe(t: &Target, rec: &mut Recorder, opts: &Options) {
     let (timeout, now) = (opts.timeout, opts.now);
     let (ep, tls) = match t.endpoint() {
         Ok(x) => x,

@@ -1,10 +1,13 @@
 //! The recorder: what a probe has learnt so far, and the rules for adding
 //! to it (the first finding of a code wins; a later record of a step
-//! replaces it; a failed API step skips the ones after it). It survives the
-//! deadline cancelling the probe, and ssh's log reader writes into it while
-//! the probe runs, so clones share one state. Only this file touches it.
+//! replaces it; a failed API step skips the ones after it). The probe's
+//! phases borrow it mutably; it is the caller's, so it survives the deadline
+//! cancelling the probe. ssh's log reader, a task of its own, sends its
+//! steps over a channel the recorder drains (also after a cancel).
 
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::finding::{Code, Finding, Phase, Severity};
 use super::report::{CertSummary, DockerInfo, Report, Status, Step, StepKind, StepState};
@@ -55,19 +58,39 @@ struct State {
 /// The API steps, in order (a failed one skips those after it).
 const API_STEPS: [StepKind; 3] = [StepKind::Ping, StepKind::Version, StepKind::Info];
 
-#[derive(Default, Clone)]
+#[derive(Default)]
 pub struct Recorder {
-    state: Arc<Mutex<State>>,
+    state: State,
     pub phase: PhaseCell,
+    /// Steps another task reports (ssh's log reader), not yet applied.
+    pending: Option<UnboundedReceiver<Step>>,
 }
 
 impl Recorder {
-    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    fn with<R>(&mut self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.state)
+    }
+
+    /// Steps will also come from `rx` (applied by [`Recorder::drain`]).
+    pub fn attach(&mut self, rx: UnboundedReceiver<Step>) {
+        self.pending = Some(rx);
+    }
+
+    /// Apply the steps reported so far.
+    pub fn drain(&mut self) {
+        let mut got = Vec::new();
+        if let Some(rx) = self.pending.as_mut() {
+            while let Ok(s) = rx.try_recv() {
+                got.push(s);
+            }
+        }
+        for s in got {
+            self.step(s);
+        }
     }
 
     /// Add a finding (one per code: the first one wins).
-    pub fn push(&self, f: Finding) {
+    pub fn push(&mut self, f: Finding) {
         self.with(|s| {
             if !s.findings.iter().any(|g| g.code == f.code) {
                 s.findings.push(f);
@@ -75,34 +98,34 @@ impl Recorder {
         })
     }
 
-    pub fn extend(&self, fs: impl IntoIterator<Item = Finding>) {
+    pub fn extend(&mut self, fs: impl IntoIterator<Item = Finding>) {
         for f in fs {
             self.push(f);
         }
     }
 
     /// Record a step (a later record of the same step replaces it).
-    pub fn step(&self, step: Step) {
+    pub fn step(&mut self, step: Step) {
         self.with(|s| {
             s.steps.retain(|x| x.step != step.step);
             s.steps.push(step);
         })
     }
 
-    pub fn skip(&self, kinds: &[StepKind], why: &str) {
+    pub fn skip(&mut self, kinds: &[StepKind], why: &str) {
         for k in kinds {
             self.step(Step::new(*k, StepState::Skip, why));
         }
     }
 
     /// `kind` failed with `f`: the step says the finding's message.
-    pub fn fail(&self, kind: StepKind, f: Finding) {
+    pub fn fail(&mut self, kind: StepKind, f: Finding) {
         self.step(Step::new(kind, StepState::Fail, f.message.clone()));
         self.push(f);
     }
 
     /// An API step failed: the later API steps are not reached.
-    pub fn fail_api(&self, kind: StepKind, f: Finding) {
+    pub fn fail_api(&mut self, kind: StepKind, f: Finding) {
         self.fail(kind, f);
         for k in API_STEPS.into_iter().filter(|k| *k > kind) {
             self.step(Step::new(k, StepState::Skip, "not reached"));
@@ -110,7 +133,7 @@ impl Recorder {
     }
 
     /// The profile cannot be used as it is.
-    pub fn invalid_profile(&self, msg: String) {
+    pub fn invalid_profile(&mut self, msg: String) {
         self.push(Finding::error(
             Code::InvalidProfile,
             msg.clone(),
@@ -120,7 +143,7 @@ impl Recorder {
     }
 
     /// A step recorded earlier turns out failed after all.
-    pub fn mark_failed(&self, kind: StepKind) {
+    pub fn mark_failed(&mut self, kind: StepKind) {
         self.with(|s| {
             for st in s.steps.iter_mut().filter(|st| st.step == kind) {
                 st.state = StepState::Fail;
@@ -130,11 +153,12 @@ impl Recorder {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.with(|s| s.findings.iter().any(|f| f.severity == Severity::Error))
+        let s = &self.state;
+        s.findings.iter().any(|f| f.severity == Severity::Error)
     }
 
     pub fn has_step(&self, kind: StepKind) -> bool {
-        self.with(|s| s.steps.iter().any(|st| st.step == kind))
+        self.state.steps.iter().any(|st| st.step == kind)
     }
 
     /// The first of `kinds` not recorded yet.
@@ -143,24 +167,24 @@ impl Recorder {
     }
 
     pub fn has_finding(&self, codes: &[Code]) -> bool {
-        self.with(|s| s.findings.iter().any(|f| codes.contains(&f.code)))
+        self.state.findings.iter().any(|f| codes.contains(&f.code))
     }
 
     /// Findings a later observation explains better.
-    pub fn withdraw(&self, codes: &[Code]) {
+    pub fn withdraw(&mut self, codes: &[Code]) {
         self.with(|s| s.findings.retain(|f| !codes.contains(&f.code)))
     }
 
-    pub fn latency(&self, ms: u64) {
+    pub fn latency(&mut self, ms: u64) {
         self.with(|s| s.latency_ms = Some(ms))
     }
 
-    pub fn docker(&self, info: DockerInfo) {
+    pub fn docker(&mut self, info: DockerInfo) {
         self.with(|s| s.docker = Some(info))
     }
 
     /// What GET /info adds to what GET /version said.
-    pub fn docker_info(&self, i: &bollard::models::SystemInfo) {
+    pub fn docker_info(&mut self, i: &bollard::models::SystemInfo) {
         self.with(|s| {
             if let Some(d) = s.docker.as_mut() {
                 d.operating_system = i.operating_system.clone();
@@ -170,22 +194,23 @@ impl Recorder {
         })
     }
 
-    pub fn server_chain(&self, der: Vec<Vec<u8>>) {
+    pub fn server_chain(&mut self, der: Vec<Vec<u8>>) {
         self.with(|s| s.server_chain_der = der)
     }
 
-    pub fn server_cert(&self, c: CertSummary) {
+    pub fn server_cert(&mut self, c: CertSummary) {
         self.with(|s| s.server_cert = Some(c))
     }
 
-    pub fn client_cert(&self, c: CertSummary) {
+    pub fn client_cert(&mut self, c: CertSummary) {
         self.with(|s| s.client_cert = Some(c))
     }
 
     /// The report: every step listed (unreached ones skipped), one finding
     /// per root cause.
-    pub fn finish(&self, target: &Target) -> Report {
-        let mut p = std::mem::take(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()));
+    pub fn finish(mut self, target: &Target) -> Report {
+        self.drain();
+        let mut p = self.state;
         let unix = matches!(target.endpoint(), Ok((Endpoint::Unix(_), _)));
         let kinds: &[StepKind] = if endpoint::is_ssh(&target.host) {
             StepKind::SSH

@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::ChildStderr;
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::api;
 use super::diagnose::{self, Ctx};
 use super::finding::{Code, Finding, Phase};
-use super::record::Recorder;
+use super::record::{PhaseCell, Recorder};
 use super::report::{Step, StepKind, StepState};
 use crate::conn::Target;
 use crate::conn::ssh::{self, Dest};
@@ -588,7 +589,7 @@ pub fn timeout(phase: Phase, secs: f64) -> Finding {
 }
 
 /// The step a deadline hit in `phase` belongs to.
-pub fn timeout_step(phase: Phase, rec: &Recorder) -> StepKind {
+pub fn timeout_step(phase: Phase, rec: &mut Recorder) -> StepKind {
     let has = |k: StepKind| rec.has_step(k);
     match phase {
         Phase::Resolve => StepKind::Resolve,
@@ -607,7 +608,14 @@ pub fn timeout_step(phase: Phase, rec: &Recorder) -> StepKind {
     }
 }
 
-async fn read_stderr(err: ChildStderr, log: Arc<Mutex<Log>>, rec: Recorder) {
+/// Read ssh's log as it comes: each event is a step for the recorder (sent
+/// over `steps`) and moves the phase a deadline would report.
+async fn read_stderr(
+    err: ChildStderr,
+    log: Arc<Mutex<Log>>,
+    steps: UnboundedSender<Step>,
+    phase: PhaseCell,
+) {
     let mut r = BufReader::new(err);
     let mut buf = Vec::new();
     loop {
@@ -625,28 +633,28 @@ async fn read_stderr(err: ChildStderr, log: Arc<Mutex<Log>>, rec: Recorder) {
         for ev in events {
             match ev {
                 Event::Resolved(d) => {
-                    rec.step(Step::new(StepKind::Resolve, StepState::Ok, d));
-                    rec.phase.set(Phase::Connect);
+                    let _ = steps.send(Step::new(StepKind::Resolve, StepState::Ok, d));
+                    phase.set(Phase::Connect);
                 }
                 Event::Connected(d) => {
-                    rec.step(Step::new(StepKind::Connect, StepState::Ok, d));
-                    rec.phase.set(Phase::SshHandshake);
+                    let _ = steps.send(Step::new(StepKind::Connect, StepState::Ok, d));
+                    phase.set(Phase::SshHandshake);
                 }
                 Event::HostKeyOk(d) => {
-                    rec.step(Step::new(StepKind::SshHandshake, StepState::Ok, d))
+                    let _ = steps.send(Step::new(StepKind::SshHandshake, StepState::Ok, d));
                 }
                 Event::Authenticated(d) => {
-                    rec.step(Step::new(StepKind::SshAuth, StepState::Ok, d));
-                    rec.phase.set(Phase::Response);
+                    let _ = steps.send(Step::new(StepKind::SshAuth, StepState::Ok, d));
+                    phase.set(Phase::Response);
                 }
-                Event::CommandSent => rec.phase.set(Phase::Response),
+                Event::CommandSent => phase.set(Phase::Response),
             }
         }
     }
 }
 
 /// Probe an ssh:// target: ssh, dial-stdio, then the API calls on that stream.
-pub async fn probe(t: &Target, rec: &Recorder, d: Dest, timeout: Duration, now: i64) {
+pub async fn probe(t: &Target, rec: &mut Recorder, d: Dest, timeout: Duration, now: i64) {
     let started = Instant::now();
     let port = d.port.unwrap_or(22);
     let ctx = Ctx::no_tls(&t.name, &d.host, port, now, timeout.as_secs_f64());
@@ -665,7 +673,14 @@ pub async fn probe(t: &Target, rec: &Recorder, d: Dest, timeout: Duration, now: 
     };
     let mut child = session.child;
     let log = Arc::new(Mutex::new(Log::default()));
-    let reader = tokio::spawn(read_stderr(session.stderr, log.clone(), rec.clone()));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    rec.attach(rx);
+    let reader = tokio::spawn(read_stderr(
+        session.stderr,
+        log.clone(),
+        tx,
+        rec.phase.clone(),
+    ));
     // Dropping the client closes our end of the stream: dial-stdio ends, then ssh.
     let docker = crate::conn::docker::over_stream(session.stream, "docker", timeout);
     let grace = || {
@@ -685,6 +700,8 @@ pub async fn probe(t: &Target, rec: &Recorder, d: Dest, timeout: Duration, now: 
         drop(child);
         let _ = tokio::time::timeout(grace(), reader).await;
         let verdict = classify(&log.lock().unwrap(), &d, exit, ctx.timeout_secs);
+        // ssh's own steps first: a failure replaces the step it failed.
+        rec.drain();
         session_failed(rec, verdict, &e, &ctx);
         return;
     }
@@ -705,7 +722,7 @@ pub async fn probe(t: &Target, rec: &Recorder, d: Dest, timeout: Duration, now: 
 }
 
 /// ssh cannot be started.
-fn no_client(rec: &Recorder, e: std::io::Error) {
+fn no_client(rec: &mut Recorder, e: std::io::Error) {
     let msg = if e.kind() == std::io::ErrorKind::NotFound {
         "there is no `ssh` client on this machine's PATH".to_string()
     } else {
@@ -721,7 +738,12 @@ fn no_client(rec: &Recorder, e: std::io::Error) {
 
 /// The first request failed: what ssh's log says (`verdict`), else the API
 /// error; the steps after the failed one are not reached.
-fn session_failed(rec: &Recorder, verdict: Option<Verdict>, e: &bollard::errors::Error, ctx: &Ctx) {
+fn session_failed(
+    rec: &mut Recorder,
+    verdict: Option<Verdict>,
+    e: &bollard::errors::Error,
+    ctx: &Ctx,
+) {
     let kind = match verdict {
         Some((kind, detail, f)) => {
             let detail = if detail.is_empty() {

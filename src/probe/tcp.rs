@@ -19,7 +19,7 @@ use crate::conn::dial::{Dial, Tls};
 use crate::conn::http as pipeline;
 use crate::conn::tls::{self, Material, Observations, Observed, VerifyMode};
 
-async fn resolve(rec: &Recorder, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
+async fn resolve(rec: &mut Recorder, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
     rec.phase.set(Phase::Resolve);
     if let Ok(ip) = host.parse::<IpAddr>() {
         rec.step(Step::new(
@@ -29,7 +29,7 @@ async fn resolve(rec: &Recorder, host: &str, port: u16) -> Option<Vec<SocketAddr
         ));
         return Some(vec![SocketAddr::new(ip, port)]);
     }
-    let fail = |why: String| {
+    let mut fail = |why: String| {
         let msg = format!("cannot resolve {host}: {why}");
         rec.step(Step::new(StepKind::Resolve, StepState::Fail, msg.clone()));
         rec.push(Finding::error(
@@ -68,7 +68,7 @@ async fn resolve(rec: &Recorder, host: &str, port: u16) -> Option<Vec<SocketAddr
 }
 
 async fn connect(
-    rec: &Recorder,
+    rec: &mut Recorder,
     addrs: &[SocketAddr],
     ctx: &Ctx<'_>,
     tls: bool,
@@ -112,7 +112,7 @@ async fn connect(
 /// (`None`: the phase failed and recorded why).
 struct Probe<'a> {
     t: &'a Target,
-    rec: &'a Recorder,
+    rec: &'a mut Recorder,
     ctx: Ctx<'a>,
     timeout: Duration,
     host_header: String,
@@ -131,13 +131,13 @@ struct FirstAnswer {
 
 pub async fn probe(
     t: &Target,
-    rec: &Recorder,
+    rec: &mut Recorder,
     (host, port, tls): (&str, u16, bool),
     timeout: Duration,
     now: i64,
     warn_days: i64,
 ) {
-    let p = Probe {
+    let mut p = Probe {
         t,
         rec,
         ctx: Ctx {
@@ -159,10 +159,10 @@ pub async fn probe(
     let Some(material) = p.profile(tls) else {
         return;
     };
-    let Some(addrs) = resolve(rec, host, port).await else {
+    let Some(addrs) = resolve(p.rec, host, port).await else {
         return;
     };
-    let Some((tcp, addr)) = connect(rec, &addrs, &p.ctx, tls).await else {
+    let Some((tcp, addr)) = connect(p.rec, &addrs, &p.ctx, tls).await else {
         return;
     };
     let Some(m) = material else {
@@ -176,8 +176,8 @@ pub async fn probe(
         (o.client_cert_requested, o.client_cert_sent)
     };
     let first = p.first_request(stream, &obs, &m).await;
-    if rec.has_errors() {
-        rec.skip(
+    if p.rec.has_errors() {
+        p.rec.skip(
             &[StepKind::Ping, StepKind::Version, StepKind::Info],
             "skipped: fix the errors above first",
         );
@@ -185,23 +185,23 @@ pub async fn probe(
     }
     let ok = p.api(first, &m, addr, sname).await;
     if ok && !(requested && sent) {
-        rec.push(diagnose::client_auth_not_required(&p.ctx, requested));
+        p.rec
+            .push(diagnose::client_auth_not_required(&p.ctx, requested));
         // An error now, so the layer it belongs to fails too.
-        rec.mark_failed(StepKind::ClientCertRequest);
+        p.rec.mark_failed(StepKind::ClientCertRequest);
     }
 }
 
 impl Probe<'_> {
     /// The profile step: its TLS material (`Some(None)` for plain TCP), and
     /// what the client certificate shows before any I/O.
-    fn profile(&self, tls: bool) -> Option<Option<Material>> {
-        let (rec, ctx, now) = (self.rec, &self.ctx, self.ctx.now);
-        let (host, port) = (ctx.host, ctx.port);
+    fn profile(&mut self, tls: bool) -> Option<Option<Material>> {
+        let (host, port) = (self.ctx.host, self.ctx.port);
         let material = if tls {
             match tls::load_material(self.t) {
                 Ok(m) => Some(m),
                 Err(e) => {
-                    rec.invalid_profile(e);
+                    self.rec.invalid_profile(e);
                     return None;
                 }
             }
@@ -221,26 +221,27 @@ impl Probe<'_> {
             }
             match &m.client_info {
                 Some(c) => {
-                    let e = crate::text::expiry::Expiry::new(c.not_after, now);
+                    let e = crate::text::expiry::Expiry::new(c.not_after, self.ctx.now);
                     profile.push_str(&format!(
                         ", client cert {} ({})",
                         c.display_name(),
                         if e.expired() {
                             e.short()
-                        } else if now >= c.not_after {
+                        } else if self.ctx.now >= c.not_after {
                             "expired".into()
                         } else {
                             format!("{} days left", e.days_left())
                         }
                     ));
-                    rec.client_cert(CertSummary::new(c, now));
-                    rec.extend(diagnose::client_local(c, &m.ca, m.key_mismatch, ctx));
+                    self.rec.client_cert(CertSummary::new(c, self.ctx.now));
+                    self.rec
+                        .extend(diagnose::client_local(c, &m.ca, m.key_mismatch, &self.ctx));
                 }
                 None => profile.push_str(", no client cert"),
             }
-            rec.extend(diagnose::ca_local(&m.ca, ctx));
-            if ctx.skip_verify {
-                rec.push(Finding::warning(
+            self.rec.extend(diagnose::ca_local(&m.ca, &self.ctx));
+            if self.ctx.skip_verify {
+                self.rec.push(Finding::warning(
                     Code::SkipVerify,
                     "the profile skips server certificate verification: anyone on the path can impersonate the daemon",
                     format!(
@@ -250,39 +251,48 @@ impl Probe<'_> {
                 ));
             }
         }
-        let profile_state = if rec.has_errors() {
+        let profile_state = if self.rec.has_errors() {
             StepState::Fail
         } else {
             StepState::Ok
         };
-        rec.step(Step::new(StepKind::Profile, profile_state, profile));
+        self.rec
+            .step(Step::new(StepKind::Profile, profile_state, profile));
         Some(material)
     }
 
     /// A plain tcp:// profile: the API phase on the connection, and the
     /// plain-HTTP check (does the port speak TLS instead?).
-    async fn plain(&self, tcp: tokio::net::TcpStream, addr: SocketAddr) {
-        let (rec, ctx) = (self.rec, &self.ctx);
-        rec.skip(StepKind::TLS, "plain tcp:// profile: no TLS");
-        let fast = api::stream(rec, tcp, &self.host_header).await;
+    async fn plain(&mut self, tcp: tokio::net::TcpStream, addr: SocketAddr) {
+        self.rec.skip(StepKind::TLS, "plain tcp:// profile: no TLS");
+        let fast = api::stream(self.rec, tcp, &self.host_header).await;
         let ok = match fast {
             Fast::Ok => true,
             Fast::Failed => false,
             Fast::Fallback => {
                 let obs = Observations::default();
                 let dial = Dial::addr(addr, None);
-                api::calls(rec, dial, &self.host_header, ctx, &obs, None, self.timeout).await
+                api::calls(
+                    self.rec,
+                    dial,
+                    &self.host_header,
+                    &self.ctx,
+                    &obs,
+                    None,
+                    self.timeout,
+                )
+                .await
             }
         };
         if ok {
-            rec.push(diagnose::plaintext_endpoint(ctx));
+            self.rec.push(diagnose::plaintext_endpoint(&self.ctx));
         } else if matches!(fast, Fast::Fallback)
-            && rec.has_finding(&[Code::NotDocker, Code::ApiError])
-            && speaks_tls(rec, addr, ctx.host).await
+            && self.rec.has_finding(&[Code::NotDocker, Code::ApiError])
+            && speaks_tls(self.rec, addr, self.ctx.host).await
         {
-            rec.withdraw(&[Code::NotDocker, Code::ApiError]);
-            rec.push(diagnose::tls_expected(ctx));
-            rec.step(Step::new(
+            self.rec.withdraw(&[Code::NotDocker, Code::ApiError]);
+            self.rec.push(diagnose::tls_expected(&self.ctx));
+            self.rec.step(Step::new(
                 StepKind::Ping,
                 StepState::Fail,
                 "the port speaks TLS, the profile plain HTTP",
@@ -295,24 +305,24 @@ impl Probe<'_> {
     /// the handshake go on, so a bad chain still shows what the server does
     /// with our client certificate.
     async fn handshake(
-        &self,
+        &mut self,
         tcp: tokio::net::TcpStream,
         m: &Material,
     ) -> Option<(TlsConn, Observations, ServerName<'static>)> {
-        let (rec, ctx, now) = (self.rec, &self.ctx, self.ctx.now);
-        let sname = match tls::server_name(ctx.host) {
+        let sname = match tls::server_name(self.ctx.host) {
             Ok(n) => n,
             Err(e) => {
-                rec.invalid_profile(e);
+                self.rec.invalid_profile(e);
                 return None;
             }
         };
-        rec.phase.set(Phase::Handshake);
+        self.rec.phase.set(Phase::Handshake);
         let obs = Observations::default();
-        let cfg = match tls::client_config(Some(m), VerifyMode::Diagnose, now, obs.clone()) {
+        let cfg = match tls::client_config(Some(m), VerifyMode::Diagnose, self.ctx.now, obs.clone())
+        {
             Ok(c) => c,
             Err(e) => {
-                rec.invalid_profile(e);
+                self.rec.invalid_profile(e);
                 return None;
             }
         };
@@ -340,7 +350,7 @@ impl Probe<'_> {
             .negotiated_cipher_suite()
             .map(|s| format!("{:?}", s.suite()))
             .unwrap_or_default();
-        rec.step(Step::new(
+        self.rec.step(Step::new(
             StepKind::TlsHandshake,
             StepState::Ok,
             format!("{version}, {suite}"),
@@ -348,56 +358,54 @@ impl Probe<'_> {
         {
             let o = obs.lock().unwrap();
             self.server_findings(&o, m);
-            let (fs, step) = diagnose::client_request(&o, m, ctx);
-            rec.extend(fs);
-            rec.step(step);
+            let (fs, step) = diagnose::client_request(&o, m, &self.ctx);
+            self.rec.extend(fs);
+            self.rec.step(step);
         }
         Some((stream, obs, sname))
     }
 
     /// What the server's chain shows (also after a failed handshake).
-    fn server_findings(&self, o: &Observed, m: &Material) {
-        let (rec, ctx) = (self.rec, &self.ctx);
+    fn server_findings(&mut self, o: &Observed, m: &Material) {
         // Kept for the compatibility lint (doctor) and the metrics.
-        rec.server_chain(o.chain.clone());
+        self.rec.server_chain(o.chain.clone());
         let chain: Vec<crate::pki::CertInfo> = o
             .chain
             .iter()
             .filter_map(|d| crate::pki::CertInfo::from_der(d).ok())
             .collect();
         if let Some(leaf) = chain.first() {
-            rec.server_cert(CertSummary::new(leaf, ctx.now));
-            let (fs, steps) = diagnose::server_cert(&chain, o.verify_error.as_ref(), m, ctx);
-            rec.extend(fs);
+            self.rec.server_cert(CertSummary::new(leaf, self.ctx.now));
+            let (fs, steps) = diagnose::server_cert(&chain, o.verify_error.as_ref(), m, &self.ctx);
+            self.rec.extend(fs);
             for s in steps {
-                rec.step(s);
+                self.rec.step(s);
             }
         }
     }
 
     /// The handshake failed: which layer refused, and why.
-    fn handshake_failed(&self, e: &std::io::Error, sniff: &[u8], o: &Observed, m: &Material) {
-        let (rec, ctx) = (self.rec, &self.ctx);
-        let f = diagnose::handshake_failure(e, sniff, o, m, ctx);
+    fn handshake_failed(&mut self, e: &std::io::Error, sniff: &[u8], o: &Observed, m: &Material) {
+        let f = diagnose::handshake_failure(e, sniff, o, m, &self.ctx);
         self.server_findings(o, m);
         if o.client_cert_requested {
-            let (fs, step) = diagnose::client_request(o, m, ctx);
-            rec.extend(fs);
-            rec.step(step);
+            let (fs, step) = diagnose::client_request(o, m, &self.ctx);
+            self.rec.extend(fs);
+            self.rec.step(step);
         }
         if matches!(f.code, Code::ClientCertRejected | Code::ClientCertMissing) {
-            rec.step(Step::new(
+            self.rec.step(Step::new(
                 StepKind::TlsHandshake,
                 StepState::Fail,
                 "the server aborted the handshake at client authentication",
             ));
-            rec.step(Step::new(
+            self.rec.step(Step::new(
                 StepKind::ClientCertAccepted,
                 StepState::Fail,
                 f.message.clone(),
             ));
         } else {
-            rec.step(Step::new(
+            self.rec.step(Step::new(
                 StepKind::TlsHandshake,
                 StepState::Fail,
                 f.message.clone(),
@@ -406,7 +414,7 @@ impl Probe<'_> {
         // A v1 chain's own finding (server step) names the cause and the fix.
         let v1_known = o.chain.first().is_some_and(|d| diagnose::is_v1_der(d));
         if !(v1_known && f.code == Code::TlsError) {
-            rec.push(f);
+            self.rec.push(f);
         }
     }
 
@@ -415,14 +423,13 @@ impl Probe<'_> {
     /// nothing is wrong so far (the chain verified), /version and /info ride
     /// along pipelined, so a healthy probe is one connection and ~3 RTT.
     async fn first_request(
-        &self,
+        &mut self,
         mut stream: TlsConn,
         obs: &Observations,
         m: &Material,
     ) -> FirstAnswer {
-        let (rec, ctx) = (self.rec, &self.ctx);
-        rec.phase.set(Phase::Response);
-        let healthy = !rec.has_errors();
+        self.rec.phase.set(Phase::Response);
+        let healthy = !self.rec.has_errors();
         let sent_at = Instant::now();
         let mut reader = None;
         let first = if healthy {
@@ -448,16 +455,17 @@ impl Probe<'_> {
         let o = obs.lock().unwrap();
         let (state, msg) = match first {
             Err(e) => {
-                let f = diagnose::first_read_failure(&e, &o, m, ctx);
+                let f = diagnose::first_read_failure(&e, &o, m, &self.ctx);
                 let msg = f.message.clone();
-                rec.push(f);
+                self.rec.push(f);
                 (StepState::Fail, msg)
             }
             Ok((status, body, answer)) => {
                 ping = answer;
-                if let Some(f) = diagnose::http_client_cert_answer(status, &body, &o, m, ctx) {
+                if let Some(f) = diagnose::http_client_cert_answer(status, &body, &o, m, &self.ctx)
+                {
                     let msg = f.message.clone();
-                    rec.push(f);
+                    self.rec.push(f);
                     (StepState::Fail, msg)
                 } else if !o.client_cert_requested {
                     (
@@ -477,7 +485,8 @@ impl Probe<'_> {
                 }
             }
         };
-        rec.step(Step::new(StepKind::ClientCertAccepted, state, msg));
+        self.rec
+            .step(Step::new(StepKind::ClientCertAccepted, state, msg));
         FirstAnswer {
             reader,
             ping,
@@ -489,7 +498,7 @@ impl Probe<'_> {
     /// them, else (or when they were not plainly Docker's) a second,
     /// diagnosing connection.
     async fn api(
-        &self,
+        &mut self,
         first: FirstAnswer,
         m: &Material,
         addr: SocketAddr,
@@ -524,7 +533,7 @@ impl Probe<'_> {
 /// Docker's: a fresh, strictly verifying connection through bollard, whose
 /// errors get the full diagnosis.
 async fn second_pass(
-    rec: &Recorder,
+    rec: &mut Recorder,
     ctx: &Ctx<'_>,
     m: &Material,
     addr: SocketAddr,
@@ -564,7 +573,7 @@ async fn second_pass(
 }
 
 /// Does the peer speak TLS? (For a plain tcp:// profile that got no Docker answer.)
-async fn speaks_tls(rec: &Recorder, addr: SocketAddr, host: &str) -> bool {
+async fn speaks_tls(rec: &mut Recorder, addr: SocketAddr, host: &str) -> bool {
     rec.phase.set(Phase::Connect);
     let Ok(tcp) = crate::conn::dial::tcp(addr).await else {
         return false;

@@ -13,7 +13,7 @@ use crate::conn::tls::Observations;
 
 pub async fn probe(
     t: &Target,
-    rec: &Recorder,
+    rec: &mut Recorder,
     path: std::path::PathBuf,
     timeout: Duration,
     now: i64,
