@@ -1,5 +1,7 @@
 //! Crash-safe file writes: tmp file in the same dir (created with the final
 //! mode, so a key is never briefly world-readable) + fsync + rename + dir fsync.
+//! Hand-written (a few lines of std): the journal's crash tests rely on
+//! exactly this order of writes, fsyncs and renames, kept visible here.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
