@@ -255,6 +255,15 @@ impl World {
     }
 
     /// The guide's daemon: `dockerd --tlsverify …` on the profile's address.
+    /// The usual start: the recipe's files, dockerd --tlsverify on them,
+    /// and a profile with every file the recipe made.
+    fn serving(tag: &str, r: &Recipe) -> World {
+        let mut w = World::new(tag, r);
+        w.start_tls_daemon();
+        w.add_profile(&[], &[]);
+        w
+    }
+
     fn start_tls_daemon(&mut self) {
         let flags = format!(
             "dockerd --tlsverify --tlscacert=ca.pem --tlscert=server-cert.pem --tlskey=server-key.pem -H=tcp://127.0.0.1:{}",
@@ -562,7 +571,7 @@ fn dockerd_fix_loop(w: &mut World, code: Code) {
 #[test]
 fn name_mismatch_rsa4096() {
     // The guide's SAN without the loopback IP the profile dials.
-    let mut w = World::new(
+    let mut w = World::serving(
         "name",
         &Recipe {
             key: Key::Rsa(4096),
@@ -570,8 +579,6 @@ fn name_mismatch_rsa4096() {
             ..Recipe::default()
         },
     );
-    w.start_tls_daemon();
-    w.add_profile(&[], &[]);
     let json = w.doctor_json();
     let f = &json["findings"][0];
     let cmds = f["fix_commands"].to_string();
@@ -667,7 +674,7 @@ fn no_ca_error_names_the_users_own_ca() {
 
 #[test]
 fn forgotten_extfile_v1_ec() {
-    let mut w = World::new(
+    let mut w = World::serving(
         "v1",
         &Recipe {
             key: Key::Ec,
@@ -675,8 +682,6 @@ fn forgotten_extfile_v1_ec() {
             ..Recipe::default()
         },
     );
-    w.start_tls_daemon();
-    w.add_profile(&[], &[]);
     // One root cause, one finding, and no compatibility echo of it.
     let json = w.doctor_json();
     let errors: Vec<&str> = json["findings"]
@@ -694,29 +699,25 @@ fn forgotten_extfile_v1_ec() {
 
 #[test]
 fn extfile_without_san() {
-    let mut w = World::new(
+    let mut w = World::serving(
         "nosan",
         &Recipe {
             server_ext: Some("extendedKeyUsage = serverAuth\n"),
             ..Recipe::default()
         },
     );
-    w.start_tls_daemon();
-    w.add_profile(&[], &[]);
     close_the_loop(&mut w, Code::CnOnly, restart);
 }
 
 #[test]
 fn server_cert_expired() {
-    let mut w = World::new(
+    let mut w = World::serving(
         "srvexp",
         &Recipe {
             server_days: 0,
             ..Recipe::default()
         },
     );
-    w.start_tls_daemon();
-    w.add_profile(&[], &[]);
     let text = w.doctor_piped();
     // Whole days rounded down, as everywhere: seconds ago is "1d ago".
     assert!(text.contains("expired 1d ago"), "{text}");
@@ -726,21 +727,19 @@ fn server_cert_expired() {
 
 #[test]
 fn server_cert_expiring() {
-    let mut w = World::new(
+    let mut w = World::serving(
         "srvsoon",
         &Recipe {
             server_days: 10,
             ..Recipe::default()
         },
     );
-    w.start_tls_daemon();
-    w.add_profile(&[], &[]);
     close_the_loop(&mut w, Code::ServerCertExpiring, restart);
 }
 
 #[test]
 fn server_cert_client_eku() {
-    let mut w = World::new(
+    let mut w = World::serving(
         "srveku",
         &Recipe {
             server_ext: Some(
@@ -749,8 +748,6 @@ fn server_cert_client_eku() {
             ..Recipe::default()
         },
     );
-    w.start_tls_daemon();
-    w.add_profile(&[], &[]);
     close_the_loop(&mut w, Code::ServerCertBadUsage, restart);
 }
 
@@ -781,15 +778,13 @@ fn client_cert_expired_ec() {
 
 #[test]
 fn client_cert_expiring() {
-    let mut w = World::new(
+    let mut w = World::serving(
         "clsoon",
         &Recipe {
             client_days: 10,
             ..Recipe::default()
         },
     );
-    w.start_tls_daemon();
-    w.add_profile(&[], &[]);
     close_the_loop(&mut w, Code::ClientCertExpiring, nothing);
 }
 

@@ -264,19 +264,7 @@ fn revoked_client_is_refused_at_the_front_while_others_work_and_dockerd_keeps_ru
     assert_eq!(dockerd_pid(), pid, "dockerd restarted");
 
     // doctor names it, with the front's words and the CA's own CRL as evidence.
-    let out = sbx
-        .dctx()
-        .args(["doctor", "alice", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let revoked = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "client-cert-revoked")
-        .unwrap_or_else(|| panic!("{v:#}"));
+    let revoked = doctor_finding(sbx, &["alice"], "client-cert-revoked");
     // Alice's serial, the front's words (FAILED:certificate revoked) and
     // the CA's own CRL as evidence (its path and number).
     assert_eq!(
@@ -773,19 +761,7 @@ fn read_only_person_reads_but_every_write_form_gets_the_json_refusal() {
         ),
         "{err}"
     );
-    let out = sbx
-        .dctx()
-        .args(["doctor", "dave", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let f = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "forbidden-by-front")
-        .unwrap_or_else(|| panic!("{v:#}"));
+    let f = doctor_finding(sbx, &["dave"], "forbidden-by-front");
     assert!(
         f["message"]
             .as_str()
@@ -968,19 +944,7 @@ fn openbao_revocation_reaches_the_front_through_the_fetched_crl() {
 
     // doctor on a profile with erin's certificate, given the fetched CRL.
     sbx.ok(&["add", "erin", "--bundle", p(erin), "-H", &listen]);
-    let out = sbx
-        .dctx()
-        .args(["doctor", "erin", "--json", "--crl", p(&crl)])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let f = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "client-cert-revoked")
-        .unwrap_or_else(|| panic!("{v:#}"));
+    let f = doctor_finding(&sbx, &["erin", "--crl", p(&crl)], "client-cert-revoked");
     assert!(
         f["message"]
             .as_str()
@@ -1013,19 +977,7 @@ fn a_lapsed_crl_locks_everyone_out_and_a_fresh_one_lets_them_back() {
         err.contains("dctx front: client certificate refused: FAILED:CRL has expired"),
         "{err}"
     );
-    let out = sbx
-        .dctx()
-        .args(["doctor", "bob", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let finding = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["code"] == "client-cert-rejected")
-        .unwrap_or_else(|| panic!("{v:#}"));
+    let finding = doctor_finding(sbx, &["bob"], "client-cert-rejected");
     assert!(
         finding["fix"]
             .as_str()
@@ -1039,4 +991,24 @@ fn a_lapsed_crl_locks_everyone_out_and_a_fresh_one_lets_them_back() {
     wait_for("the front to let bob back in", || {
         docker(sbx, "bob", &["version"]).status.success()
     });
+}
+
+/// `dctx doctor ARGS --json` exits 3 (an error); its finding `code`.
+fn doctor_finding(sbx: &Sandbox, args: &[&str], code: &str) -> serde_json::Value {
+    let out = sbx
+        .dctx()
+        .arg("doctor")
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == code)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {code} in {v:#}"))
 }
