@@ -147,7 +147,8 @@ struct World {
     /// The client's copy (ca.pem, cert.pem, key.pem), as handed out.
     client_dir: PathBuf,
     port: u16,
-    daemon: Option<Child>,
+    /// The running dockerd and its state dir (data and exec roots).
+    daemon: Option<(Child, PathBuf)>,
     runs: usize,
     tag: String,
 }
@@ -251,10 +252,9 @@ impl World {
             "dockerd",
             &log,
         );
-        self.daemon = Some(child);
+        self.daemon = Some((child, state));
     }
 
-    /// The guide's daemon: `dockerd --tlsverify …` on the profile's address.
     /// The usual start: the recipe's files, dockerd --tlsverify on them,
     /// and a profile with every file the recipe made.
     fn serving(tag: &str, r: &Recipe) -> World {
@@ -264,6 +264,7 @@ impl World {
         w
     }
 
+    /// The guide's daemon: `dockerd --tlsverify …` on the profile's address.
     fn start_tls_daemon(&mut self) {
         let flags = format!(
             "dockerd --tlsverify --tlscacert=ca.pem --tlscert=server-cert.pem --tlskey=server-key.pem -H=tcp://127.0.0.1:{}",
@@ -272,10 +273,11 @@ impl World {
         self.start_daemon(&flags);
     }
 
+    /// Stopped as its unit would stop it, its mounts checked gone (also
+    /// when a failing test drops the World).
     fn stop_daemon(&mut self) {
-        if let Some(mut c) = self.daemon.take() {
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            c.wait().unwrap();
+        if let Some((mut c, state)) = self.daemon.take() {
+            crate::support::dockerd::stop_dockerd(&mut c, &state);
         }
     }
 
